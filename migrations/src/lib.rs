@@ -1,0 +1,19 @@
+//! Debrief's database schema, as sea-orm-migration migrations.
+//!
+//! This crate never imports the service's entities: a migration describes the
+//! schema as it was when it was written, so it keeps working after the
+//! entities change.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_incident_record;
+
+/// Every migration, in the order it is applied.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_incident_record::Migration)]
+    }
+}

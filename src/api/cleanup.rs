@@ -1,0 +1,219 @@
+//! `/incidents/{reference}/cleanup-items`: temporary changes to undo.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+    types::MaybeUndefined,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiTags, TokenAuth, incidents::{etag, reference}};
+use crate::{
+    domain::{self, CleanupKind, CleanupStatus, Scope},
+    entities::cleanup_item,
+    error::{ApiResult, ServiceError},
+    services::{Context, cleanup::{self, CleanupChanges, NewCleanupItem}, parse_stored},
+};
+
+/// A temporary change made during the response.
+#[derive(Debug, Clone, Object)]
+pub struct CleanupItem {
+    /// Unique id.
+    pub id: Uuid,
+    /// The incident.
+    pub incident_id: Uuid,
+    /// What kind of change it is.
+    pub kind: CleanupKind,
+    /// What was changed, and how to undo it.
+    pub description: String,
+    /// Who undoes it.
+    pub owner: Option<String>,
+    /// `pending`, `undone`, or `kept` (with a reason).
+    pub status: CleanupStatus,
+    /// Why it is kept.
+    pub reason: Option<String>,
+    /// Version for optimistic concurrency (`If-Match`).
+    pub version: i32,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<cleanup_item::Model> for CleanupItem {
+    type Error = ServiceError;
+
+    fn try_from(m: cleanup_item::Model) -> Result<Self, ServiceError> {
+        Ok(Self {
+            id: m.id,
+            incident_id: m.incident_id,
+            kind: parse_stored(&m.kind)?,
+            description: m.description,
+            owner: m.owner,
+            status: parse_stored(&m.status)?,
+            reason: m.reason,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// A temporary change to track.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct CreateCleanupItemRequest {
+    /// What kind of change it is.
+    pub kind: CleanupKind,
+    /// What was changed, and how to undo it.
+    #[oai(validator(min_length = 1, max_length = 5000))]
+    pub description: String,
+    /// Who undoes it.
+    #[oai(validator(max_length = 200))]
+    pub owner: Option<String>,
+}
+
+/// Changes to a cleanup item; absent fields stay as they are.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct UpdateCleanupItemRequest {
+    /// New status; `kept` needs a `reason`.
+    pub status: Option<CleanupStatus>,
+    /// Why it is kept.
+    #[serde(default)]
+    #[oai(validator(max_length = 5000))]
+    pub reason: MaybeUndefined<String>,
+    /// Who undoes it.
+    #[serde(default)]
+    #[oai(validator(max_length = 200))]
+    pub owner: MaybeUndefined<String>,
+    /// What was changed.
+    #[oai(validator(min_length = 1, max_length = 5000))]
+    pub description: Option<String>,
+    /// What kind of change it is.
+    pub kind: Option<CleanupKind>,
+}
+
+crate::serde_json_body!(CreateCleanupItemRequest, UpdateCleanupItemRequest);
+
+/// Every cleanup item of an incident, oldest first.
+#[derive(Debug, Clone, Object)]
+pub struct CleanupItemList {
+    /// The items (the list is always complete).
+    pub items: Vec<CleanupItem>,
+    /// Always absent: the list is not paged.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum CleanupItemCreated {
+    /// The item was recorded as `pending`.
+    #[oai(status = 201)]
+    Created(Json<CleanupItem>),
+}
+
+#[derive(ApiResponse)]
+pub enum CleanupItemUpdated {
+    /// The item after the change.
+    #[oai(status = 200)]
+    Ok(
+        Json<CleanupItem>,
+        /// The item's new version.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum CleanupItemsListed {
+    /// The items.
+    #[oai(status = 200)]
+    Ok(Json<CleanupItemList>),
+}
+
+pub struct CleanupApi;
+
+#[OpenApi(tag = "ApiTags::Cleanup")]
+impl CleanupApi {
+    /// Record a cleanup item
+    ///
+    /// A temporary change (silenced alert, maintenance mode …) that must be
+    /// undone, or kept with a reason, before the incident can be closed.
+    #[oai(path = "/incidents/:reference/cleanup-items", method = "post", operation_id = "create_cleanup_item")]
+    async fn create_cleanup_item(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+        body: ApiJson<CreateCleanupItemRequest>,
+    ) -> ApiResult<CleanupItemCreated> {
+        auth.require(Scope::Write)?;
+        let r = body.0;
+        let new = NewCleanupItem {
+            kind: r.kind,
+            description: domain::required_text("description", &r.description, 5000)?,
+            owner: domain::optional_text("owner", r.owner, 200)?,
+        };
+        let model = cleanup::create(ctx, self::reference(&reference)?, new).await?;
+        Ok(CleanupItemCreated::Created(Json(model.try_into()?)))
+    }
+
+    /// List cleanup items
+    #[oai(path = "/incidents/:reference/cleanup-items", method = "get", operation_id = "list_cleanup_items")]
+    async fn list_cleanup_items(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+    ) -> ApiResult<CleanupItemsListed> {
+        auth.require(Scope::Read)?;
+        let items = cleanup::list(ctx, self::reference(&reference)?)
+            .await?
+            .into_iter()
+            .map(CleanupItem::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(CleanupItemsListed::Ok(Json(CleanupItemList { items, next_cursor: None })))
+    }
+
+    /// Change a cleanup item
+    ///
+    /// Mark it `undone`, or `kept` with a `reason`. `If-Match` guards against
+    /// lost updates (412 when stale).
+    #[oai(path = "/incidents/:reference/cleanup-items/:item_id", method = "patch", operation_id = "update_cleanup_item")]
+    async fn update_cleanup_item(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+        /// The cleanup item's id.
+        item_id: Path<Uuid>,
+        /// The version (ETag) the change is based on.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: ApiJson<UpdateCleanupItemRequest>,
+    ) -> ApiResult<CleanupItemUpdated> {
+        auth.require(Scope::Write)?;
+        let r = body.0;
+        let reason: Option<Option<String>> = r.reason.into();
+        let owner: Option<Option<String>> = r.owner.into();
+        let changes = CleanupChanges {
+            status: r.status,
+            reason: reason.map(|v| domain::optional_text("reason", v, 5000)).transpose()?,
+            owner: owner.map(|v| domain::optional_text("owner", v, 200)).transpose()?,
+            description: r
+                .description
+                .map(|d| domain::required_text("description", &d, 5000))
+                .transpose()?,
+            kind: r.kind,
+        };
+        let model = cleanup::update(ctx, self::reference(&reference)?, item_id.0, if_match.0.as_deref(), changes).await?;
+        let item = CleanupItem::try_from(model)?;
+        let tag = etag(item.version);
+        Ok(CleanupItemUpdated::Ok(Json(item), tag))
+    }
+}

@@ -1,0 +1,470 @@
+//! `/incidents`: create, read, list and change incidents.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiTags, TokenAuth, sitreps::Sitrep, roles::RoleAssignment};
+use crate::{
+    domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
+    error::{ApiResult, ServiceError},
+    services::{
+        Context, incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
+        pagination::PageRequest, parse_json_list, parse_stored,
+    },
+};
+
+/// An incident.
+#[derive(Debug, Clone, Object)]
+pub struct Incident {
+    /// Unique id.
+    pub id: Uuid,
+    /// Human reference, e.g. `INC-42`; accepted wherever an id is.
+    pub r#ref: String,
+    /// What is happening, in a line.
+    pub title: String,
+    /// How bad it is.
+    pub severity: Severity,
+    /// Where the response stands.
+    pub status: IncidentStatus,
+    /// What customers experience.
+    pub customer_impact: Option<String>,
+    /// Components affected.
+    pub affected_components: Vec<String>,
+    /// Link to the incident's chat room.
+    pub chat_room_url: Option<String>,
+    /// Free labels.
+    pub labels: Vec<String>,
+    /// When the problem began.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was detected.
+    pub detected_at: Option<DateTime<Utc>>,
+    /// When a responder acknowledged it.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When customer impact was mitigated.
+    pub mitigated_at: Option<DateTime<Utc>>,
+    /// When it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When it was closed (follow-up finished).
+    pub closed_at: Option<DateTime<Utc>>,
+    /// When the last public status update was posted.
+    pub last_customer_update_at: Option<DateTime<Utc>>,
+    /// Open, and no public status update within the interval configured for
+    /// its severity.
+    pub customer_update_overdue: bool,
+    /// Version for optimistic concurrency; send it back as `If-Match`.
+    pub version: i32,
+    /// When the record was created.
+    pub created_at: DateTime<Utc>,
+    /// When the record last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<IncidentView> for Incident {
+    type Error = ServiceError;
+
+    fn try_from(view: IncidentView) -> Result<Self, ServiceError> {
+        let i = view.incident;
+        Ok(Self {
+            id: i.id,
+            r#ref: IncidentRef::display(i.number),
+            severity: parse_stored(&i.severity)?,
+            status: parse_stored(&i.status)?,
+            title: i.title,
+            customer_impact: i.customer_impact,
+            affected_components: parse_json_list(&i.affected_components),
+            chat_room_url: i.chat_room_url,
+            labels: parse_json_list(&i.labels),
+            started_at: i.started_at,
+            detected_at: i.detected_at,
+            acknowledged_at: i.acknowledged_at,
+            mitigated_at: i.mitigated_at,
+            resolved_at: i.resolved_at,
+            closed_at: i.closed_at,
+            last_customer_update_at: i.last_customer_update_at,
+            customer_update_overdue: view.customer_update_overdue,
+            version: i.version,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        })
+    }
+}
+
+/// Counts of the incident's records.
+#[derive(Debug, Clone, Object)]
+pub struct IncidentCounts {
+    /// Timeline events.
+    pub timeline_events: u64,
+    /// Sitrep versions.
+    pub sitreps: u64,
+    /// Public status updates.
+    pub status_updates: u64,
+    /// Cleanup items.
+    pub cleanup_items: u64,
+    /// Cleanup items still pending.
+    pub cleanup_items_pending: u64,
+}
+
+/// An incident with its current sitrep, current roles and record counts.
+#[derive(Debug, Clone, Object)]
+pub struct IncidentDetail {
+    #[oai(flatten)]
+    pub incident: Incident,
+    /// The latest sitrep version, if any.
+    pub current_sitrep: Option<Sitrep>,
+    /// Roles currently held.
+    pub roles: Vec<RoleAssignment>,
+    /// How many records the incident has.
+    pub counts: IncidentCounts,
+}
+
+/// A page of incidents, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct IncidentList {
+    /// The incidents on this page.
+    pub items: Vec<Incident>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new incident.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct CreateIncidentRequest {
+    /// What is happening, in a line (1–300 characters).
+    #[oai(validator(min_length = 1, max_length = 300))]
+    pub title: String,
+    /// How bad it is.
+    pub severity: Severity,
+    /// Where the response stands; `investigating` when absent.
+    pub status: Option<IncidentStatus>,
+    /// What customers experience.
+    #[oai(validator(max_length = 20000))]
+    pub customer_impact: Option<String>,
+    /// Components affected.
+    #[serde(default)]
+    pub affected_components: Option<Vec<String>>,
+    /// Link to the incident's chat room (http or https).
+    pub chat_room_url: Option<String>,
+    /// Free labels.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// When the problem began; now when absent.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was detected.
+    pub detected_at: Option<DateTime<Utc>>,
+    /// When a responder acknowledged it.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When customer impact was mitigated.
+    pub mitigated_at: Option<DateTime<Utc>>,
+    /// When it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to an incident: absent fields stay as they are, `null` clears a
+/// field that may be empty.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct UpdateIncidentRequest {
+    /// New title.
+    #[oai(validator(min_length = 1, max_length = 300))]
+    pub title: Option<String>,
+    /// New severity.
+    pub severity: Option<Severity>,
+    /// New status. `closed` is refused (409) while cleanup items are pending.
+    pub status: Option<IncidentStatus>,
+    /// What customers experience.
+    #[serde(default)]
+    pub customer_impact: MaybeUndefined<String>,
+    /// Components affected (replaces the list).
+    pub affected_components: Option<Vec<String>>,
+    /// Link to the chat room.
+    #[serde(default)]
+    pub chat_room_url: MaybeUndefined<String>,
+    /// Labels (replaces the list).
+    pub labels: Option<Vec<String>>,
+    /// When the problem began.
+    #[serde(default)]
+    pub started_at: MaybeUndefined<DateTime<Utc>>,
+    /// When it was detected.
+    #[serde(default)]
+    pub detected_at: MaybeUndefined<DateTime<Utc>>,
+    /// When a responder acknowledged it.
+    #[serde(default)]
+    pub acknowledged_at: MaybeUndefined<DateTime<Utc>>,
+    /// When customer impact was mitigated.
+    #[serde(default)]
+    pub mitigated_at: MaybeUndefined<DateTime<Utc>>,
+    /// When it was resolved.
+    #[serde(default)]
+    pub resolved_at: MaybeUndefined<DateTime<Utc>>,
+}
+
+crate::serde_json_body!(CreateIncidentRequest, UpdateIncidentRequest);
+
+/// Times are kept to the microsecond, as both databases store them.
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn opt_micros(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    t.map(micros)
+}
+
+fn change_time(v: MaybeUndefined<DateTime<Utc>>) -> incidents::Change<DateTime<Utc>> {
+    Option::<Option<DateTime<Utc>>>::from(v).map(opt_micros)
+}
+
+impl TryFrom<CreateIncidentRequest> for NewIncident {
+    type Error = ServiceError;
+
+    fn try_from(r: CreateIncidentRequest) -> Result<Self, ServiceError> {
+        Ok(Self {
+            title: domain::required_text("title", &r.title, 300)?.trim().to_string(),
+            severity: r.severity,
+            status: r.status.unwrap_or(IncidentStatus::Investigating),
+            customer_impact: domain::optional_text("customer_impact", r.customer_impact, 20_000)?,
+            affected_components: domain::text_list(
+                "affected_components",
+                r.affected_components.unwrap_or_default(),
+                100,
+                200,
+            )?,
+            chat_room_url: domain::optional_url("chat_room_url", r.chat_room_url)?,
+            labels: domain::text_list("labels", r.labels.unwrap_or_default(), 50, 100)?,
+            milestones: Milestones {
+                started_at: opt_micros(r.started_at),
+                detected_at: opt_micros(r.detected_at),
+                acknowledged_at: opt_micros(r.acknowledged_at),
+                mitigated_at: opt_micros(r.mitigated_at),
+                resolved_at: opt_micros(r.resolved_at),
+            },
+        })
+    }
+}
+
+impl TryFrom<UpdateIncidentRequest> for IncidentChanges {
+    type Error = ServiceError;
+
+    fn try_from(r: UpdateIncidentRequest) -> Result<Self, ServiceError> {
+        let customer_impact: incidents::Change<String> = r.customer_impact.into();
+        let chat_room_url: incidents::Change<String> = r.chat_room_url.into();
+        Ok(Self {
+            title: r
+                .title
+                .map(|t| domain::required_text("title", &t, 300).map(|t| t.trim().to_string()))
+                .transpose()?,
+            severity: r.severity,
+            status: r.status,
+            customer_impact: customer_impact
+                .map(|v| domain::optional_text("customer_impact", v, 20_000))
+                .transpose()?,
+            affected_components: r
+                .affected_components
+                .map(|v| domain::text_list("affected_components", v, 100, 200))
+                .transpose()?,
+            chat_room_url: chat_room_url
+                .map(|v| domain::optional_url("chat_room_url", v))
+                .transpose()?,
+            labels: r
+                .labels
+                .map(|v| domain::text_list("labels", v, 50, 100))
+                .transpose()?,
+            started_at: change_time(r.started_at),
+            detected_at: change_time(r.detected_at),
+            acknowledged_at: change_time(r.acknowledged_at),
+            mitigated_at: change_time(r.mitigated_at),
+            resolved_at: change_time(r.resolved_at),
+        })
+    }
+}
+
+/// The strong ETag of a version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+#[derive(ApiResponse)]
+pub enum IncidentCreated {
+    /// The incident was created.
+    #[oai(status = 201)]
+    Created(
+        Json<Incident>,
+        /// The incident's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+        /// Where the incident lives.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum IncidentFound {
+    /// The incident.
+    #[oai(status = 200)]
+    Ok(
+        Json<IncidentDetail>,
+        /// The incident's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum IncidentUpdated {
+    /// The incident after the change.
+    #[oai(status = 200)]
+    Ok(
+        Json<Incident>,
+        /// The incident's new version.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum IncidentsListed {
+    /// A page of incidents.
+    #[oai(status = 200)]
+    Ok(Json<IncidentList>),
+}
+
+pub struct IncidentsApi;
+
+/// Parse a `{reference}` path parameter.
+pub fn reference(value: &str) -> Result<IncidentRef, ServiceError> {
+    IncidentRef::parse("reference", value)
+}
+
+#[OpenApi(tag = "ApiTags::Incidents")]
+impl IncidentsApi {
+    /// Open an incident
+    ///
+    /// Creates an incident with the next `INC-n` reference. Milestones that
+    /// are set must be in order (started ≤ detected ≤ acknowledged ≤
+    /// mitigated ≤ resolved); `started_at` defaults to now.
+    #[oai(path = "/incidents", method = "post", operation_id = "create_incident")]
+    async fn create_incident(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        body: ApiJson<CreateIncidentRequest>,
+    ) -> ApiResult<IncidentCreated> {
+        auth.require(Scope::Write)?;
+        let new = NewIncident::try_from(body.0)?;
+        let incident = Incident::try_from(incidents::create(ctx, new).await?)?;
+        let location = format!("/api/v1/incidents/{}", incident.r#ref);
+        let tag = etag(incident.version);
+        Ok(IncidentCreated::Created(Json(incident), tag, location))
+    }
+
+    /// List incidents
+    ///
+    /// Newest first, filtered by any combination of the parameters.
+    #[oai(path = "/incidents", method = "get", operation_id = "list_incidents")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_incidents(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// Only incidents with this status.
+        status: Query<Option<IncidentStatus>>,
+        /// Only incidents of this severity.
+        severity: Query<Option<Severity>>,
+        /// Only incidents that started at or after this time.
+        since: Query<Option<DateTime<Utc>>>,
+        /// Only incidents that started before this time.
+        until: Query<Option<DateTime<Utc>>>,
+        /// Only incidents whose title contains this text (case-insensitive).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// Only incidents whose public update is (or is not) overdue.
+        customer_update_overdue: Query<Option<bool>>,
+        /// Page size (1–500, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(max_length = 200))]
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<IncidentsListed> {
+        auth.require(Scope::Read)?;
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let filter = IncidentFilter {
+            status: status.0,
+            severity: severity.0,
+            since: since.0,
+            until: until.0,
+            q: q.0,
+            customer_update_overdue: customer_update_overdue.0,
+        };
+        let page = incidents::list(ctx, filter, page).await?;
+        let items = page.items.into_iter().map(Incident::try_from).collect::<Result<_, _>>()?;
+        Ok(IncidentsListed::Ok(Json(IncidentList { items, next_cursor: page.next_cursor })))
+    }
+
+    /// Get an incident
+    ///
+    /// With its current sitrep, the roles currently held and record counts.
+    #[oai(path = "/incidents/:reference", method = "get", operation_id = "get_incident")]
+    async fn get_incident(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+    ) -> ApiResult<IncidentFound> {
+        auth.require(Scope::Read)?;
+        let detail = incidents::detail(ctx, self::reference(&reference)?).await?;
+        let current_sitrep = detail.current_sitrep.map(Sitrep::try_from).transpose()?;
+        let roles = detail.current_roles.into_iter().map(RoleAssignment::from).collect();
+        let c = detail.counts;
+        let incident = Incident::try_from(detail.view)?;
+        let tag = etag(incident.version);
+        Ok(IncidentFound::Ok(
+            Json(IncidentDetail {
+                incident,
+                current_sitrep,
+                roles,
+                counts: IncidentCounts {
+                    timeline_events: c.timeline_events,
+                    sitreps: c.sitreps,
+                    status_updates: c.status_updates,
+                    cleanup_items: c.cleanup_items,
+                    cleanup_items_pending: c.cleanup_items_pending,
+                },
+            }),
+            tag,
+        ))
+    }
+
+    /// Change an incident
+    ///
+    /// Send `If-Match` with the version you read: if the incident changed
+    /// since, the answer is 412 and nothing is changed. Setting `status` to
+    /// `closed` is refused (409) while cleanup items are pending.
+    #[oai(path = "/incidents/:reference", method = "patch", operation_id = "update_incident")]
+    async fn update_incident(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+        /// The version (ETag) the change is based on.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: ApiJson<UpdateIncidentRequest>,
+    ) -> ApiResult<IncidentUpdated> {
+        auth.require(Scope::Write)?;
+        let changes = IncidentChanges::try_from(body.0)?;
+        let view = incidents::update(ctx, self::reference(&reference)?, if_match.0.as_deref(), changes).await?;
+        let incident = Incident::try_from(view)?;
+        let tag = etag(incident.version);
+        Ok(IncidentUpdated::Ok(Json(incident), tag))
+    }
+}

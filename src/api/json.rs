@@ -1,0 +1,175 @@
+//! A JSON request body that reports *which field* is wrong.
+//!
+//! poem-openapi's own `Json<T>` reports type errors without the field; this
+//! payload parses with serde and `serde_path_to_error`, so a bad value in
+//! the 4,000th event of a batch is reported as `events[3999].occurred_at`.
+//! The schema still comes from the type's `Object` derive.
+
+use poem::{Request, RequestBody, http::StatusCode};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions,
+    payload::{ParsePayload, Payload},
+    registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
+    types::Type,
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::Problem;
+
+/// A request body type: how to read it from bytes.
+pub trait JsonBody: Sized + Send {
+    fn from_json(bytes: &[u8]) -> Result<Self, BodyError>;
+}
+
+/// Why a body could not be read, and where.
+#[derive(Debug)]
+pub struct BodyError {
+    pub field: String,
+    pub detail: String,
+}
+
+/// Parse `bytes` as `T` with serde, locating the failing field.
+pub fn parse_serde<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut de)
+        .map_err(|err| body_error(err.path().to_string(), err.inner()))?;
+    de.end().map_err(|err| body_error(String::new(), &err))?;
+    Ok(value)
+}
+
+/// Parse an already-read JSON value as `T`, under the given path prefix.
+pub fn parse_value<T: DeserializeOwned>(prefix: &str, value: serde_json::Value) -> Result<T, BodyError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let path = match (prefix.is_empty(), path.as_str()) {
+            (true, _) => path,
+            (false, ".") => prefix.to_string(),
+            (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        body_error(path, err.inner())
+    })
+}
+
+fn body_error(path: String, inner: &serde_json::Error) -> BodyError {
+    let message = inner.to_string();
+    let mut field = if path == "." { String::new() } else { path };
+    if inner.is_syntax() || inner.is_eof() {
+        return BodyError {
+            field: "body".into(),
+            detail: format!("the request body is not valid JSON: {message}"),
+        };
+    }
+    // "missing field `title`" is reported at the parent: name the field itself.
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some(name) = rest.split('`').next() {
+            field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+        }
+    }
+    if field.is_empty() {
+        field = "body".into();
+    }
+    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+    BodyError {
+        detail: format!("`{field}`: {message}"),
+        field,
+    }
+}
+
+/// Implement [`JsonBody`] with plain serde for request types.
+#[macro_export]
+macro_rules! serde_json_body {
+    ($($ty:ty),+ $(,)?) => {
+        $(impl $crate::api::JsonBody for $ty {
+            fn from_json(bytes: &[u8]) -> Result<Self, $crate::api::json::BodyError> {
+                $crate::api::json::parse_serde(bytes)
+            }
+        })+
+    };
+}
+
+/// A JSON request body of type `T`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: Type + JsonBody> Payload for ApiJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn check_content_type(content_type: &str) -> bool {
+        matches!(content_type.parse::<mime::Mime>(), Ok(ct) if ct.type_() == "application"
+            && (ct.subtype() == "json" || ct.suffix().is_some_and(|s| s == "json")))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let bytes = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(problem(StatusCode::BAD_REQUEST, "body", "a JSON request body is required".into()));
+        }
+        T::from_json(&bytes)
+            .map(ApiJson)
+            .map_err(|e| problem(StatusCode::BAD_REQUEST, &e.field, e.detail))
+    }
+}
+
+fn problem(status: StatusCode, field: &str, detail: String) -> poem::Error {
+    poem::Error::from_response(
+        Problem::new(status, detail)
+            .with_field(Some(field.to_string()))
+            .into_poem_response(),
+    )
+}
+
+impl<'a, T: Type + JsonBody> ApiExtractor<'a> for ApiJson<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match request.content_type() {
+            Some(ct) if <Self as Payload>::check_content_type(ct) => {
+                <Self as ParsePayload>::from_request(request, body).await
+            }
+            Some(ct) => Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type",
+                format!("`Content-Type: {ct}` is not supported; send `application/json`"),
+            )),
+            None => Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type",
+                "the `Content-Type` header is missing; send `application/json`".into(),
+            )),
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! `/incidents/{reference}/status-updates`: what the public was told.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiTags, TokenAuth, incidents::{micros, reference}};
+use crate::{
+    domain::{self, PublicStatus, Scope},
+    entities::status_update,
+    error::{ApiResult, ServiceError},
+    services::{Context, parse_json_list, parse_stored, status_updates::{self, NewStatusUpdate}},
+};
+
+/// A public status update.
+#[derive(Debug, Clone, Object)]
+pub struct StatusUpdate {
+    /// Unique id.
+    pub id: Uuid,
+    /// The incident.
+    pub incident_id: Uuid,
+    /// The status shown to the public.
+    pub status: PublicStatus,
+    /// The message (Markdown).
+    pub message: String,
+    /// Components named in the update.
+    pub affected_components: Vec<String>,
+    /// When it was posted.
+    pub posted_at: DateTime<Utc>,
+    /// When Debrief stored it.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<status_update::Model> for StatusUpdate {
+    type Error = ServiceError;
+
+    fn try_from(m: status_update::Model) -> Result<Self, ServiceError> {
+        Ok(Self {
+            id: m.id,
+            incident_id: m.incident_id,
+            status: parse_stored(&m.status)?,
+            message: m.message,
+            affected_components: parse_json_list(&m.affected_components),
+            posted_at: m.posted_at,
+            created_at: m.created_at,
+        })
+    }
+}
+
+/// A public status update to post.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct CreateStatusUpdateRequest {
+    /// The status shown to the public.
+    pub status: PublicStatus,
+    /// The message (Markdown, up to 20,000 characters).
+    #[oai(validator(min_length = 1, max_length = 20000))]
+    pub message: String,
+    /// Components named in the update.
+    pub affected_components: Option<Vec<String>>,
+    /// When it was posted; now when absent.
+    pub posted_at: Option<DateTime<Utc>>,
+}
+
+crate::serde_json_body!(CreateStatusUpdateRequest);
+
+impl CreateStatusUpdateRequest {
+    /// Check it; `prefix` locates it inside a larger body.
+    pub fn into_new(self, prefix: &str) -> Result<NewStatusUpdate, ServiceError> {
+        Ok(NewStatusUpdate {
+            status: self.status,
+            message: domain::required_text(&format!("{prefix}message"), &self.message, 20_000)?,
+            affected_components: domain::text_list(
+                &format!("{prefix}affected_components"),
+                self.affected_components.unwrap_or_default(),
+                100,
+                200,
+            )?,
+            posted_at: self.posted_at.map(micros),
+        })
+    }
+}
+
+/// Every status update of an incident, oldest first.
+#[derive(Debug, Clone, Object)]
+pub struct StatusUpdateList {
+    /// The status updates (the list is always complete).
+    pub items: Vec<StatusUpdate>,
+    /// Always absent: the list is not paged.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum StatusUpdatePosted {
+    /// The status update was stored.
+    #[oai(status = 201)]
+    Created(Json<StatusUpdate>),
+}
+
+#[derive(ApiResponse)]
+pub enum StatusUpdatesListed {
+    /// The status updates.
+    #[oai(status = 200)]
+    Ok(Json<StatusUpdateList>),
+}
+
+pub struct StatusUpdatesApi;
+
+#[OpenApi(tag = "ApiTags::StatusUpdates")]
+impl StatusUpdatesApi {
+    /// Post a public status update
+    ///
+    /// Moves the incident's `last_customer_update_at` forward, which clears
+    /// `customer_update_overdue`.
+    #[oai(path = "/incidents/:reference/status-updates", method = "post", operation_id = "create_status_update")]
+    async fn create_status_update(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+        body: ApiJson<CreateStatusUpdateRequest>,
+    ) -> ApiResult<StatusUpdatePosted> {
+        auth.require(Scope::Write)?;
+        let new = body.0.into_new("")?;
+        let model = status_updates::create(ctx, self::reference(&reference)?, new).await?;
+        Ok(StatusUpdatePosted::Created(Json(model.try_into()?)))
+    }
+
+    /// List public status updates
+    #[oai(path = "/incidents/:reference/status-updates", method = "get", operation_id = "list_status_updates")]
+    async fn list_status_updates(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<String>,
+    ) -> ApiResult<StatusUpdatesListed> {
+        auth.require(Scope::Read)?;
+        let items = status_updates::list(ctx, self::reference(&reference)?)
+            .await?
+            .into_iter()
+            .map(StatusUpdate::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(StatusUpdatesListed::Ok(Json(StatusUpdateList { items, next_cursor: None })))
+    }
+}

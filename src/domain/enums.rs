@@ -1,0 +1,184 @@
+//! The closed vocabularies of the domain, stored as their snake_case names.
+
+use std::{fmt, str::FromStr};
+
+use poem_openapi::Enum;
+use serde::{Deserialize, Serialize};
+
+macro_rules! domain_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
+        #[oai(rename_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $( $(#[$vmeta])* $variant ),+ }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used on the wire and in the database.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "{other:?} is not one of: {}",
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+domain_enum! {
+    /// How bad an incident is; `sev1` is the worst.
+    pub enum Severity {
+        /// Critical: a core service is down for many customers.
+        Sev1 = "sev1",
+        /// Major: significant degradation or a partial outage.
+        Sev2 = "sev2",
+        /// Minor: limited impact.
+        Sev3 = "sev3",
+        /// Low: little or no customer impact.
+        Sev4 = "sev4",
+    }
+}
+
+domain_enum! {
+    /// Where an incident stands.
+    pub enum IncidentStatus {
+        /// The cause is being looked for.
+        Investigating = "investigating",
+        /// The cause is known.
+        Identified = "identified",
+        /// A fix is in place and being watched.
+        Monitoring = "monitoring",
+        /// Customers are no longer affected.
+        Resolved = "resolved",
+        /// The follow-up is finished: no cleanup item is pending.
+        Closed = "closed",
+    }
+}
+
+impl IncidentStatus {
+    /// Still being responded to.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Investigating | Self::Identified | Self::Monitoring)
+    }
+}
+
+domain_enum! {
+    /// The status shown to the public in a status update.
+    pub enum PublicStatus {
+        Investigating = "investigating",
+        Identified = "identified",
+        Monitoring = "monitoring",
+        Resolved = "resolved",
+    }
+}
+
+domain_enum! {
+    /// What a timeline event records.
+    pub enum TimelineKind {
+        Detection = "detection",
+        Page = "page",
+        Acknowledgement = "acknowledgement",
+        Action = "action",
+        Mitigation = "mitigation",
+        Communication = "communication",
+        Decision = "decision",
+        StatusChange = "status_change",
+        Resolution = "resolution",
+        Note = "note",
+    }
+}
+
+domain_enum! {
+    /// Where a timeline event came from. `system` events are Debrief's own.
+    pub enum EventSource {
+        Api = "api",
+        Chat = "chat",
+        Pagerduty = "pagerduty",
+        Statuspage = "statuspage",
+        Import = "import",
+        System = "system",
+    }
+}
+
+domain_enum! {
+    /// Who may see a timeline event or post-mortem section.
+    pub enum Visibility {
+        /// Only the internal post-mortem (the default).
+        Internal = "internal",
+        /// Also the public post-mortem.
+        Public = "public",
+    }
+}
+
+domain_enum! {
+    /// The kind of temporary change a cleanup item tracks.
+    pub enum CleanupKind {
+        SilencedAlert = "silenced_alert",
+        MaintenanceMode = "maintenance_mode",
+        FeatureFlag = "feature_flag",
+        ExtraCapacity = "extra_capacity",
+        ConfigOverride = "config_override",
+        Other = "other",
+    }
+}
+
+domain_enum! {
+    /// Whether a temporary change has been undone.
+    pub enum CleanupStatus {
+        /// Still in place and must be undone (or kept, with a reason).
+        Pending = "pending",
+        /// Undone.
+        Undone = "undone",
+        /// Deliberately kept; `reason` says why.
+        Kept = "kept",
+    }
+}
+
+domain_enum! {
+    /// What an API token may do. Each scope includes the ones before it.
+    pub enum Scope {
+        /// Read everything under `/api/v1`.
+        Read = "read",
+        /// Also create and change incidents and their records.
+        Write = "write",
+        /// Also manage tokens.
+        Admin = "admin",
+    }
+}
+
+impl Scope {
+    /// Does a token with this scope allow an operation needing `needed`?
+    pub fn allows(self, needed: Scope) -> bool {
+        self.rank() >= needed.rank()
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Scope::Read => 0,
+            Scope::Write => 1,
+            Scope::Admin => 2,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Debrief: post-mortem and remediation tracking.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod metrics;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

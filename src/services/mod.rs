@@ -1,0 +1,139 @@
+//! The work: transactions, rules and queries. Everything here returns
+//! [`ServiceError`]; nothing here knows about HTTP.
+
+pub mod cleanup;
+pub mod incidents;
+pub mod pagination;
+pub mod roles;
+pub mod sitreps;
+pub mod status_updates;
+pub mod timeline;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::{
+    clock::SharedClock,
+    config::Settings,
+    domain::{EventSource, IncidentRef, TimelineKind, Visibility},
+    entities::{incident, timeline_event},
+    error::ServiceError,
+};
+
+/// What every service call needs: the database, the clock and the settings.
+#[derive(Clone)]
+pub struct Context {
+    pub db: DatabaseConnection,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+}
+
+impl Context {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+/// Look an incident up by UUID or `INC-n`.
+pub async fn find_incident<C: ConnectionTrait>(
+    db: &C,
+    reference: IncidentRef,
+) -> Result<incident::Model, ServiceError> {
+    let query = match reference {
+        IncidentRef::Id(id) => incident::Entity::find_by_id(id),
+        IncidentRef::Number(n) => incident::Entity::find().filter(incident::Column::Number.eq(n)),
+    };
+    query.one(db).await?.ok_or_else(|| {
+        ServiceError::NotFound(match reference {
+            IncidentRef::Id(id) => format!("incident {id}"),
+            IncidentRef::Number(n) => format!("incident {}", IncidentRef::display(n)),
+        })
+    })
+}
+
+/// A new row id: UUIDv7, so ids sort by creation and index pages stay warm.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// A list of strings as stored in a JSON text column.
+pub fn json_list(values: &[String]) -> String {
+    serde_json::to_string(values).expect("a list of strings always serialises")
+}
+
+/// The list of strings held in a JSON text column.
+pub fn parse_json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Parse a stored enumeration; a bad value is a corrupted row, our fault.
+pub fn parse_stored<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, ServiceError> {
+    value
+        .parse()
+        .map_err(|err: String| ServiceError::Internal(anyhow::anyhow!("corrupt stored value: {err}")))
+}
+
+/// A timeline event that Debrief writes itself (status changes, hand-offs,
+/// new sitrep versions).
+pub fn system_event(
+    incident_id: Uuid,
+    at: DateTime<Utc>,
+    kind: TimelineKind,
+    body: String,
+) -> timeline_event::Model {
+    timeline_event::Model {
+        id: new_id(),
+        incident_id,
+        occurred_at: at,
+        kind: kind.as_str().into(),
+        body,
+        author: Some("Debrief".into()),
+        source: EventSource::System.as_str().into(),
+        external_id: None,
+        visibility: Visibility::Internal.as_str().into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// Insert a fully-built model as one row.
+pub async fn insert_model<C, A>(db: &C, active: A) -> Result<(), ServiceError>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + Send,
+{
+    <A::Entity as EntityTrait>::insert(active.reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Parse an `If-Match` header value (`"3"`, `W/"3"` or `3`) against the
+/// current version.
+pub fn check_if_match(if_match: Option<&str>, current: i32) -> Result<(), ServiceError> {
+    let Some(raw) = if_match else { return Ok(()) };
+    let raw = raw.trim();
+    if raw == "*" {
+        return Ok(());
+    }
+    let matches = raw.split(',').any(|tag| {
+        let tag = tag.trim();
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        let tag = tag.trim_matches('"');
+        tag.parse::<i32>().is_ok_and(|v| v == current)
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ServiceError::PreconditionFailed {
+            current,
+            given: raw.to_string(),
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! Sitreps: immutable, gap-free versions of what is known, and what changed
+//! between two of them.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Context, find_incident, insert_model, json_list, new_id, parse_json_list, system_event,
+    status_updates::{self, NewStatusUpdate},
+};
+use crate::{
+    db,
+    domain::{IncidentRef, TimelineKind},
+    entities::{role_assignment, sitrep, status_update},
+    error::ServiceError,
+};
+
+#[derive(Debug, Clone)]
+pub struct NewSitrep {
+    pub summary: String,
+    pub customer_impact: Option<String>,
+    pub open_issues: Vec<String>,
+    pub resolved_issues: Vec<String>,
+    pub current_actions: Vec<String>,
+    pub next_update_due: Option<DateTime<Utc>>,
+    pub author: Option<String>,
+    /// A public status update to post in the same transaction.
+    pub status_update: Option<NewStatusUpdate>,
+}
+
+/// A role holder as captured in a sitrep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSnapshot {
+    pub role: String,
+    pub person: String,
+}
+
+pub fn roles_of(model: &sitrep::Model) -> Vec<RoleSnapshot> {
+    serde_json::from_str(&model.roles).unwrap_or_default()
+}
+
+/// Issue the next version. The incident row is locked while the version is
+/// taken, so concurrent writers get 1, 2, 3 … with no gap or duplicate.
+pub async fn create(
+    ctx: &Context,
+    reference: IncidentRef,
+    new: NewSitrep,
+) -> Result<(sitrep::Model, Option<status_update::Model>), ServiceError> {
+    let now = ctx.now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let incident = find_incident(&txn, reference).await?;
+    let version = db::next_sitrep_version(&txn, incident.id).await?;
+    let roles: Vec<RoleSnapshot> = role_assignment::Entity::find()
+        .filter(role_assignment::Column::IncidentId.eq(incident.id))
+        .filter(role_assignment::Column::RelievedAt.is_null())
+        .order_by_asc(role_assignment::Column::AssignedAt)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| RoleSnapshot { role: r.role, person: r.person })
+        .collect();
+    let posted = match new.status_update {
+        Some(update) => Some(status_updates::insert(&txn, &incident, now, update).await?),
+        None => None,
+    };
+    let model = sitrep::Model {
+        id: new_id(),
+        incident_id: incident.id,
+        version,
+        summary: new.summary,
+        customer_impact: new.customer_impact,
+        roles: serde_json::to_string(&roles).expect("roles serialise"),
+        open_issues: json_list(&new.open_issues),
+        resolved_issues: json_list(&new.resolved_issues),
+        current_actions: json_list(&new.current_actions),
+        next_update_due: new.next_update_due,
+        author: new.author,
+        status_update_id: posted.as_ref().map(|p| p.id),
+        created_at: now,
+        updated_at: now,
+    };
+    insert_model(&txn, model.clone().into_active_model()).await?;
+    let first_line = model.summary.lines().next().unwrap_or_default();
+    let by = model.author.as_deref().map(|a| format!(" by {a}")).unwrap_or_default();
+    let event = system_event(
+        incident.id,
+        now,
+        TimelineKind::Communication,
+        format!("Sitrep v{version} issued{by}: {first_line}"),
+    );
+    insert_model(&txn, event.into_active_model()).await?;
+    txn.commit().await?;
+    tracing::info!(incident.ref = %IncidentRef::display(incident.number), sitrep.version = version, "Sitrep issued");
+    Ok((model, posted))
+}
+
+pub async fn list(ctx: &Context, reference: IncidentRef) -> Result<Vec<sitrep::Model>, ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    Ok(sitrep::Entity::find()
+        .filter(sitrep::Column::IncidentId.eq(incident.id))
+        .order_by_asc(sitrep::Column::Version)
+        .all(&ctx.db)
+        .await?)
+}
+
+pub async fn get(
+    ctx: &Context,
+    reference: IncidentRef,
+    version: i32,
+) -> Result<sitrep::Model, ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    sitrep::Entity::find()
+        .filter(sitrep::Column::IncidentId.eq(incident.id))
+        .filter(sitrep::Column::Version.eq(version))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "sitrep version {version} of {}",
+                IncidentRef::display(incident.number)
+            ))
+        })
+}
+
+/// How one field changed between two versions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// List fields: entries that appeared.
+    pub added: Vec<String>,
+    /// List fields: entries that went away.
+    pub removed: Vec<String>,
+    /// Text fields: a unified line diff.
+    pub diff: Option<String>,
+}
+
+pub async fn diff(
+    ctx: &Context,
+    reference: IncidentRef,
+    from: i32,
+    to: i32,
+) -> Result<(sitrep::Model, sitrep::Model, Vec<FieldChange>), ServiceError> {
+    let a = get(ctx, reference, from).await?;
+    let b = get(ctx, reference, to).await?;
+    let changes = compare(&a, &b);
+    Ok((a, b, changes))
+}
+
+/// Field-by-field comparison of two sitreps.
+pub fn compare(a: &sitrep::Model, b: &sitrep::Model) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    text_change(&mut changes, "summary", Some(&a.summary), Some(&b.summary));
+    text_change(&mut changes, "customer_impact", a.customer_impact.as_ref(), b.customer_impact.as_ref());
+    for (field, before, after) in [
+        ("open_issues", &a.open_issues, &b.open_issues),
+        ("resolved_issues", &a.resolved_issues, &b.resolved_issues),
+        ("current_actions", &a.current_actions, &b.current_actions),
+    ] {
+        list_change(&mut changes, field, parse_json_list(before), parse_json_list(after));
+    }
+    let show = |roles: Vec<RoleSnapshot>| -> Vec<String> {
+        roles.into_iter().map(|r| format!("{}: {}", r.role, r.person)).collect()
+    };
+    list_change(&mut changes, "roles", show(roles_of(a)), show(roles_of(b)));
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+    if a.next_update_due != b.next_update_due {
+        changes.push(FieldChange {
+            field: "next_update_due",
+            before: time(a.next_update_due),
+            after: time(b.next_update_due),
+            added: Vec::new(),
+            removed: Vec::new(),
+            diff: None,
+        });
+    }
+    if a.author != b.author {
+        changes.push(FieldChange {
+            field: "author",
+            before: a.author.clone(),
+            after: b.author.clone(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            diff: None,
+        });
+    }
+    changes
+}
+
+fn text_change(out: &mut Vec<FieldChange>, field: &'static str, a: Option<&String>, b: Option<&String>) {
+    if a == b {
+        return;
+    }
+    let before = a.cloned().unwrap_or_default();
+    let after = b.cloned().unwrap_or_default();
+    let diff = similar::TextDiff::from_lines(&before, &after)
+        .unified_diff()
+        .context_radius(2)
+        .to_string();
+    out.push(FieldChange {
+        field,
+        before: a.cloned(),
+        after: b.cloned(),
+        added: Vec::new(),
+        removed: Vec::new(),
+        diff: Some(diff),
+    });
+}
+
+fn list_change(out: &mut Vec<FieldChange>, field: &'static str, a: Vec<String>, b: Vec<String>) {
+    if a == b {
+        return;
+    }
+    let added: Vec<String> = b.iter().filter(|x| !a.contains(x)).cloned().collect();
+    let removed: Vec<String> = a.iter().filter(|x| !b.contains(x)).cloned().collect();
+    out.push(FieldChange {
+        field,
+        before: None,
+        after: None,
+        added,
+        removed,
+        diff: None,
+    });
+}

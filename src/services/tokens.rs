@@ -1,0 +1,106 @@
+//! API tokens: created once, shown once, stored as a SHA-256 hash.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, sea_query::Expr,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{insert_model, new_id};
+use crate::{domain::Scope, entities::api_token, error::ServiceError};
+
+/// Every token starts with this, so a leaked one is easy to recognise.
+pub const TOKEN_PREFIX: &str = "dbf_";
+
+pub fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Create a token; the secret is returned here and never again.
+pub async fn create(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    name: &str,
+    scope: Scope,
+) -> Result<(api_token::Model, String), ServiceError> {
+    let secret = generate_secret();
+    let model = api_token::Model {
+        id: new_id(),
+        name: name.to_string(),
+        scope: scope.as_str().into(),
+        token_hash: hash(&secret),
+        last_used_at: None,
+        revoked_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    insert_model(db, model.clone().into_active_model()).await?;
+    tracing::info!(token.id = %model.id, token.name = name, token.scope = %scope, "API token created");
+    Ok((model, secret))
+}
+
+/// The live token with this secret, if any.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    secret: &str,
+) -> Result<Option<(api_token::Model, Scope)>, ServiceError> {
+    if !secret.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let token = api_token::Entity::find()
+        .filter(api_token::Column::TokenHash.eq(hash(secret)))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .one(db)
+        .await?;
+    Ok(token.and_then(|t| {
+        let scope = t.scope.parse().ok()?;
+        Some((t, scope))
+    }))
+}
+
+pub async fn count(db: &DatabaseConnection) -> Result<u64, ServiceError> {
+    Ok(api_token::Entity::find().count(db).await?)
+}
+
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<api_token::Model>, ServiceError> {
+    Ok(api_token::Entity::find()
+        .order_by_asc(api_token::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Revoke a token; revoking twice is harmless.
+pub async fn revoke(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    id: Uuid,
+) -> Result<api_token::Model, ServiceError> {
+    let token = api_token::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("token {id}")))?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+        .col_expr(api_token::Column::UpdatedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    tracing::info!(token.id = %id, "API token revoked");
+    Ok(api_token::Model {
+        revoked_at: Some(now),
+        updated_at: now,
+        ..token
+    })
+}

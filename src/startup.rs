@@ -1,0 +1,232 @@
+//! Building the application: database, routes, listener; running it until a
+//! shutdown signal.
+
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler,
+    http::StatusCode,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Data,
+};
+
+use crate::{
+    api,
+    clock::{SharedClock, SystemClock},
+    config::{MetricsAccess, Settings},
+    db,
+    domain::Scope,
+    error::{Problem, problem_from_poem_error},
+    metrics::{self, Metrics},
+    services::{Context, tokens},
+};
+
+/// A built application: migrated database, bound port, ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    addr: SocketAddr,
+    ctx: Context,
+    metrics: Metrics,
+}
+
+impl Application {
+    /// Connect, migrate and bind, on the real clock.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Connect, migrate and bind, on the given clock (tests set their own).
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        let db = db::connect(&settings).await.context("cannot open the database")?;
+        db::migrate(&db).await.context("cannot migrate the database")?;
+        let acceptor = TcpListener::bind(settings.listen.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("the listener has no address")?;
+        let ctx = Context {
+            db,
+            clock,
+            settings: Arc::new(settings),
+        };
+        Ok(Self {
+            acceptor,
+            addr,
+            ctx,
+            metrics: Metrics::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// On the first start, with no token in the database, create an admin
+    /// token, write it to `<data_dir>/bootstrap-token` (mode 0600) and return it.
+    pub async fn bootstrap_token(&self) -> anyhow::Result<Option<String>> {
+        if !self.ctx.settings.bootstrap_token || tokens::count(&self.ctx.db).await? > 0 {
+            return Ok(None);
+        }
+        let (_, secret) = tokens::create(&self.ctx.db, self.ctx.now(), "bootstrap", Scope::Admin).await?;
+        let dir = &self.ctx.settings.data_dir;
+        std::fs::create_dir_all(dir)?;
+        write_secret_file(&dir.join("bootstrap-token"), &secret)?;
+        Ok(Some(secret))
+    }
+
+    /// Serve until `shutdown` completes; in-flight requests then get the
+    /// configured grace period to finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let grace = Duration::from_secs(self.ctx.settings.shutdown_grace_seconds);
+        let app = routes(self.ctx, self.metrics);
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(grace))
+            .await
+    }
+}
+
+fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{secret}")?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
+}
+
+/// Every route of the service, with the body limit, problem bodies and
+/// metrics around them.
+pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response> {
+    let api = api::service();
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let limit = ctx.settings.body_limit_bytes;
+    let metrics_access = ctx.settings.metrics;
+    let mut route = Route::new()
+        .nest("/api/v1", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz));
+    if metrics_access != MetricsAccess::Off {
+        route = route.at("/metrics", get(metrics_endpoint));
+    }
+    let tracked = metrics.clone();
+    route
+        .around(move |ep, req| limit_body(ep, req, limit))
+        .data(ctx)
+        .data(metrics)
+        .around(move |ep, req| metrics::track(tracked.clone(), ep, req))
+        .catch_all_error(problem_from_poem_error)
+}
+
+/// Refuse bodies over the limit with 413 before any handler reads them.
+async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, limit: usize) -> poem::Result<Response> {
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => return Err(too_large()),
+        Some(_) => {}
+        None => {
+            let chunked = req
+                .headers()
+                .get(poem::http::header::TRANSFER_ENCODING)
+                .is_some();
+            if chunked {
+                let bytes = req
+                    .take_body()
+                    .into_bytes_limit(limit)
+                    .await
+                    .map_err(|_| too_large())?;
+                req.set_body(bytes);
+            }
+        }
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+fn too_large() -> poem::Error {
+    poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+}
+
+#[handler]
+fn healthz() -> poem::web::Json<serde_json::Value> {
+    poem::web::Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+async fn readyz(Data(ctx): Data<&Context>) -> Response {
+    match db::ping(&ctx.db).await {
+        Ok(()) => poem::web::Json(serde_json::json!({ "status": "ready", "database": "ok" })).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "Readiness check failed: database unreachable");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unreachable").into_poem_response()
+        }
+    }
+}
+
+#[handler]
+async fn metrics_endpoint(req: &Request, Data(ctx): Data<&Context>, Data(metrics): Data<&Metrics>) -> Response {
+    if ctx.settings.metrics == MetricsAccess::Token {
+        let secret = req
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let allowed = match secret {
+            Some(secret) => matches!(tokens::authenticate(&ctx.db, secret).await, Ok(Some((_, scope))) if scope.allows(Scope::Read)),
+            None => false,
+        };
+        if !allowed {
+            return Problem::new(StatusCode::UNAUTHORIZED, "`/metrics` needs a token with the `read` scope")
+                .with_field(Some("Authorization".into()))
+                .into_poem_response();
+        }
+    }
+    Response::builder()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("Shutdown signal received; finishing in-flight requests");
+}
