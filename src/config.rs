@@ -10,6 +10,11 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+/// A configuration that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
 /// A value that must never appear in logs or debug output.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -121,11 +126,11 @@ impl Default for Settings {
 
 impl Settings {
     /// Defaults, then `file` (if given), then the environment.
-    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(ConfigError(format!(
                     "configuration file {} does not exist",
                     path.display()
                 )));
@@ -134,22 +139,28 @@ impl Settings {
         }
         let settings: Settings = figment
             .merge(Env::prefixed("DEBRIEF_").split("__"))
-            .extract()?;
+            .extract()
+            .map_err(|err| ConfigError(err.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
 
-    fn validate(&self) -> Result<(), figment::Error> {
+    fn validate(&self) -> Result<(), ConfigError> {
         self.listen.parse::<SocketAddr>().map_err(|err| {
-            figment::Error::from(format!("listen: {:?} is not host:port ({err})", self.listen))
+            ConfigError(format!(
+                "listen: {:?} is not host:port ({err})",
+                self.listen
+            ))
         })?;
         if self.body_limit_bytes == 0 {
-            return Err("body_limit_bytes must be greater than 0".to_string().into());
+            return Err(ConfigError(
+                "body_limit_bytes must be greater than 0".into(),
+            ));
         }
         if self.database_max_connections == 0 {
-            return Err("database_max_connections must be greater than 0"
-                .to_string()
-                .into());
+            return Err(ConfigError(
+                "database_max_connections must be greater than 0".into(),
+            ));
         }
         Ok(())
     }

@@ -25,12 +25,11 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         // surfaces as an error on use and is replaced by the pool.
         .test_before_acquire(false);
     if url.starts_with("sqlite:") {
-        if let Some(path) = sqlite_path(&url) {
-            if let Some(parent) = std::path::Path::new(&path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
-                }
-            }
+        if let Some(path) = sqlite_path(&url)
+            && let Some(parent) = std::path::Path::new(&path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)?;
         }
         options.map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -44,7 +43,9 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
@@ -94,10 +95,16 @@ pub async fn next_sitrep_version(
         DbBackend::Postgres => {
             "UPDATE incidents SET sitrep_count = sitrep_count + 1 WHERE id = $1 RETURNING sitrep_count"
         }
-        _ => "UPDATE incidents SET sitrep_count = sitrep_count + 1 WHERE id = ? RETURNING sitrep_count",
+        _ => {
+            "UPDATE incidents SET sitrep_count = sitrep_count + 1 WHERE id = ? RETURNING sitrep_count"
+        }
     };
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [incident_id.into()]))
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [incident_id.into()],
+        ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("incident {incident_id}")))?;
     row.try_get_by_index::<i32>(0)

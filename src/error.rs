@@ -235,7 +235,9 @@ impl From<ServiceError> for Problem {
                 problem.current_version = Some(current);
                 problem
             }
-            err @ ServiceError::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, err.to_string()),
+            err @ ServiceError::Forbidden(_) => {
+                Problem::new(StatusCode::FORBIDDEN, err.to_string())
+            }
             ServiceError::Database(err) => database_problem(&err),
             ServiceError::Internal(err) => {
                 tracing::error!(error = ?err, "Request failed");
@@ -249,13 +251,13 @@ impl From<ServiceError> for Problem {
 }
 
 fn database_problem(err: &DbErr) -> Problem {
-    let unavailable = matches!(
-        err,
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_)
-    );
+    let unavailable = matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_));
     tracing::error!(error = %err, "Database error");
     if unavailable {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unavailable")
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable",
+        )
     } else {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -300,7 +302,9 @@ pub async fn problem_from_poem_error(err: poem::Error) -> Response {
     } else {
         err.to_string()
     };
-    Problem::new(status, detail).with_field(field).into_poem_response()
+    Problem::new(status, detail)
+        .with_field(field)
+        .into_poem_response()
 }
 
 /// `Result` of an API operation.

@@ -15,7 +15,11 @@ use debrief::{
 };
 
 #[derive(Parser)]
-#[command(name = "debrief", version, about = "Post-mortem and remediation tracking")]
+#[command(
+    name = "debrief",
+    version,
+    about = "Post-mortem and remediation tracking"
+)]
 struct Cli {
     /// TOML configuration file (see debrief.example.toml).
     #[arg(long, global = true, env = "DEBRIEF_CONFIG")]
@@ -106,15 +110,23 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("Database migrated");
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { name, scope } } => {
+        Command::Token {
+            command: TokenCommand::Create { name, scope },
+        } => {
             let name = name.trim();
-            anyhow::ensure!(!name.is_empty() && name.len() <= 200, "--name must be 1 to 200 characters");
+            anyhow::ensure!(
+                !name.is_empty() && name.len() <= 200,
+                "--name must be 1 to 200 characters"
+            );
             let conn = db::connect(&settings).await?;
             db::migrate(&conn).await.context("migration failed")?;
             let (token, secret) = tokens::create(&conn, chrono::Utc::now(), name, scope.into())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("Created token {} ({}, scope {}). It is shown only once:", token.id, token.name, token.scope);
+            println!(
+                "Created token {} ({}, scope {}). It is shown only once:",
+                token.id, token.name, token.scope
+            );
             println!("{secret}");
             Ok(())
         }
@@ -126,7 +138,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     if let Some(secret) = app.bootstrap_token().await? {
         let path = app.context().settings.data_dir.join("bootstrap-token");
-        println!("No API token existed, so an admin token was created (also written to {}):", path.display());
+        println!(
+            "No API token existed, so an admin token was created (also written to {}):",
+            path.display()
+        );
         println!("{secret}");
     }
     tracing::info!(listen = %app.addr(), "Debrief listening on http://{}", app.addr());

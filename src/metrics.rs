@@ -3,13 +3,18 @@
 
 use std::time::Instant;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use poem::{Endpoint, IntoResponse, PathPattern, Request, Response, Result};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use poem_openapi::OperationId;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
+    /// Operation id → the path template it serves, from the OpenAPI spec.
+    routes: Arc<HashMap<String, String>>,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -19,7 +24,10 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
-            Opts::new("debrief_http_requests_total", "HTTP requests answered, by route and status."),
+            Opts::new(
+                "debrief_http_requests_total",
+                "HTTP requests answered, by route and status.",
+            ),
             &["method", "route", "status"],
         )
         .expect("metric definition is valid");
@@ -40,7 +48,22 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("metric registers once");
-        Self { registry, requests, latency }
+        Self {
+            routes: Arc::new(operation_routes()),
+            registry,
+            requests,
+            latency,
+        }
+    }
+
+    /// The route label of a response: the OpenAPI path template for API
+    /// operations, the router pattern otherwise.
+    fn route(&self, operation: Option<&OperationId>, pattern: Option<&PathPattern>) -> String {
+        operation
+            .and_then(|op| self.routes.get(op.0))
+            .cloned()
+            .or_else(|| pattern.map(|p| p.0.to_string()))
+            .unwrap_or_else(|| "unmatched".to_string())
     }
 
     /// The Prometheus text exposition of every metric.
@@ -74,10 +97,27 @@ pub async fn track<E: Endpoint>(metrics: Metrics, next: Arc<E>, req: Request) ->
     let start = Instant::now();
     let result = next.call(req).await.map(IntoResponse::into_response);
     let (status, route) = match &result {
-        Ok(resp) => (resp.status().as_u16(), resp.data::<PathPattern>().map(|p| p.0.to_string())),
-        Err(err) => (err.status().as_u16(), err.data::<PathPattern>().map(|p| p.0.to_string())),
+        Ok(resp) => (
+            resp.status().as_u16(),
+            metrics.route(resp.data(), resp.data()),
+        ),
+        Err(err) => (err.status().as_u16(), metrics.route(err.data(), err.data())),
     };
-    let route = route.unwrap_or_else(|| "unmatched".to_string());
     metrics.observe(&method, &route, status, start.elapsed().as_secs_f64());
     result
+}
+
+/// Map each operation id to `/api/v1` + its path template.
+fn operation_routes() -> HashMap<String, String> {
+    let spec: serde_json::Value =
+        serde_json::from_str(&crate::api::service().spec()).unwrap_or_default();
+    let mut routes = HashMap::new();
+    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+        for op in item.as_object().into_iter().flatten().map(|(_, op)| op) {
+            if let Some(id) = op["operationId"].as_str() {
+                routes.insert(id.to_string(), format!("/api/v1{path}"));
+            }
+        }
+    }
+    routes
 }

@@ -38,8 +38,12 @@ impl Application {
 
     /// Connect, migrate and bind, on the given clock (tests set their own).
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
-        let db = db::connect(&settings).await.context("cannot open the database")?;
-        db::migrate(&db).await.context("cannot migrate the database")?;
+        let db = db::connect(&settings)
+            .await
+            .context("cannot open the database")?;
+        db::migrate(&db)
+            .await
+            .context("cannot migrate the database")?;
         let acceptor = TcpListener::bind(settings.listen.clone())
             .into_acceptor()
             .await
@@ -80,7 +84,8 @@ impl Application {
         if !self.ctx.settings.bootstrap_token || tokens::count(&self.ctx.db).await? > 0 {
             return Ok(None);
         }
-        let (_, secret) = tokens::create(&self.ctx.db, self.ctx.now(), "bootstrap", Scope::Admin).await?;
+        let (_, secret) =
+            tokens::create(&self.ctx.db, self.ctx.now(), "bootstrap", Scope::Admin).await?;
         let dir = &self.ctx.settings.data_dir;
         std::fs::create_dir_all(dir)?;
         write_secret_file(&dir.join("bootstrap-token"), &secret)?;
@@ -89,7 +94,10 @@ impl Application {
 
     /// Serve until `shutdown` completes; in-flight requests then get the
     /// configured grace period to finish.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.ctx.settings.shutdown_grace_seconds);
         let app = routes(self.ctx, self.metrics);
         Server::new_with_acceptor(self.acceptor)
@@ -138,7 +146,11 @@ pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response
 }
 
 /// Refuse bodies over the limit with 413 before any handler reads them.
-async fn limit_body<E: Endpoint>(ep: Arc<E>, mut req: Request, limit: usize) -> poem::Result<Response> {
+async fn limit_body<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)
@@ -177,16 +189,25 @@ fn healthz() -> poem::web::Json<serde_json::Value> {
 #[handler]
 async fn readyz(Data(ctx): Data<&Context>) -> Response {
     match db::ping(&ctx.db).await {
-        Ok(()) => poem::web::Json(serde_json::json!({ "status": "ready", "database": "ok" })).into_response(),
+        Ok(()) => poem::web::Json(serde_json::json!({ "status": "ready", "database": "ok" }))
+            .into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "Readiness check failed: database unreachable");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is unreachable").into_poem_response()
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unreachable",
+            )
+            .into_poem_response()
         }
     }
 }
 
 #[handler]
-async fn metrics_endpoint(req: &Request, Data(ctx): Data<&Context>, Data(metrics): Data<&Metrics>) -> Response {
+async fn metrics_endpoint(
+    req: &Request,
+    Data(ctx): Data<&Context>,
+    Data(metrics): Data<&Metrics>,
+) -> Response {
     if ctx.settings.metrics == MetricsAccess::Token {
         let secret = req
             .headers()
@@ -194,13 +215,18 @@ async fn metrics_endpoint(req: &Request, Data(ctx): Data<&Context>, Data(metrics
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let allowed = match secret {
-            Some(secret) => matches!(tokens::authenticate(&ctx.db, secret).await, Ok(Some((_, scope))) if scope.allows(Scope::Read)),
+            Some(secret) => {
+                matches!(tokens::authenticate(&ctx.db, secret).await, Ok(Some((_, scope))) if scope.allows(Scope::Read))
+            }
             None => false,
         };
         if !allowed {
-            return Problem::new(StatusCode::UNAUTHORIZED, "`/metrics` needs a token with the `read` scope")
-                .with_field(Some("Authorization".into()))
-                .into_poem_response();
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "`/metrics` needs a token with the `read` scope",
+            )
+            .with_field(Some("Authorization".into()))
+            .into_poem_response();
         }
     }
     Response::builder()

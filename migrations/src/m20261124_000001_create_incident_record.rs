@@ -64,7 +64,9 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Incidents::MitigatedAt))
                     .col(timestamp_with_time_zone_null(Incidents::ResolvedAt))
                     .col(timestamp_with_time_zone_null(Incidents::ClosedAt))
-                    .col(timestamp_with_time_zone_null(Incidents::LastCustomerUpdateAt))
+                    .col(timestamp_with_time_zone_null(
+                        Incidents::LastCustomerUpdateAt,
+                    ))
                     .col(integer(Incidents::SitrepCount).default(0))
                     .col(integer(Incidents::Version).default(1))
                     .col(timestamp_with_time_zone(Incidents::CreatedAt))
@@ -100,7 +102,10 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(RoleAssignments::RelievedAt))
                     .col(timestamp_with_time_zone(RoleAssignments::CreatedAt))
                     .col(timestamp_with_time_zone(RoleAssignments::UpdatedAt))
-                    .foreign_key(&mut incident_fk(RoleAssignments::Table, RoleAssignments::IncidentId))
+                    .foreign_key(&mut incident_fk(
+                        RoleAssignments::Table,
+                        RoleAssignments::IncidentId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -130,7 +135,10 @@ impl MigrationTrait for Migration {
                     .col(string_len(TimelineEvents::Visibility, 16))
                     .col(timestamp_with_time_zone(TimelineEvents::CreatedAt))
                     .col(timestamp_with_time_zone(TimelineEvents::UpdatedAt))
-                    .foreign_key(&mut incident_fk(TimelineEvents::Table, TimelineEvents::IncidentId))
+                    .foreign_key(&mut incident_fk(
+                        TimelineEvents::Table,
+                        TimelineEvents::IncidentId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -172,7 +180,10 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(StatusUpdates::ExternalId, 200))
                     .col(timestamp_with_time_zone(StatusUpdates::CreatedAt))
                     .col(timestamp_with_time_zone(StatusUpdates::UpdatedAt))
-                    .foreign_key(&mut incident_fk(StatusUpdates::Table, StatusUpdates::IncidentId))
+                    .foreign_key(&mut incident_fk(
+                        StatusUpdates::Table,
+                        StatusUpdates::IncidentId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -247,7 +258,10 @@ impl MigrationTrait for Migration {
                     .col(integer(CleanupItems::Version).default(1))
                     .col(timestamp_with_time_zone(CleanupItems::CreatedAt))
                     .col(timestamp_with_time_zone(CleanupItems::UpdatedAt))
-                    .foreign_key(&mut incident_fk(CleanupItems::Table, CleanupItems::IncidentId))
+                    .foreign_key(&mut incident_fk(
+                        CleanupItems::Table,
+                        CleanupItems::IncidentId,
+                    ))
                     .to_owned(),
             )
             .await?;

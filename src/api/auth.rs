@@ -4,7 +4,11 @@ use poem::Request;
 use poem_openapi::{SecurityScheme, auth::Bearer};
 use uuid::Uuid;
 
-use crate::{domain::Scope, error::ServiceError, services::{Context, tokens}};
+use crate::{
+    domain::Scope,
+    error::ServiceError,
+    services::{Context, tokens},
+};
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -32,9 +36,12 @@ impl TokenAuth {
 }
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
-    let ctx = req
-        .data::<Context>()
-        .ok_or_else(|| poem::Error::from_string("context missing", poem::http::StatusCode::INTERNAL_SERVER_ERROR))?;
+    let ctx = req.data::<Context>().ok_or_else(|| {
+        poem::Error::from_string(
+            "context missing",
+            poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+        )
+    })?;
     match tokens::authenticate(&ctx.db, &bearer.token).await {
         Ok(Some((token, scope))) => Ok(Principal {
             token_id: token.id,

@@ -11,12 +11,19 @@ use poem_openapi::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, incidents::{etag, reference}};
+use super::{
+    ApiJson, ApiTags, TokenAuth,
+    incidents::{etag, reference},
+};
 use crate::{
     domain::{self, CleanupKind, CleanupStatus, Scope},
     entities::cleanup_item,
     error::{ApiResult, ServiceError},
-    services::{Context, cleanup::{self, CleanupChanges, NewCleanupItem}, parse_stored},
+    services::{
+        Context,
+        cleanup::{self, CleanupChanges, NewCleanupItem},
+        parse_stored,
+    },
 };
 
 /// A temporary change made during the response.
@@ -141,7 +148,11 @@ impl CleanupApi {
     ///
     /// A temporary change (silenced alert, maintenance mode …) that must be
     /// undone, or kept with a reason, before the incident can be closed.
-    #[oai(path = "/incidents/:reference/cleanup-items", method = "post", operation_id = "create_cleanup_item")]
+    #[oai(
+        path = "/incidents/:reference/cleanup-items",
+        method = "post",
+        operation_id = "create_cleanup_item"
+    )]
     async fn create_cleanup_item(
         &self,
         auth: TokenAuth,
@@ -162,7 +173,11 @@ impl CleanupApi {
     }
 
     /// List cleanup items
-    #[oai(path = "/incidents/:reference/cleanup-items", method = "get", operation_id = "list_cleanup_items")]
+    #[oai(
+        path = "/incidents/:reference/cleanup-items",
+        method = "get",
+        operation_id = "list_cleanup_items"
+    )]
     async fn list_cleanup_items(
         &self,
         auth: TokenAuth,
@@ -176,14 +191,21 @@ impl CleanupApi {
             .into_iter()
             .map(CleanupItem::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(CleanupItemsListed::Ok(Json(CleanupItemList { items, next_cursor: None })))
+        Ok(CleanupItemsListed::Ok(Json(CleanupItemList {
+            items,
+            next_cursor: None,
+        })))
     }
 
     /// Change a cleanup item
     ///
     /// Mark it `undone`, or `kept` with a `reason`. `If-Match` guards against
     /// lost updates (412 when stale).
-    #[oai(path = "/incidents/:reference/cleanup-items/:item_id", method = "patch", operation_id = "update_cleanup_item")]
+    #[oai(
+        path = "/incidents/:reference/cleanup-items/:item_id",
+        method = "patch",
+        operation_id = "update_cleanup_item"
+    )]
     async fn update_cleanup_item(
         &self,
         auth: TokenAuth,
@@ -203,15 +225,26 @@ impl CleanupApi {
         let owner: Option<Option<String>> = r.owner.into();
         let changes = CleanupChanges {
             status: r.status,
-            reason: reason.map(|v| domain::optional_text("reason", v, 5000)).transpose()?,
-            owner: owner.map(|v| domain::optional_text("owner", v, 200)).transpose()?,
+            reason: reason
+                .map(|v| domain::optional_text("reason", v, 5000))
+                .transpose()?,
+            owner: owner
+                .map(|v| domain::optional_text("owner", v, 200))
+                .transpose()?,
             description: r
                 .description
                 .map(|d| domain::required_text("description", &d, 5000))
                 .transpose()?,
             kind: r.kind,
         };
-        let model = cleanup::update(ctx, self::reference(&reference)?, item_id.0, if_match.0.as_deref(), changes).await?;
+        let model = cleanup::update(
+            ctx,
+            self::reference(&reference)?,
+            item_id.0,
+            if_match.0.as_deref(),
+            changes,
+        )
+        .await?;
         let item = CleanupItem::try_from(model)?;
         let tag = etag(item.version);
         Ok(CleanupItemUpdated::Ok(Json(item), tag))

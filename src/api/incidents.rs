@@ -11,13 +11,15 @@ use poem_openapi::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, sitreps::Sitrep, roles::RoleAssignment};
+use super::{ApiJson, ApiTags, TokenAuth, roles::RoleAssignment, sitreps::Sitrep};
 use crate::{
     domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
     error::{ApiResult, ServiceError},
     services::{
-        Context, incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
-        pagination::PageRequest, parse_json_list, parse_stored,
+        Context,
+        incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
+        pagination::PageRequest,
+        parse_json_list, parse_stored,
     },
 };
 
@@ -225,7 +227,9 @@ impl TryFrom<CreateIncidentRequest> for NewIncident {
 
     fn try_from(r: CreateIncidentRequest) -> Result<Self, ServiceError> {
         Ok(Self {
-            title: domain::required_text("title", &r.title, 300)?.trim().to_string(),
+            title: domain::required_text("title", &r.title, 300)?
+                .trim()
+                .to_string(),
             severity: r.severity,
             status: r.status.unwrap_or(IncidentStatus::Investigating),
             customer_impact: domain::optional_text("customer_impact", r.customer_impact, 20_000)?,
@@ -368,7 +372,10 @@ impl IncidentsApi {
     ///
     /// Newest first, filtered by any combination of the parameters.
     #[oai(path = "/incidents", method = "get", operation_id = "list_incidents")]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per documented query parameter"
+    )]
     async fn list_incidents(
         &self,
         auth: TokenAuth,
@@ -404,14 +411,25 @@ impl IncidentsApi {
             customer_update_overdue: customer_update_overdue.0,
         };
         let page = incidents::list(ctx, filter, page).await?;
-        let items = page.items.into_iter().map(Incident::try_from).collect::<Result<_, _>>()?;
-        Ok(IncidentsListed::Ok(Json(IncidentList { items, next_cursor: page.next_cursor })))
+        let items = page
+            .items
+            .into_iter()
+            .map(Incident::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(IncidentsListed::Ok(Json(IncidentList {
+            items,
+            next_cursor: page.next_cursor,
+        })))
     }
 
     /// Get an incident
     ///
     /// With its current sitrep, the roles currently held and record counts.
-    #[oai(path = "/incidents/:reference", method = "get", operation_id = "get_incident")]
+    #[oai(
+        path = "/incidents/:reference",
+        method = "get",
+        operation_id = "get_incident"
+    )]
     async fn get_incident(
         &self,
         auth: TokenAuth,
@@ -422,7 +440,11 @@ impl IncidentsApi {
         auth.require(Scope::Read)?;
         let detail = incidents::detail(ctx, self::reference(&reference)?).await?;
         let current_sitrep = detail.current_sitrep.map(Sitrep::try_from).transpose()?;
-        let roles = detail.current_roles.into_iter().map(RoleAssignment::from).collect();
+        let roles = detail
+            .current_roles
+            .into_iter()
+            .map(RoleAssignment::from)
+            .collect();
         let c = detail.counts;
         let incident = Incident::try_from(detail.view)?;
         let tag = etag(incident.version);
@@ -448,7 +470,11 @@ impl IncidentsApi {
     /// Send `If-Match` with the version you read: if the incident changed
     /// since, the answer is 412 and nothing is changed. Setting `status` to
     /// `closed` is refused (409) while cleanup items are pending.
-    #[oai(path = "/incidents/:reference", method = "patch", operation_id = "update_incident")]
+    #[oai(
+        path = "/incidents/:reference",
+        method = "patch",
+        operation_id = "update_incident"
+    )]
     async fn update_incident(
         &self,
         auth: TokenAuth,
@@ -462,7 +488,13 @@ impl IncidentsApi {
     ) -> ApiResult<IncidentUpdated> {
         auth.require(Scope::Write)?;
         let changes = IncidentChanges::try_from(body.0)?;
-        let view = incidents::update(ctx, self::reference(&reference)?, if_match.0.as_deref(), changes).await?;
+        let view = incidents::update(
+            ctx,
+            self::reference(&reference)?,
+            if_match.0.as_deref(),
+            changes,
+        )
+        .await?;
         let incident = Incident::try_from(view)?;
         let tag = etag(incident.version);
         Ok(IncidentUpdated::Ok(Json(incident), tag))

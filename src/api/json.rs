@@ -38,7 +38,10 @@ pub fn parse_serde<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
 }
 
 /// Parse an already-read JSON value as `T`, under the given path prefix.
-pub fn parse_value<T: DeserializeOwned>(prefix: &str, value: serde_json::Value) -> Result<T, BodyError> {
+pub fn parse_value<T: DeserializeOwned>(
+    prefix: &str,
+    value: serde_json::Value,
+) -> Result<T, BodyError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let path = match (prefix.is_empty(), path.as_str()) {
@@ -61,15 +64,23 @@ fn body_error(path: String, inner: &serde_json::Error) -> BodyError {
         };
     }
     // "missing field `title`" is reported at the parent: name the field itself.
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        if let Some(name) = rest.split('`').next() {
-            field = if field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
-        }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        field = if field.is_empty() {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        };
     }
     if field.is_empty() {
         field = "body".into();
     }
-    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
     BodyError {
         detail: format!("`{field}`: {message}"),
         field,
@@ -113,8 +124,22 @@ impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(problem(StatusCode::BAD_REQUEST, "body", "a JSON request body is required".into()));
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
+                return Err(problem(
+                    StatusCode::BAD_REQUEST,
+                    "body",
+                    "a JSON request body is required".into(),
+                ));
+            }
+            Some(b'{') => {}
+            Some(_) => {
+                return Err(problem(
+                    StatusCode::BAD_REQUEST,
+                    "body",
+                    "the request body must be a JSON object".into(),
+                ));
+            }
         }
         T::from_json(&bytes)
             .map(ApiJson)

@@ -6,12 +6,18 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, incidents::{micros, reference}};
+use super::{
+    ApiJson, ApiTags, TokenAuth,
+    incidents::{micros, reference},
+};
 use crate::{
     domain::{self, RoleName, Scope},
     entities::role_assignment,
     error::ApiResult,
-    services::{Context, roles::{self, NewRoleAssignment}},
+    services::{
+        Context,
+        roles::{self, NewRoleAssignment},
+    },
 };
 
 /// A person holding (or having held) a role in an incident.
@@ -96,7 +102,11 @@ impl RolesApi {
     ///
     /// Assigning `incident_commander` or `comms` hands the role off: the
     /// current holder is relieved and the hand-off is written to the timeline.
-    #[oai(path = "/incidents/:reference/roles", method = "post", operation_id = "assign_role")]
+    #[oai(
+        path = "/incidents/:reference/roles",
+        method = "post",
+        operation_id = "assign_role"
+    )]
     async fn assign_role(
         &self,
         auth: TokenAuth,
@@ -109,7 +119,9 @@ impl RolesApi {
         let r = body.0;
         let new = NewRoleAssignment {
             role: RoleName::parse("role", &r.role)?,
-            person: domain::required_text("person", &r.person, 200)?.trim().to_string(),
+            person: domain::required_text("person", &r.person, 200)?
+                .trim()
+                .to_string(),
             assigned_at: r.assigned_at.map(micros),
         };
         let model = roles::assign(ctx, self::reference(&reference)?, new).await?;
@@ -119,7 +131,11 @@ impl RolesApi {
     /// List roles
     ///
     /// Who holds which role now, and every assignment and hand-off before.
-    #[oai(path = "/incidents/:reference/roles", method = "get", operation_id = "list_roles")]
+    #[oai(
+        path = "/incidents/:reference/roles",
+        method = "get",
+        operation_id = "list_roles"
+    )]
     async fn list_roles(
         &self,
         auth: TokenAuth,
@@ -134,7 +150,9 @@ impl RolesApi {
             .map(RoleAssignment::from)
             .collect();
         let current = all.iter().filter(|r| r.active).cloned().collect();
-        Ok(RolesListed::Ok(Json(RoleList { current, history: all })))
+        Ok(RolesListed::Ok(Json(RoleList {
+            current,
+            history: all,
+        })))
     }
 }
-

@@ -15,7 +15,10 @@ use crate::{
     domain::{self, Scope},
     entities::sitrep,
     error::{ApiResult, ServiceError},
-    services::{Context, parse_json_list, sitreps::{self, NewSitrep}},
+    services::{
+        Context, parse_json_list,
+        sitreps::{self, NewSitrep},
+    },
 };
 
 /// Who held a role when the sitrep was issued.
@@ -64,7 +67,10 @@ impl TryFrom<sitrep::Model> for Sitrep {
     fn try_from(m: sitrep::Model) -> Result<Self, ServiceError> {
         let roles = sitreps::roles_of(&m)
             .into_iter()
-            .map(|r| SitrepRole { role: r.role, person: r.person })
+            .map(|r| SitrepRole {
+                role: r.role,
+                person: r.person,
+            })
             .collect();
         Ok(Self {
             id: m.id,
@@ -114,7 +120,9 @@ impl TryFrom<CreateSitrepRequest> for NewSitrep {
     type Error = ServiceError;
 
     fn try_from(r: CreateSitrepRequest) -> Result<Self, ServiceError> {
-        let list = |field: &str, v: Option<Vec<String>>| domain::text_list(field, v.unwrap_or_default(), 200, 2000);
+        let list = |field: &str, v: Option<Vec<String>>| {
+            domain::text_list(field, v.unwrap_or_default(), 200, 2000)
+        };
         Ok(Self {
             summary: domain::required_text("summary", &r.summary, 50_000)?,
             customer_impact: domain::optional_text("customer_impact", r.customer_impact, 20_000)?,
@@ -123,7 +131,10 @@ impl TryFrom<CreateSitrepRequest> for NewSitrep {
             current_actions: list("current_actions", r.current_actions)?,
             next_update_due: r.next_update_due.map(micros),
             author: domain::optional_text("author", r.author, 200)?,
-            status_update: r.status_update.map(|s| s.into_new("status_update.")).transpose()?,
+            status_update: r
+                .status_update
+                .map(|s| s.into_new("status_update."))
+                .transpose()?,
         })
     }
 }
@@ -214,7 +225,11 @@ impl SitrepsApi {
     /// concurrent writers), snapshots the current roles and, when
     /// `status_update` is given, posts that public update in the same
     /// transaction.
-    #[oai(path = "/incidents/:reference/sitreps", method = "post", operation_id = "create_sitrep")]
+    #[oai(
+        path = "/incidents/:reference/sitreps",
+        method = "post",
+        operation_id = "create_sitrep"
+    )]
     async fn create_sitrep(
         &self,
         auth: TokenAuth,
@@ -233,7 +248,11 @@ impl SitrepsApi {
     }
 
     /// List sitrep versions
-    #[oai(path = "/incidents/:reference/sitreps", method = "get", operation_id = "list_sitreps")]
+    #[oai(
+        path = "/incidents/:reference/sitreps",
+        method = "get",
+        operation_id = "list_sitreps"
+    )]
     async fn list_sitreps(
         &self,
         auth: TokenAuth,
@@ -247,11 +266,18 @@ impl SitrepsApi {
             .into_iter()
             .map(Sitrep::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(SitrepsListed::Ok(Json(SitrepList { items, next_cursor: None })))
+        Ok(SitrepsListed::Ok(Json(SitrepList {
+            items,
+            next_cursor: None,
+        })))
     }
 
     /// Get one sitrep version
-    #[oai(path = "/incidents/:reference/sitreps/:version", method = "get", operation_id = "get_sitrep")]
+    #[oai(
+        path = "/incidents/:reference/sitreps/:version",
+        method = "get",
+        operation_id = "get_sitrep"
+    )]
     async fn get_sitrep(
         &self,
         auth: TokenAuth,
@@ -271,7 +297,11 @@ impl SitrepsApi {
     ///
     /// What changed from version `version` to version `other`: text fields
     /// as a line diff, lists as added and removed entries.
-    #[oai(path = "/incidents/:reference/sitreps/:version/diff/:other", method = "get", operation_id = "diff_sitreps")]
+    #[oai(
+        path = "/incidents/:reference/sitreps/:version/diff/:other",
+        method = "get",
+        operation_id = "diff_sitreps"
+    )]
     async fn diff_sitreps(
         &self,
         auth: TokenAuth,
@@ -286,7 +316,8 @@ impl SitrepsApi {
         other: Path<i32>,
     ) -> ApiResult<SitrepCompared> {
         auth.require(Scope::Read)?;
-        let (a, b, changes) = sitreps::diff(ctx, self::reference(&reference)?, version.0, other.0).await?;
+        let (a, b, changes) =
+            sitreps::diff(ctx, self::reference(&reference)?, version.0, other.0).await?;
         Ok(SitrepCompared::Ok(Json(SitrepDiff {
             from: a.version,
             to: b.version,

@@ -6,12 +6,18 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, incidents::{micros, reference}};
+use super::{
+    ApiJson, ApiTags, TokenAuth,
+    incidents::{micros, reference},
+};
 use crate::{
     domain::{self, PublicStatus, Scope},
     entities::status_update,
     error::{ApiResult, ServiceError},
-    services::{Context, parse_json_list, parse_stored, status_updates::{self, NewStatusUpdate}},
+    services::{
+        Context, parse_json_list, parse_stored,
+        status_updates::{self, NewStatusUpdate},
+    },
 };
 
 /// A public status update.
@@ -113,7 +119,11 @@ impl StatusUpdatesApi {
     ///
     /// Moves the incident's `last_customer_update_at` forward, which clears
     /// `customer_update_overdue`.
-    #[oai(path = "/incidents/:reference/status-updates", method = "post", operation_id = "create_status_update")]
+    #[oai(
+        path = "/incidents/:reference/status-updates",
+        method = "post",
+        operation_id = "create_status_update"
+    )]
     async fn create_status_update(
         &self,
         auth: TokenAuth,
@@ -129,7 +139,11 @@ impl StatusUpdatesApi {
     }
 
     /// List public status updates
-    #[oai(path = "/incidents/:reference/status-updates", method = "get", operation_id = "list_status_updates")]
+    #[oai(
+        path = "/incidents/:reference/status-updates",
+        method = "get",
+        operation_id = "list_status_updates"
+    )]
     async fn list_status_updates(
         &self,
         auth: TokenAuth,
@@ -143,6 +157,9 @@ impl StatusUpdatesApi {
             .into_iter()
             .map(StatusUpdate::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(StatusUpdatesListed::Ok(Json(StatusUpdateList { items, next_cursor: None })))
+        Ok(StatusUpdatesListed::Ok(Json(StatusUpdateList {
+            items,
+            next_cursor: None,
+        })))
     }
 }

@@ -21,7 +21,9 @@ use crate::{
     entities::timeline_event,
     error::{ApiResult, ServiceError},
     services::{
-        Context, pagination::PageRequest, parse_stored,
+        Context,
+        pagination::PageRequest,
+        parse_stored,
         timeline::{self, MAX_BATCH, NewTimelineEvent, TimelineFilter},
     },
 };
@@ -122,7 +124,11 @@ impl JsonBody for TimelineInput {
     }
 }
 
-fn to_new(field: &str, e: CreateTimelineEvent, now: DateTime<Utc>) -> Result<NewTimelineEvent, ServiceError> {
+fn to_new(
+    field: &str,
+    e: CreateTimelineEvent,
+    now: DateTime<Utc>,
+) -> Result<NewTimelineEvent, ServiceError> {
     let source = e.source.unwrap_or(EventSource::Api);
     if source == EventSource::System {
         return Err(ServiceError::validation(
@@ -198,7 +204,11 @@ impl TimelineApi {
     /// One event, or `{"events": [...]}` with up to 10,000 events stored in
     /// one transaction. Events with a `(source, external_id)` already stored
     /// are not stored again: a re-sent batch is safe.
-    #[oai(path = "/incidents/:reference/timeline", method = "post", operation_id = "add_timeline_events")]
+    #[oai(
+        path = "/incidents/:reference/timeline",
+        method = "post",
+        operation_id = "add_timeline_events"
+    )]
     async fn add_timeline_events(
         &self,
         auth: TokenAuth,
@@ -236,11 +246,13 @@ impl TimelineApi {
                     .map(|(i, e)| to_new(&format!("events[{i}]."), e, now))
                     .collect::<Result<Vec<_>, _>>()?;
                 let summary = timeline::add_batch(ctx, reference, events).await?;
-                Ok(TimelineAdded::Ok(Json(TimelineResult::Summary(TimelineIngestSummary {
-                    received: summary.received,
-                    created: summary.created,
-                    duplicates: summary.received - summary.created,
-                }))))
+                Ok(TimelineAdded::Ok(Json(TimelineResult::Summary(
+                    TimelineIngestSummary {
+                        received: summary.received,
+                        created: summary.created,
+                        duplicates: summary.received - summary.created,
+                    },
+                ))))
             }
         }
     }
@@ -248,7 +260,15 @@ impl TimelineApi {
     /// List the timeline
     ///
     /// Events in time order, optionally only one visibility or kind.
-    #[oai(path = "/incidents/:reference/timeline", method = "get", operation_id = "list_timeline_events")]
+    #[oai(
+        path = "/incidents/:reference/timeline",
+        method = "get",
+        operation_id = "list_timeline_events"
+    )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per documented query parameter"
+    )]
     async fn list_timeline_events(
         &self,
         auth: TokenAuth,
@@ -268,9 +288,19 @@ impl TimelineApi {
     ) -> ApiResult<TimelineListed> {
         auth.require(Scope::Read)?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let filter = TimelineFilter { visibility: visibility.0, kind: kind.0 };
+        let filter = TimelineFilter {
+            visibility: visibility.0,
+            kind: kind.0,
+        };
         let page = timeline::list(ctx, self::reference(&reference)?, filter, page).await?;
-        let items = page.items.into_iter().map(TimelineEvent::try_from).collect::<Result<_, _>>()?;
-        Ok(TimelineListed::Ok(Json(TimelineEventList { items, next_cursor: page.next_cursor })))
+        let items = page
+            .items
+            .into_iter()
+            .map(TimelineEvent::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(TimelineListed::Ok(Json(TimelineEventList {
+            items,
+            next_cursor: page.next_cursor,
+        })))
     }
 }

@@ -112,23 +112,37 @@ impl TokensApi {
         auth.require(Scope::Admin)?;
         let name = domain::required_text("name", &body.0.name, 200)?;
         let (model, secret) = tokens::create(&ctx.db, ctx.now(), name.trim(), body.0.scope).await?;
-        Ok(TokenCreated::Created(Json(CreatedToken { token: model.try_into()?, secret })))
+        Ok(TokenCreated::Created(Json(CreatedToken {
+            token: model.try_into()?,
+            secret,
+        })))
     }
 
     /// List API tokens
     #[oai(path = "/tokens", method = "get", operation_id = "list_tokens")]
-    async fn list_tokens(&self, auth: TokenAuth, Data(ctx): Data<&Context>) -> ApiResult<TokensListed> {
+    async fn list_tokens(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+    ) -> ApiResult<TokensListed> {
         auth.require(Scope::Admin)?;
         let items = tokens::list(&ctx.db)
             .await?
             .into_iter()
             .map(ApiToken::try_from)
             .collect::<Result<_, _>>()?;
-        Ok(TokensListed::Ok(Json(ApiTokenList { items, next_cursor: None })))
+        Ok(TokensListed::Ok(Json(ApiTokenList {
+            items,
+            next_cursor: None,
+        })))
     }
 
     /// Revoke an API token
-    #[oai(path = "/tokens/:token_id", method = "delete", operation_id = "revoke_token")]
+    #[oai(
+        path = "/tokens/:token_id",
+        method = "delete",
+        operation_id = "revoke_token"
+    )]
     async fn revoke_token(
         &self,
         auth: TokenAuth,

@@ -80,7 +80,10 @@ domain_enum! {
 impl IncidentStatus {
     /// Still being responded to.
     pub fn is_open(self) -> bool {
-        matches!(self, Self::Investigating | Self::Identified | Self::Monitoring)
+        matches!(
+            self,
+            Self::Investigating | Self::Identified | Self::Monitoring
+        )
     }
 }
 

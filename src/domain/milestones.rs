@@ -39,9 +39,13 @@ impl Milestones {
     pub fn check(&self) -> Result<(), ServiceError> {
         let values = self.as_array();
         for later in 1..values.len() {
-            let Some(later_at) = values[later] else { continue };
+            let Some(later_at) = values[later] else {
+                continue;
+            };
             for earlier in (0..later).rev() {
-                let Some(earlier_at) = values[earlier] else { continue };
+                let Some(earlier_at) = values[earlier] else {
+                    continue;
+                };
                 if earlier_at > later_at {
                     let (a, b) = (MILESTONE_FIELDS[earlier], MILESTONE_FIELDS[later]);
                     return Err(ServiceError::validation(
@@ -71,14 +75,26 @@ mod tests {
 
     #[test]
     fn ordered_and_partial_milestones_pass() {
-        let m = Milestones { started_at: at(1), detected_at: None, acknowledged_at: at(2), mitigated_at: at(2), resolved_at: at(5) };
+        let m = Milestones {
+            started_at: at(1),
+            detected_at: None,
+            acknowledged_at: at(2),
+            mitigated_at: at(2),
+            resolved_at: at(5),
+        };
         assert!(m.check().is_ok());
         assert!(Milestones::default().check().is_ok());
     }
 
     #[test]
     fn out_of_order_names_both_fields() {
-        let m = Milestones { started_at: at(3), detected_at: None, acknowledged_at: None, mitigated_at: at(1), resolved_at: None };
+        let m = Milestones {
+            started_at: at(3),
+            detected_at: None,
+            acknowledged_at: None,
+            mitigated_at: at(1),
+            resolved_at: None,
+        };
         let err = m.check().unwrap_err();
         match err {
             ServiceError::Validation { field, detail } => {

@@ -15,7 +15,10 @@ use crate::error::ServiceError;
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ServiceError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(ServiceError::validation(field, format!("`{field}` must not be empty")));
+        return Err(ServiceError::validation(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     optional_text(field, Some(value.to_string()), max).map(|v| v.unwrap_or_default())
 }
@@ -64,7 +67,9 @@ pub fn text_list(
     values
         .into_iter()
         .enumerate()
-        .map(|(i, v)| required_text(&format!("{field}[{i}]"), &v, max_len).map(|v| v.trim().to_string()))
+        .map(|(i, v)| {
+            required_text(&format!("{field}[{i}]"), &v, max_len).map(|v| v.trim().to_string())
+        })
         .collect()
 }
 

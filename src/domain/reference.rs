@@ -115,16 +115,36 @@ mod tests {
         assert_eq!("INC-42".parse(), Ok(IncidentRef::Number(42)));
         let id = Uuid::new_v4();
         assert_eq!(id.to_string().parse(), Ok(IncidentRef::Id(id)));
-        for bad in ["INC-", "INC-0", "INC--1", "INC-4x", "42", "", "INC-99999999999999999999"] {
-            assert!(bad.parse::<IncidentRef>().is_err(), "{bad} should be rejected");
+        for bad in [
+            "INC-",
+            "INC-0",
+            "INC--1",
+            "INC-4x",
+            "42",
+            "",
+            "INC-99999999999999999999",
+        ] {
+            assert!(
+                bad.parse::<IncidentRef>().is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 
     #[test]
     fn role_names() {
-        assert!(RoleName::parse("role", "incident_commander").unwrap().is_exclusive());
+        assert!(
+            RoleName::parse("role", "incident_commander")
+                .unwrap()
+                .is_exclusive()
+        );
         assert!(!RoleName::parse("role", "db_expert").unwrap().is_exclusive());
         assert!(RoleName::parse("role", "Bad Role").is_err());
-        assert_eq!(RoleName::parse("role", "subject_matter_expert").unwrap().label(), "Subject matter expert");
+        assert_eq!(
+            RoleName::parse("role", "subject_matter_expert")
+                .unwrap()
+                .label(),
+            "Subject matter expert"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Cleanup items: temporary changes that must be undone before an incident
 //! can be closed.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
 use super::{Context, check_if_match, find_incident, insert_model, new_id, parse_stored};

@@ -2,15 +2,15 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait, Func},
 };
 
 use super::{
-    Context, check_if_match, find_incident, insert_model, json_list, new_id, parse_stored,
-    system_event,
+    Context, check_if_match, find_incident, insert_model, json_list, new_id,
     pagination::{Page, PageRequest},
+    parse_stored, system_event,
 };
 use crate::{
     config::CustomerUpdateMinutes,
@@ -165,7 +165,10 @@ pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, Ser
     let now = ctx.now();
     let mut milestones = new.milestones;
     milestones.started_at.get_or_insert(now);
-    if matches!(new.status, IncidentStatus::Resolved | IncidentStatus::Closed) {
+    if matches!(
+        new.status,
+        IncidentStatus::Resolved | IncidentStatus::Closed
+    ) {
         milestones.resolved_at.get_or_insert(now);
     }
     milestones.check()?;
@@ -239,7 +242,10 @@ pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDet
     })
 }
 
-async fn counts(db: &DatabaseConnection, incident: &incident::Model) -> Result<IncidentCounts, ServiceError> {
+async fn counts(
+    db: &DatabaseConnection,
+    incident: &incident::Model,
+) -> Result<IncidentCounts, ServiceError> {
     let id = incident.id;
     let timeline_events = timeline_event::Entity::find()
         .filter(timeline_event::Column::IncidentId.eq(id))
@@ -288,9 +294,8 @@ pub async fn list(
     if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
         let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
         query = query.filter(
-            Expr::expr(Func::lower(Expr::col(incident::Column::Title))).like(
-                sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'),
-            ),
+            Expr::expr(Func::lower(Expr::col(incident::Column::Title)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
         );
     }
     match filter.customer_update_overdue {
@@ -365,7 +370,10 @@ pub async fn update(
 
     let new_status = changes.status.unwrap_or(old_status);
     if new_status != old_status {
-        if matches!(new_status, IncidentStatus::Resolved | IncidentStatus::Closed) {
+        if matches!(
+            new_status,
+            IncidentStatus::Resolved | IncidentStatus::Closed
+        ) {
             next.resolved_at.get_or_insert(now);
         }
         next.closed_at = (new_status == IncidentStatus::Closed).then_some(now);

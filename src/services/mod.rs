@@ -74,9 +74,9 @@ pub fn parse_json_list(text: &str) -> Vec<String> {
 
 /// Parse a stored enumeration; a bad value is a corrupted row, our fault.
 pub fn parse_stored<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, ServiceError> {
-    value
-        .parse()
-        .map_err(|err: String| ServiceError::Internal(anyhow::anyhow!("corrupt stored value: {err}")))
+    value.parse().map_err(|err: String| {
+        ServiceError::Internal(anyhow::anyhow!("corrupt stored value: {err}"))
+    })
 }
 
 /// A timeline event that Debrief writes itself (status changes, hand-offs,

@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use super::{Context, find_incident, insert_model, new_id, system_event};
@@ -44,7 +43,11 @@ pub async fn assign(
         .await?;
     if holders.iter().any(|h| h.person == new.person) {
         return Err(ServiceError::Conflict {
-            detail: format!("{} already holds the role {}", new.person, new.role.as_str()),
+            detail: format!(
+                "{} already holds the role {}",
+                new.person,
+                new.role.as_str()
+            ),
             field: Some("person".into()),
             pending_cleanup_items: Vec::new(),
         });
@@ -54,16 +57,16 @@ pub async fn assign(
     } else {
         Vec::new()
     };
-    if let Some(latest) = relieved.iter().map(|h| h.assigned_at).max() {
-        if at < latest {
-            return Err(ServiceError::validation(
-                "assigned_at",
-                format!(
-                    "`assigned_at` is before the current holder took the role ({})",
-                    latest.to_rfc3339()
-                ),
-            ));
-        }
+    if let Some(latest) = relieved.iter().map(|h| h.assigned_at).max()
+        && at < latest
+    {
+        return Err(ServiceError::validation(
+            "assigned_at",
+            format!(
+                "`assigned_at` is before the current holder took the role ({})",
+                latest.to_rfc3339()
+            ),
+        ));
     }
     if !relieved.is_empty() {
         role_assignment::Entity::update_many()
@@ -89,11 +92,19 @@ pub async fn assign(
         previous => format!(
             "{} handed off from {} to {}.",
             new.role.label(),
-            previous.iter().map(|h| h.person.as_str()).collect::<Vec<_>>().join(", "),
+            previous
+                .iter()
+                .map(|h| h.person.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             new.person
         ),
     };
-    insert_model(&txn, system_event(incident.id, at, TimelineKind::Note, body).into_active_model()).await?;
+    insert_model(
+        &txn,
+        system_event(incident.id, at, TimelineKind::Note, body).into_active_model(),
+    )
+    .await?;
     txn.commit().await?;
     Ok(model)
 }

@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Context, find_incident, insert_model, json_list, new_id, parse_json_list, system_event,
+    Context, find_incident, insert_model, json_list, new_id, parse_json_list,
     status_updates::{self, NewStatusUpdate},
+    system_event,
 };
 use crate::{
     db,
@@ -58,7 +59,10 @@ pub async fn create(
         .all(&txn)
         .await?
         .into_iter()
-        .map(|r| RoleSnapshot { role: r.role, person: r.person })
+        .map(|r| RoleSnapshot {
+            role: r.role,
+            person: r.person,
+        })
         .collect();
     let posted = match new.status_update {
         Some(update) => Some(status_updates::insert(&txn, &incident, now, update).await?),
@@ -82,7 +86,11 @@ pub async fn create(
     };
     insert_model(&txn, model.clone().into_active_model()).await?;
     let first_line = model.summary.lines().next().unwrap_or_default();
-    let by = model.author.as_deref().map(|a| format!(" by {a}")).unwrap_or_default();
+    let by = model
+        .author
+        .as_deref()
+        .map(|a| format!(" by {a}"))
+        .unwrap_or_default();
     let event = system_event(
         incident.id,
         now,
@@ -95,7 +103,10 @@ pub async fn create(
     Ok((model, posted))
 }
 
-pub async fn list(ctx: &Context, reference: IncidentRef) -> Result<Vec<sitrep::Model>, ServiceError> {
+pub async fn list(
+    ctx: &Context,
+    reference: IncidentRef,
+) -> Result<Vec<sitrep::Model>, ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
     Ok(sitrep::Entity::find()
         .filter(sitrep::Column::IncidentId.eq(incident.id))
@@ -153,16 +164,29 @@ pub async fn diff(
 pub fn compare(a: &sitrep::Model, b: &sitrep::Model) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     text_change(&mut changes, "summary", Some(&a.summary), Some(&b.summary));
-    text_change(&mut changes, "customer_impact", a.customer_impact.as_ref(), b.customer_impact.as_ref());
+    text_change(
+        &mut changes,
+        "customer_impact",
+        a.customer_impact.as_ref(),
+        b.customer_impact.as_ref(),
+    );
     for (field, before, after) in [
         ("open_issues", &a.open_issues, &b.open_issues),
         ("resolved_issues", &a.resolved_issues, &b.resolved_issues),
         ("current_actions", &a.current_actions, &b.current_actions),
     ] {
-        list_change(&mut changes, field, parse_json_list(before), parse_json_list(after));
+        list_change(
+            &mut changes,
+            field,
+            parse_json_list(before),
+            parse_json_list(after),
+        );
     }
     let show = |roles: Vec<RoleSnapshot>| -> Vec<String> {
-        roles.into_iter().map(|r| format!("{}: {}", r.role, r.person)).collect()
+        roles
+            .into_iter()
+            .map(|r| format!("{}: {}", r.role, r.person))
+            .collect()
     };
     list_change(&mut changes, "roles", show(roles_of(a)), show(roles_of(b)));
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
@@ -189,7 +213,12 @@ pub fn compare(a: &sitrep::Model, b: &sitrep::Model) -> Vec<FieldChange> {
     changes
 }
 
-fn text_change(out: &mut Vec<FieldChange>, field: &'static str, a: Option<&String>, b: Option<&String>) {
+fn text_change(
+    out: &mut Vec<FieldChange>,
+    field: &'static str,
+    a: Option<&String>,
+    b: Option<&String>,
+) {
     if a == b {
         return;
     }

@@ -59,9 +59,15 @@ pub async fn insert<C: ConnectionTrait>(
         updated_at: now,
     };
     insert_model(txn, model.clone().into_active_model()).await?;
-    if incident.last_customer_update_at.is_none_or(|last| last < posted_at) {
+    if incident
+        .last_customer_update_at
+        .is_none_or(|last| last < posted_at)
+    {
         incident::Entity::update_many()
-            .col_expr(incident::Column::LastCustomerUpdateAt, Expr::value(posted_at))
+            .col_expr(
+                incident::Column::LastCustomerUpdateAt,
+                Expr::value(posted_at),
+            )
             .filter(incident::Column::Id.eq(incident.id))
             .exec(txn)
             .await?;

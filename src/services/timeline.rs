@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
@@ -43,7 +43,11 @@ pub struct IngestSummary {
     pub created: u64,
 }
 
-fn to_model(incident_id: Uuid, now: DateTime<Utc>, event: NewTimelineEvent) -> timeline_event::Model {
+fn to_model(
+    incident_id: Uuid,
+    now: DateTime<Utc>,
+    event: NewTimelineEvent,
+) -> timeline_event::Model {
     timeline_event::Model {
         id: new_id(),
         incident_id,
@@ -134,7 +138,11 @@ pub async fn insert_events<C: sea_orm::ConnectionTrait>(
         let chunk: Vec<timeline_event::ActiveModel> = events
             .by_ref()
             .take(ROWS_PER_STATEMENT)
-            .map(|e| to_model(incident_id, now, e).into_active_model().reset_all())
+            .map(|e| {
+                to_model(incident_id, now, e)
+                    .into_active_model()
+                    .reset_all()
+            })
             .collect();
         let result = timeline_event::Entity::insert_many(chunk)
             .on_conflict(on_conflict())
@@ -163,8 +171,8 @@ pub async fn list(
     page: PageRequest<(DateTime<Utc>, Uuid)>,
 ) -> Result<Page<timeline_event::Model>, ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
-    let mut query = timeline_event::Entity::find()
-        .filter(timeline_event::Column::IncidentId.eq(incident.id));
+    let mut query =
+        timeline_event::Entity::find().filter(timeline_event::Column::IncidentId.eq(incident.id));
     if let Some(visibility) = filter.visibility {
         query = query.filter(timeline_event::Column::Visibility.eq(visibility.as_str()));
     }

@@ -1,0 +1,16 @@
+//! Integration tests: each test spawns the real application on port 0 with a
+//! database of its own (SQLite in a temp dir, or a fresh PostgreSQL database
+//! when `TEST_DATABASE_URL` is set) and talks HTTP to it.
+
+mod helpers;
+
+mod auth;
+mod cleanup;
+mod errors;
+mod incidents;
+mod openapi;
+mod ops;
+mod roles;
+mod sitreps;
+mod status_updates;
+mod timeline;
