@@ -61,7 +61,7 @@ pub enum MetricsAccess {
 }
 
 /// How long an open incident may go without a public status update before it
-/// counts as `customer_update_overdue`, per severity. `None` means never.
+/// counts as `customer_update_overdue`, per severity. `None` or 0 means never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerUpdateMinutes {
     pub sev1: Option<u32>,
@@ -174,5 +174,73 @@ impl Settings {
                 self.data_dir.join("debrief.db").display()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_matches_the_defaults() {
+        // In a jail: other tests set DEBRIEF_* variables, and the jail's lock
+        // keeps them out of this one.
+        figment::Jail::expect_with(|_| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("debrief.example.toml");
+            let loaded = Settings::load(Some(&path)).expect("the example configuration loads");
+            let defaults = Settings::default();
+            assert_eq!(loaded.listen, defaults.listen);
+            assert_eq!(loaded.body_limit_bytes, defaults.body_limit_bytes);
+            assert_eq!(loaded.customer_update_minutes.sev1, Some(30));
+            assert_eq!(loaded.customer_update_minutes.sev4, Some(0));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "debrief.toml",
+                "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/debrief\"\n[customer_update_minutes]\nsev1 = 10\n",
+            )?;
+            jail.set_env("DEBRIEF_LISTEN", "127.0.0.1:9100");
+            jail.set_env("DEBRIEF_DATABASE_URL", "postgres://u:pw@db/debrief");
+            jail.set_env("DEBRIEF_CUSTOMER_UPDATE_MINUTES__SEV2", "15");
+            let s = Settings::load(Some(std::path::Path::new("debrief.toml"))).expect("loads");
+            assert_eq!(s.listen, "127.0.0.1:9100", "environment wins over the file");
+            assert_eq!(s.data_dir, PathBuf::from("/var/lib/debrief"));
+            assert_eq!(s.customer_update_minutes.sev1, Some(10));
+            assert_eq!(s.customer_update_minutes.sev2, Some(15));
+            assert_eq!(
+                s.customer_update_minutes.sev3,
+                Some(240),
+                "untouched keys keep defaults"
+            );
+            assert_eq!(s.database_url(), "postgres://u:pw@db/debrief");
+            assert!(
+                !format!("{s:?}").contains("pw"),
+                "Debug never shows the database URL"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DEBRIEF_LISTEN", "not an address");
+            assert!(
+                Settings::load(None)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("listen")
+            );
+            jail.set_env("DEBRIEF_LISTEN", "127.0.0.1:1");
+            jail.set_env("DEBRIEF_BODY_LIMIT_BYTES", "lots");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+        assert!(Settings::load(Some(std::path::Path::new("/nonexistent/debrief.toml"))).is_err());
     }
 }

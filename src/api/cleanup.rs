@@ -38,10 +38,12 @@ pub struct CleanupItem {
     /// What was changed, and how to undo it.
     pub description: String,
     /// Who undoes it.
+    #[oai(nullable)]
     pub owner: Option<String>,
     /// `pending`, `undone`, or `kept` (with a reason).
     pub status: CleanupStatus,
     /// Why it is kept.
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// Version for optimistic concurrency (`If-Match`).
     pub version: i32,
@@ -76,10 +78,15 @@ pub struct CreateCleanupItemRequest {
     /// What kind of change it is.
     pub kind: CleanupKind,
     /// What was changed, and how to undo it.
-    #[oai(validator(min_length = 1, max_length = 5000))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 5000
+    ))]
     pub description: String,
     /// Who undoes it.
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    #[oai(nullable)]
     pub owner: Option<String>,
 }
 
@@ -87,19 +94,26 @@ pub struct CreateCleanupItemRequest {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdateCleanupItemRequest {
     /// New status; `kept` needs a `reason`.
+    #[oai(nullable)]
     pub status: Option<CleanupStatus>,
     /// Why it is kept.
     #[serde(default)]
-    #[oai(validator(max_length = 5000))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 5000))]
     pub reason: MaybeUndefined<String>,
     /// Who undoes it.
     #[serde(default)]
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub owner: MaybeUndefined<String>,
     /// What was changed.
-    #[oai(validator(min_length = 1, max_length = 5000))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 5000
+    ))]
+    #[oai(nullable)]
     pub description: Option<String>,
     /// What kind of change it is.
+    #[oai(nullable)]
     pub kind: Option<CleanupKind>,
 }
 
@@ -111,6 +125,7 @@ pub struct CleanupItemList {
     /// The items (the list is always complete).
     pub items: Vec<CleanupItem>,
     /// Always absent: the list is not paged.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -11,7 +11,12 @@ use poem_openapi::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, roles::RoleAssignment, sitreps::Sitrep};
+use super::{
+    ApiJson, ApiTags, TokenAuth,
+    roles::RoleAssignment,
+    sitreps::Sitrep,
+    text::{LIST_ENTRY_MAX, ListEntry, entries},
+};
 use crate::{
     domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
     error::{ApiResult, ServiceError},
@@ -37,26 +42,35 @@ pub struct Incident {
     /// Where the response stands.
     pub status: IncidentStatus,
     /// What customers experience.
+    #[oai(nullable)]
     pub customer_impact: Option<String>,
     /// Components affected.
     pub affected_components: Vec<String>,
     /// Link to the incident's chat room.
+    #[oai(nullable)]
     pub chat_room_url: Option<String>,
     /// Free labels.
     pub labels: Vec<String>,
     /// When the problem began.
+    #[oai(nullable)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it was detected.
+    #[oai(nullable)]
     pub detected_at: Option<DateTime<Utc>>,
     /// When a responder acknowledged it.
+    #[oai(nullable)]
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// When customer impact was mitigated.
+    #[oai(nullable)]
     pub mitigated_at: Option<DateTime<Utc>>,
     /// When it was resolved.
+    #[oai(nullable)]
     pub resolved_at: Option<DateTime<Utc>>,
     /// When it was closed (follow-up finished).
+    #[oai(nullable)]
     pub closed_at: Option<DateTime<Utc>>,
     /// When the last public status update was posted.
+    #[oai(nullable)]
     pub last_customer_update_at: Option<DateTime<Utc>>,
     /// Open, and no public status update within the interval configured for
     /// its severity.
@@ -120,6 +134,7 @@ pub struct IncidentDetail {
     #[oai(flatten)]
     pub incident: Incident,
     /// The latest sitrep version, if any.
+    #[oai(nullable)]
     pub current_sitrep: Option<Sitrep>,
     /// Roles currently held.
     pub roles: Vec<RoleAssignment>,
@@ -133,6 +148,7 @@ pub struct IncidentList {
     /// The incidents on this page.
     pub items: Vec<Incident>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -140,32 +156,47 @@ pub struct IncidentList {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateIncidentRequest {
     /// What is happening, in a line (1–300 characters).
-    #[oai(validator(min_length = 1, max_length = 300))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 300
+    ))]
     pub title: String,
     /// How bad it is.
     pub severity: Severity,
     /// Where the response stands; `investigating` when absent.
+    #[oai(nullable)]
     pub status: Option<IncidentStatus>,
     /// What customers experience.
-    #[oai(validator(max_length = 20000))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 20000))]
+    #[oai(nullable)]
     pub customer_impact: Option<String>,
     /// Components affected.
     #[serde(default)]
-    pub affected_components: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub affected_components: Option<Vec<ListEntry>>,
     /// Link to the incident's chat room (http or https).
+    #[oai(nullable)]
+    #[oai(validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000))]
     pub chat_room_url: Option<String>,
     /// Free labels.
     #[serde(default)]
-    pub labels: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub labels: Option<Vec<ListEntry>>,
     /// When the problem began; now when absent.
+    #[oai(nullable)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it was detected.
+    #[oai(nullable)]
     pub detected_at: Option<DateTime<Utc>>,
     /// When a responder acknowledged it.
+    #[oai(nullable)]
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// When customer impact was mitigated.
+    #[oai(nullable)]
     pub mitigated_at: Option<DateTime<Utc>>,
     /// When it was resolved.
+    #[oai(nullable)]
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
@@ -174,22 +205,33 @@ pub struct CreateIncidentRequest {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdateIncidentRequest {
     /// New title.
-    #[oai(validator(min_length = 1, max_length = 300))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 300
+    ))]
+    #[oai(nullable)]
     pub title: Option<String>,
     /// New severity.
+    #[oai(nullable)]
     pub severity: Option<Severity>,
     /// New status. `closed` is refused (409) while cleanup items are pending.
+    #[oai(nullable)]
     pub status: Option<IncidentStatus>,
     /// What customers experience.
     #[serde(default)]
+    #[oai(validator(pattern = "^[^\\x00]*$"))]
     pub customer_impact: MaybeUndefined<String>,
     /// Components affected (replaces the list).
-    pub affected_components: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub affected_components: Option<Vec<ListEntry>>,
     /// Link to the chat room.
     #[serde(default)]
+    #[oai(validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000))]
     pub chat_room_url: MaybeUndefined<String>,
     /// Labels (replaces the list).
-    pub labels: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub labels: Option<Vec<ListEntry>>,
     /// When the problem began.
     #[serde(default)]
     pub started_at: MaybeUndefined<DateTime<Utc>>,
@@ -235,12 +277,12 @@ impl TryFrom<CreateIncidentRequest> for NewIncident {
             customer_impact: domain::optional_text("customer_impact", r.customer_impact, 20_000)?,
             affected_components: domain::text_list(
                 "affected_components",
-                r.affected_components.unwrap_or_default(),
+                entries(r.affected_components),
                 100,
-                200,
+                LIST_ENTRY_MAX,
             )?,
             chat_room_url: domain::optional_url("chat_room_url", r.chat_room_url)?,
-            labels: domain::text_list("labels", r.labels.unwrap_or_default(), 50, 100)?,
+            labels: domain::text_list("labels", entries(r.labels), 50, LIST_ENTRY_MAX)?,
             milestones: Milestones {
                 started_at: opt_micros(r.started_at),
                 detected_at: opt_micros(r.detected_at),
@@ -270,14 +312,16 @@ impl TryFrom<UpdateIncidentRequest> for IncidentChanges {
                 .transpose()?,
             affected_components: r
                 .affected_components
-                .map(|v| domain::text_list("affected_components", v, 100, 200))
+                .map(|v| {
+                    domain::text_list("affected_components", entries(Some(v)), 100, LIST_ENTRY_MAX)
+                })
                 .transpose()?,
             chat_room_url: chat_room_url
                 .map(|v| domain::optional_url("chat_room_url", v))
                 .transpose()?,
             labels: r
                 .labels
-                .map(|v| domain::text_list("labels", v, 50, 100))
+                .map(|v| domain::text_list("labels", entries(Some(v)), 50, LIST_ENTRY_MAX))
                 .transpose()?,
             started_at: change_time(r.started_at),
             detected_at: change_time(r.detected_at),

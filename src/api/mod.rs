@@ -8,6 +8,7 @@ mod json;
 mod roles;
 mod sitreps;
 mod status_updates;
+mod text;
 mod timeline;
 mod tokens;
 

@@ -35,6 +35,7 @@ pub struct RoleAssignment {
     /// When they took it.
     pub assigned_at: DateTime<Utc>,
     /// When they handed it off, if they have.
+    #[oai(nullable)]
     pub relieved_at: Option<DateTime<Utc>>,
     /// Still holding the role.
     pub active: bool,
@@ -60,12 +61,17 @@ pub struct AssignRoleRequest {
     /// `incident_commander`, `comms`, `scribe`, `responder`,
     /// `subject_matter_expert` or a custom name (lower-case letters, digits,
     /// `_`). Assigning `incident_commander` or `comms` relieves the holder.
-    #[oai(validator(min_length = 1, max_length = 64))]
+    #[oai(validator(pattern = "^[a-z0-9_]{1,64}$", min_length = 1, max_length = 64))]
     pub role: String,
     /// Who takes the role.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 200
+    ))]
     pub person: String,
     /// When they took it; now when absent.
+    #[oai(nullable)]
     pub assigned_at: Option<DateTime<Utc>>,
 }
 

@@ -10,6 +10,7 @@ use super::{
     ApiJson, ApiTags, TokenAuth,
     incidents::{micros, reference},
     status_updates::{CreateStatusUpdateRequest, StatusUpdate},
+    text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
     domain::{self, Scope},
@@ -42,6 +43,7 @@ pub struct Sitrep {
     /// What is known (Markdown).
     pub summary: String,
     /// What customers experience.
+    #[oai(nullable)]
     pub customer_impact: Option<String>,
     /// Who held which role at the time of issue.
     pub roles: Vec<SitrepRole>,
@@ -52,10 +54,13 @@ pub struct Sitrep {
     /// What is being done now.
     pub current_actions: Vec<String>,
     /// When the next sitrep is due.
+    #[oai(nullable)]
     pub next_update_due: Option<DateTime<Utc>>,
     /// Who issued it.
+    #[oai(nullable)]
     pub author: Option<String>,
     /// The public status update posted with it, if any.
+    #[oai(nullable)]
     pub status_update_id: Option<Uuid>,
     /// When it was issued.
     pub created_at: DateTime<Utc>,
@@ -94,23 +99,34 @@ impl TryFrom<sitrep::Model> for Sitrep {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateSitrepRequest {
     /// What is known (Markdown, up to 50,000 characters).
-    #[oai(validator(min_length = 1, max_length = 50000))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 50000
+    ))]
     pub summary: String,
     /// What customers experience.
-    #[oai(validator(max_length = 20000))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 20000))]
+    #[oai(nullable)]
     pub customer_impact: Option<String>,
     /// Questions still open.
-    pub open_issues: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub open_issues: Option<Vec<ListEntry>>,
     /// Questions answered since the last version.
-    pub resolved_issues: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub resolved_issues: Option<Vec<ListEntry>>,
     /// What is being done now.
-    pub current_actions: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub current_actions: Option<Vec<ListEntry>>,
     /// When the next sitrep is due.
+    #[oai(nullable)]
     pub next_update_due: Option<DateTime<Utc>>,
     /// Who issues it.
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    #[oai(nullable)]
     pub author: Option<String>,
     /// A public status update to post in the same transaction.
+    #[oai(nullable)]
     pub status_update: Option<CreateStatusUpdateRequest>,
 }
 
@@ -120,8 +136,8 @@ impl TryFrom<CreateSitrepRequest> for NewSitrep {
     type Error = ServiceError;
 
     fn try_from(r: CreateSitrepRequest) -> Result<Self, ServiceError> {
-        let list = |field: &str, v: Option<Vec<String>>| {
-            domain::text_list(field, v.unwrap_or_default(), 200, 2000)
+        let list = |field: &str, v: Option<Vec<ListEntry>>| {
+            domain::text_list(field, entries(v), 200, LIST_ENTRY_MAX)
         };
         Ok(Self {
             summary: domain::required_text("summary", &r.summary, 50_000)?,
@@ -145,6 +161,7 @@ pub struct SitrepList {
     /// Every version, oldest first (the list is always complete).
     pub items: Vec<Sitrep>,
     /// Always absent: the list is not paged.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -156,14 +173,17 @@ pub struct SitrepChange {
     /// `author`.
     pub field: String,
     /// Text and time fields: the value before.
+    #[oai(nullable)]
     pub before: Option<String>,
     /// Text and time fields: the value after.
+    #[oai(nullable)]
     pub after: Option<String>,
     /// List fields: entries that appeared.
     pub added: Vec<String>,
     /// List fields: entries that went away.
     pub removed: Vec<String>,
     /// Text fields: a unified line diff.
+    #[oai(nullable)]
     pub diff: Option<String>,
 }
 
@@ -184,6 +204,7 @@ pub struct SitrepCreated {
     #[oai(flatten)]
     pub sitrep: Sitrep,
     /// The public status update posted in the same transaction, if any.
+    #[oai(nullable)]
     pub status_update: Option<StatusUpdate>,
 }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiTags, TokenAuth,
     incidents::{micros, reference},
+    text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
     domain::{self, PublicStatus, Scope},
@@ -61,11 +62,17 @@ pub struct CreateStatusUpdateRequest {
     /// The status shown to the public.
     pub status: PublicStatus,
     /// The message (Markdown, up to 20,000 characters).
-    #[oai(validator(min_length = 1, max_length = 20000))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 20000
+    ))]
     pub message: String,
     /// Components named in the update.
-    pub affected_components: Option<Vec<String>>,
+    #[oai(nullable)]
+    pub affected_components: Option<Vec<ListEntry>>,
     /// When it was posted; now when absent.
+    #[oai(nullable)]
     pub posted_at: Option<DateTime<Utc>>,
 }
 
@@ -79,9 +86,9 @@ impl CreateStatusUpdateRequest {
             message: domain::required_text(&format!("{prefix}message"), &self.message, 20_000)?,
             affected_components: domain::text_list(
                 &format!("{prefix}affected_components"),
-                self.affected_components.unwrap_or_default(),
+                entries(self.affected_components),
                 100,
-                200,
+                LIST_ENTRY_MAX,
             )?,
             posted_at: self.posted_at.map(micros),
         })
@@ -94,6 +101,7 @@ pub struct StatusUpdateList {
     /// The status updates (the list is always complete).
     pub items: Vec<StatusUpdate>,
     /// Always absent: the list is not paged.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

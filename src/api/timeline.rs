@@ -42,10 +42,12 @@ pub struct TimelineEvent {
     /// What happened (Markdown).
     pub body: String,
     /// Who wrote or did it.
+    #[oai(nullable)]
     pub author: Option<String>,
     /// Where it came from; `system` events are Debrief's own.
     pub source: EventSource,
     /// The id in the source system.
+    #[oai(nullable)]
     pub external_id: Option<String>,
     /// `internal`, or `public` to show it in the public post-mortem.
     pub visibility: Visibility,
@@ -76,22 +78,31 @@ impl TryFrom<timeline_event::Model> for TimelineEvent {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateTimelineEvent {
     /// When it happened; now when absent.
+    #[oai(nullable)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// What it records.
     pub kind: TimelineKind,
     /// What happened (Markdown, up to 100,000 characters).
-    #[oai(validator(min_length = 1, max_length = 100000))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 100000
+    ))]
     pub body: String,
     /// Who wrote or did it.
-    #[oai(validator(max_length = 200))]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    #[oai(nullable)]
     pub author: Option<String>,
     /// Where it came from; `api` when absent. `system` is reserved.
+    #[oai(nullable)]
     pub source: Option<EventSource>,
     /// The id in the source system: an event with the same `source` and
     /// `external_id` is stored once.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    #[oai(validator(pattern = "^[^\\x00]*$", min_length = 1, max_length = 200))]
+    #[oai(nullable)]
     pub external_id: Option<String>,
     /// `internal` (default) or `public`.
+    #[oai(nullable)]
     pub visibility: Option<Visibility>,
 }
 
@@ -164,6 +175,7 @@ pub struct TimelineEventList {
     /// The events on this page.
     pub items: Vec<TimelineEvent>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -26,6 +26,7 @@ pub struct ApiToken {
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
+    #[oai(nullable)]
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -47,7 +48,11 @@ impl TryFrom<api_token::Model> for ApiToken {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateTokenRequest {
     /// What the token is for, e.g. `chat-bot`.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 200
+    ))]
     pub name: String,
     /// What it may do.
     pub scope: Scope,
@@ -71,6 +76,7 @@ pub struct ApiTokenList {
     /// The tokens, oldest first (the list is always complete).
     pub items: Vec<ApiToken>,
     /// Always absent: the list is not paged.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -11,19 +11,29 @@ pub use reference::{IncidentRef, RoleName};
 
 use crate::error::ServiceError;
 
-/// Check a required text: trimmed non-empty and at most `max` characters.
-pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ServiceError> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(ServiceError::validation(
-            field,
-            format!("`{field}` must not be empty"),
-        ));
-    }
-    optional_text(field, Some(value.to_string()), max).map(|v| v.unwrap_or_default())
+/// The characters that alone make a text blank. Kept to this small set so
+/// the rule is the same one the OpenAPI `pattern` states.
+const BLANK: [char; 4] = [' ', '\t', '\n', '\r'];
+
+fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| BLANK.contains(&c))
 }
 
-/// Check an optional text: at most `max` characters; blank becomes `None`.
+/// Check a required text: not blank, no NUL, at most `max` characters.
+/// Surrounding blanks are trimmed.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ServiceError> {
+    if is_blank(value) {
+        return Err(ServiceError::validation(
+            field,
+            format!("`{field}` must not be blank"),
+        ));
+    }
+    check_text(field, value, max)?;
+    Ok(value.trim_matches(BLANK).to_string())
+}
+
+/// Check an optional text: no NUL, at most `max` characters; blank becomes
+/// `None`.
 pub fn optional_text(
     field: &str,
     value: Option<String>,
@@ -31,23 +41,27 @@ pub fn optional_text(
 ) -> Result<Option<String>, ServiceError> {
     match value {
         None => Ok(None),
-        Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => {
-            if v.chars().count() > max {
-                return Err(ServiceError::validation(
-                    field,
-                    format!("`{field}` is longer than {max} characters"),
-                ));
-            }
-            if v.chars().any(|c| c == '\0') {
-                return Err(ServiceError::validation(
-                    field,
-                    format!("`{field}` must not contain NUL characters"),
-                ));
-            }
-            Ok(Some(v))
+            check_text(field, &v, max)?;
+            Ok((!is_blank(&v)).then_some(v))
         }
     }
+}
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
+    if value.contains('\0') {
+        return Err(ServiceError::validation(
+            field,
+            format!("`{field}` must not contain NUL characters"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(ServiceError::validation(
+            field,
+            format!("`{field}` is longer than {max} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Check a list of short labels (components, labels, issues): each entry
@@ -73,15 +87,14 @@ pub fn text_list(
         .collect()
 }
 
-/// Check an http(s) URL.
+/// Check an http(s) URL: `http://` or `https://` and no blanks or NUL.
 pub fn optional_url(field: &str, value: Option<String>) -> Result<Option<String>, ServiceError> {
-    let Some(value) = optional_text(field, value, 2000)? else {
-        return Ok(None);
-    };
-    let value = value.trim().to_string();
-    let ok = (value.starts_with("https://") || value.starts_with("http://"))
-        && value.len() > "https://".len()
-        && !value.chars().any(char::is_whitespace);
+    let Some(value) = value else { return Ok(None) };
+    check_text(field, &value, 2000)?;
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    let ok = rest.is_some_and(|rest| !rest.is_empty() && !rest.contains(BLANK));
     if !ok {
         return Err(ServiceError::validation(
             field,

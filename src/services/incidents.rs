@@ -99,7 +99,8 @@ fn interval_for(minutes: &CustomerUpdateMinutes, severity: Severity) -> Option<D
         Severity::Sev3 => minutes.sev3,
         Severity::Sev4 => minutes.sev4,
     };
-    m.map(|m| Duration::minutes(i64::from(m)))
+    m.filter(|&m| m > 0)
+        .map(|m| Duration::minutes(i64::from(m)))
 }
 
 impl Context {
