@@ -186,7 +186,8 @@ mod tests {
         // In a jail: other tests set DEBRIEF_* variables, and the jail's lock
         // keeps them out of this one.
         figment::Jail::expect_with(|_| {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("debrief.example.toml");
+            let path =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("debrief.example.toml");
             let loaded = Settings::load(Some(&path)).expect("the example configuration loads");
             let defaults = Settings::default();
             assert_eq!(loaded.listen, defaults.listen);

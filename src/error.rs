@@ -87,9 +87,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// For a 409 on closing an incident: the cleanup items still pending.
-    #[oai(skip_serializing_if_is_empty)]
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pending_cleanup_items: Vec<String>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_cleanup_items: Option<Vec<String>>,
     /// For a 412: the resource's current version.
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,7 +105,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
-            pending_cleanup_items: Vec::new(),
+            pending_cleanup_items: None,
             current_version: None,
         }
     }
@@ -226,7 +226,8 @@ impl From<ServiceError> for Problem {
                 pending_cleanup_items,
             } => {
                 let mut problem = Problem::new(StatusCode::CONFLICT, detail).with_field(field);
-                problem.pending_cleanup_items = pending_cleanup_items;
+                problem.pending_cleanup_items =
+                    (!pending_cleanup_items.is_empty()).then_some(pending_cleanup_items);
                 problem
             }
             err @ ServiceError::PreconditionFailed { current, .. } => {

@@ -137,8 +137,10 @@ pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response
         route = route.at("/metrics", get(metrics_endpoint));
     }
     let tracked = metrics.clone();
+    let allowed = Arc::new(AllowedMethods::from_spec());
     route
         .around(move |ep, req| limit_body(ep, req, limit))
+        .around(move |ep, req| answer_method_not_allowed(ep, req, allowed.clone()))
         .data(ctx)
         .data(metrics)
         .around(move |ep, req| metrics::track(tracked.clone(), ep, req))
@@ -175,6 +177,78 @@ async fn limit_body<E: Endpoint>(
         }
     }
     ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The methods each route answers, for the `Allow` header of a 405.
+struct AllowedMethods {
+    routes: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl AllowedMethods {
+    fn from_spec() -> Self {
+        let spec: serde_json::Value =
+            serde_json::from_str(&api::service().spec()).unwrap_or_default();
+        let mut routes = Vec::new();
+        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+            let methods = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_uppercase())
+                .collect();
+            routes.push((segments(&format!("/api/v1{path}")), methods));
+        }
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            routes.push((segments(path), vec!["GET".to_string()]));
+        }
+        Self { routes }
+    }
+
+    fn for_path(&self, path: &str) -> Option<String> {
+        let wanted = segments(path);
+        self.routes
+            .iter()
+            .find(|(pattern, _)| {
+                pattern.len() == wanted.len()
+                    && pattern
+                        .iter()
+                        .zip(&wanted)
+                        .all(|(p, w)| p.starts_with('{') || p == w)
+            })
+            .map(|(_, methods)| methods.join(", "))
+    }
+}
+
+fn segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A 405 says which methods the resource does answer (RFC 9110 `Allow`).
+async fn answer_method_not_allowed<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    allowed: Arc<AllowedMethods>,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_string();
+    match ep.call(req).await {
+        Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            let mut resp = Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this method is not allowed on this resource",
+            )
+            .into_poem_response();
+            if let Some(methods) = allowed.for_path(&path)
+                && let Ok(value) = methods.parse()
+            {
+                resp.headers_mut().insert(poem::http::header::ALLOW, value);
+            }
+            Ok(resp)
+        }
+        other => other.map(IntoResponse::into_response),
+    }
 }
 
 fn too_large() -> poem::Error {

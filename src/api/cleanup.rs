@@ -173,6 +173,9 @@ impl CleanupApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         body: ApiJson<CreateCleanupItemRequest>,
     ) -> ApiResult<CleanupItemCreated> {
@@ -198,6 +201,9 @@ impl CleanupApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
     ) -> ApiResult<CleanupItemsListed> {
         auth.require(Scope::Read)?;
@@ -226,6 +232,9 @@ impl CleanupApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         /// The cleanup item's id.
         item_id: Path<Uuid>,

@@ -479,6 +479,9 @@ impl IncidentsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
     ) -> ApiResult<IncidentFound> {
         auth.require(Scope::Read)?;
@@ -524,6 +527,9 @@ impl IncidentsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         /// The version (ETag) the change is based on.
         #[oai(name = "If-Match")]

@@ -256,6 +256,9 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         body: ApiJson<CreateSitrepRequest>,
     ) -> ApiResult<SitrepIssued> {
@@ -279,6 +282,9 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
     ) -> ApiResult<SitrepsListed> {
         auth.require(Scope::Read)?;
@@ -304,6 +310,9 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         /// The version number.
         #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
@@ -328,6 +337,9 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         /// The version to compare from.
         #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]

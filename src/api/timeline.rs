@@ -226,6 +226,9 @@ impl TimelineApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         body: ApiJson<TimelineInput>,
     ) -> ApiResult<TimelineAdded> {
@@ -286,6 +289,9 @@ impl TimelineApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
         reference: Path<String>,
         /// Only events with this visibility.
         visibility: Query<Option<Visibility>>,

@@ -33,16 +33,23 @@ impl FromStr for IncidentRef {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(n) = s.strip_prefix("INC-").or_else(|| s.strip_prefix("inc-")) {
-            if !n.is_empty() && n.len() <= 18 && n.bytes().all(|b| b.is_ascii_digit()) {
-                let n: i64 = n.parse().map_err(|_| ())?;
-                if n > 0 {
-                    return Ok(Self::Number(n));
-                }
-            }
+        // Exactly the forms the OpenAPI pattern states: `INC-` and 1 to 18
+        // digits without a leading zero, or a hyphenated UUID.
+        if let Some(n) = s.strip_prefix("INC-") {
+            let digits_ok = !n.is_empty()
+                && n.len() <= 18
+                && !n.starts_with('0')
+                && n.bytes().all(|b| b.is_ascii_digit());
+            return if digits_ok {
+                n.parse().map(Self::Number).map_err(|_| ())
+            } else {
+                Err(())
+            };
+        }
+        if s.len() != 36 {
             return Err(());
         }
-        Uuid::parse_str(s).map(Self::Id).map_err(|_| ())
+        Uuid::try_parse(s).map(Self::Id).map_err(|_| ())
     }
 }
 
@@ -118,6 +125,10 @@ mod tests {
         for bad in [
             "INC-",
             "INC-0",
+            "INC-07",
+            "inc-4",
+            "{00000000-0000-0000-0000-000000000000}",
+            "00000000000000000000000000000000",
             "INC--1",
             "INC-4x",
             "42",

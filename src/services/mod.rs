@@ -114,21 +114,30 @@ where
     Ok(())
 }
 
-/// Parse an `If-Match` header value (`"3"`, `W/"3"` or `3`) against the
-/// current version.
+/// Parse an `If-Match` header value (`"3"`, `W/"3"`, `3`, a list of them, or
+/// `*`) against the current version: 400 when it holds no version at all,
+/// 412 when none is the current one.
 pub fn check_if_match(if_match: Option<&str>, current: i32) -> Result<(), ServiceError> {
     let Some(raw) = if_match else { return Ok(()) };
     let raw = raw.trim();
     if raw == "*" {
         return Ok(());
     }
-    let matches = raw.split(',').any(|tag| {
-        let tag = tag.trim();
-        let tag = tag.strip_prefix("W/").unwrap_or(tag);
-        let tag = tag.trim_matches('"');
-        tag.parse::<i32>().is_ok_and(|v| v == current)
-    });
-    if matches {
+    let versions: Vec<i32> = raw
+        .split(',')
+        .filter_map(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag.trim_matches('"').parse().ok()
+        })
+        .collect();
+    if versions.is_empty() {
+        return Err(ServiceError::bad_request(
+            "If-Match",
+            format!("`If-Match: {raw}` names no version: send the ETag you read, like \"3\""),
+        ));
+    }
+    if versions.contains(&current) {
         Ok(())
     } else {
         Err(ServiceError::PreconditionFailed {

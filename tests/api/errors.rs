@@ -127,3 +127,37 @@ async fn bodies_over_the_limit_get_413_and_change_nothing() {
     let list: Value = app.get("/incidents").await.json().await.unwrap();
     assert_eq!(list["items"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn method_not_allowed_says_what_is_allowed() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    let resp = app.api(Method::DELETE, "/incidents/INC-1").send().await.unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET, PATCH");
+    assert_problem(resp, 405, None).await;
+}
+
+#[tokio::test]
+async fn if_match_that_names_no_version_is_a_bad_request() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    for value in ["", "\"abc\"", "W/"] {
+        let resp = app
+            .api(Method::PATCH, "/incidents/INC-1")
+            .header("If-Match", value)
+            .json(&serde_json::json!({"title": "New"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(resp, 400, Some("If-Match")).await;
+    }
+    let resp = app
+        .api(Method::PATCH, "/incidents/INC-1")
+        .header("If-Match", "\"7\", \"1\"")
+        .json(&serde_json::json!({"title": "New"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "a list of ETags matches when one does");
+}
