@@ -132,7 +132,11 @@ async fn bodies_over_the_limit_get_413_and_change_nothing() {
 async fn method_not_allowed_says_what_is_allowed() {
     let app = spawn_app().await;
     app.simple_incident().await;
-    let resp = app.api(Method::DELETE, "/incidents/INC-1").send().await.unwrap();
+    let resp = app
+        .api(Method::DELETE, "/incidents/INC-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "GET, PATCH");
     assert_problem(resp, 405, None).await;
