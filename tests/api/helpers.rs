@@ -16,6 +16,10 @@ pub struct TestApp {
     pub admin_token: String,
     pub clock: ManualClock,
     pub backend: &'static str,
+    /// Send to stop the server gracefully.
+    pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Completes when the server has stopped.
+    pub stopped: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -74,13 +78,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("token");
     let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+    let stopped = tokio::spawn(app.run_until_stopped(async {
+        let _ = stop.await;
+    }));
     TestApp {
         base,
         client: reqwest::Client::new(),
         admin_token,
         clock,
         backend,
+        shutdown: Some(shutdown),
+        stopped: Some(stopped),
         _data_dir: data_dir,
     }
 }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod cleanup;
+mod cli;
 mod errors;
 mod incidents;
 mod openapi;

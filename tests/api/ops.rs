@@ -62,3 +62,32 @@ async fn swagger_ui_is_served() {
             .contains("swagger")
     );
 }
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let mut app = spawn_app().await;
+    app.simple_incident().await;
+    let events: Vec<Value> = (0..10_000)
+        .map(|i| serde_json::json!({"kind": "note", "body": format!("Event {i} {}", "x".repeat(100)), "external_id": format!("e{i}")}))
+        .collect();
+    let request = app
+        .api(reqwest::Method::POST, "/incidents/INC-1/timeline")
+        .json(&serde_json::json!({"events": events}))
+        .send();
+    let in_flight = tokio::spawn(request);
+    // Let the request reach the server, then ask it to stop.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    app.shutdown.take().unwrap().send(()).unwrap();
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(resp.status(), 200);
+    let summary: Value = resp.json().await.unwrap();
+    assert_eq!(summary["created"], 10_000);
+    app.stopped.take().unwrap().await.unwrap().unwrap();
+    assert!(
+        app.client.get(app.url("/healthz")).send().await.is_err(),
+        "no longer listening"
+    );
+}
