@@ -290,7 +290,7 @@ async fn metrics_endpoint(
             .and_then(|v| v.strip_prefix("Bearer "));
         let allowed = match secret {
             Some(secret) => {
-                matches!(tokens::authenticate(&ctx.db, secret).await, Ok(Some((_, scope))) if scope.allows(Scope::Read))
+                matches!(tokens::authenticate(&ctx.db, secret, ctx.now()).await, Ok(Some((_, scope))) if scope.allows(Scope::Read))
             }
             None => false,
         };

@@ -25,6 +25,9 @@ pub struct ApiToken {
     pub scope: Scope,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// When it was last used (to the hour).
+    #[oai(nullable)]
+    pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked, if it was.
     #[oai(nullable)]
     pub revoked_at: Option<DateTime<Utc>>,
@@ -39,6 +42,7 @@ impl TryFrom<api_token::Model> for ApiToken {
             name: m.name,
             scope: parse_stored(&m.scope)?,
             created_at: m.created_at,
+            last_used_at: m.last_used_at,
             revoked_at: m.revoked_at,
         })
     }

@@ -48,10 +48,15 @@ pub async fn create(
     Ok((model, secret))
 }
 
+/// How stale `last_used_at` may get before a use writes it again: often
+/// enough to spot unused tokens, rarely enough to keep reads free of writes.
+const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// The live token with this secret, if any.
 pub async fn authenticate(
     db: &DatabaseConnection,
     secret: &str,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<(api_token::Model, Scope)>, ServiceError> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
@@ -61,6 +66,16 @@ pub async fn authenticate(
         .filter(api_token::Column::RevokedAt.is_null())
         .one(db)
         .await?;
+    if let Some(t) = &token
+        && t.last_used_at
+            .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
+    {
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+            .filter(api_token::Column::Id.eq(t.id))
+            .exec(db)
+            .await?;
+    }
     Ok(token.and_then(|t| {
         let scope = t.scope.parse().ok()?;
         Some((t, scope))
