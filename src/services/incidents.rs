@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -16,7 +16,7 @@ use crate::{
     config::CustomerUpdateMinutes,
     db,
     domain::{CleanupStatus, IncidentRef, IncidentStatus, Milestones, Severity, TimelineKind},
-    entities::{cleanup_item, incident, role_assignment, sitrep, status_update, timeline_event},
+    entities::{cleanup_item, incident, role_assignment, sitrep},
     error::ServiceError,
 };
 
@@ -243,34 +243,42 @@ pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDet
     })
 }
 
+/// All record counts in one round trip.
 async fn counts(
     db: &DatabaseConnection,
     incident: &incident::Model,
 ) -> Result<IncidentCounts, ServiceError> {
-    let id = incident.id;
-    let timeline_events = timeline_event::Entity::find()
-        .filter(timeline_event::Column::IncidentId.eq(id))
-        .count(db)
-        .await?;
-    let status_updates = status_update::Entity::find()
-        .filter(status_update::Column::IncidentId.eq(id))
-        .count(db)
-        .await?;
-    let cleanup_items = cleanup_item::Entity::find()
-        .filter(cleanup_item::Column::IncidentId.eq(id))
-        .count(db)
-        .await?;
-    let cleanup_items_pending = cleanup_item::Entity::find()
-        .filter(cleanup_item::Column::IncidentId.eq(id))
-        .filter(cleanup_item::Column::Status.eq(CleanupStatus::Pending.as_str()))
-        .count(db)
-        .await?;
+    let backend = db.get_database_backend();
+    let p = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?1"
+    };
+    let sql = format!(
+        "SELECT \
+           (SELECT COUNT(*) FROM timeline_events WHERE incident_id = {p}), \
+           (SELECT COUNT(*) FROM status_updates WHERE incident_id = {p}), \
+           (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p}), \
+           (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p} AND status = '{pending}')",
+        pending = CleanupStatus::Pending.as_str(),
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [incident.id.into()],
+        ))
+        .await?
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("count query returned no row")))?;
+    let count = |i: usize| -> Result<u64, ServiceError> {
+        Ok(u64::try_from(row.try_get_by_index::<i64>(i)?).unwrap_or(0))
+    };
     Ok(IncidentCounts {
-        timeline_events,
+        timeline_events: count(0)?,
         sitreps: u64::try_from(incident.sitrep_count).unwrap_or(0),
-        status_updates,
-        cleanup_items,
-        cleanup_items_pending,
+        status_updates: count(1)?,
+        cleanup_items: count(2)?,
+        cleanup_items_pending: count(3)?,
     })
 }
 
