@@ -81,6 +81,27 @@ impl Default for CustomerUpdateMinutes {
     }
 }
 
+/// The default due period of a remediation item, in days from its
+/// creation, per priority. `None` or 0 means no default due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemediationDueDays {
+    pub p0: Option<u32>,
+    pub p1: Option<u32>,
+    pub p2: Option<u32>,
+    pub p3: Option<u32>,
+}
+
+impl Default for RemediationDueDays {
+    fn default() -> Self {
+        Self {
+            p0: Some(7),
+            p1: Some(30),
+            p2: Some(90),
+            p3: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -103,6 +124,8 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     /// Public status update interval per severity.
     pub customer_update_minutes: CustomerUpdateMinutes,
+    /// Default due period of remediation items per priority.
+    pub remediation_due_days: RemediationDueDays,
     /// Create and print an admin token on the first start.
     pub bootstrap_token: bool,
 }
@@ -119,6 +142,7 @@ impl Default for Settings {
             metrics: MetricsAccess::Public,
             shutdown_grace_seconds: 30,
             customer_update_minutes: CustomerUpdateMinutes::default(),
+            remediation_due_days: RemediationDueDays::default(),
             bootstrap_token: true,
         }
     }

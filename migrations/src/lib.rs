@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_incident_record;
+mod m20261124_000002_create_remediation_items;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -14,6 +15,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_incident_record::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_incident_record::Migration),
+            Box::new(m20261124_000002_create_remediation_items::Migration),
+        ]
     }
 }

@@ -126,6 +126,9 @@ pub struct IncidentCounts {
     pub cleanup_items: u64,
     /// Cleanup items still pending.
     pub cleanup_items_pending: u64,
+    /// Remediation items linked to the incident (list them with
+    /// `GET /remediations?incident=…`).
+    pub remediation_items: u64,
 }
 
 /// An incident with its current sitrep, current roles and record counts.
@@ -506,6 +509,7 @@ impl IncidentsApi {
                     status_updates: c.status_updates,
                     cleanup_items: c.cleanup_items,
                     cleanup_items_pending: c.cleanup_items_pending,
+                    remediation_items: c.remediation_items,
                 },
             }),
             tag,

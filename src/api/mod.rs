@@ -5,6 +5,7 @@ mod auth;
 mod cleanup;
 mod incidents;
 mod json;
+mod remediations;
 mod roles;
 mod sitreps;
 mod status_updates;
@@ -34,6 +35,8 @@ pub enum ApiTags {
     StatusUpdates,
     /// Temporary changes that must be undone before an incident is closed.
     Cleanup,
+    /// Remediation items: follow-ups tracked to done.
+    Remediations,
     /// API tokens (admin scope).
     Tokens,
 }
@@ -45,6 +48,7 @@ pub type Apis = (
     sitreps::SitrepsApi,
     status_updates::StatusUpdatesApi,
     cleanup::CleanupApi,
+    remediations::RemediationsApi,
     tokens::TokensApi,
 );
 
@@ -58,6 +62,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sitreps::SitrepsApi,
             status_updates::StatusUpdatesApi,
             cleanup::CleanupApi,
+            remediations::RemediationsApi,
             tokens::TokensApi,
         ),
         "Debrief",

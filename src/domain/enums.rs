@@ -185,3 +185,54 @@ impl Scope {
         }
     }
 }
+
+domain_enum! {
+    /// What a remediation item does about the incident's causes.
+    pub enum RemediationKind {
+        /// Stops it from happening again.
+        Prevent = "prevent",
+        /// Finds it sooner next time.
+        Detect = "detect",
+        /// Limits the damage next time.
+        Mitigate = "mitigate",
+        /// Changes how people work.
+        Process = "process",
+        Other = "other",
+    }
+}
+
+domain_enum! {
+    /// How urgent a remediation item is; each has a default due period.
+    pub enum Priority {
+        P0 = "p0",
+        P1 = "p1",
+        P2 = "p2",
+        P3 = "p3",
+    }
+}
+
+domain_enum! {
+    /// Where a remediation item stands.
+    pub enum RemediationStatus {
+        Open = "open",
+        InProgress = "in_progress",
+        Blocked = "blocked",
+        /// Finished.
+        Done = "done",
+        /// Decided against; `reason` says why.
+        WontDo = "wont_do",
+    }
+}
+
+impl RemediationStatus {
+    /// Done or decided against: no longer tracked as open work.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Done | Self::WontDo)
+    }
+
+    /// Whether an item may move from `self` to `next`. Open work may move
+    /// anywhere; a closed item can only be reopened.
+    pub fn can_become(self, next: Self) -> bool {
+        self == next || !self.is_closed() || next == Self::Open
+    }
+}

@@ -7,7 +7,7 @@ mod reference;
 
 pub use enums::*;
 pub use milestones::{MILESTONE_FIELDS, Milestones};
-pub use reference::{IncidentRef, RoleName};
+pub use reference::{IncidentRef, RemediationRef, RoleName};
 
 use crate::error::ServiceError;
 

@@ -33,24 +33,56 @@ impl FromStr for IncidentRef {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // Exactly the forms the OpenAPI pattern states: `INC-` and 1 to 18
-        // digits without a leading zero, or a hyphenated UUID.
-        if let Some(n) = s.strip_prefix("INC-") {
-            let digits_ok = !n.is_empty()
-                && n.len() <= 18
-                && !n.starts_with('0')
-                && n.bytes().all(|b| b.is_ascii_digit());
-            return if digits_ok {
-                n.parse().map(Self::Number).map_err(|_| ())
-            } else {
-                Err(())
-            };
+        match parse_reference("INC-", s) {
+            Some(Ok(id)) => Ok(Self::Id(id)),
+            Some(Err(n)) => Ok(Self::Number(n)),
+            None => Err(()),
         }
-        if s.len() != 36 {
-            return Err(());
-        }
-        Uuid::try_parse(s).map(Self::Id).map_err(|_| ())
     }
+}
+
+/// A remediation item named by its UUID or its `REM-n` reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemediationRef {
+    Id(Uuid),
+    Number(i64),
+}
+
+impl RemediationRef {
+    pub fn parse(field: &str, value: &str) -> Result<Self, ServiceError> {
+        match parse_reference("REM-", value) {
+            Some(Ok(id)) => Ok(Self::Id(id)),
+            Some(Err(n)) => Ok(Self::Number(n)),
+            None => Err(ServiceError::bad_request(
+                field,
+                format!("{value:?} is neither a remediation item UUID nor a reference like REM-7"),
+            )),
+        }
+    }
+
+    pub fn display(number: i64) -> String {
+        format!("REM-{number}")
+    }
+}
+
+/// `prefix` and 1 to 18 digits without a leading zero (`Err(n)`), or a
+/// hyphenated UUID (`Ok(id)`): exactly what the OpenAPI patterns state.
+fn parse_reference(prefix: &str, s: &str) -> Option<Result<Uuid, i64>> {
+    if let Some(n) = s.strip_prefix(prefix) {
+        let digits_ok = !n.is_empty()
+            && n.len() <= 18
+            && !n.starts_with('0')
+            && n.bytes().all(|b| b.is_ascii_digit());
+        return if digits_ok {
+            n.parse().ok().map(Err)
+        } else {
+            None
+        };
+    }
+    if s.len() != 36 {
+        return None;
+    }
+    Uuid::try_parse(s).ok().map(Ok)
 }
 
 /// A role in the response: a well-known one or a custom name.

@@ -4,6 +4,9 @@
 pub mod api_token;
 pub mod cleanup_item;
 pub mod incident;
+pub mod remediation_history;
+pub mod remediation_incident;
+pub mod remediation_item;
 pub mod role_assignment;
 pub mod sitrep;
 pub mod status_update;

@@ -76,6 +76,7 @@ pub struct IncidentCounts {
     pub status_updates: u64,
     pub cleanup_items: u64,
     pub cleanup_items_pending: u64,
+    pub remediation_items: u64,
 }
 
 /// Filters of the incident list.
@@ -259,7 +260,8 @@ async fn counts(
            (SELECT COUNT(*) FROM timeline_events WHERE incident_id = {p}), \
            (SELECT COUNT(*) FROM status_updates WHERE incident_id = {p}), \
            (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p}), \
-           (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p} AND status = '{pending}')",
+           (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p} AND status = '{pending}'), \
+           (SELECT COUNT(*) FROM remediation_incidents WHERE incident_id = {p})",
         pending = CleanupStatus::Pending.as_str(),
     );
     let row = db
@@ -279,6 +281,7 @@ async fn counts(
         status_updates: count(1)?,
         cleanup_items: count(2)?,
         cleanup_items_pending: count(3)?,
+        remediation_items: count(4)?,
     })
 }
 
@@ -323,7 +326,7 @@ pub async fn list(
     Ok(Page::from_rows(rows, page.limit, |i| i.number).map(|i| ctx.view(i)))
 }
 
-fn escape_like(text: &str) -> String {
+pub(crate) fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '%' | '_' | '\\') {

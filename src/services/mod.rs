@@ -4,6 +4,7 @@
 pub mod cleanup;
 pub mod incidents;
 pub mod pagination;
+pub mod remediations;
 pub mod roles;
 pub mod sitreps;
 pub mod status_updates;

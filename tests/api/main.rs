@@ -11,6 +11,7 @@ mod errors;
 mod incidents;
 mod openapi;
 mod ops;
+mod remediations;
 mod roles;
 mod sitreps;
 mod status_updates;

@@ -1,0 +1,779 @@
+//! `/remediations`: follow-ups tracked to done, with history and a summary
+//! for dashboards.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::MaybeUndefined,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiTags, TokenAuth, incidents::etag};
+use crate::{
+    domain::{
+        self, IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus, Scope,
+    },
+    entities::remediation_history,
+    error::{ApiResult, ServiceError},
+    services::{
+        Context,
+        pagination::PageRequest,
+        parse_stored,
+        remediations::{
+            self, GroupCounts, NewRemediation, RemediationChanges, RemediationFilter,
+            RemediationView,
+        },
+    },
+};
+
+/// A remediation item.
+#[derive(Debug, Clone, Object)]
+pub struct RemediationItem {
+    /// Unique id.
+    pub id: Uuid,
+    /// Human reference, e.g. `REM-7`; accepted wherever an id is.
+    pub r#ref: String,
+    /// What must be done, in a line.
+    pub title: String,
+    /// Details (Markdown).
+    #[oai(nullable)]
+    pub description: Option<String>,
+    /// What it does about the causes.
+    pub kind: RemediationKind,
+    /// How urgent it is.
+    pub priority: Priority,
+    /// Who does it.
+    #[oai(nullable)]
+    pub owner: Option<String>,
+    /// Which team owns it.
+    #[oai(nullable)]
+    pub team: Option<String>,
+    /// When it is due (a calendar date).
+    #[oai(nullable)]
+    pub due_date: Option<NaiveDate>,
+    /// Where it stands.
+    pub status: RemediationStatus,
+    /// Why it is `wont_do`.
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    /// Link to the ticket in the team's tracker.
+    #[oai(nullable)]
+    pub tracker_url: Option<String>,
+    /// The incidents it came out of (`INC-n`).
+    pub incidents: Vec<String>,
+    /// Due date passed and neither `done` nor `wont_do`.
+    pub overdue: bool,
+    /// When it became `done` or `wont_do`.
+    #[oai(nullable)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Version for optimistic concurrency; send it back as `If-Match`.
+    pub version: i32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<RemediationView> for RemediationItem {
+    type Error = ServiceError;
+
+    fn try_from(view: RemediationView) -> Result<Self, ServiceError> {
+        let m = view.item;
+        Ok(Self {
+            id: m.id,
+            r#ref: RemediationRef::display(m.number),
+            title: m.title,
+            description: m.description,
+            kind: parse_stored(&m.kind)?,
+            priority: parse_stored(&m.priority)?,
+            owner: m.owner,
+            team: m.team,
+            due_date: m.due_date,
+            status: parse_stored(&m.status)?,
+            reason: m.reason,
+            tracker_url: m.tracker_url,
+            incidents: view.incidents,
+            overdue: view.overdue,
+            closed_at: m.closed_at,
+            version: m.version,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        })
+    }
+}
+
+/// One change of one field.
+#[derive(Debug, Clone, Object)]
+pub struct RemediationChange {
+    /// When.
+    pub changed_at: DateTime<Utc>,
+    /// Who: the name of the API token that made the change.
+    pub actor: String,
+    /// Which field (`created` for the creation, `incidents` for links).
+    pub field: String,
+    /// The value before.
+    #[oai(nullable)]
+    pub old_value: Option<String>,
+    /// The value after.
+    #[oai(nullable)]
+    pub new_value: Option<String>,
+}
+
+impl From<remediation_history::Model> for RemediationChange {
+    fn from(m: remediation_history::Model) -> Self {
+        Self {
+            changed_at: m.changed_at,
+            actor: m.actor,
+            field: m.field,
+            old_value: m.old_value,
+            new_value: m.new_value,
+        }
+    }
+}
+
+/// A remediation item with every change made to it.
+#[derive(Debug, Clone, Object)]
+pub struct RemediationItemDetail {
+    #[oai(flatten)]
+    pub item: RemediationItem,
+    /// Every change, oldest first.
+    pub history: Vec<RemediationChange>,
+}
+
+/// A page of remediation items, by due date (items without one last).
+#[derive(Debug, Clone, Object)]
+pub struct RemediationItemList {
+    /// The items on this page.
+    pub items: Vec<RemediationItem>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
+}
+
+/// A new remediation item.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct CreateRemediationRequest {
+    /// What must be done, in a line.
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 300
+    ))]
+    pub title: String,
+    /// Details (Markdown).
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 20000))]
+    pub description: Option<String>,
+    /// What it does about the causes.
+    pub kind: RemediationKind,
+    /// How urgent it is; sets the default due date.
+    pub priority: Priority,
+    /// Who does it.
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    pub owner: Option<String>,
+    /// Which team owns it.
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    pub team: Option<String>,
+    /// When it is due; not before today. Absent: today plus the priority's
+    /// default period (p0 7 days, p1 30, p2 90, p3 none by default).
+    #[oai(nullable)]
+    pub due_date: Option<NaiveDate>,
+    /// Where it stands; `open` when absent.
+    #[oai(nullable)]
+    pub status: Option<RemediationStatus>,
+    /// Why it is `wont_do` (required for that status).
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 5000))]
+    pub reason: Option<String>,
+    /// Link to the ticket in the team's tracker.
+    #[oai(
+        nullable,
+        validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000)
+    )]
+    pub tracker_url: Option<String>,
+    /// The incidents it came out of (`INC-n` or UUID): at least one.
+    #[oai(validator(min_items = 1, max_items = 100))]
+    pub incidents: Vec<String>,
+}
+
+/// Changes to a remediation item; absent fields stay as they are, `null`
+/// clears a field that may be empty.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct UpdateRemediationRequest {
+    /// New title.
+    #[oai(
+        nullable,
+        validator(
+            pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+            min_length = 1,
+            max_length = 300
+        )
+    )]
+    pub title: Option<String>,
+    /// Details.
+    #[serde(default)]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 20000))]
+    pub description: MaybeUndefined<String>,
+    /// What it does.
+    #[oai(nullable)]
+    pub kind: Option<RemediationKind>,
+    /// How urgent it is (the due date stays as it is).
+    #[oai(nullable)]
+    pub priority: Option<Priority>,
+    /// Who does it.
+    #[serde(default)]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    pub owner: MaybeUndefined<String>,
+    /// Which team owns it.
+    #[serde(default)]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    pub team: MaybeUndefined<String>,
+    /// When it is due; not before the item was created.
+    #[serde(default)]
+    pub due_date: MaybeUndefined<NaiveDate>,
+    /// New status. Open work may move to any status; a `done` or `wont_do`
+    /// item can only be reopened (`open`). `wont_do` needs a `reason`.
+    #[oai(nullable)]
+    pub status: Option<RemediationStatus>,
+    /// Why it is `wont_do`.
+    #[serde(default)]
+    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 5000))]
+    pub reason: MaybeUndefined<String>,
+    /// Link to the ticket.
+    #[serde(default)]
+    #[oai(validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000))]
+    pub tracker_url: MaybeUndefined<String>,
+}
+
+/// An incident to link.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct LinkIncidentRequest {
+    /// The incident (`INC-n` or UUID).
+    #[oai(validator(max_length = 64))]
+    pub incident: String,
+}
+
+crate::serde_json_body!(
+    CreateRemediationRequest,
+    UpdateRemediationRequest,
+    LinkIncidentRequest
+);
+
+fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ServiceError> {
+    domain::optional_text(field, v, max).map(|v| v.map(|s| s.trim().to_string()))
+}
+
+fn change_text(
+    field: &str,
+    v: MaybeUndefined<String>,
+    max: usize,
+) -> Result<Option<Option<String>>, ServiceError> {
+    Option::<Option<String>>::from(v)
+        .map(|v| opt_text(field, v, max))
+        .transpose()
+}
+
+impl TryFrom<CreateRemediationRequest> for NewRemediation {
+    type Error = ServiceError;
+
+    fn try_from(r: CreateRemediationRequest) -> Result<Self, ServiceError> {
+        if r.incidents.len() > 100 {
+            return Err(ServiceError::validation(
+                "incidents",
+                "at most 100 incidents",
+            ));
+        }
+        let incidents = r
+            .incidents
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                IncidentRef::parse(&format!("incidents[{i}]"), v).map_err(|_| {
+                    ServiceError::validation(
+                        format!("incidents[{i}]"),
+                        format!("{v:?} is neither an incident UUID nor a reference like INC-42"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            title: domain::required_text("title", &r.title, 300)?,
+            description: domain::optional_text("description", r.description, 20_000)?,
+            kind: r.kind,
+            priority: r.priority,
+            owner: opt_text("owner", r.owner, 200)?,
+            team: opt_text("team", r.team, 200)?,
+            due_date: r.due_date,
+            status: r.status.unwrap_or(RemediationStatus::Open),
+            reason: domain::optional_text("reason", r.reason, 5000)?,
+            tracker_url: domain::optional_url("tracker_url", r.tracker_url)?,
+            incidents,
+        })
+    }
+}
+
+impl TryFrom<UpdateRemediationRequest> for RemediationChanges {
+    type Error = ServiceError;
+
+    fn try_from(r: UpdateRemediationRequest) -> Result<Self, ServiceError> {
+        let tracker_url: Option<Option<String>> = r.tracker_url.into();
+        Ok(Self {
+            title: r
+                .title
+                .map(|t| domain::required_text("title", &t, 300))
+                .transpose()?,
+            description: Option::<Option<String>>::from(r.description)
+                .map(|v| domain::optional_text("description", v, 20_000))
+                .transpose()?,
+            kind: r.kind,
+            priority: r.priority,
+            owner: change_text("owner", r.owner, 200)?,
+            team: change_text("team", r.team, 200)?,
+            due_date: r.due_date.into(),
+            status: r.status,
+            reason: Option::<Option<String>>::from(r.reason)
+                .map(|v| domain::optional_text("reason", v, 5000))
+                .transpose()?,
+            tracker_url: tracker_url
+                .map(|v| domain::optional_url("tracker_url", v))
+                .transpose()?,
+        })
+    }
+}
+
+/// Open, overdue and closed items of one group.
+#[derive(Debug, Clone, Object)]
+pub struct RemediationCounts {
+    /// Not done and not decided against.
+    pub open: u64,
+    /// Open and past the due date.
+    pub overdue: u64,
+    /// `done` or `wont_do`.
+    pub closed: u64,
+}
+
+impl From<GroupCounts> for RemediationCounts {
+    fn from(c: GroupCounts) -> Self {
+        Self {
+            open: c.open,
+            overdue: c.overdue,
+            closed: c.closed,
+        }
+    }
+}
+
+/// Counts for one team.
+#[derive(Debug, Clone, Object)]
+pub struct TeamCounts {
+    /// The team; absent for items without one.
+    #[oai(nullable)]
+    pub team: Option<String>,
+    #[oai(flatten)]
+    pub counts: RemediationCounts,
+}
+
+/// Counts for one priority.
+#[derive(Debug, Clone, Object)]
+pub struct PriorityCounts {
+    /// The priority.
+    pub priority: Priority,
+    #[oai(flatten)]
+    pub counts: RemediationCounts,
+}
+
+/// Figures for dashboards.
+#[derive(Debug, Clone, Object)]
+pub struct RemediationSummary {
+    /// The day the figures are computed for (UTC).
+    pub as_of: NaiveDate,
+    /// First day of the completion-rate period.
+    pub from: NaiveDate,
+    /// Last day of the completion-rate period.
+    pub to: NaiveDate,
+    /// All items.
+    pub totals: RemediationCounts,
+    /// Per team.
+    pub by_team: Vec<TeamCounts>,
+    /// Per priority.
+    pub by_priority: Vec<PriorityCounts>,
+    /// Items due within the period that are done or already past due
+    /// (`wont_do` items are left out).
+    pub due_in_period: u64,
+    /// Of those, done on or before their due date.
+    pub done_on_time: u64,
+    /// `done_on_time / due_in_period`; absent when nothing was due.
+    #[oai(nullable)]
+    pub completion_rate: Option<f64>,
+    /// Median age of open items, in days; absent when none is open.
+    #[oai(nullable)]
+    pub median_open_age_days: Option<f64>,
+}
+
+#[derive(ApiResponse)]
+pub enum RemediationCreated {
+    /// The item was created.
+    #[oai(status = 201)]
+    Created(
+        Json<RemediationItem>,
+        /// The item's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+        /// Where the item lives.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum RemediationFound {
+    /// The item with its history.
+    #[oai(status = 200)]
+    Ok(
+        Json<RemediationItemDetail>,
+        /// The item's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum RemediationChanged {
+    /// The item after the change.
+    #[oai(status = 200)]
+    Ok(
+        Json<RemediationItem>,
+        /// The item's version.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum RemediationsListed {
+    /// A page of items.
+    #[oai(status = 200)]
+    Ok(Json<RemediationItemList>),
+}
+
+#[derive(ApiResponse)]
+pub enum RemediationSummarised {
+    /// The figures.
+    #[oai(status = 200)]
+    Ok(Json<RemediationSummary>),
+}
+
+pub struct RemediationsApi;
+
+fn rem(value: &str) -> Result<RemediationRef, ServiceError> {
+    RemediationRef::parse("remediation", value)
+}
+
+fn changed(view: RemediationView) -> Result<RemediationChanged, ServiceError> {
+    let item = RemediationItem::try_from(view)?;
+    let tag = etag(item.version);
+    Ok(RemediationChanged::Ok(Json(item), tag))
+}
+
+#[OpenApi(tag = "ApiTags::Remediations")]
+impl RemediationsApi {
+    /// Create a remediation item
+    ///
+    /// Linked to one or more incidents. Without `due_date` it is due after
+    /// the default period of its priority.
+    #[oai(
+        path = "/remediations",
+        method = "post",
+        operation_id = "create_remediation"
+    )]
+    async fn create_remediation(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        body: ApiJson<CreateRemediationRequest>,
+    ) -> ApiResult<RemediationCreated> {
+        let actor = auth.require(Scope::Write)?.token_name.clone();
+        let new = NewRemediation::try_from(body.0)?;
+        let item = RemediationItem::try_from(remediations::create(ctx, new, &actor).await?)?;
+        let tag = etag(item.version);
+        let location = format!("/api/v1/remediations/{}", item.r#ref);
+        Ok(RemediationCreated::Created(Json(item), tag, location))
+    }
+
+    /// List remediation items
+    ///
+    /// By due date (items without one last), filtered by any combination of
+    /// the parameters.
+    #[oai(
+        path = "/remediations",
+        method = "get",
+        operation_id = "list_remediations"
+    )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per documented query parameter"
+    )]
+    async fn list_remediations(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// Only items with one of these statuses, comma-separated
+        /// (`open,in_progress,blocked`).
+        #[oai(validator(
+            pattern = "^(open|in_progress|blocked|done|wont_do)(,(open|in_progress|blocked|done|wont_do))*$"
+        ))]
+        status: Query<Option<String>>,
+        /// Only items of this owner.
+        #[oai(validator(max_length = 200))]
+        owner: Query<Option<String>>,
+        /// Only items of this team.
+        #[oai(validator(max_length = 200))]
+        team: Query<Option<String>>,
+        /// Only items of this priority.
+        priority: Query<Option<Priority>>,
+        /// Only items of this kind.
+        kind: Query<Option<RemediationKind>>,
+        /// Only items linked to this incident (`INC-n` or UUID).
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        incident: Query<Option<String>>,
+        /// Only overdue items (`true`) or items that are not overdue (`false`).
+        overdue: Query<Option<bool>>,
+        /// Only items due before this day.
+        due_before: Query<Option<NaiveDate>>,
+        /// Only items due on or after this day.
+        due_after: Query<Option<NaiveDate>>,
+        /// Only items whose title or description contains this text.
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// Page size (1–500, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u64>>,
+        /// The `next_cursor` of the previous page.
+        #[oai(validator(max_length = 200))]
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<RemediationsListed> {
+        auth.require(Scope::Read)?;
+        let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let filter = RemediationFilter {
+            statuses: status
+                .0
+                .as_deref()
+                .map(|list| {
+                    list.split(',')
+                        .map(|s| {
+                            s.parse()
+                                .map_err(|e: String| ServiceError::bad_request("status", e))
+                        })
+                        .collect::<Result<Vec<RemediationStatus>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            owner: owner.0,
+            team: team.0,
+            priority: priority.0,
+            kind: kind.0,
+            incident: incident
+                .0
+                .as_deref()
+                .map(|r| IncidentRef::parse("incident", r))
+                .transpose()?,
+            overdue: overdue.0,
+            due_before: due_before.0,
+            due_after: due_after.0,
+            q: q.0,
+        };
+        let page = remediations::list(ctx, filter, page).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(RemediationItem::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(RemediationsListed::Ok(Json(RemediationItemList {
+            items,
+            next_cursor: page.next_cursor,
+        })))
+    }
+
+    /// Summarise remediation items
+    ///
+    /// Open, overdue and closed counts by team and priority; the share of
+    /// items due in the period that were done on time; the median age of
+    /// open items.
+    #[oai(
+        path = "/remediations/summary",
+        method = "get",
+        operation_id = "summarise_remediations"
+    )]
+    async fn summarise_remediations(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// First day of the completion-rate period; 90 days before `to` by default.
+        from: Query<Option<NaiveDate>>,
+        /// Last day of the period; today by default.
+        to: Query<Option<NaiveDate>>,
+    ) -> ApiResult<RemediationSummarised> {
+        auth.require(Scope::Read)?;
+        let s = remediations::summary(ctx, from.0, to.0).await?;
+        Ok(RemediationSummarised::Ok(Json(RemediationSummary {
+            as_of: s.as_of,
+            from: s.from,
+            to: s.to,
+            totals: s.totals.into(),
+            by_team: s
+                .by_team
+                .into_iter()
+                .map(|(team, c)| TeamCounts {
+                    team,
+                    counts: c.into(),
+                })
+                .collect(),
+            by_priority: s
+                .by_priority
+                .into_iter()
+                .map(|(p, c)| {
+                    Ok(PriorityCounts {
+                        priority: parse_stored(&p)?,
+                        counts: c.into(),
+                    })
+                })
+                .collect::<Result<_, ServiceError>>()?,
+            due_in_period: s.due_in_period,
+            done_on_time: s.done_on_time,
+            completion_rate: s.completion_rate,
+            median_open_age_days: s.median_open_age_days,
+        })))
+    }
+
+    /// Get a remediation item
+    ///
+    /// With the history of every change: who, when, which field, old and new value.
+    #[oai(
+        path = "/remediations/:remediation",
+        method = "get",
+        operation_id = "get_remediation"
+    )]
+    async fn get_remediation(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The item's UUID or `REM-n` reference.
+        #[oai(validator(
+            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        remediation: Path<String>,
+    ) -> ApiResult<RemediationFound> {
+        auth.require(Scope::Read)?;
+        let detail = remediations::get(ctx, rem(&remediation)?).await?;
+        let item = RemediationItem::try_from(detail.view)?;
+        let tag = etag(item.version);
+        let history = detail
+            .history
+            .into_iter()
+            .map(RemediationChange::from)
+            .collect();
+        Ok(RemediationFound::Ok(
+            Json(RemediationItemDetail { item, history }),
+            tag,
+        ))
+    }
+
+    /// Change a remediation item
+    ///
+    /// Every changed field is written to the history. `If-Match` guards
+    /// against lost updates (412 when stale).
+    #[oai(
+        path = "/remediations/:remediation",
+        method = "patch",
+        operation_id = "update_remediation"
+    )]
+    async fn update_remediation(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The item's UUID or `REM-n` reference.
+        #[oai(validator(
+            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        remediation: Path<String>,
+        /// The version (ETag) the change is based on.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: ApiJson<UpdateRemediationRequest>,
+    ) -> ApiResult<RemediationChanged> {
+        let actor = auth.require(Scope::Write)?.token_name.clone();
+        let changes = RemediationChanges::try_from(body.0)?;
+        let view = remediations::update(
+            ctx,
+            rem(&remediation)?,
+            if_match.0.as_deref(),
+            changes,
+            &actor,
+        )
+        .await?;
+        Ok(changed(view)?)
+    }
+
+    /// Link a remediation item to an incident
+    #[oai(
+        path = "/remediations/:remediation/incidents",
+        method = "post",
+        operation_id = "link_remediation_incident"
+    )]
+    async fn link_remediation_incident(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The item's UUID or `REM-n` reference.
+        #[oai(validator(
+            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        remediation: Path<String>,
+        body: ApiJson<LinkIncidentRequest>,
+    ) -> ApiResult<RemediationChanged> {
+        let actor = auth.require(Scope::Write)?.token_name.clone();
+        let incident = IncidentRef::parse("incident", &body.0.incident).map_err(|_| {
+            ServiceError::validation(
+                "incident",
+                format!(
+                    "{:?} is neither an incident UUID nor a reference like INC-42",
+                    body.0.incident
+                ),
+            )
+        })?;
+        let view = remediations::link(ctx, rem(&remediation)?, incident, &actor).await?;
+        Ok(changed(view)?)
+    }
+
+    /// Unlink a remediation item from an incident
+    ///
+    /// The last link cannot be removed (409): an item always belongs to an incident.
+    #[oai(
+        path = "/remediations/:remediation/incidents/:incident",
+        method = "delete",
+        operation_id = "unlink_remediation_incident"
+    )]
+    async fn unlink_remediation_incident(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The item's UUID or `REM-n` reference.
+        #[oai(validator(
+            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        remediation: Path<String>,
+        /// The incident's UUID or `INC-n` reference.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        incident: Path<String>,
+    ) -> ApiResult<RemediationChanged> {
+        let actor = auth.require(Scope::Write)?.token_name.clone();
+        let incident = IncidentRef::parse("incident", &incident)?;
+        let view = remediations::unlink(ctx, rem(&remediation)?, incident, &actor).await?;
+        Ok(changed(view)?)
+    }
+}

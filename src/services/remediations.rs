@@ -1,0 +1,902 @@
+//! Remediation items: tracked to done, with every change in their history,
+//! long after the incidents they came from are closed.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+use uuid::Uuid;
+
+use super::{
+    Context, check_if_match, find_incident, insert_model, new_id,
+    pagination::{Page, PageRequest},
+    parse_stored,
+};
+use crate::{
+    config::RemediationDueDays,
+    db,
+    domain::{IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus},
+    entities::{incident, remediation_history, remediation_incident, remediation_item},
+    error::ServiceError,
+};
+
+/// A new remediation item, already checked field by field.
+#[derive(Debug, Clone)]
+pub struct NewRemediation {
+    pub title: String,
+    pub description: Option<String>,
+    pub kind: RemediationKind,
+    pub priority: Priority,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    /// Unset: today plus the priority's default period.
+    pub due_date: Option<NaiveDate>,
+    pub status: RemediationStatus,
+    pub reason: Option<String>,
+    pub tracker_url: Option<String>,
+    /// At least one.
+    pub incidents: Vec<IncidentRef>,
+}
+
+/// `None`: unchanged; `Some(None)`: cleared; `Some(Some(v))`: set.
+pub type Change<T> = Option<Option<T>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct RemediationChanges {
+    pub title: Option<String>,
+    pub description: Change<String>,
+    pub kind: Option<RemediationKind>,
+    pub priority: Option<Priority>,
+    pub owner: Change<String>,
+    pub team: Change<String>,
+    pub due_date: Change<NaiveDate>,
+    pub status: Option<RemediationStatus>,
+    pub reason: Change<String>,
+    pub tracker_url: Change<String>,
+}
+
+/// An item with what is derived from its links and the clock.
+#[derive(Debug, Clone)]
+pub struct RemediationView {
+    pub item: remediation_item::Model,
+    /// `INC-n` of every linked incident, in number order.
+    pub incidents: Vec<String>,
+    pub overdue: bool,
+}
+
+/// An item with its history, oldest change first.
+#[derive(Debug, Clone)]
+pub struct RemediationDetail {
+    pub view: RemediationView,
+    pub history: Vec<remediation_history::Model>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RemediationFilter {
+    pub statuses: Vec<RemediationStatus>,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    pub priority: Option<Priority>,
+    pub kind: Option<RemediationKind>,
+    pub incident: Option<IncidentRef>,
+    pub overdue: Option<bool>,
+    pub due_before: Option<NaiveDate>,
+    pub due_after: Option<NaiveDate>,
+    pub q: Option<String>,
+}
+
+fn default_due(
+    days: &RemediationDueDays,
+    priority: Priority,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    let d = match priority {
+        Priority::P0 => days.p0,
+        Priority::P1 => days.p1,
+        Priority::P2 => days.p2,
+        Priority::P3 => days.p3,
+    };
+    d.filter(|&d| d > 0)
+        .and_then(|d| today.checked_add_days(Days::new(u64::from(d))))
+}
+
+const CLOSED: [&str; 2] = ["done", "wont_do"];
+
+impl Context {
+    pub fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+
+    /// Due date passed and neither done nor decided against.
+    pub fn remediation_overdue(&self, item: &remediation_item::Model) -> bool {
+        let closed = item
+            .status
+            .parse::<RemediationStatus>()
+            .is_ok_and(RemediationStatus::is_closed);
+        !closed && item.due_date.is_some_and(|due| due < self.today())
+    }
+
+    fn remediation_overdue_condition(&self) -> Condition {
+        // No NULL may reach this condition: `NOT` of it must hold for items
+        // without a due date.
+        Condition::all()
+            .add(remediation_item::Column::Status.is_not_in(CLOSED))
+            .add(remediation_item::Column::DueDate.is_not_null())
+            .add(remediation_item::Column::DueDate.lt(self.today()))
+    }
+}
+
+fn check_status_reason(
+    status: RemediationStatus,
+    reason: &Option<String>,
+) -> Result<(), ServiceError> {
+    if status == RemediationStatus::WontDo && reason.is_none() {
+        return Err(ServiceError::validation(
+            "reason",
+            "a remediation item can only be `wont_do` with a `reason` saying why",
+        ));
+    }
+    Ok(())
+}
+
+async fn find_item<C: ConnectionTrait>(
+    db: &C,
+    reference: RemediationRef,
+) -> Result<remediation_item::Model, ServiceError> {
+    let query = match reference {
+        RemediationRef::Id(id) => remediation_item::Entity::find_by_id(id),
+        RemediationRef::Number(n) => {
+            remediation_item::Entity::find().filter(remediation_item::Column::Number.eq(n))
+        }
+    };
+    query.one(db).await?.ok_or_else(|| {
+        ServiceError::NotFound(match reference {
+            RemediationRef::Id(id) => format!("remediation item {id}"),
+            RemediationRef::Number(n) => format!("remediation item {}", RemediationRef::display(n)),
+        })
+    })
+}
+
+/// The `INC-n` references linked to each item.
+async fn incident_refs<C: ConnectionTrait>(
+    db: &C,
+    items: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, ServiceError> {
+    let mut refs: HashMap<Uuid, Vec<(i64, String)>> = HashMap::new();
+    if items.is_empty() {
+        return Ok(HashMap::new());
+    }
+    for chunk in items.chunks(500) {
+        let rows: Vec<(Uuid, i64)> = remediation_incident::Entity::find()
+            .select_only()
+            .column(remediation_incident::Column::RemediationId)
+            .column(incident::Column::Number)
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                remediation_incident::Entity::belongs_to(incident::Entity)
+                    .from(remediation_incident::Column::IncidentId)
+                    .to(incident::Column::Id)
+                    .into(),
+            )
+            .filter(remediation_incident::Column::RemediationId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (item, number) in rows {
+            refs.entry(item)
+                .or_default()
+                .push((number, IncidentRef::display(number)));
+        }
+    }
+    Ok(refs
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort();
+            (k, v.into_iter().map(|(_, r)| r).collect())
+        })
+        .collect())
+}
+
+async fn views<C: ConnectionTrait>(
+    ctx: &Context,
+    db: &C,
+    items: Vec<remediation_item::Model>,
+) -> Result<Vec<RemediationView>, ServiceError> {
+    let ids: Vec<Uuid> = items.iter().map(|i| i.id).collect();
+    let mut refs = incident_refs(db, &ids).await?;
+    Ok(items
+        .into_iter()
+        .map(|item| RemediationView {
+            incidents: refs.remove(&item.id).unwrap_or_default(),
+            overdue: ctx.remediation_overdue(&item),
+            item,
+        })
+        .collect())
+}
+
+fn history(
+    item: Uuid,
+    at: DateTime<Utc>,
+    actor: &str,
+    field: &str,
+    old: Option<String>,
+    new: Option<String>,
+) -> remediation_history::Model {
+    remediation_history::Model {
+        id: new_id(),
+        remediation_id: item,
+        changed_at: at,
+        actor: actor.to_string(),
+        field: field.to_string(),
+        old_value: old,
+        new_value: new,
+    }
+}
+
+async fn write_history(
+    txn: &DatabaseTransaction,
+    entries: Vec<remediation_history::Model>,
+) -> Result<(), ServiceError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    remediation_history::Entity::insert_many(
+        entries
+            .into_iter()
+            .map(|e| e.into_active_model().reset_all()),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
+
+/// Resolve incident references inside a transaction; a missing one is a 422
+/// naming its position.
+async fn resolve_incidents(
+    txn: &DatabaseTransaction,
+    field: &str,
+    refs: &[IncidentRef],
+) -> Result<Vec<incident::Model>, ServiceError> {
+    let mut found = Vec::with_capacity(refs.len());
+    for (i, reference) in refs.iter().enumerate() {
+        match find_incident(txn, *reference).await {
+            Ok(incident) => {
+                if !found.iter().any(|f: &incident::Model| f.id == incident.id) {
+                    found.push(incident);
+                }
+            }
+            Err(ServiceError::NotFound(what)) => {
+                return Err(ServiceError::validation(
+                    format!("{field}[{i}]"),
+                    format!("{what} does not exist"),
+                ));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(found)
+}
+
+pub async fn create(
+    ctx: &Context,
+    new: NewRemediation,
+    actor: &str,
+) -> Result<RemediationView, ServiceError> {
+    let now = ctx.now();
+    let today = now.date_naive();
+    if new.incidents.is_empty() {
+        return Err(ServiceError::validation(
+            "incidents",
+            "a remediation item links to at least one incident",
+        ));
+    }
+    let due_date = new
+        .due_date
+        .or_else(|| default_due(&ctx.settings.remediation_due_days, new.priority, today));
+    if let Some(due) = new.due_date
+        && due < today
+    {
+        return Err(ServiceError::validation(
+            "due_date",
+            format!("`due_date` ({due}) is before the item is created ({today})"),
+        ));
+    }
+    check_status_reason(new.status, &new.reason)?;
+    let txn = db::begin_write(&ctx.db).await?;
+    let incidents = resolve_incidents(&txn, "incidents", &new.incidents).await?;
+    let number = db::next_counter(&txn, "remediation").await?;
+    let item = remediation_item::Model {
+        id: new_id(),
+        number,
+        title: new.title,
+        description: new.description,
+        kind: new.kind.as_str().into(),
+        priority: new.priority.as_str().into(),
+        owner: new.owner,
+        team: new.team,
+        due_date,
+        status: new.status.as_str().into(),
+        reason: new.reason,
+        tracker_url: new.tracker_url,
+        closed_at: new.status.is_closed().then_some(now),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    insert_model(&txn, item.clone().into_active_model()).await?;
+    remediation_incident::Entity::insert_many(incidents.iter().map(|i| {
+        remediation_incident::Model {
+            remediation_id: item.id,
+            incident_id: i.id,
+            created_at: now,
+        }
+        .into_active_model()
+        .reset_all()
+    }))
+    .exec_without_returning(&txn)
+    .await?;
+    let mut refs: Vec<(i64, String)> = incidents
+        .iter()
+        .map(|i| (i.number, IncidentRef::display(i.number)))
+        .collect();
+    refs.sort();
+    let refs: Vec<String> = refs.into_iter().map(|(_, r)| r).collect();
+    write_history(
+        &txn,
+        vec![history(
+            item.id,
+            now,
+            actor,
+            "created",
+            None,
+            Some(format!("{} ({})", item.title, refs.join(", "))),
+        )],
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(remediation.ref = %RemediationRef::display(number), "Remediation item created");
+    Ok(RemediationView {
+        overdue: ctx.remediation_overdue(&item),
+        item,
+        incidents: refs,
+    })
+}
+
+pub async fn get(
+    ctx: &Context,
+    reference: RemediationRef,
+) -> Result<RemediationDetail, ServiceError> {
+    let item = find_item(&ctx.db, reference).await?;
+    let history = remediation_history::Entity::find()
+        .filter(remediation_history::Column::RemediationId.eq(item.id))
+        .order_by_asc(remediation_history::Column::ChangedAt)
+        .order_by_asc(remediation_history::Column::Id)
+        .all(&ctx.db)
+        .await?;
+    let view = views(ctx, &ctx.db, vec![item]).await?.remove(0);
+    Ok(RemediationDetail { view, history })
+}
+
+/// Stands in for "no due date" in the sort key, so undated items come last.
+/// A four-digit year: SQLite compares dates as text.
+fn no_due_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date")
+}
+
+/// The sort key: due date (items without one last), then number.
+fn sort_due() -> Expr {
+    Expr::expr(Func::coalesce([
+        Expr::col(remediation_item::Column::DueDate),
+        Expr::val(no_due_date()),
+    ]))
+}
+
+pub async fn list(
+    ctx: &Context,
+    filter: RemediationFilter,
+    page: PageRequest<(NaiveDate, i64)>,
+) -> Result<Page<RemediationView>, ServiceError> {
+    let mut query = remediation_item::Entity::find();
+    if !filter.statuses.is_empty() {
+        query = query.filter(
+            remediation_item::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())),
+        );
+    }
+    if let Some(owner) = &filter.owner {
+        query = query.filter(remediation_item::Column::Owner.eq(owner.as_str()));
+    }
+    if let Some(team) = &filter.team {
+        query = query.filter(remediation_item::Column::Team.eq(team.as_str()));
+    }
+    if let Some(priority) = filter.priority {
+        query = query.filter(remediation_item::Column::Priority.eq(priority.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(remediation_item::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(reference) = filter.incident {
+        let incident = find_incident(&ctx.db, reference).await?;
+        query = query.filter(
+            remediation_item::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(remediation_incident::Column::RemediationId)
+                    .from(remediation_incident::Entity)
+                    .and_where(remediation_incident::Column::IncidentId.eq(incident.id))
+                    .to_owned(),
+            ),
+        );
+    }
+    match filter.overdue {
+        Some(true) => query = query.filter(ctx.remediation_overdue_condition()),
+        Some(false) => query = query.filter(ctx.remediation_overdue_condition().not()),
+        None => {}
+    }
+    if let Some(before) = filter.due_before {
+        query = query.filter(remediation_item::Column::DueDate.lt(before));
+    }
+    if let Some(after) = filter.due_after {
+        query = query.filter(remediation_item::Column::DueDate.gte(after));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", super::incidents::escape_like(&q.to_lowercase()));
+        query = query.filter(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col(remediation_item::Column::Title)))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(
+                        remediation_item::Column::Description,
+                    )))
+                    .like(LikeExpr::new(pattern).escape('\\')),
+                ),
+        );
+    }
+    if let Some((due, number)) = page.after {
+        query = query.filter(
+            Condition::any().add(sort_due().gt(due)).add(
+                Condition::all()
+                    .add(sort_due().eq(due))
+                    .add(remediation_item::Column::Number.gt(number)),
+            ),
+        );
+    }
+    let rows = query
+        .order_by_asc(sort_due())
+        .order_by_asc(remediation_item::Column::Number)
+        .limit(page.limit + 1)
+        .all(&ctx.db)
+        .await?;
+    let page = Page::from_rows(rows, page.limit, |i| {
+        (i.due_date.unwrap_or_else(no_due_date), i.number)
+    });
+    let items = views(ctx, &ctx.db, page.items).await?;
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+fn show<T: ToString>(v: &Option<T>) -> Option<String> {
+    v.as_ref().map(ToString::to_string)
+}
+
+pub async fn update(
+    ctx: &Context,
+    reference: RemediationRef,
+    if_match: Option<&str>,
+    changes: RemediationChanges,
+    actor: &str,
+) -> Result<RemediationView, ServiceError> {
+    let now = ctx.now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let current = find_item(&txn, reference).await?;
+    check_if_match(if_match, current.version)?;
+    let old_status: RemediationStatus = parse_stored(&current.status)?;
+    let mut next = current.clone();
+    if let Some(v) = changes.title {
+        next.title = v;
+    }
+    if let Some(v) = changes.description {
+        next.description = v;
+    }
+    if let Some(v) = changes.kind {
+        next.kind = v.as_str().into();
+    }
+    if let Some(v) = changes.priority {
+        next.priority = v.as_str().into();
+    }
+    if let Some(v) = changes.owner {
+        next.owner = v;
+    }
+    if let Some(v) = changes.team {
+        next.team = v;
+    }
+    if let Some(v) = changes.due_date {
+        if let Some(due) = v
+            && due < current.created_at.date_naive()
+        {
+            return Err(ServiceError::validation(
+                "due_date",
+                format!(
+                    "`due_date` ({due}) is before the item was created ({})",
+                    current.created_at.date_naive()
+                ),
+            ));
+        }
+        next.due_date = v;
+    }
+    if let Some(v) = changes.tracker_url {
+        next.tracker_url = v;
+    }
+    let new_status = changes.status.unwrap_or(old_status);
+    if !old_status.can_become(new_status) {
+        return Err(ServiceError::validation(
+            "status",
+            format!("a `{old_status}` item cannot become `{new_status}`: reopen it (`open`) first"),
+        ));
+    }
+    next.status = new_status.as_str().into();
+    match changes.reason {
+        Some(v) => next.reason = v,
+        // Reopening or finishing drops the reason for not doing it.
+        None if new_status != RemediationStatus::WontDo => next.reason = None,
+        None => {}
+    }
+    check_status_reason(new_status, &next.reason)?;
+    if new_status.is_closed() != old_status.is_closed()
+        || (new_status.is_closed() && new_status != old_status)
+    {
+        next.closed_at = new_status.is_closed().then_some(now);
+    }
+    if next == current {
+        txn.commit().await?;
+        return Ok(views(ctx, &ctx.db, vec![current]).await?.remove(0));
+    }
+    let mut entries = Vec::new();
+    let mut record = |field: &str, old: Option<String>, new: Option<String>| {
+        if old != new {
+            entries.push(history(current.id, now, actor, field, old, new));
+        }
+    };
+    record(
+        "title",
+        Some(current.title.clone()),
+        Some(next.title.clone()),
+    );
+    record(
+        "description",
+        current.description.clone(),
+        next.description.clone(),
+    );
+    record("kind", Some(current.kind.clone()), Some(next.kind.clone()));
+    record(
+        "priority",
+        Some(current.priority.clone()),
+        Some(next.priority.clone()),
+    );
+    record("owner", current.owner.clone(), next.owner.clone());
+    record("team", current.team.clone(), next.team.clone());
+    record("due_date", show(&current.due_date), show(&next.due_date));
+    record(
+        "status",
+        Some(current.status.clone()),
+        Some(next.status.clone()),
+    );
+    record("reason", current.reason.clone(), next.reason.clone());
+    record(
+        "tracker_url",
+        current.tracker_url.clone(),
+        next.tracker_url.clone(),
+    );
+    next.version = current.version + 1;
+    next.updated_at = now;
+    let result = remediation_item::Entity::update_many()
+        .set(next.clone().into_active_model().reset_all())
+        .filter(remediation_item::Column::Id.eq(current.id))
+        .filter(remediation_item::Column::Version.eq(current.version))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ServiceError::PreconditionFailed {
+            current: current.version + 1,
+            given: if_match.unwrap_or("").to_string(),
+        });
+    }
+    write_history(&txn, entries).await?;
+    txn.commit().await?;
+    Ok(views(ctx, &ctx.db, vec![next]).await?.remove(0))
+}
+
+/// Link an item to one more incident.
+pub async fn link(
+    ctx: &Context,
+    reference: RemediationRef,
+    incident: IncidentRef,
+    actor: &str,
+) -> Result<RemediationView, ServiceError> {
+    change_links(ctx, reference, incident, actor, true).await
+}
+
+/// Remove a link; the last one cannot go.
+pub async fn unlink(
+    ctx: &Context,
+    reference: RemediationRef,
+    incident: IncidentRef,
+    actor: &str,
+) -> Result<RemediationView, ServiceError> {
+    change_links(ctx, reference, incident, actor, false).await
+}
+
+async fn change_links(
+    ctx: &Context,
+    reference: RemediationRef,
+    incident_ref: IncidentRef,
+    actor: &str,
+    add: bool,
+) -> Result<RemediationView, ServiceError> {
+    let now = ctx.now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let item = find_item(&txn, reference).await?;
+    let incident = match find_incident(&txn, incident_ref).await {
+        // Linking to a missing incident is a bad request body, not a missing resource.
+        Err(ServiceError::NotFound(what)) if add => {
+            return Err(ServiceError::validation(
+                "incident",
+                format!("{what} does not exist"),
+            ));
+        }
+        other => other?,
+    };
+    let before = incident_refs(&txn, &[item.id])
+        .await?
+        .remove(&item.id)
+        .unwrap_or_default();
+    let label = IncidentRef::display(incident.number);
+    let linked = before.contains(&label);
+    if add == linked {
+        txn.commit().await?;
+        return Ok(views(ctx, &ctx.db, vec![item]).await?.remove(0));
+    }
+    if add {
+        insert_model(
+            &txn,
+            remediation_incident::Model {
+                remediation_id: item.id,
+                incident_id: incident.id,
+                created_at: now,
+            }
+            .into_active_model(),
+        )
+        .await?;
+    } else {
+        if before.len() == 1 {
+            return Err(ServiceError::Conflict {
+                detail: format!(
+                    "{label} is the only incident {} is linked to; link another first",
+                    RemediationRef::display(item.number)
+                ),
+                field: Some("incident".into()),
+                pending_cleanup_items: Vec::new(),
+            });
+        }
+        remediation_incident::Entity::delete_many()
+            .filter(remediation_incident::Column::RemediationId.eq(item.id))
+            .filter(remediation_incident::Column::IncidentId.eq(incident.id))
+            .exec(&txn)
+            .await?;
+    }
+    let after = incident_refs(&txn, &[item.id])
+        .await?
+        .remove(&item.id)
+        .unwrap_or_default();
+    write_history(
+        &txn,
+        vec![history(
+            item.id,
+            now,
+            actor,
+            "incidents",
+            Some(before.join(", ")),
+            Some(after.join(", ")),
+        )],
+    )
+    .await?;
+    remediation_item::Entity::update_many()
+        .col_expr(remediation_item::Column::UpdatedAt, Expr::value(now))
+        .filter(remediation_item::Column::Id.eq(item.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let mut item = item;
+    item.updated_at = now;
+    Ok(RemediationView {
+        overdue: ctx.remediation_overdue(&item),
+        item,
+        incidents: after,
+    })
+}
+
+/// Open, overdue and closed counts for one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    pub open: u64,
+    pub overdue: u64,
+    pub closed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemediationSummary {
+    pub as_of: NaiveDate,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub totals: GroupCounts,
+    pub by_team: Vec<(Option<String>, GroupCounts)>,
+    pub by_priority: Vec<(String, GroupCounts)>,
+    /// Items due within the period (that are done, or whose due date has passed).
+    pub due_in_period: u64,
+    /// Of those, done on or before their due date.
+    pub done_on_time: u64,
+    /// `done_on_time / due_in_period`, when anything was due.
+    pub completion_rate: Option<f64>,
+    /// Median age of open items, in days.
+    pub median_open_age_days: Option<f64>,
+}
+
+/// Dashboard figures. Counts come from one grouped query over the summary
+/// index; the period figures and the median from two more.
+pub async fn summary(
+    ctx: &Context,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<RemediationSummary, ServiceError> {
+    let today = ctx.today();
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or_else(|| to.checked_sub_days(Days::new(90)).unwrap_or(to));
+    if from > to {
+        return Err(ServiceError::validation(
+            "from,to",
+            "`from` must not be after `to`",
+        ));
+    }
+    let db = &ctx.db;
+    let backend = db.get_database_backend();
+    let ph = |n: usize| {
+        if backend == DbBackend::Postgres {
+            format!("${n}")
+        } else {
+            format!("?{n}")
+        }
+    };
+    let grouped = format!(
+        "SELECT team, priority, \
+           SUM(CASE WHEN status NOT IN ('done', 'wont_do') THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status NOT IN ('done', 'wont_do') AND due_date < {t} THEN 1 ELSE 0 END), \
+           SUM(CASE WHEN status IN ('done', 'wont_do') THEN 1 ELSE 0 END) \
+         FROM remediation_items GROUP BY team, priority",
+        t = ph(1)
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            grouped,
+            [today.into()],
+        ))
+        .await?;
+    let mut totals = GroupCounts::default();
+    let mut by_team: HashMap<Option<String>, GroupCounts> = HashMap::new();
+    let mut by_priority: HashMap<String, GroupCounts> = HashMap::new();
+    for row in rows {
+        let team: Option<String> = row.try_get_by_index(0)?;
+        let priority: String = row.try_get_by_index(1)?;
+        let n = |i: usize| -> Result<u64, ServiceError> {
+            let v: Option<i64> = row.try_get_by_index(i)?;
+            Ok(u64::try_from(v.unwrap_or(0)).unwrap_or(0))
+        };
+        let c = GroupCounts {
+            open: n(2)?,
+            overdue: n(3)?,
+            closed: n(4)?,
+        };
+        for g in [
+            &mut totals,
+            by_team.entry(team).or_default(),
+            by_priority.entry(priority).or_default(),
+        ] {
+            g.open += c.open;
+            g.overdue += c.overdue;
+            g.closed += c.closed;
+        }
+    }
+    // Due within [from, to]: done ones count whenever done; open ones only
+    // once their due date is behind us (they can no longer be on time).
+    let period = format!(
+        "SELECT COUNT(*), SUM(CASE WHEN status = 'done' AND closed_at < {next_day_of_due} THEN 1 ELSE 0 END) \
+         FROM remediation_items \
+         WHERE due_date >= {from} AND due_date <= {to} AND status <> 'wont_do' \
+           AND (status = 'done' OR due_date < {today})",
+        next_day_of_due = if backend == DbBackend::Postgres {
+            "((due_date + 1)::timestamp AT TIME ZONE 'UTC')".to_string()
+        } else {
+            "date(due_date, '+1 day')".to_string()
+        },
+        from = ph(1),
+        to = ph(2),
+        today = ph(3),
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            period,
+            [from.into(), to.into(), today.into()],
+        ))
+        .await?;
+    let (due_in_period, done_on_time) = match row {
+        Some(row) => {
+            let a: Option<i64> = row.try_get_by_index(0)?;
+            let b: Option<i64> = row.try_get_by_index(1)?;
+            (
+                u64::try_from(a.unwrap_or(0)).unwrap_or(0),
+                u64::try_from(b.unwrap_or(0)).unwrap_or(0),
+            )
+        }
+        None => (0, 0),
+    };
+    let median_open_age_days = median_open_age(ctx, totals.open).await?;
+    let mut by_team: Vec<_> = by_team.into_iter().collect();
+    by_team.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut by_priority: Vec<_> = by_priority.into_iter().collect();
+    by_priority.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(RemediationSummary {
+        as_of: today,
+        from,
+        to,
+        totals,
+        by_team,
+        by_priority,
+        due_in_period,
+        done_on_time,
+        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+        completion_rate: (due_in_period > 0).then(|| done_on_time as f64 / due_in_period as f64),
+        median_open_age_days,
+    })
+}
+
+async fn median_open_age(ctx: &Context, open: u64) -> Result<Option<f64>, ServiceError> {
+    if open == 0 {
+        return Ok(None);
+    }
+    let open_items = || {
+        remediation_item::Entity::find()
+            .select_only()
+            .column(remediation_item::Column::CreatedAt)
+            .filter(remediation_item::Column::Status.is_not_in(CLOSED))
+            .order_by_desc(remediation_item::Column::CreatedAt)
+    };
+    let middle = (open - 1) / 2;
+    let pick = |offset: u64| {
+        let query = open_items().offset(offset).limit(1);
+        async move { query.into_tuple::<DateTime<Utc>>().one(&ctx.db).await }
+    };
+    let a = pick(middle).await?;
+    let b = if open.is_multiple_of(2) {
+        pick(middle + 1).await?
+    } else {
+        a
+    };
+    let now = ctx.now();
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "ages in seconds are far below 2^52"
+    )]
+    let age = |t: DateTime<Utc>| (now - t).num_seconds() as f64 / 86_400.0;
+    Ok(match (a, b) {
+        (Some(a), Some(b)) => Some(((age(a) + age(b)) / 2.0 * 100.0).round() / 100.0),
+        _ => None,
+    })
+}
