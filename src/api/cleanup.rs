@@ -239,7 +239,12 @@ impl CleanupApi {
         /// The cleanup item's id.
         item_id: Path<Uuid>,
         /// The version (ETag) the change is based on.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = "^\\s*(\\*|(W/)?\"?[0-9]{1,9}\"?(\\s*,\\s*(W/)?\"?[0-9]{1,9}\"?)*)\\s*$"
+            )
+        )]
         if_match: Header<Option<String>>,
         body: ApiJson<UpdateCleanupItemRequest>,
     ) -> ApiResult<CleanupItemUpdated> {

@@ -536,7 +536,12 @@ impl IncidentsApi {
         ))]
         reference: Path<String>,
         /// The version (ETag) the change is based on.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = "^\\s*(\\*|(W/)?\"?[0-9]{1,9}\"?(\\s*,\\s*(W/)?\"?[0-9]{1,9}\"?)*)\\s*$"
+            )
+        )]
         if_match: Header<Option<String>>,
         body: ApiJson<UpdateIncidentRequest>,
     ) -> ApiResult<IncidentUpdated> {

@@ -1,7 +1,7 @@
 //! `/remediations`: follow-ups tracked to done, with history and a summary
 //! for dashboards.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -12,7 +12,7 @@ use poem_openapi::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, incidents::etag};
+use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, text::Date};
 use crate::{
     domain::{
         self, IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus, Scope,
@@ -54,7 +54,7 @@ pub struct RemediationItem {
     pub team: Option<String>,
     /// When it is due (a calendar date).
     #[oai(nullable)]
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     /// Where it stands.
     pub status: RemediationStatus,
     /// Why it is `wont_do`.
@@ -92,7 +92,7 @@ impl TryFrom<RemediationView> for RemediationItem {
             priority: parse_stored(&m.priority)?,
             owner: m.owner,
             team: m.team,
-            due_date: m.due_date,
+            due_date: m.due_date.map(Date),
             status: parse_stored(&m.status)?,
             reason: m.reason,
             tracker_url: m.tracker_url,
@@ -180,7 +180,7 @@ pub struct CreateRemediationRequest {
     /// When it is due; not before today. Absent: today plus the priority's
     /// default period (p0 7 days, p1 30, p2 90, p3 none by default).
     #[oai(nullable)]
-    pub due_date: Option<NaiveDate>,
+    pub due_date: Option<Date>,
     /// Where it stands; `open` when absent.
     #[oai(nullable)]
     pub status: Option<RemediationStatus>,
@@ -232,7 +232,7 @@ pub struct UpdateRemediationRequest {
     pub team: MaybeUndefined<String>,
     /// When it is due; not before the item was created.
     #[serde(default)]
-    pub due_date: MaybeUndefined<NaiveDate>,
+    pub due_date: MaybeUndefined<Date>,
     /// New status. Open work may move to any status; a `done` or `wont_do`
     /// item can only be reopened (`open`). `wont_do` needs a `reason`.
     #[oai(nullable)]
@@ -305,7 +305,7 @@ impl TryFrom<CreateRemediationRequest> for NewRemediation {
             priority: r.priority,
             owner: opt_text("owner", r.owner, 200)?,
             team: opt_text("team", r.team, 200)?,
-            due_date: r.due_date,
+            due_date: r.due_date.map(|d| d.0),
             status: r.status.unwrap_or(RemediationStatus::Open),
             reason: domain::optional_text("reason", r.reason, 5000)?,
             tracker_url: domain::optional_url("tracker_url", r.tracker_url)?,
@@ -331,7 +331,7 @@ impl TryFrom<UpdateRemediationRequest> for RemediationChanges {
             priority: r.priority,
             owner: change_text("owner", r.owner, 200)?,
             team: change_text("team", r.team, 200)?,
-            due_date: r.due_date.into(),
+            due_date: Option::<Option<Date>>::from(r.due_date).map(|d| d.map(|d| d.0)),
             status: r.status,
             reason: Option::<Option<String>>::from(r.reason)
                 .map(|v| domain::optional_text("reason", v, 5000))
@@ -387,11 +387,11 @@ pub struct PriorityCounts {
 #[derive(Debug, Clone, Object)]
 pub struct RemediationSummary {
     /// The day the figures are computed for (UTC).
-    pub as_of: NaiveDate,
+    pub as_of: Date,
     /// First day of the completion-rate period.
-    pub from: NaiveDate,
+    pub from: Date,
     /// Last day of the completion-rate period.
-    pub to: NaiveDate,
+    pub to: Date,
     /// All items.
     pub totals: RemediationCounts,
     /// Per team.
@@ -542,9 +542,9 @@ impl RemediationsApi {
         /// Only overdue items (`true`) or items that are not overdue (`false`).
         overdue: Query<Option<bool>>,
         /// Only items due before this day.
-        due_before: Query<Option<NaiveDate>>,
+        due_before: Query<Option<Date>>,
         /// Only items due on or after this day.
-        due_after: Query<Option<NaiveDate>>,
+        due_after: Query<Option<Date>>,
         /// Only items whose title or description contains this text.
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
@@ -581,8 +581,8 @@ impl RemediationsApi {
                 .map(|r| IncidentRef::parse("incident", r))
                 .transpose()?,
             overdue: overdue.0,
-            due_before: due_before.0,
-            due_after: due_after.0,
+            due_before: due_before.0.map(|d| d.0),
+            due_after: due_after.0.map(|d| d.0),
             q: q.0,
         };
         let page = remediations::list(ctx, filter, page).await?;
@@ -612,16 +612,16 @@ impl RemediationsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// First day of the completion-rate period; 90 days before `to` by default.
-        from: Query<Option<NaiveDate>>,
+        from: Query<Option<Date>>,
         /// Last day of the period; today by default.
-        to: Query<Option<NaiveDate>>,
+        to: Query<Option<Date>>,
     ) -> ApiResult<RemediationSummarised> {
         auth.require(Scope::Read)?;
-        let s = remediations::summary(ctx, from.0, to.0).await?;
+        let s = remediations::summary(ctx, from.0.map(|d| d.0), to.0.map(|d| d.0)).await?;
         Ok(RemediationSummarised::Ok(Json(RemediationSummary {
-            as_of: s.as_of,
-            from: s.from,
-            to: s.to,
+            as_of: Date(s.as_of),
+            from: Date(s.from),
+            to: Date(s.to),
             totals: s.totals.into(),
             by_team: s
                 .by_team
@@ -700,7 +700,12 @@ impl RemediationsApi {
         ))]
         remediation: Path<String>,
         /// The version (ETag) the change is based on.
-        #[oai(name = "If-Match")]
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = "^\\s*(\\*|(W/)?\"?[0-9]{1,9}\"?(\\s*,\\s*(W/)?\"?[0-9]{1,9}\"?)*)\\s*$"
+            )
+        )]
         if_match: Header<Option<String>>,
         body: ApiJson<UpdateRemediationRequest>,
     ) -> ApiResult<RemediationChanged> {

@@ -69,3 +69,72 @@ impl ToJSON for ListEntry {
 pub fn entries(list: Option<Vec<ListEntry>>) -> Vec<String> {
     list.unwrap_or_default().into_iter().map(|e| e.0).collect()
 }
+
+/// A calendar date, `YYYY-MM-DD`, stated in the spec with the standard
+/// `date` format (poem-openapi's own says `naive-date`, which clients and
+/// schema tools do not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Date(pub chrono::NaiveDate);
+
+impl TryFrom<String> for Date {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        parse_date(&value)
+    }
+}
+
+fn parse_date(value: &str) -> Result<Date, String> {
+    let ok = value.len() == 10 && value.as_bytes()[4] == b'-' && value.as_bytes()[7] == b'-';
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|_| ok)
+        .map(Date)
+        .ok_or_else(|| format!("{value:?} is not a date like 2026-11-24"))
+}
+
+impl Type for Date {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string_date".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date")))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Date {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => parse_date(&s).map_err(ParseError::custom),
+            other => Err(ParseError::expected_type(other.unwrap_or_default())),
+        }
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for Date {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        parse_date(value).map_err(ParseError::custom)
+    }
+}
+
+impl ToJSON for Date {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.format("%Y-%m-%d").to_string()))
+    }
+}

@@ -104,7 +104,9 @@ fn default_due(
         .and_then(|d| today.checked_add_days(Days::new(u64::from(d))))
 }
 
-const CLOSED: [&str; 2] = ["done", "wont_do"];
+/// The open statuses, spelled out (not `NOT IN` the closed ones) so the
+/// planner can range-scan the status indexes.
+const OPEN: [&str; 3] = ["open", "in_progress", "blocked"];
 
 impl Context {
     pub fn today(&self) -> NaiveDate {
@@ -124,7 +126,7 @@ impl Context {
         // No NULL may reach this condition: `NOT` of it must hold for items
         // without a due date.
         Condition::all()
-            .add(remediation_item::Column::Status.is_not_in(CLOSED))
+            .add(remediation_item::Column::Status.is_in(OPEN))
             .add(remediation_item::Column::DueDate.is_not_null())
             .add(remediation_item::Column::DueDate.lt(self.today()))
     }
@@ -773,44 +775,55 @@ pub async fn summary(
             format!("?{n}")
         }
     };
-    let grouped = format!(
-        "SELECT team, priority, \
-           SUM(CASE WHEN status NOT IN ('done', 'wont_do') THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status NOT IN ('done', 'wont_do') AND due_date < {t} THEN 1 ELSE 0 END), \
-           SUM(CASE WHEN status IN ('done', 'wont_do') THEN 1 ELSE 0 END) \
-         FROM remediation_items GROUP BY team, priority",
+    let counts = "SELECT team, priority, status, COUNT(*) FROM remediation_items \
+                  GROUP BY team, priority, status";
+    let overdue = format!(
+        "SELECT team, priority, COUNT(*) FROM remediation_items \
+         WHERE status IN ('open', 'in_progress', 'blocked') AND due_date < {t} \
+         GROUP BY team, priority",
         t = ph(1)
     );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            grouped,
-            [today.into()],
-        ))
-        .await?;
     let mut totals = GroupCounts::default();
     let mut by_team: HashMap<Option<String>, GroupCounts> = HashMap::new();
     let mut by_priority: HashMap<String, GroupCounts> = HashMap::new();
-    for row in rows {
+    let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+    for row in db
+        .query_all_raw(Statement::from_string(backend, counts))
+        .await?
+    {
         let team: Option<String> = row.try_get_by_index(0)?;
         let priority: String = row.try_get_by_index(1)?;
-        let n = |i: usize| -> Result<u64, ServiceError> {
-            let v: Option<i64> = row.try_get_by_index(i)?;
-            Ok(u64::try_from(v.unwrap_or(0)).unwrap_or(0))
-        };
-        let c = GroupCounts {
-            open: n(2)?,
-            overdue: n(3)?,
-            closed: n(4)?,
-        };
+        let status: RemediationStatus = parse_stored(&row.try_get_by_index::<String>(2)?)?;
+        let n = as_u64(row.try_get_by_index(3)?);
         for g in [
             &mut totals,
-            by_team.entry(team).or_default(),
-            by_priority.entry(priority).or_default(),
+            by_team.entry(team.clone()).or_default(),
+            by_priority.entry(priority.clone()).or_default(),
         ] {
-            g.open += c.open;
-            g.overdue += c.overdue;
-            g.closed += c.closed;
+            if status.is_closed() {
+                g.closed += n;
+            } else {
+                g.open += n;
+            }
+        }
+    }
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            overdue,
+            [today.into()],
+        ))
+        .await?
+    {
+        let team: Option<String> = row.try_get_by_index(0)?;
+        let priority: String = row.try_get_by_index(1)?;
+        let n = as_u64(row.try_get_by_index(2)?);
+        for g in [
+            &mut totals,
+            by_team.entry(team.clone()).or_default(),
+            by_priority.entry(priority.clone()).or_default(),
+        ] {
+            g.overdue += n;
         }
     }
     // Due within [from, to]: done ones count whenever done; open ones only
@@ -871,21 +884,28 @@ async fn median_open_age(ctx: &Context, open: u64) -> Result<Option<f64>, Servic
     if open == 0 {
         return Ok(None);
     }
-    let open_items = || {
-        remediation_item::Entity::find()
-            .select_only()
-            .column(remediation_item::Column::CreatedAt)
-            .filter(remediation_item::Column::Status.is_not_in(CLOSED))
-            .order_by_desc(remediation_item::Column::CreatedAt)
+    let db = &ctx.db;
+    let backend = db.get_database_backend();
+    // The predicate is the partial index's, word for word, so the offset
+    // walks that index instead of sorting the open items.
+    let nth = |offset: u64| {
+        let sql = format!(
+            "SELECT created_at FROM remediation_items \
+             WHERE status IN ('open', 'in_progress', 'blocked') \
+             ORDER BY created_at LIMIT 1 OFFSET {offset}"
+        );
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await?;
+            row.map(|r| r.try_get_by_index::<DateTime<Utc>>(0))
+                .transpose()
+        }
     };
     let middle = (open - 1) / 2;
-    let pick = |offset: u64| {
-        let query = open_items().offset(offset).limit(1);
-        async move { query.into_tuple::<DateTime<Utc>>().one(&ctx.db).await }
-    };
-    let a = pick(middle).await?;
+    let a = nth(middle).await?;
     let b = if open.is_multiple_of(2) {
-        pick(middle + 1).await?
+        nth(middle + 1).await?
     } else {
         a
     };
