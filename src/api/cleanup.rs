@@ -98,11 +98,11 @@ pub struct UpdateCleanupItemRequest {
     pub status: Option<CleanupStatus>,
     /// Why it is kept.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 5000))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 5000))]
     pub reason: MaybeUndefined<String>,
     /// Who undoes it.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub owner: MaybeUndefined<String>,
     /// What was changed.
     #[oai(validator(

@@ -223,32 +223,40 @@ pub struct UpdateIncidentRequest {
     pub status: Option<IncidentStatus>,
     /// What customers experience.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$"))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$"))]
     pub customer_impact: MaybeUndefined<String>,
     /// Components affected (replaces the list).
     #[oai(nullable)]
     pub affected_components: Option<Vec<ListEntry>>,
     /// Link to the chat room.
     #[serde(default)]
-    #[oai(validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000))]
+    #[oai(
+        nullable,
+        validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000)
+    )]
     pub chat_room_url: MaybeUndefined<String>,
     /// Labels (replaces the list).
     #[oai(nullable)]
     pub labels: Option<Vec<ListEntry>>,
     /// When the problem began.
     #[serde(default)]
+    #[oai(nullable)]
     pub started_at: MaybeUndefined<DateTime<Utc>>,
     /// When it was detected.
     #[serde(default)]
+    #[oai(nullable)]
     pub detected_at: MaybeUndefined<DateTime<Utc>>,
     /// When a responder acknowledged it.
     #[serde(default)]
+    #[oai(nullable)]
     pub acknowledged_at: MaybeUndefined<DateTime<Utc>>,
     /// When customer impact was mitigated.
     #[serde(default)]
+    #[oai(nullable)]
     pub mitigated_at: MaybeUndefined<DateTime<Utc>>,
     /// When it was resolved.
     #[serde(default)]
+    #[oai(nullable)]
     pub resolved_at: MaybeUndefined<DateTime<Utc>>,
 }
 

@@ -214,7 +214,7 @@ pub struct UpdateRemediationRequest {
     pub title: Option<String>,
     /// Details.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 20000))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 20000))]
     pub description: MaybeUndefined<String>,
     /// What it does.
     #[oai(nullable)]
@@ -224,14 +224,15 @@ pub struct UpdateRemediationRequest {
     pub priority: Option<Priority>,
     /// Who does it.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub owner: MaybeUndefined<String>,
     /// Which team owns it.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub team: MaybeUndefined<String>,
     /// When it is due; not before the item was created.
     #[serde(default)]
+    #[oai(nullable)]
     pub due_date: MaybeUndefined<Date>,
     /// New status. Open work may move to any status; a `done` or `wont_do`
     /// item can only be reopened (`open`). `wont_do` needs a `reason`.
@@ -239,11 +240,14 @@ pub struct UpdateRemediationRequest {
     pub status: Option<RemediationStatus>,
     /// Why it is `wont_do`.
     #[serde(default)]
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 5000))]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 5000))]
     pub reason: MaybeUndefined<String>,
     /// Link to the ticket.
     #[serde(default)]
-    #[oai(validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000))]
+    #[oai(
+        nullable,
+        validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000)
+    )]
     pub tracker_url: MaybeUndefined<String>,
 }
 
