@@ -122,9 +122,10 @@ async fn measure(items: usize, requests: usize) -> anyhow::Result<[f64; 2]> {
     Ok(medians)
 }
 
-/// 5,000 incidents and `items` remediation items: 20 teams, four
-/// priorities, due dates spread over two years around now, about 40 %
-/// still open, one or two incident links each.
+/// 5,000 incidents and `items` remediation items created over the last two
+/// years: 20 teams, four priorities, due 1 to 18 weeks after creation;
+/// items more than a month past due are 95 % closed, recent ones about
+/// 70 % open; one or two incident links each.
 async fn seed(
     db: &DatabaseConnection,
     items: usize,
@@ -174,12 +175,18 @@ async fn seed(
         let due = created
             .date_naive()
             .checked_add_days(Days::new(7 + (i as u64 * 13) % 120));
-        let status = match i % 10 {
-            0..=3 => "done",
-            4 | 5 => "wont_do",
-            6 => "in_progress",
-            7 => "blocked",
-            _ => "open",
+        // As teams work: items whose due date is more than a month behind
+        // us are nearly all closed (1 in 20 slips and stays open); recent
+        // ones are a mix of open work and done.
+        let settled = due.is_some_and(|d| d + Days::new(30) < now.date_naive());
+        let status = match (settled, i % 20) {
+            (true, 0) => "open",
+            (true, 1..=3) => "wont_do",
+            (true, _) => "done",
+            (false, 0..=5) => "done",
+            (false, 6 | 7) => "in_progress",
+            (false, 8) => "blocked",
+            (false, _) => "open",
         };
         let closed = matches!(status, "done" | "wont_do");
         let item = remediation_item::Model {
@@ -230,6 +237,9 @@ async fn seed(
             .await?;
         }
     }
+    debrief::services::remediations::rebuild_counts(&txn)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let backend = txn.get_database_backend();
     txn.execute_raw(Statement::from_string(
         backend,

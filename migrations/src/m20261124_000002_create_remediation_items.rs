@@ -57,14 +57,6 @@ impl MigrationTrait for Migration {
                 vec![RemediationItems::DueDate, RemediationItems::Number],
             ),
             (
-                "idx_remediation_items_counts",
-                vec![
-                    RemediationItems::Team,
-                    RemediationItems::Priority,
-                    RemediationItems::Status,
-                ],
-            ),
-            (
                 "idx_remediation_items_overdue",
                 vec![
                     RemediationItems::Status,
@@ -97,6 +89,28 @@ impl MigrationTrait for Migration {
             .execute_unprepared(
                 "CREATE INDEX idx_remediation_items_open_created ON remediation_items (created_at) \
                  WHERE status IN ('open', 'in_progress', 'blocked')",
+            )
+            .await?;
+
+        // Item counts per (team, priority, status), kept in step with the
+        // items in the same transactions, so the summary reads a few hundred
+        // rows however long the history grows. An item without a team is
+        // counted under team '' (a team name can never be blank).
+        manager
+            .create_table(
+                Table::create()
+                    .table(RemediationCounts::Table)
+                    .col(string_len(RemediationCounts::Team, 200))
+                    .col(string_len(RemediationCounts::Priority, 4))
+                    .col(string_len(RemediationCounts::Status, 16))
+                    .col(big_integer(RemediationCounts::Count).default(0))
+                    .primary_key(
+                        Index::create()
+                            .col(RemediationCounts::Team)
+                            .col(RemediationCounts::Priority)
+                            .col(RemediationCounts::Status),
+                    )
+                    .to_owned(),
             )
             .await?;
 
@@ -178,6 +192,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
+            .drop_table(Table::drop().table(RemediationCounts::Table).to_owned())
+            .await?;
+        manager
             .drop_table(Table::drop().table(RemediationHistory::Table).to_owned())
             .await?;
         manager
@@ -214,6 +231,15 @@ enum RemediationItems {
     Version,
     CreatedAt,
     UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum RemediationCounts {
+    Table,
+    Team,
+    Priority,
+    Status,
+    Count,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

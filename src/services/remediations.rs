@@ -256,6 +256,56 @@ async fn write_history(
     Ok(())
 }
 
+/// Move one item into (`delta` = 1) or out of (-1) its count group.
+async fn bump_count<C: ConnectionTrait>(
+    txn: &C,
+    item: &remediation_item::Model,
+    delta: i64,
+) -> Result<(), ServiceError> {
+    let backend = txn.get_database_backend();
+    let (a, b, c, d) = if backend == DbBackend::Postgres {
+        ("$1", "$2", "$3", "$4")
+    } else {
+        ("?1", "?2", "?3", "?4")
+    };
+    let sql = format!(
+        "INSERT INTO remediation_counts (team, priority, status, count) VALUES ({a}, {b}, {c}, {d}) \
+         ON CONFLICT (team, priority, status) DO UPDATE SET count = remediation_counts.count + excluded.count"
+    );
+    let team = item.team.clone().unwrap_or_default();
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            team.into(),
+            item.priority.clone().into(),
+            item.status.clone().into(),
+            delta.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Recompute the count groups from the items (for bulk loads that write
+/// items directly).
+pub async fn rebuild_counts<C: ConnectionTrait>(db: &C) -> Result<(), ServiceError> {
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_string(
+        backend,
+        "DELETE FROM remediation_counts",
+    ))
+    .await?;
+    db.execute_raw(Statement::from_string(
+        backend,
+        "INSERT INTO remediation_counts (team, priority, status, count) \
+         SELECT COALESCE(team, ''), priority, status, COUNT(*) FROM remediation_items \
+         GROUP BY COALESCE(team, ''), priority, status",
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Resolve incident references inside a transaction; a missing one is a 422
 /// naming its position.
 async fn resolve_incidents(
@@ -330,6 +380,7 @@ pub async fn create(
         updated_at: now,
     };
     insert_model(&txn, item.clone().into_active_model()).await?;
+    bump_count(&txn, &item, 1).await?;
     remediation_incident::Entity::insert_many(incidents.iter().map(|i| {
         remediation_incident::Model {
             remediation_id: item.id,
@@ -611,6 +662,12 @@ pub async fn update(
         });
     }
     write_history(&txn, entries).await?;
+    if (&current.team, &current.priority, &current.status)
+        != (&next.team, &next.priority, &next.status)
+    {
+        bump_count(&txn, &current, -1).await?;
+        bump_count(&txn, &next, 1).await?;
+    }
     txn.commit().await?;
     Ok(views(ctx, &ctx.db, vec![next]).await?.remove(0))
 }
@@ -775,8 +832,7 @@ pub async fn summary(
             format!("?{n}")
         }
     };
-    let counts = "SELECT team, priority, status, COUNT(*) FROM remediation_items \
-                  GROUP BY team, priority, status";
+    let counts = "SELECT team, priority, status, count FROM remediation_counts WHERE count <> 0";
     let overdue = format!(
         "SELECT team, priority, COUNT(*) FROM remediation_items \
          WHERE status IN ('open', 'in_progress', 'blocked') AND due_date < {t} \

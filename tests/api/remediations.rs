@@ -510,4 +510,29 @@ async fn summary_counts_rates_and_ages() {
         Some("from,to"),
     )
     .await;
+
+    // Counts follow changes of team and priority.
+    app.patch(
+        "/remediations/REM-3",
+        json!({"team": "storage", "priority": "p0"}),
+    )
+    .await;
+    let s: Value = app.get("/remediations/summary").await.json().await.unwrap();
+    let storage = s["by_team"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "storage")
+        .unwrap();
+    assert_eq!(
+        (storage["open"].as_u64(), storage["closed"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let p1 = s["by_priority"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["priority"] == "p1");
+    assert!(p1.is_none_or(|p| p["open"] == 0), "{s}");
+    assert_eq!(s["totals"], json!({"open": 2, "overdue": 1, "closed": 2}));
 }
