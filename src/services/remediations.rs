@@ -833,10 +833,20 @@ pub async fn summary(
         }
     };
     let counts = "SELECT team, priority, status, count FROM remediation_counts WHERE count <> 0";
+    // SQLite's planner may prefer a non-covering index for these; the
+    // summary's cost rests on the covering ones, so name them there.
+    let hint = |index: &str| {
+        if backend == DbBackend::Sqlite {
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        }
+    };
     let overdue = format!(
-        "SELECT team, priority, COUNT(*) FROM remediation_items \
+        "SELECT team, priority, COUNT(*) FROM remediation_items{hint} \
          WHERE status IN ('open', 'in_progress', 'blocked') AND due_date < {t} \
          GROUP BY team, priority",
+        hint = hint("idx_remediation_items_overdue"),
         t = ph(1)
     );
     let mut totals = GroupCounts::default();
@@ -847,7 +857,8 @@ pub async fn summary(
         .query_all_raw(Statement::from_string(backend, counts))
         .await?
     {
-        let team: Option<String> = row.try_get_by_index(0)?;
+        let team: String = row.try_get_by_index(0)?;
+        let team = (!team.is_empty()).then_some(team);
         let priority: String = row.try_get_by_index(1)?;
         let status: RemediationStatus = parse_stored(&row.try_get_by_index::<String>(2)?)?;
         let n = as_u64(row.try_get_by_index(3)?);
@@ -886,7 +897,7 @@ pub async fn summary(
     // once their due date is behind us (they can no longer be on time).
     let period = format!(
         "SELECT COUNT(*), SUM(CASE WHEN status = 'done' AND closed_at < {next_day_of_due} THEN 1 ELSE 0 END) \
-         FROM remediation_items \
+         FROM remediation_items{hint} \
          WHERE due_date >= {from} AND due_date <= {to} AND status <> 'wont_do' \
            AND (status = 'done' OR due_date < {today})",
         next_day_of_due = if backend == DbBackend::Postgres {
@@ -894,6 +905,7 @@ pub async fn summary(
         } else {
             "date(due_date, '+1 day')".to_string()
         },
+        hint = hint("idx_remediation_items_due_status_closed"),
         from = ph(1),
         to = ph(2),
         today = ph(3),
@@ -943,10 +955,15 @@ async fn median_open_age(ctx: &Context, open: u64) -> Result<Option<f64>, Servic
     let db = &ctx.db;
     let backend = db.get_database_backend();
     // The predicate is the partial index's, word for word, so the offset
-    // walks that index instead of sorting the open items.
+    // walks that index instead of sorting the open items (SQLite is told).
+    let hint = if backend == DbBackend::Sqlite {
+        " INDEXED BY idx_remediation_items_open_created"
+    } else {
+        ""
+    };
     let nth = |offset: u64| {
         let sql = format!(
-            "SELECT created_at FROM remediation_items \
+            "SELECT created_at FROM remediation_items{hint} \
              WHERE status IN ('open', 'in_progress', 'blocked') \
              ORDER BY created_at LIMIT 1 OFFSET {offset}"
         );
