@@ -102,6 +102,246 @@ impl Default for RemediationDueDays {
     }
 }
 
+/// How documents are rendered and published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocumentSettings {
+    /// IANA time zone in which documents show times (`UTC`, `Europe/Paris`).
+    pub display_time_zone: String,
+    /// Paper of PDF documents: `a4` or `letter`.
+    pub paper_size: crate::reports::pdf::PaperSize,
+    /// Directory whose template files replace the embedded ones of the same
+    /// name (see `reports/templates/`).
+    pub templates_dir: Option<PathBuf>,
+    /// Host names under these domains are redacted from public documents.
+    pub internal_domains: Vec<String>,
+    /// Absolute base URL of the public pages, for the Atom feed's links
+    /// (`https://status.example.com`). Unset: taken from the request's Host.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for DocumentSettings {
+    fn default() -> Self {
+        Self {
+            display_time_zone: "UTC".into(),
+            paper_size: crate::reports::pdf::PaperSize::A4,
+            templates_dir: None,
+            internal_domains: Vec::new(),
+            public_base_url: None,
+        }
+    }
+}
+
+/// When a post-mortem is due after its incident started, per severity:
+/// `"3 days"`, `"5 business days"` (Monday to Friday) or `"none"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostmortemDue {
+    pub sev1: String,
+    pub sev2: String,
+    pub sev3: String,
+    pub sev4: String,
+}
+
+impl Default for PostmortemDue {
+    fn default() -> Self {
+        Self {
+            sev1: "3 days".into(),
+            sev2: "5 business days".into(),
+            sev3: "10 business days".into(),
+            sev4: "none".into(),
+        }
+    }
+}
+
+/// A due period as configured in [`PostmortemDue`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuePeriod {
+    /// No due date.
+    None,
+    /// This many calendar days.
+    Days(u32),
+    /// This many business days (Monday to Friday).
+    BusinessDays(u32),
+}
+
+impl DuePeriod {
+    /// Parse `"N days"`, `"N business days"` or `"none"`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let count = |n: &str| {
+            n.parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 366)
+                .ok_or_else(|| format!("{text:?}: {n:?} is not a number of days up to 366"))
+        };
+        match words.as_slice() {
+            ["none"] => Ok(DuePeriod::None),
+            [n, "day" | "days"] => Ok(DuePeriod::Days(count(n)?)),
+            [n, "business", "day" | "days"] => Ok(DuePeriod::BusinessDays(count(n)?)),
+            _ => Err(format!(
+                "{text:?} is not \"N days\", \"N business days\" or \"none\""
+            )),
+        }
+    }
+}
+
+impl PostmortemDue {
+    /// The period for a severity (`sev1` … `sev4`); checked at load time.
+    pub fn period(&self, severity: &str) -> DuePeriod {
+        let text = match severity {
+            "sev1" => &self.sev1,
+            "sev2" => &self.sev2,
+            "sev3" => &self.sev3,
+            _ => &self.sev4,
+        };
+        DuePeriod::parse(text).unwrap_or(DuePeriod::None)
+    }
+}
+
+/// The weekly Ops Review digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DigestSettings {
+    /// When the digest runs: a cron expression with seconds first
+    /// (`0 0 9 * * Mon`) or the common 5-field form (`0 9 * * Mon`).
+    pub schedule: String,
+    /// IANA time zone of the schedule and of the week's boundaries.
+    pub time_zone: String,
+    /// Who receives it; `DEBRIEF_DIGEST_RECIPIENTS` (comma-separated) adds more.
+    pub recipients: Vec<String>,
+}
+
+impl Default for DigestSettings {
+    fn default() -> Self {
+        Self {
+            schedule: "0 0 9 * * Mon".into(),
+            time_zone: "UTC".into(),
+            recipients: Vec::new(),
+        }
+    }
+}
+
+/// How mail leaves the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Write each message as an `.eml` file under `<data_dir>/outbox/` (the default).
+    #[default]
+    File,
+    /// Send over SMTP (see `mail.smtp`).
+    Smtp,
+    /// Keep messages in memory: for tests.
+    Memory,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption at all: only for a relay on localhost or a test sink.
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// Unset: 587 for STARTTLS, 465 for TLS, 25 for plain.
+    pub port: Option<u16>,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Seconds a connection or a command may take.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: None,
+            security: SmtpSecurity::Starttls,
+            username: None,
+            password: None,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    /// The `From:` of every message.
+    pub from: String,
+    pub smtp: SmtpSettings,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            transport: MailTransport::File,
+            from: "Debrief <debrief@localhost>".into(),
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+/// The scheduler and the outbox worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSettings {
+    /// Run the scheduler and the outbox worker inside `debrief serve`.
+    pub enabled: bool,
+    /// Seconds between two passes of the scheduler and the outbox.
+    pub tick_seconds: u64,
+    /// Seconds a claimed run or a leased delivery stays claimed; after
+    /// that another replica (or the restarted process) takes it over.
+    pub claim_seconds: u64,
+    /// Delivery attempts before a delivery is marked `failed`.
+    pub max_attempts: u32,
+    /// First retry delay in seconds; it doubles at each attempt (at most a day).
+    pub retry_base_seconds: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_seconds: 30,
+            claim_seconds: 600,
+            max_attempts: 12,
+            retry_base_seconds: 60,
+        }
+    }
+}
+
+/// Reminders to owners of overdue remediation items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReminderSettings {
+    /// One reminder per owner per run of this schedule (weekly by default),
+    /// in `digest.time_zone`.
+    pub schedule: String,
+    /// Owners that are not e-mail addresses get `owner@<owner_domain>`;
+    /// unset, they get no reminder.
+    pub owner_domain: Option<String>,
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        Self {
+            schedule: "0 0 8 * * Mon".into(),
+            owner_domain: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -116,6 +356,9 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest accepted import file (`POST /api/v1/imports/…`), in bytes.
+    /// Imports are streamed, so this bounds the upload, not memory.
+    pub import_limit_bytes: u64,
     /// Log line format.
     pub log_format: LogFormat,
     /// Who may read `/metrics`.
@@ -128,6 +371,18 @@ pub struct Settings {
     pub remediation_due_days: RemediationDueDays,
     /// Create and print an admin token on the first start.
     pub bootstrap_token: bool,
+    /// The weekly Ops Review digest.
+    pub digest: DigestSettings,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+    /// Scheduler and outbox worker.
+    pub jobs: JobSettings,
+    /// Overdue remediation reminders.
+    pub reminders: ReminderSettings,
+    /// Document rendering: time zone, paper, templates, redaction domains.
+    pub documents: DocumentSettings,
+    /// Post-mortem due periods per severity.
+    pub postmortem_due: PostmortemDue,
 }
 
 impl Default for Settings {
@@ -138,12 +393,19 @@ impl Default for Settings {
             database_url: None,
             database_max_connections: 8,
             body_limit_bytes: 16 * 1024 * 1024,
+            import_limit_bytes: 1024 * 1024 * 1024,
             log_format: LogFormat::Human,
             metrics: MetricsAccess::Public,
             shutdown_grace_seconds: 30,
             customer_update_minutes: CustomerUpdateMinutes::default(),
             remediation_due_days: RemediationDueDays::default(),
             bootstrap_token: true,
+            digest: DigestSettings::default(),
+            mail: MailSettings::default(),
+            jobs: JobSettings::default(),
+            reminders: ReminderSettings::default(),
+            documents: DocumentSettings::default(),
+            postmortem_due: PostmortemDue::default(),
         }
     }
 }
@@ -161,10 +423,17 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        let settings: Settings = figment
+        let mut settings: Settings = figment
             .merge(Env::prefixed("DEBRIEF_").split("__"))
             .extract()
             .map_err(|err| ConfigError(err.to_string()))?;
+        if let Ok(list) = std::env::var("DEBRIEF_DIGEST_RECIPIENTS") {
+            for address in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+                if !settings.digest.recipients.iter().any(|r| r == address) {
+                    settings.digest.recipients.push(address.to_string());
+                }
+            }
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -181,12 +450,73 @@ impl Settings {
                 "body_limit_bytes must be greater than 0".into(),
             ));
         }
+        crate::domain::CronSpec::parse(&self.digest.schedule)
+            .map_err(|err| ConfigError(format!("digest.schedule: {err}")))?;
+        crate::domain::CronSpec::parse(&self.reminders.schedule)
+            .map_err(|err| ConfigError(format!("reminders.schedule: {err}")))?;
+        crate::domain::parse_time_zone(&self.digest.time_zone)
+            .map_err(|err| ConfigError(format!("digest.time_zone: {err}")))?;
+        for address in &self.digest.recipients {
+            address.parse::<lettre::Address>().map_err(|err| {
+                ConfigError(format!(
+                    "digest.recipients: {address:?} is not an e-mail address ({err})"
+                ))
+            })?;
+        }
+        self.mail
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|err| ConfigError(format!("mail.from: {:?}: {err}", self.mail.from)))?;
+        if self.jobs.tick_seconds == 0
+            || self.jobs.claim_seconds == 0
+            || self.jobs.max_attempts == 0
+        {
+            return Err(ConfigError(
+                "jobs.tick_seconds, jobs.claim_seconds and jobs.max_attempts must be greater than 0"
+                    .into(),
+            ));
+        }
+        if self.import_limit_bytes == 0 {
+            return Err(ConfigError(
+                "import_limit_bytes must be greater than 0".into(),
+            ));
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError(
                 "database_max_connections must be greater than 0".into(),
             ));
         }
+        self.display_zone()?;
+        for (key, value) in [
+            ("sev1", &self.postmortem_due.sev1),
+            ("sev2", &self.postmortem_due.sev2),
+            ("sev3", &self.postmortem_due.sev3),
+            ("sev4", &self.postmortem_due.sev4),
+        ] {
+            DuePeriod::parse(value)
+                .map_err(|err| ConfigError(format!("postmortem_due.{key}: {err}")))?;
+        }
+        if let Some(url) = &self.documents.public_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "documents.public_base_url: {url:?} is not an http(s) URL"
+            )));
+        }
         Ok(())
+    }
+
+    /// The display time zone of documents.
+    pub fn display_zone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.documents
+            .display_time_zone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| {
+                ConfigError(format!(
+                    "documents.display_time_zone: {:?} is not an IANA time zone (e.g. UTC, Europe/Paris)",
+                    self.documents.display_time_zone
+                ))
+            })
     }
 
     /// The database to connect to.
@@ -271,5 +601,67 @@ mod tests {
             Ok(())
         });
         assert!(Settings::load(Some(std::path::Path::new("/nonexistent/debrief.toml"))).is_err());
+    }
+
+    #[test]
+    fn digest_recipients_come_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "debrief.toml",
+                "[digest]\nrecipients = [\"leads@example.com\"]\nschedule = \"0 9 * * Mon\"\ntime_zone = \"Europe/Berlin\"\n",
+            )?;
+            jail.set_env(
+                "DEBRIEF_DIGEST_RECIPIENTS",
+                "ops@example.com, leads@example.com,,",
+            );
+            let s = Settings::load(Some(std::path::Path::new("debrief.toml"))).expect("loads");
+            assert_eq!(
+                s.digest.recipients,
+                ["leads@example.com", "ops@example.com"],
+                "added, without duplicates"
+            );
+            assert_eq!(
+                s.digest.schedule, "0 9 * * Mon",
+                "the 5-field form is accepted"
+            );
+            jail.set_env("DEBRIEF_DIGEST_RECIPIENTS", "not-an-address");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("digest.recipients"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_schedules_and_zones_are_refused() {
+        for (key, value, named) in [
+            (
+                "DEBRIEF_DIGEST__SCHEDULE",
+                "every monday",
+                "digest.schedule",
+            ),
+            (
+                "DEBRIEF_DIGEST__SCHEDULE",
+                "0 0 25 * * Mon",
+                "digest.schedule",
+            ),
+            (
+                "DEBRIEF_DIGEST__TIME_ZONE",
+                "Mars/Olympus",
+                "digest.time_zone",
+            ),
+            (
+                "DEBRIEF_REMINDERS__SCHEDULE",
+                "9 * * Mon",
+                "reminders.schedule",
+            ),
+            ("DEBRIEF_MAIL__FROM", "nobody", "mail.from"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(key, value);
+                let err = Settings::load(None).unwrap_err().to_string();
+                assert!(err.contains(named), "{value}: {err}");
+                Ok(())
+            });
+        }
     }
 }

@@ -42,7 +42,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     Ok(Database::connect(options).await?)
 }
 
-fn sqlite_path(url: &str) -> Option<String> {
+/// The file of a `sqlite:` URL (none for an in-memory database).
+pub fn sqlite_path(url: &str) -> Option<String> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -50,9 +51,20 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
-/// Apply every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+/// Apply every pending migration, then the data step below.
+pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<(), DbErr> {
+    Migrator::up(db, None).await?;
+    // Data step: every incident has its post-mortem (incidents recorded
+    // before post-mortems existed get theirs here, once), and every
+    // post-mortem's due date in force follows the configured periods.
+    let due = &settings.postmortem_due;
+    let step = async {
+        crate::services::postmortems::ensure_all(db, due, chrono::Utc::now()).await?;
+        crate::services::postmortems::sync_due_on(db, due).await
+    };
+    step.await
+        .map_err(|e| DbErr::Custom(format!("cannot bring the post-mortems up to date: {e}")))?;
+    Ok(())
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

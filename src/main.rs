@@ -1,18 +1,32 @@
-//! The `debrief` command: serve, migrate, token, openapi.
+//! The `debrief` command: serve, migrate, token, import, render, digest,
+//! openapi.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
+
 use debrief::{
     api,
+    clock::SystemClock,
     config::{LogFormat, Settings},
     db,
-    domain::Scope,
-    services::tokens,
+    domain::{IncidentRef, IsoWeek, Scope},
+    error::ServiceError,
+    ingest::ImportFormat,
+    jobs::Jobs,
+    notify::Mailer,
+    reports::{Format, Variant},
+    services::{
+        Context,
+        digests::{self, SendTrigger},
+        imports::{self, ImportRequest},
+        postmortems, tokens,
+    },
     startup::{Application, shutdown_signal},
     telemetry,
 };
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +55,52 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Import a file (a Debrief bundle, Statuspage incidents, PagerDuty log
+    /// entries or a Slack channel export) in one transaction, and print what
+    /// was created, updated and left unchanged.
+    Import {
+        /// The JSON file to read (streamed: it may be larger than memory).
+        file: PathBuf,
+        /// The file's format.
+        #[arg(long, value_enum)]
+        format: ImportFormatArg,
+        /// The incident (INC-n or its id) PagerDuty or Slack records go to.
+        #[arg(long)]
+        incident: Option<String>,
+        /// Do all the work and print the summary, then roll it back.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Render a post-mortem document to a file.
+    Render {
+        /// The incident: `INC-n` or its UUID.
+        incident: String,
+        /// Internal (everything) or public (public material, redacted).
+        #[arg(long, value_enum)]
+        variant: VariantArg,
+        /// Markdown, HTML or PDF.
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        /// The file to write; `-` for standard output.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+    /// Generate the Ops Review digest of a week; with --send, mail it.
+    Digest {
+        /// ISO week, like 2026-W47 (default: the previous week in `digest.time_zone`).
+        #[arg(long)]
+        week: Option<String>,
+        /// Queue it for the configured recipients and deliver the outbox now.
+        #[arg(long)]
+        send: bool,
+        /// With --send: mail a week that was already sent once more.
+        #[arg(long, requires = "send")]
+        resend: bool,
+        /// Write digest.md, digest.html, chart.png (and digest.pdf) into this
+        /// directory instead of printing the Markdown.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print the OpenAPI specification.
     Openapi {
@@ -81,6 +141,38 @@ impl From<ScopeArg> for Scope {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ImportFormatArg {
+    Bundle,
+    Statuspage,
+    Pagerduty,
+    Slack,
+}
+
+impl From<ImportFormatArg> for ImportFormat {
+    fn from(f: ImportFormatArg) -> Self {
+        match f {
+            ImportFormatArg::Bundle => ImportFormat::Bundle,
+            ImportFormatArg::Statuspage => ImportFormat::Statuspage,
+            ImportFormatArg::Pagerduty => ImportFormat::Pagerduty,
+            ImportFormatArg::Slack => ImportFormat::Slack,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VariantArg {
+    Internal,
+    Public,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Md,
+    Html,
+    Pdf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum SpecFormat {
     Yaml,
     Json,
@@ -105,8 +197,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let conn = db::connect(&settings).await?;
-            db::migrate(&conn).await.context("migration failed")?;
+            open_database(&settings).await?;
             tracing::info!("Database migrated");
             Ok(())
         }
@@ -118,8 +209,7 @@ async fn main() -> anyhow::Result<()> {
                 !name.is_empty() && name.len() <= 200,
                 "--name must be 1 to 200 characters"
             );
-            let conn = db::connect(&settings).await?;
-            db::migrate(&conn).await.context("migration failed")?;
+            let conn = open_database(&settings).await?;
             let (token, secret) = tokens::create(&conn, chrono::Utc::now(), name, scope.into())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -130,8 +220,207 @@ async fn main() -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Import {
+            file,
+            format,
+            incident,
+            dry_run,
+        } => import(settings, file, format.into(), incident, dry_run).await,
+        Command::Render {
+            incident,
+            variant,
+            format,
+            output,
+        } => render(settings, &incident, variant, format, &output).await,
+        Command::Digest {
+            week,
+            send,
+            resend,
+            out,
+        } => digest(settings, week, send, resend, out).await,
         Command::Openapi { .. } => unreachable!("handled above"),
     }
+}
+
+/// `debrief import`: stream the file into the database with a progress bar
+/// (on a terminal), then print the summary.
+async fn import(
+    settings: Settings,
+    file: PathBuf,
+    format: ImportFormat,
+    incident: Option<String>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let incident = incident
+        .as_deref()
+        .map(|v| IncidentRef::parse("--incident", v))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let request = ImportRequest {
+        format,
+        incident,
+        dry_run,
+    };
+    imports::check_request(&request).map_err(|e| anyhow::anyhow!("--incident: {e}"))?;
+    let opened =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
+    let ctx = open_context(settings).await?;
+    let progress = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} [{bar:40}] {bytes_per_sec}, {eta} left",
+        )
+        .context("progress template")?
+        .progress_chars("=> "),
+    );
+    let result = imports::import(&ctx, request, progress.wrap_read(opened)).await;
+    progress.finish_and_clear();
+    let report = result.map_err(|err| match &err {
+        ServiceError::Validation { field, .. }
+        | ServiceError::BadRequest {
+            field: Some(field), ..
+        } => anyhow::anyhow!(
+            "{} was not imported (nothing was changed): at `{field}`: {err}",
+            file.display()
+        ),
+        _ => anyhow::anyhow!(
+            "{} was not imported (nothing was changed): {err}",
+            file.display()
+        ),
+    })?;
+    print!("{}", import_summary(&file, &report));
+    Ok(())
+}
+
+/// The summary `debrief import` prints.
+fn import_summary(file: &std::path::Path, report: &imports::ImportReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let into = if report.incidents.is_empty() {
+        "no incident".to_string()
+    } else {
+        report.incidents.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "{} {} ({}) into {into}",
+        if report.dry_run {
+            "Dry run, rolled back:"
+        } else {
+            "Imported"
+        },
+        file.display(),
+        report.format.as_str()
+    );
+    let _ = writeln!(
+        out,
+        "{:<18} {:>9} {:>9} {:>9}",
+        "kind", "created", "updated", "unchanged"
+    );
+    for (kind, c) in report.counts.by_kind() {
+        let _ = writeln!(
+            out,
+            "{kind:<18} {:>9} {:>9} {:>9}",
+            c.created, c.updated, c.unchanged
+        );
+    }
+    let _ = writeln!(out, "skipped entries: {}", report.skipped);
+    out
+}
+
+/// `debrief render INC-n --variant … --format … -o FILE`.
+async fn render(
+    settings: Settings,
+    incident: &str,
+    variant: VariantArg,
+    format: FormatArg,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    let reference = IncidentRef::parse("INCIDENT", incident).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let variant = match variant {
+        VariantArg::Internal => Variant::Internal,
+        VariantArg::Public => Variant::Public,
+    };
+    let format = match format {
+        FormatArg::Md => Format::Markdown,
+        FormatArg::Html => Format::Html,
+        FormatArg::Pdf => Format::Pdf,
+    };
+    let ctx = open_context(settings).await?;
+    let document = postmortems::render(&ctx, reference, variant, format)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if output == std::path::Path::new("-") {
+        use std::io::Write as _;
+        std::io::stdout().write_all(&document.bytes)?;
+    } else {
+        std::fs::write(output, &document.bytes)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+        tracing::info!(
+            incident.reference = incident,
+            file = %output.display(),
+            bytes = document.bytes.len(),
+            "Rendered the {} post-mortem of {incident} as {}",
+            variant.as_str(),
+            format.extension()
+        );
+    }
+    Ok(())
+}
+
+/// `debrief digest [--week W] [--send [--resend]] [--out DIR]`.
+async fn digest(
+    settings: Settings,
+    week: Option<String>,
+    send: bool,
+    resend: bool,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let mailer = Mailer::from_settings(&settings).context("invalid mail settings")?;
+    let ctx = open_context(settings).await?;
+    let tz = digests::time_zone(&ctx.settings);
+    let week = match week {
+        Some(text) => IsoWeek::parse("--week", &text).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => IsoWeek::of(ctx.now().with_timezone(&tz).date_naive()).minus(1),
+    };
+    if send {
+        let queued = digests::send(&ctx, week, resend, SendTrigger::Cli, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let jobs = Jobs::new(ctx.clone(), mailer)?;
+        let report = jobs
+            .drain_outbox()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "Digest {week} (send {}) queued for {} recipients; {} delivered now, {} to retry, {} failed",
+            queued.send_number,
+            queued.recipients.len(),
+            report.sent,
+            report.retrying,
+            report.failed
+        );
+        return Ok(());
+    }
+    let generated = digests::generate(&ctx.db, &ctx.settings, week)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::write(dir.join("digest.md"), &generated.markdown)?;
+            std::fs::write(dir.join("digest.html"), &generated.html)?;
+            std::fs::write(dir.join("chart.png"), &generated.chart_png)?;
+            if let Some(pdf) = &generated.pdf {
+                std::fs::write(dir.join("digest.pdf"), pdf)?;
+            }
+            println!("Digest {week} written to {}", dir.display());
+        }
+        None => print!("{}", generated.markdown),
+    }
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -148,4 +437,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("Debrief stopped");
     Ok(())
+}
+
+/// Connect to the configured database and migrate it (the CLI commands).
+async fn open_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let conn = db::connect(settings).await?;
+    db::migrate(&conn, settings)
+        .await
+        .context("migration failed")?;
+    Ok(conn)
+}
+
+/// [`open_database`], as a service context on the real clock.
+async fn open_context(settings: Settings) -> anyhow::Result<Context> {
+    let conn = open_database(&settings).await?;
+    Ok(Context::new(
+        conn,
+        Arc::new(SystemClock),
+        Arc::new(settings),
+    ))
 }

@@ -18,7 +18,9 @@ use crate::{
     db,
     domain::Scope,
     error::{Problem, problem_from_poem_error},
+    jobs::Jobs,
     metrics::{self, Metrics},
+    notify::Mailer,
     services::{Context, tokens},
 };
 
@@ -28,6 +30,7 @@ pub struct Application {
     addr: SocketAddr,
     ctx: Context,
     metrics: Metrics,
+    jobs: Jobs,
 }
 
 impl Application {
@@ -41,7 +44,7 @@ impl Application {
         let db = db::connect(&settings)
             .await
             .context("cannot open the database")?;
-        db::migrate(&db)
+        db::migrate(&db, &settings)
             .await
             .context("cannot migrate the database")?;
         let acceptor = TcpListener::bind(settings.listen.clone())
@@ -53,16 +56,15 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
-        let ctx = Context {
-            db,
-            clock,
-            settings: Arc::new(settings),
-        };
+        let mailer = Mailer::from_settings(&settings).context("invalid mail settings")?;
+        let ctx = Context::new(db, clock, Arc::new(settings));
+        let jobs = Jobs::new(ctx.clone(), mailer)?;
         Ok(Self {
             acceptor,
             addr,
             ctx,
             metrics: Metrics::new(),
+            jobs,
         })
     }
 
@@ -76,6 +78,11 @@ impl Application {
 
     pub fn context(&self) -> &Context {
         &self.ctx
+    }
+
+    /// The scheduler and outbox worker of this process.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
     }
 
     /// On the first start, with no token in the database, create an admin
@@ -99,10 +106,24 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.ctx.settings.shutdown_grace_seconds);
+        // The scheduler's first pass runs at once: a run missed while the
+        // service was down is caught up at start.
+        let background = self
+            .ctx
+            .settings
+            .jobs
+            .enabled
+            .then(|| tokio::spawn(self.jobs.run_until(std::future::pending())));
         let app = routes(self.ctx, self.metrics);
-        Server::new_with_acceptor(self.acceptor)
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(grace))
-            .await
+            .await;
+        // A delivery cut short here keeps its lease and is sent again after
+        // it expires.
+        if let Some(task) = background {
+            task.abort();
+        }
+        served
     }
 }
 
@@ -132,7 +153,10 @@ pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .at("/healthz", get(healthz))
-        .at("/readyz", get(readyz));
+        .at("/readyz", get(readyz))
+        .at("/public/postmortems", get(api::public::index))
+        .at("/public/postmortems/feed.atom", get(api::public::feed))
+        .at("/public/postmortems/:slug", get(api::public::page));
     if metrics_access != MetricsAccess::Off {
         route = route.at("/metrics", get(metrics_endpoint));
     }
@@ -153,6 +177,11 @@ async fn limit_body<E: Endpoint>(
     mut req: Request,
     limit: usize,
 ) -> poem::Result<Response> {
+    // Imports are streamed and count their own bytes against
+    // `import_limit_bytes` (see api/imports.rs): never buffer them here.
+    if req.uri().path().starts_with("/api/v1/imports/") {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    }
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)
@@ -198,7 +227,15 @@ impl AllowedMethods {
                 .collect();
             routes.push((segments(&format!("/api/v1{path}")), methods));
         }
-        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/openapi.json",
+            "/public/postmortems",
+            "/public/postmortems/feed.atom",
+            "/public/postmortems/{slug}",
+        ] {
             routes.push((segments(path), vec!["GET".to_string()]));
         }
         Self { routes }
@@ -290,7 +327,7 @@ async fn metrics_endpoint(
             .and_then(|v| v.strip_prefix("Bearer "));
         let allowed = match secret {
             Some(secret) => {
-                matches!(tokens::authenticate(&ctx.db, secret, ctx.now()).await, Ok(Some((_, scope))) if scope.allows(Scope::Read))
+                matches!(tokens::authenticate(ctx, secret).await, Ok(Some((_, scope))) if scope.allows(Scope::Read))
             }
             None => false,
         };

@@ -8,6 +8,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_incident_record;
 mod m20261124_000002_create_remediation_items;
+mod m20261124_000003_create_postmortems;
+mod m20261124_000004_imports;
+mod m20261124_000005_digests_and_outbox;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -18,6 +21,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_incident_record::Migration),
             Box::new(m20261124_000002_create_remediation_items::Migration),
+            Box::new(m20261124_000003_create_postmortems::Migration),
+            Box::new(m20261124_000004_imports::Migration),
+            Box::new(m20261124_000005_digests_and_outbox::Migration),
         ]
     }
 }

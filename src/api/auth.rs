@@ -42,7 +42,7 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
             poem::http::StatusCode::INTERNAL_SERVER_ERROR,
         )
     })?;
-    match tokens::authenticate(&ctx.db, &bearer.token, ctx.now()).await {
+    match tokens::authenticate(ctx, &bearer.token).await {
         Ok(Some((token, scope))) => Ok(Principal {
             token_id: token.id,
             token_name: token.name,

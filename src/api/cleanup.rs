@@ -11,10 +11,7 @@ use poem_openapi::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{
-    ApiJson, ApiTags, TokenAuth,
-    incidents::{etag, reference},
-};
+use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam};
 use crate::{
     domain::{self, CleanupKind, CleanupStatus, Scope},
     entities::cleanup_item,
@@ -173,10 +170,7 @@ impl CleanupApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         body: ApiJson<CreateCleanupItemRequest>,
     ) -> ApiResult<CleanupItemCreated> {
         auth.require(Scope::Write)?;
@@ -186,7 +180,7 @@ impl CleanupApi {
             description: domain::required_text("description", &r.description, 5000)?,
             owner: domain::optional_text("owner", r.owner, 200)?,
         };
-        let model = cleanup::create(ctx, self::reference(&reference)?, new).await?;
+        let model = cleanup::create(ctx, reference.get("reference")?, new).await?;
         Ok(CleanupItemCreated::Created(Json(model.try_into()?)))
     }
 
@@ -201,13 +195,10 @@ impl CleanupApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
     ) -> ApiResult<CleanupItemsListed> {
         auth.require(Scope::Read)?;
-        let items = cleanup::list(ctx, self::reference(&reference)?)
+        let items = cleanup::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
             .map(CleanupItem::try_from)
@@ -232,10 +223,7 @@ impl CleanupApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         /// The cleanup item's id.
         item_id: Path<Uuid>,
         /// The version (ETag) the change is based on.
@@ -268,7 +256,7 @@ impl CleanupApi {
         };
         let model = cleanup::update(
             ctx,
-            self::reference(&reference)?,
+            reference.get("reference")?,
             item_id.0,
             if_match.0.as_deref(),
             changes,

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    ApiJson, ApiTags, TokenAuth,
+    ApiJson, ApiTags, RenderedJson, TokenAuth,
+    params::IncidentParam,
     roles::RoleAssignment,
     sitreps::Sitrep,
     text::{LIST_ENTRY_MAX, ListEntry, entries},
@@ -143,6 +144,37 @@ pub struct IncidentDetail {
     pub roles: Vec<RoleAssignment>,
     /// How many records the incident has.
     pub counts: IncidentCounts,
+}
+
+impl TryFrom<&incidents::IncidentDetail> for IncidentDetail {
+    type Error = ServiceError;
+
+    fn try_from(detail: &incidents::IncidentDetail) -> Result<Self, ServiceError> {
+        let record = &detail.record;
+        let c = record.counts;
+        Ok(Self {
+            incident: Incident::try_from(detail.view())?,
+            current_sitrep: record
+                .current_sitrep
+                .clone()
+                .map(Sitrep::try_from)
+                .transpose()?,
+            roles: record
+                .current_roles
+                .iter()
+                .cloned()
+                .map(RoleAssignment::from)
+                .collect(),
+            counts: IncidentCounts {
+                timeline_events: c.timeline_events,
+                sitreps: c.sitreps,
+                status_updates: c.status_updates,
+                cleanup_items: c.cleanup_items,
+                cleanup_items_pending: c.cleanup_items_pending,
+                remediation_items: c.remediation_items,
+            },
+        })
+    }
 }
 
 /// A page of incidents, newest first.
@@ -368,7 +400,7 @@ pub enum IncidentFound {
     /// The incident.
     #[oai(status = 200)]
     Ok(
-        Json<IncidentDetail>,
+        RenderedJson<IncidentDetail>,
         /// The incident's version, for `If-Match`.
         #[oai(header = "ETag")]
         String,
@@ -395,11 +427,6 @@ pub enum IncidentsListed {
 }
 
 pub struct IncidentsApi;
-
-/// Parse a `{reference}` path parameter.
-pub fn reference(value: &str) -> Result<IncidentRef, ServiceError> {
-    IncidentRef::parse("reference", value)
-}
 
 #[OpenApi(tag = "ApiTags::Incidents")]
 impl IncidentsApi {
@@ -490,37 +517,22 @@ impl IncidentsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
     ) -> ApiResult<IncidentFound> {
         auth.require(Scope::Read)?;
-        let detail = incidents::detail(ctx, self::reference(&reference)?).await?;
-        let current_sitrep = detail.current_sitrep.map(Sitrep::try_from).transpose()?;
-        let roles = detail
-            .current_roles
-            .into_iter()
-            .map(RoleAssignment::from)
-            .collect();
-        let c = detail.counts;
-        let incident = Incident::try_from(detail.view)?;
-        let tag = etag(incident.version);
+        let detail = incidents::detail(ctx, reference.get("reference")?).await?;
+        let record = &detail.record;
+        let slot = &record.rendered[usize::from(detail.customer_update_overdue)];
+        let body = match slot.get() {
+            Some(body) => body.clone(),
+            None => {
+                let body = RenderedJson::render(&IncidentDetail::try_from(&detail)?);
+                slot.get_or_init(|| body).clone()
+            }
+        };
         Ok(IncidentFound::Ok(
-            Json(IncidentDetail {
-                incident,
-                current_sitrep,
-                roles,
-                counts: IncidentCounts {
-                    timeline_events: c.timeline_events,
-                    sitreps: c.sitreps,
-                    status_updates: c.status_updates,
-                    cleanup_items: c.cleanup_items,
-                    cleanup_items_pending: c.cleanup_items_pending,
-                    remediation_items: c.remediation_items,
-                },
-            }),
-            tag,
+            RenderedJson::new(body),
+            etag(record.incident.version),
         ))
     }
 
@@ -539,10 +551,7 @@ impl IncidentsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         /// The version (ETag) the change is based on.
         #[oai(
             name = "If-Match",
@@ -557,7 +566,7 @@ impl IncidentsApi {
         let changes = IncidentChanges::try_from(body.0)?;
         let view = incidents::update(
             ctx,
-            self::reference(&reference)?,
+            reference.get("reference")?,
             if_match.0.as_deref(),
             changes,
         )

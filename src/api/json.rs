@@ -5,12 +5,14 @@
 //! the 4,000th event of a batch is reported as `events[3999].occurred_at`.
 //! The schema still comes from the type's `Object` derive.
 
+use std::marker::PhantomData;
+
 use poem::{Request, RequestBody, http::StatusCode};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
     payload::{ParsePayload, Payload},
     registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry},
-    types::Type,
+    types::{ToJSON, Type},
 };
 use serde::de::DeserializeOwned;
 
@@ -84,6 +86,51 @@ fn body_error(path: String, inner: &serde_json::Error) -> BodyError {
     BodyError {
         detail: format!("`{field}`: {message}"),
         field,
+    }
+}
+
+/// A JSON response body serialised ahead of time, documented in the spec
+/// with the schema of `T` (the type it was serialised from).
+pub struct RenderedJson<T> {
+    body: bytes::Bytes,
+    schema: PhantomData<fn() -> T>,
+}
+
+impl<T: ToJSON> RenderedJson<T> {
+    /// Serialise `value` exactly as poem-openapi's `Json<T>` would.
+    pub fn render(value: &T) -> bytes::Bytes {
+        serde_json::to_vec(&value.to_json())
+            .expect("a JSON value always serialises")
+            .into()
+    }
+}
+
+impl<T> RenderedJson<T> {
+    pub fn new(body: bytes::Bytes) -> Self {
+        Self {
+            body,
+            schema: PhantomData,
+        }
+    }
+}
+
+impl<T: Type> Payload for RenderedJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T> poem::IntoResponse for RenderedJson<T> {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(self.body)
     }
 }
 

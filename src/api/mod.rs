@@ -2,12 +2,20 @@
 //! tag; handlers parse, call one service function and map the result.
 
 mod auth;
+mod channels;
 mod cleanup;
+mod digests;
+mod imports;
 mod incidents;
 mod json;
+mod params;
+mod postmortems;
+pub mod public;
+mod redactions;
 mod remediations;
 mod roles;
 mod sitreps;
+mod stats;
 mod status_updates;
 mod text;
 mod timeline;
@@ -16,7 +24,7 @@ mod tokens;
 use poem_openapi::{OpenApiService, Tags};
 
 pub use auth::TokenAuth;
-pub use json::{ApiJson, JsonBody};
+pub use json::{ApiJson, JsonBody, RenderedJson};
 
 /// The API's version, as shown in the spec.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -39,6 +47,18 @@ pub enum ApiTags {
     Remediations,
     /// API tokens (admin scope).
     Tokens,
+    /// Post-mortems: sections, documents (Markdown, HTML, PDF) and publishing.
+    Postmortems,
+    /// Redaction rules for public documents.
+    Redactions,
+    /// Where an incident's sitreps are sent: e-mail addresses and webhooks.
+    Channels,
+    /// The weekly Ops Review digest: archive, preview, downloads and sends.
+    Digests,
+    /// The digest's figures for any period.
+    Stats,
+    /// Imports (bundle, Statuspage, PagerDuty, Slack) and the bundle export.
+    Imports,
 }
 
 pub type Apis = (
@@ -50,6 +70,12 @@ pub type Apis = (
     cleanup::CleanupApi,
     remediations::RemediationsApi,
     tokens::TokensApi,
+    postmortems::PostmortemsApi,
+    redactions::RedactionsApi,
+    channels::ChannelsApi,
+    digests::DigestsApi,
+    stats::StatsApi,
+    imports::ImportsApi,
 );
 
 /// The OpenAPI service, ready to be nested at `/api/v1`.
@@ -64,6 +90,12 @@ pub fn service() -> OpenApiService<Apis, ()> {
             cleanup::CleanupApi,
             remediations::RemediationsApi,
             tokens::TokensApi,
+            postmortems::PostmortemsApi,
+            redactions::RedactionsApi,
+            channels::ChannelsApi,
+            digests::DigestsApi,
+            stats::StatsApi,
+            imports::ImportsApi,
         ),
         "Debrief",
         API_VERSION,

@@ -12,7 +12,12 @@ use poem_openapi::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, text::Date};
+use super::{
+    ApiJson, ApiTags, TokenAuth,
+    incidents::etag,
+    params::{IncidentParam, RemediationParam},
+    text::Date,
+};
 use crate::{
     domain::{
         self, IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus, Scope,
@@ -470,10 +475,6 @@ pub enum RemediationSummarised {
 
 pub struct RemediationsApi;
 
-fn rem(value: &str) -> Result<RemediationRef, ServiceError> {
-    RemediationRef::parse("remediation", value)
-}
-
 fn changed(view: RemediationView) -> Result<RemediationChanged, ServiceError> {
     let item = RemediationItem::try_from(view)?;
     let tag = etag(item.version);
@@ -539,10 +540,7 @@ impl RemediationsApi {
         /// Only items of this kind.
         kind: Query<Option<RemediationKind>>,
         /// Only items linked to this incident (`INC-n` or UUID).
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        incident: Query<Option<String>>,
+        incident: Query<Option<IncidentParam>>,
         /// Only overdue items (`true`) or items that are not overdue (`false`).
         overdue: Query<Option<bool>>,
         /// Only items due before this day.
@@ -579,11 +577,7 @@ impl RemediationsApi {
             team: team.0,
             priority: priority.0,
             kind: kind.0,
-            incident: incident
-                .0
-                .as_deref()
-                .map(|r| IncidentRef::parse("incident", r))
-                .transpose()?,
+            incident: incident.0.map(|r| r.get("incident")).transpose()?,
             overdue: overdue.0,
             due_before: due_before.0.map(|d| d.0),
             due_after: due_after.0.map(|d| d.0),
@@ -665,13 +659,10 @@ impl RemediationsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The item's UUID or `REM-n` reference.
-        #[oai(validator(
-            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        remediation: Path<String>,
+        remediation: Path<RemediationParam>,
     ) -> ApiResult<RemediationFound> {
         auth.require(Scope::Read)?;
-        let detail = remediations::get(ctx, rem(&remediation)?).await?;
+        let detail = remediations::get(ctx, remediation.get("remediation")?).await?;
         let item = RemediationItem::try_from(detail.view)?;
         let tag = etag(item.version);
         let history = detail
@@ -699,10 +690,7 @@ impl RemediationsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The item's UUID or `REM-n` reference.
-        #[oai(validator(
-            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        remediation: Path<String>,
+        remediation: Path<RemediationParam>,
         /// The version (ETag) the change is based on.
         #[oai(
             name = "If-Match",
@@ -717,7 +705,7 @@ impl RemediationsApi {
         let changes = RemediationChanges::try_from(body.0)?;
         let view = remediations::update(
             ctx,
-            rem(&remediation)?,
+            remediation.get("remediation")?,
             if_match.0.as_deref(),
             changes,
             &actor,
@@ -737,10 +725,7 @@ impl RemediationsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The item's UUID or `REM-n` reference.
-        #[oai(validator(
-            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        remediation: Path<String>,
+        remediation: Path<RemediationParam>,
         body: ApiJson<LinkIncidentRequest>,
     ) -> ApiResult<RemediationChanged> {
         let actor = auth.require(Scope::Write)?.token_name.clone();
@@ -753,7 +738,8 @@ impl RemediationsApi {
                 ),
             )
         })?;
-        let view = remediations::link(ctx, rem(&remediation)?, incident, &actor).await?;
+        let view =
+            remediations::link(ctx, remediation.get("remediation")?, incident, &actor).await?;
         Ok(changed(view)?)
     }
 
@@ -770,19 +756,18 @@ impl RemediationsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The item's UUID or `REM-n` reference.
-        #[oai(validator(
-            pattern = "^(REM-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        remediation: Path<String>,
+        remediation: Path<RemediationParam>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        incident: Path<String>,
+        incident: Path<IncidentParam>,
     ) -> ApiResult<RemediationChanged> {
         let actor = auth.require(Scope::Write)?.token_name.clone();
-        let incident = IncidentRef::parse("incident", &incident)?;
-        let view = remediations::unlink(ctx, rem(&remediation)?, incident, &actor).await?;
+        let view = remediations::unlink(
+            ctx,
+            remediation.get("remediation")?,
+            incident.get("incident")?,
+            &actor,
+        )
+        .await?;
         Ok(changed(view)?)
     }
 }

@@ -6,10 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{
-    ApiJson, ApiTags, TokenAuth,
-    incidents::{micros, reference},
-};
+use super::{ApiJson, ApiTags, TokenAuth, incidents::micros, params::IncidentParam};
 use crate::{
     domain::{self, RoleName, Scope},
     entities::role_assignment,
@@ -118,10 +115,7 @@ impl RolesApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         body: ApiJson<AssignRoleRequest>,
     ) -> ApiResult<RoleAssigned> {
         auth.require(Scope::Write)?;
@@ -133,7 +127,7 @@ impl RolesApi {
                 .to_string(),
             assigned_at: r.assigned_at.map(micros),
         };
-        let model = roles::assign(ctx, self::reference(&reference)?, new).await?;
+        let model = roles::assign(ctx, reference.get("reference")?, new).await?;
         Ok(RoleAssigned::Created(Json(model.into())))
     }
 
@@ -150,13 +144,10 @@ impl RolesApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
     ) -> ApiResult<RolesListed> {
         auth.require(Scope::Read)?;
-        let all: Vec<RoleAssignment> = roles::list(ctx, self::reference(&reference)?)
+        let all: Vec<RoleAssignment> = roles::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
             .map(RoleAssignment::from)

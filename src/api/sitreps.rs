@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::{
     ApiJson, ApiTags, TokenAuth,
-    incidents::{micros, reference},
+    digests::Delivery,
+    incidents::micros,
+    params::IncidentParam,
     status_updates::{CreateStatusUpdateRequest, StatusUpdate},
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
@@ -17,7 +19,7 @@ use crate::{
     entities::sitrep,
     error::{ApiResult, ServiceError},
     services::{
-        Context, parse_json_list,
+        Context, channels, parse_json_list,
         sitreps::{self, NewSitrep},
     },
 };
@@ -64,6 +66,23 @@ pub struct Sitrep {
     pub status_update_id: Option<Uuid>,
     /// When it was issued.
     pub created_at: DateTime<Utc>,
+    /// Its distribution to the incident's channels (e-mail and webhooks),
+    /// one record per channel, with the delivery status.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Attach each sitrep's delivery records.
+async fn with_deliveries(
+    ctx: &Context,
+    mut items: Vec<Sitrep>,
+) -> Result<Vec<Sitrep>, ServiceError> {
+    let rows = channels::sitrep_deliveries(&ctx.db, items.iter().map(|s| s.id).collect()).await?;
+    for row in rows {
+        if let Some(item) = items.iter_mut().find(|s| Some(s.id) == row.sitrep_id) {
+            item.deliveries.push(row.into());
+        }
+    }
+    Ok(items)
 }
 
 impl TryFrom<sitrep::Model> for Sitrep {
@@ -91,6 +110,7 @@ impl TryFrom<sitrep::Model> for Sitrep {
             author: m.author,
             status_update_id: m.status_update_id,
             created_at: m.created_at,
+            deliveries: Vec::new(),
         })
     }
 }
@@ -256,17 +276,17 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         body: ApiJson<CreateSitrepRequest>,
     ) -> ApiResult<SitrepIssued> {
         auth.require(Scope::Write)?;
         let new = NewSitrep::try_from(body.0)?;
-        let (sitrep, update) = sitreps::create(ctx, self::reference(&reference)?, new).await?;
+        let (sitrep, update) = sitreps::create(ctx, reference.get("reference")?, new).await?;
+        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?])
+            .await?
+            .remove(0);
         Ok(SitrepIssued::Created(Json(SitrepCreated {
-            sitrep: sitrep.try_into()?,
+            sitrep,
             status_update: update.map(StatusUpdate::try_from).transpose()?,
         })))
     }
@@ -282,17 +302,15 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
     ) -> ApiResult<SitrepsListed> {
         auth.require(Scope::Read)?;
-        let items = sitreps::list(ctx, self::reference(&reference)?)
+        let items = sitreps::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
             .map(Sitrep::try_from)
             .collect::<Result<_, _>>()?;
+        let items = with_deliveries(ctx, items).await?;
         Ok(SitrepsListed::Ok(Json(SitrepList {
             items,
             next_cursor: None,
@@ -310,17 +328,17 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         /// The version number.
         #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
         version: Path<i32>,
     ) -> ApiResult<SitrepFound> {
         auth.require(Scope::Read)?;
-        let sitrep = sitreps::get(ctx, self::reference(&reference)?, version.0).await?;
-        Ok(SitrepFound::Ok(Json(sitrep.try_into()?)))
+        let sitrep = sitreps::get(ctx, reference.get("reference")?, version.0).await?;
+        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?])
+            .await?
+            .remove(0);
+        Ok(SitrepFound::Ok(Json(sitrep)))
     }
 
     /// Compare two sitrep versions
@@ -337,10 +355,7 @@ impl SitrepsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         /// The version to compare from.
         #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
         version: Path<i32>,
@@ -350,7 +365,7 @@ impl SitrepsApi {
     ) -> ApiResult<SitrepCompared> {
         auth.require(Scope::Read)?;
         let (a, b, changes) =
-            sitreps::diff(ctx, self::reference(&reference)?, version.0, other.0).await?;
+            sitreps::diff(ctx, reference.get("reference")?, version.0, other.0).await?;
         Ok(SitrepCompared::Ok(Json(SitrepDiff {
             from: a.version,
             to: b.version,

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::{
     ApiJson, ApiTags, TokenAuth,
-    incidents::{micros, reference},
+    incidents::micros,
+    params::IncidentParam,
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
@@ -137,15 +138,12 @@ impl StatusUpdatesApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         body: ApiJson<CreateStatusUpdateRequest>,
     ) -> ApiResult<StatusUpdatePosted> {
         auth.require(Scope::Write)?;
         let new = body.0.into_new("")?;
-        let model = status_updates::create(ctx, self::reference(&reference)?, new).await?;
+        let model = status_updates::create(ctx, reference.get("reference")?, new).await?;
         Ok(StatusUpdatePosted::Created(Json(model.try_into()?)))
     }
 
@@ -160,13 +158,10 @@ impl StatusUpdatesApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
     ) -> ApiResult<StatusUpdatesListed> {
         auth.require(Scope::Read)?;
-        let items = status_updates::list(ctx, self::reference(&reference)?)
+        let items = status_updates::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
             .map(StatusUpdate::try_from)

@@ -13,8 +13,9 @@ use uuid::Uuid;
 
 use super::{
     ApiJson, ApiTags, JsonBody, TokenAuth,
-    incidents::{micros, reference},
+    incidents::micros,
     json::{BodyError, parse_value},
+    params::IncidentParam,
 };
 use crate::{
     domain::{self, EventSource, Scope, TimelineKind, Visibility},
@@ -226,14 +227,11 @@ impl TimelineApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         body: ApiJson<TimelineInput>,
     ) -> ApiResult<TimelineAdded> {
         auth.require(Scope::Write)?;
-        let reference = self::reference(&reference)?;
+        let reference = reference.get("reference")?;
         let now = ctx.now();
         match body.0 {
             TimelineInput::One(event) => {
@@ -289,10 +287,7 @@ impl TimelineApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
         /// The incident's UUID or `INC-n` reference.
-        #[oai(validator(
-            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-        ))]
-        reference: Path<String>,
+        reference: Path<IncidentParam>,
         /// Only events with this visibility.
         visibility: Query<Option<Visibility>>,
         /// Only events of this kind.
@@ -310,7 +305,7 @@ impl TimelineApi {
             visibility: visibility.0,
             kind: kind.0,
         };
-        let page = timeline::list(ctx, self::reference(&reference)?, filter, page).await?;
+        let page = timeline::list(ctx, reference.get("reference")?, filter, page).await?;
         let items = page
             .items
             .into_iter()

@@ -236,3 +236,25 @@ impl RemediationStatus {
         self == next || !self.is_closed() || next == Self::Open
     }
 }
+
+domain_enum! {
+    /// How an incident is followed up.
+    pub enum PostmortemKind {
+        /// A short discussion at the weekly Ops Review.
+        OpsReview = "ops_review",
+        /// A dedicated internal post-mortem plus a public one.
+        Dedicated = "dedicated",
+    }
+}
+
+domain_enum! {
+    /// Where a post-mortem stands: `draft` → `in_review` → `published`.
+    pub enum PostmortemStatus {
+        /// Being written.
+        Draft = "draft",
+        /// Written; waiting for the review meeting.
+        InReview = "in_review",
+        /// Reviewed and published (set by the publish operation).
+        Published = "published",
+    }
+}

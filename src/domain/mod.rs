@@ -4,10 +4,12 @@
 mod enums;
 mod milestones;
 mod reference;
+mod schedule;
 
 pub use enums::*;
 pub use milestones::{MILESTONE_FIELDS, Milestones};
 pub use reference::{IncidentRef, RemediationRef, RoleName};
+pub use schedule::{CronSpec, IsoWeek, parse_time_zone, start_of_day};
 
 use crate::error::ServiceError;
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::error::ServiceError;
 
 /// An incident named by its UUID or its `INC-n` reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IncidentRef {
     Id(Uuid),
     Number(i64),

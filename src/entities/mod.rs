@@ -3,10 +3,22 @@
 
 pub mod api_token;
 pub mod cleanup_item;
+pub mod delivery;
+pub mod digest;
+pub mod digest_send;
 pub mod incident;
+pub mod incident_channel;
+pub mod incident_external_id;
+pub mod job_claim;
+pub mod postmortem;
+pub mod postmortem_publication;
+pub mod postmortem_section;
+pub mod postmortem_snapshot;
+pub mod redaction_rule;
 pub mod remediation_history;
 pub mod remediation_incident;
 pub mod remediation_item;
+pub mod reminder;
 pub mod role_assignment;
 pub mod sitrep;
 pub mod status_update;

@@ -1,5 +1,7 @@
 //! Incidents: create, read, list, change; the customer-update rule.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
@@ -10,7 +12,9 @@ use sea_orm::{
 use super::{
     Context, check_if_match, find_incident, insert_model, json_list, new_id,
     pagination::{Page, PageRequest},
-    parse_stored, system_event,
+    parse_stored, postmortems,
+    read_cache::IncidentRecord,
+    system_event,
 };
 use crate::{
     config::CustomerUpdateMinutes,
@@ -60,13 +64,22 @@ pub struct IncidentView {
     pub customer_update_overdue: bool,
 }
 
-/// An incident with its current sitrep, roles and record counts.
+/// An incident with its current sitrep, roles and record counts (as read,
+/// possibly shared with other requests through the read cache), and what
+/// the clock says of it now.
 #[derive(Debug, Clone)]
 pub struct IncidentDetail {
-    pub view: IncidentView,
-    pub current_sitrep: Option<sitrep::Model>,
-    pub current_roles: Vec<role_assignment::Model>,
-    pub counts: IncidentCounts,
+    pub record: Arc<IncidentRecord>,
+    pub customer_update_overdue: bool,
+}
+
+impl IncidentDetail {
+    pub fn view(&self) -> IncidentView {
+        IncidentView {
+            incident: self.record.incident.clone(),
+            customer_update_overdue: self.customer_update_overdue,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -211,6 +224,7 @@ pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, Ser
         ),
     );
     insert_model(&txn, opened.into_active_model()).await?;
+    postmortems::ensure(&txn, &model, &ctx.settings.postmortem_due, now).await?;
     txn.commit().await?;
     tracing::info!(incident.ref = %IncidentRef::display(number), "Incident opened");
     Ok(ctx.view(model))
@@ -221,8 +235,22 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<IncidentView, 
 }
 
 pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDetail, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    let db = &ctx.db;
+    let record = ctx
+        .cache
+        .incident(reference, || load_record(&ctx.db, reference))
+        .await?;
+    Ok(IncidentDetail {
+        customer_update_overdue: ctx.customer_update_overdue(&record.incident),
+        record,
+    })
+}
+
+/// What the detail view shows, read from the database.
+async fn load_record(
+    db: &DatabaseConnection,
+    reference: IncidentRef,
+) -> Result<IncidentRecord, ServiceError> {
+    let incident = find_incident(db, reference).await?;
     let id = incident.id;
     let current_sitrep = sitrep::Entity::find()
         .filter(sitrep::Column::IncidentId.eq(id))
@@ -236,11 +264,12 @@ pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDet
         .all(db)
         .await?;
     let counts = counts(db, &incident).await?;
-    Ok(IncidentDetail {
-        view: ctx.view(incident),
+    Ok(IncidentRecord {
+        incident,
         current_sitrep,
         current_roles,
         counts,
+        rendered: Default::default(),
     })
 }
 
@@ -451,6 +480,8 @@ pub async fn update(
         );
         insert_model(&txn, event.into_active_model()).await?;
     }
+    // A new severity or start moves the post-mortem's due date.
+    postmortems::ensure(&txn, &next, &ctx.settings.postmortem_due, now).await?;
     let new_severity = changes.severity.unwrap_or(old_severity);
     if new_severity != old_severity {
         let event = system_event(

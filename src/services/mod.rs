@@ -1,12 +1,20 @@
 //! The work: transactions, rules and queries. Everything here returns
 //! [`ServiceError`]; nothing here knows about HTTP.
 
+pub mod channels;
 pub mod cleanup;
+pub mod digests;
+pub mod imports;
 pub mod incidents;
+pub mod outbox;
 pub mod pagination;
+pub mod postmortems;
+pub mod read_cache;
+pub mod redactions;
 pub mod remediations;
 pub mod roles;
 pub mod sitreps;
+pub mod stats;
 pub mod status_updates;
 pub mod timeline;
 pub mod tokens;
@@ -15,8 +23,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter,
 };
+
+use read_cache::ReadCache;
 use uuid::Uuid;
 
 use crate::{
@@ -27,15 +38,36 @@ use crate::{
     error::ServiceError,
 };
 
-/// What every service call needs: the database, the clock and the settings.
+/// What every service call needs: the database, the clock, the settings,
+/// and the cache of hot reads.
 #[derive(Clone)]
 pub struct Context {
     pub db: DatabaseConnection,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
+    pub cache: Arc<ReadCache>,
 }
 
 impl Context {
+    /// A context over `db`; on SQLite it caches hot reads (see [`ReadCache`]).
+    pub fn new(db: DatabaseConnection, clock: SharedClock, settings: Arc<Settings>) -> Self {
+        let cache = match crate::db::sqlite_path(&settings.database_url()) {
+            Some(path) if db.get_database_backend() == DbBackend::Sqlite => {
+                ReadCache::for_sqlite_file(std::path::Path::new(&path)).unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "Read cache off: cannot open the SQLite file");
+                    ReadCache::disabled()
+                })
+            }
+            _ => ReadCache::disabled(),
+        };
+        Self {
+            db,
+            clock,
+            settings,
+            cache: Arc::new(cache),
+        }
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -85,6 +85,7 @@ pub async fn create(
         updated_at: now,
     };
     insert_model(&txn, model.clone().into_active_model()).await?;
+    super::channels::enqueue_sitrep(&txn, ctx, &incident, &model, now).await?;
     let first_line = model.summary.lines().next().unwrap_or_default();
     let by = model
         .author

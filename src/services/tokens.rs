@@ -9,7 +9,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{insert_model, new_id};
+use super::{Context, insert_model, new_id};
 use crate::{domain::Scope, entities::api_token, error::ServiceError};
 
 /// Every token starts with this, so a leaked one is easy to recognise.
@@ -54,18 +54,24 @@ const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// The live token with this secret, if any.
 pub async fn authenticate(
-    db: &DatabaseConnection,
+    ctx: &Context,
     secret: &str,
-    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<(api_token::Model, Scope)>, ServiceError> {
     if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let token = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash(secret)))
-        .filter(api_token::Column::RevokedAt.is_null())
-        .one(db)
+    let hash = hash(secret);
+    let token = ctx
+        .cache
+        .token(&hash, || async {
+            Ok(api_token::Entity::find()
+                .filter(api_token::Column::TokenHash.eq(hash.as_str()))
+                .filter(api_token::Column::RevokedAt.is_null())
+                .one(&ctx.db)
+                .await?)
+        })
         .await?;
+    let now = ctx.now();
     if let Some(t) = &token
         && t.last_used_at
             .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
@@ -73,7 +79,7 @@ pub async fn authenticate(
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
             .filter(api_token::Column::Id.eq(t.id))
-            .exec(db)
+            .exec(&ctx.db)
             .await?;
     }
     Ok(token.and_then(|t| {

@@ -129,3 +129,73 @@ fn openapi_prints_the_committed_spec() {
             .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
+
+#[tokio::test]
+async fn digest_command_prints_writes_and_sends_to_the_file_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("DEBRIEF_DATA_DIR", &data)
+            .env(
+                "DEBRIEF_DIGEST_RECIPIENTS",
+                "leads@example.com, ops@example.com",
+            )
+            .env_remove("DEBRIEF_DATABASE_URL")
+            .env_remove("DEBRIEF_MAIL__TRANSPORT")
+            .output()
+            .unwrap()
+    };
+    let printed = run(&["digest", "--week", "2026-W47"]);
+    assert!(printed.status.success(), "{printed:?}");
+    assert!(String::from_utf8_lossy(&printed.stdout).starts_with("# Ops Review digest 2026-W47"));
+
+    let out = dir.path().join("out");
+    let written = run(&[
+        "digest",
+        "--week",
+        "2026-W47",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(written.status.success(), "{written:?}");
+    for file in ["digest.md", "digest.html", "chart.png"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+
+    let bad = run(&["digest", "--week", "2026-47"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("ISO week"),
+        "{bad:?}"
+    );
+
+    // The default transport writes one .eml per recipient under <data>/outbox.
+    let sent = run(&["digest", "--week", "2026-W47", "--send"]);
+    assert!(sent.status.success(), "{sent:?}");
+    assert!(
+        String::from_utf8_lossy(&sent.stdout).contains("2 delivered now"),
+        "{sent:?}"
+    );
+    let mut eml: Vec<String> = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    eml.sort();
+    assert_eq!(eml.len(), 2);
+    assert!(
+        eml.iter()
+            .all(|m| m.contains("Subject: Ops Review digest 2026-W47"))
+    );
+    // A second send needs --resend; then it is mailed (and recorded) again.
+    let again = run(&["digest", "--week", "2026-W47", "--send"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already sent"),
+        "{again:?}"
+    );
+    let resent = run(&["digest", "--week", "2026-W47", "--send", "--resend"]);
+    assert!(resent.status.success(), "{resent:?}");
+    assert_eq!(std::fs::read_dir(data.join("outbox")).unwrap().count(), 4);
+}

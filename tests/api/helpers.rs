@@ -16,6 +16,10 @@ pub struct TestApp {
     pub admin_token: String,
     pub clock: ManualClock,
     pub backend: &'static str,
+    /// The app's scheduler and outbox worker: tests drive `run_once()`.
+    pub jobs: debrief::jobs::Jobs,
+    /// The database this app runs on (another app can share it).
+    pub database_url: String,
     /// Send to stop the server gracefully.
     pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     /// Completes when the server has stopped.
@@ -62,6 +66,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         shutdown_grace_seconds: 1,
         ..Settings::default()
     };
+    // Tests drive the scheduler themselves and read mail from memory.
+    settings.jobs.enabled = false;
+    settings.mail.transport = debrief::config::MailTransport::Memory;
     let backend = match fresh_database().await {
         Some(url) => {
             settings.database_url = Some(debrief::config::Secret::new(url));
@@ -70,6 +77,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         None => "sqlite",
     };
     configure(&mut settings);
+    let database_url = settings.database_url();
     let clock = ManualClock::new(t0());
     let app = Application::build_with_clock(settings, Arc::new(clock.clone()))
         .await
@@ -78,6 +86,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .await
         .expect("token");
     let base = format!("http://127.0.0.1:{}", app.port());
+    let jobs = app.jobs().clone();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let stopped = tokio::spawn(app.run_until_stopped(async {
         let _ = stop.await;
@@ -88,6 +97,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         admin_token,
         clock,
         backend,
+        jobs,
+        database_url,
         shutdown: Some(shutdown),
         stopped: Some(stopped),
         _data_dir: data_dir,

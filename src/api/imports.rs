@@ -1,0 +1,433 @@
+//! `/imports/{format}`: import a Debrief bundle, Statuspage incidents,
+//! PagerDuty log entries or a Slack channel export; and
+//! `/incidents/{reference}/bundle`: export an incident as a bundle.
+//!
+//! The import body is streamed to the reader thread as it arrives (never
+//! buffered whole), and counted against `import_limit_bytes`.
+
+use std::{
+    io::Read,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use poem::{Body, Request, RequestBody, http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+    param::{Path, Query},
+    payload::{Json, ParsePayload, Payload},
+    registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
+};
+use tokio_util::io::SyncIoBridge;
+
+use super::{ApiTags, TokenAuth, params::IncidentParam};
+use crate::{
+    domain::{IncidentRef, Scope},
+    error::{ApiError, ApiResult, Problem, ServiceError},
+    ingest::ImportFormat,
+    services::{
+        Context,
+        imports::{self, ImportCounts, ImportReport, ImportRequest, KindCounts},
+    },
+};
+
+/// A JSON file to import, read as a stream, with its declared length.
+pub struct ImportFile {
+    body: Body,
+    declared_length: Option<u64>,
+}
+
+impl Payload for ImportFile {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        matches!(content_type.parse::<mime::Mime>(), Ok(ct) if ct.type_() == "application"
+            && (ct.subtype() == "json" || ct.suffix().is_some_and(|s| s == "json")))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some(
+                "The file, in the format named by the path: a Debrief bundle \
+                 (openapi/bundle.schema.json), Statuspage incidents.json or one \
+                 incident, PagerDuty `{\"log_entries\": [...]}`, or a Slack channel \
+                 export (an array of messages).",
+            ),
+            ..MetaSchema::ANY
+        }))
+    }
+}
+
+impl ParsePayload for ImportFile {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let declared_length = request
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        Ok(Self {
+            body: body.take()?,
+            declared_length,
+        })
+    }
+}
+
+fn problem(status: StatusCode, field: &str, detail: String) -> poem::Error {
+    poem::Error::from_response(
+        Problem::new(status, detail)
+            .with_field(Some(field.to_string()))
+            .into_poem_response(),
+    )
+}
+
+impl<'a> ApiExtractor<'a> for ImportFile {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <Self as Payload>::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Self as Payload>::CONTENT_TYPE,
+                schema: <Self as Payload>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match request.content_type() {
+            Some(ct) if <Self as Payload>::check_content_type(ct) => {
+                <Self as ParsePayload>::from_request(request, body).await
+            }
+            Some(ct) => Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type",
+                format!("`Content-Type: {ct}` is not supported; send `application/json`"),
+            )),
+            None => Err(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type",
+                "the `Content-Type` header is missing; send `application/json`".into(),
+            )),
+        }
+    }
+}
+
+/// A reader that stops with an error past `remaining` bytes and says so.
+struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.remaining {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other(
+                "the file is larger than import_limit_bytes",
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Created, updated and unchanged records of one kind.
+#[derive(Debug, Clone, Object)]
+pub struct ImportKindCounts {
+    /// Records that were not stored before.
+    pub created: u64,
+    /// Stored records the file changed.
+    pub updated: u64,
+    /// Stored records the file holds as they are.
+    pub unchanged: u64,
+}
+
+impl From<KindCounts> for ImportKindCounts {
+    fn from(c: KindCounts) -> Self {
+        Self {
+            created: c.created,
+            updated: c.updated,
+            unchanged: c.unchanged,
+        }
+    }
+}
+
+/// Counts per kind of record.
+#[derive(Debug, Clone, Object)]
+pub struct ImportCountsByKind {
+    /// Incidents.
+    pub incidents: ImportKindCounts,
+    /// Role assignments.
+    pub roles: ImportKindCounts,
+    /// Timeline events.
+    pub timeline_events: ImportKindCounts,
+    /// Sitrep versions.
+    pub sitreps: ImportKindCounts,
+    /// Public status updates.
+    pub status_updates: ImportKindCounts,
+    /// Cleanup items.
+    pub cleanup_items: ImportKindCounts,
+    /// Remediation items.
+    pub remediation_items: ImportKindCounts,
+    /// Post-mortems.
+    pub postmortems: ImportKindCounts,
+    /// Post-mortem sections (a section the bundle no longer holds is
+    /// removed and counted as updated).
+    pub postmortem_sections: ImportKindCounts,
+}
+
+impl From<ImportCounts> for ImportCountsByKind {
+    fn from(c: ImportCounts) -> Self {
+        Self {
+            incidents: c.incidents.into(),
+            roles: c.roles.into(),
+            timeline_events: c.timeline_events.into(),
+            sitreps: c.sitreps.into(),
+            status_updates: c.status_updates.into(),
+            cleanup_items: c.cleanup_items.into(),
+            remediation_items: c.remediation_items.into(),
+            postmortems: c.postmortems.into(),
+            postmortem_sections: c.postmortem_sections.into(),
+        }
+    }
+}
+
+/// What an import did; for a dry run, what it would have done.
+#[derive(Debug, Clone, Object)]
+pub struct ImportResult {
+    /// The format read.
+    pub format: ImportFormat,
+    /// Whether the work was rolled back.
+    pub dry_run: bool,
+    /// The incidents written to (`INC-n`), in file order. In a dry run, new
+    /// incidents show the reference they would have had.
+    pub incidents: Vec<String>,
+    /// Created, updated and unchanged records per kind.
+    pub counts: ImportCountsByKind,
+    /// Entries read and deliberately left out: Slack join/leave and bot
+    /// messages, PagerDuty entry types with no timeline meaning.
+    pub skipped: u64,
+}
+
+impl From<ImportReport> for ImportResult {
+    fn from(r: ImportReport) -> Self {
+        Self {
+            format: r.format,
+            dry_run: r.dry_run,
+            incidents: r.incidents,
+            counts: r.counts.into(),
+            skipped: r.skipped,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum ImportDone {
+    /// The file was imported (or, with `dry_run`, checked and rolled back).
+    #[oai(status = 200)]
+    Ok(Json<ImportResult>),
+}
+
+/// A bundle as a streamed JSON body, documented as an object.
+pub struct BundleJson(Body);
+
+impl Payload for BundleJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some(
+                "A Debrief bundle: `format`, `version`, `incident`, `roles`, `sitreps`, \
+                 `status_updates`, `cleanup_items`, `remediation_items`, `timeline` \
+                 (the JSON Schema is openapi/bundle.schema.json).",
+            ),
+            required: vec!["format", "version", "incident", "timeline"],
+            ..MetaSchema::new("object")
+        }))
+    }
+}
+
+impl poem::IntoResponse for BundleJson {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(Self::CONTENT_TYPE)
+            .body(self.0)
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum BundleExported {
+    /// The incident as a Debrief bundle (`openapi/bundle.schema.json`):
+    /// importing it into an empty database and exporting again gives the
+    /// same bundle.
+    #[oai(status = 200)]
+    Ok(BundleJson),
+}
+
+/// Where a streamed export is.
+enum ExportState {
+    Head(Vec<u8>, imports::BundleExport),
+    Events(imports::BundleExport, bool),
+    Done,
+}
+
+pub struct ImportsApi;
+
+#[OpenApi(tag = "ApiTags::Imports")]
+impl ImportsApi {
+    /// Import a file
+    ///
+    /// Reads the body in the format named by the path, as a stream, and
+    /// applies it in one transaction: all of it lands, or nothing does.
+    /// Records are matched with what is stored (bundle: by id; Statuspage:
+    /// by the Statuspage ids; PagerDuty: by log entry id; Slack: by message
+    /// `ts`), so importing the same file twice changes nothing the second
+    /// time. An error names the position in the file (`field`: a JSON path
+    /// such as `timeline[41].kind`) and the reason.
+    #[oai(
+        path = "/imports/:format",
+        method = "post",
+        operation_id = "create_import"
+    )]
+    async fn create_import(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// `bundle`, `statuspage`, `pagerduty` or `slack`.
+        #[oai(validator(pattern = "^(bundle|statuspage|pagerduty|slack)$"))]
+        format: Path<String>,
+        /// The incident (UUID or `INC-n`) that PagerDuty log entries or Slack
+        /// messages are added to; required for those formats and refused for
+        /// the others, whose files name their own incidents.
+        #[oai(validator(
+            pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        ))]
+        incident: Query<Option<String>>,
+        /// Do all the work and report it, then roll it back.
+        dry_run: Query<Option<bool>>,
+        body: ImportFile,
+    ) -> ApiResult<ImportDone> {
+        auth.require(Scope::Write)?;
+        let incident = incident
+            .0
+            .as_deref()
+            .map(|v| IncidentRef::parse("incident", v))
+            .transpose()?;
+        let format: ImportFormat = format
+            .parse()
+            .map_err(|e: String| ServiceError::bad_request("format", e))?;
+        let import = ImportRequest {
+            format,
+            incident,
+            dry_run: dry_run.0.unwrap_or(false),
+        };
+        imports::check_request(&import)?;
+        let limit = ctx.settings.import_limit_bytes;
+        if body.declared_length.is_some_and(|len| len > limit) {
+            return Err(too_large(limit));
+        }
+        let exceeded = Arc::new(AtomicBool::new(false));
+        let reader = LimitedReader {
+            inner: SyncIoBridge::new(Box::pin(body.body.into_async_read())),
+            remaining: limit,
+            exceeded: exceeded.clone(),
+        };
+        match imports::import(ctx, import, reader).await {
+            Ok(report) => Ok(ImportDone::Ok(Json(report.into()))),
+            Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(limit)),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Export an incident as a bundle
+    ///
+    /// The whole incident (incident, roles, sitreps, status updates, cleanup
+    /// items, remediation items, timeline) in the format
+    /// `POST /imports/bundle` reads.
+    #[oai(
+        path = "/incidents/:reference/bundle",
+        method = "get",
+        operation_id = "get_incident_bundle"
+    )]
+    async fn get_incident_bundle(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<IncidentParam>,
+    ) -> ApiResult<BundleExported> {
+        auth.require(Scope::Read)?;
+        let export = imports::export_bundle(ctx, reference.get("reference")?).await?;
+        // Serialised from the struct, so the keys keep the documented order;
+        // the head ends `"timeline":[]}`, and the events are streamed between
+        // the brackets a page at a time.
+        let mut head = serde_json::to_vec(&export.head)
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("bundle serialises: {e}")))?;
+        head.truncate(head.len() - 2);
+        let stream =
+            futures_util::stream::unfold(ExportState::Head(head, export), |state| async move {
+                match state {
+                    ExportState::Head(head, export) => {
+                        Some((Ok(head), ExportState::Events(export, true)))
+                    }
+                    ExportState::Events(mut export, first) => match export.next_events().await {
+                        Ok(page) if page.is_empty() => {
+                            Some((Ok(b"]}".to_vec()), ExportState::Done))
+                        }
+                        Ok(page) => {
+                            let mut chunk = Vec::with_capacity(page.len() * 300);
+                            for (i, event) in page.iter().enumerate() {
+                                if !(first && i == 0) {
+                                    chunk.push(b',');
+                                }
+                                serde_json::to_writer(&mut chunk, event)
+                                    .expect("an event serialises");
+                            }
+                            Some((Ok(chunk), ExportState::Events(export, false)))
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "Bundle export failed mid-stream");
+                            Some((
+                                Err(std::io::Error::other("the export failed")),
+                                ExportState::Done,
+                            ))
+                        }
+                    },
+                    ExportState::Done => None,
+                }
+            });
+        Ok(BundleExported::Ok(BundleJson(Body::from_bytes_stream(
+            stream,
+        ))))
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::from_problem(
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the file is larger than the import limit ({limit} bytes, `import_limit_bytes`)"
+            ),
+        )
+        .with_field(Some("body".into())),
+    )
+}

@@ -1,0 +1,508 @@
+//! `/incidents/{reference}/postmortem`: the post-mortem resource, its
+//! documents (internal and public, Markdown, HTML and PDF) and publishing.
+
+use chrono::{DateTime, Utc};
+use poem::{IntoResponse, Response, web::Data};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path},
+    payload::Json,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry},
+    types::MaybeUndefined,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam, text::Date};
+use crate::{
+    domain::{self, IncidentRef, PostmortemKind, PostmortemStatus, Scope, Visibility},
+    error::{ApiResult, ServiceError},
+    reports::{Format, Variant},
+    services::{
+        Context, parse_stored,
+        postmortems::{
+            self, GENERATED_SECTIONS, PostmortemChanges, PostmortemView, Publication, SectionInput,
+        },
+    },
+};
+
+/// One section of a post-mortem.
+#[derive(Debug, Clone, Object)]
+pub struct PostmortemSection {
+    /// Stable key, e.g. `root_cause`.
+    pub key: String,
+    /// Heading printed in the documents.
+    pub title: String,
+    /// Markdown text.
+    pub body: String,
+    /// `public` sections also appear in the public post-mortem.
+    pub visibility: Visibility,
+    /// Debrief fills this section from the record (`timeline` from the
+    /// timeline, `action_items` from the linked remediation items); its
+    /// body, if any, is printed above the generated part.
+    pub generated: bool,
+}
+
+/// An incident's post-mortem.
+#[derive(Debug, Clone, Object)]
+pub struct Postmortem {
+    /// Unique id.
+    pub id: Uuid,
+    /// The incident's id.
+    pub incident_id: Uuid,
+    /// The incident's reference, e.g. `INC-42`.
+    pub incident_ref: String,
+    /// `ops_review` (a short discussion at the weekly review) or `dedicated`.
+    pub kind: PostmortemKind,
+    /// Who writes it.
+    #[oai(nullable)]
+    pub owner: Option<String>,
+    /// `draft` → `in_review` → `published`.
+    pub status: PostmortemStatus,
+    /// When it is due: `due_date_source` says whether it was set or comes
+    /// from the incident's severity (see the `postmortem_due` settings).
+    #[oai(nullable)]
+    pub due_date: Option<Date>,
+    /// `set` (given in a PUT), `severity` (from the configured period) or
+    /// `none` (the severity has no due period).
+    pub due_date_source: String,
+    /// Not published and past its due date.
+    pub overdue: bool,
+    /// When the review meeting takes place.
+    #[oai(nullable)]
+    pub review_at: Option<DateTime<Utc>>,
+    /// The sections, in document order.
+    pub sections: Vec<PostmortemSection>,
+    /// The latest published version (0: never published).
+    pub published_version: i32,
+    /// When it was last published.
+    #[oai(nullable)]
+    pub published_at: Option<DateTime<Utc>>,
+    /// When it was first published (the digest's "published" figure).
+    #[oai(nullable)]
+    pub first_published_at: Option<DateTime<Utc>>,
+    /// Where the public post-mortem is served: `/public/postmortems/{slug}`.
+    #[oai(nullable)]
+    pub slug: Option<String>,
+    /// Version for optimistic concurrency (`If-Match`).
+    pub version: i32,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<PostmortemView> for Postmortem {
+    type Error = ServiceError;
+
+    fn try_from(v: PostmortemView) -> Result<Self, ServiceError> {
+        let p = v.postmortem;
+        let due_date_source = if p.due_date.is_some() {
+            "set"
+        } else if v.due_date.is_some() {
+            "severity"
+        } else {
+            "none"
+        };
+        Ok(Self {
+            id: p.id,
+            incident_id: p.incident_id,
+            incident_ref: IncidentRef::display(v.incident.number),
+            kind: parse_stored(&p.kind)?,
+            owner: p.owner,
+            status: parse_stored(&p.status)?,
+            due_date: v.due_date.map(Date),
+            due_date_source: due_date_source.into(),
+            overdue: v.overdue,
+            review_at: p.review_at,
+            sections: v
+                .sections
+                .into_iter()
+                .map(|s| {
+                    Ok(PostmortemSection {
+                        generated: GENERATED_SECTIONS.contains(&s.key.as_str()),
+                        visibility: parse_stored(&s.visibility)?,
+                        key: s.key,
+                        title: s.title,
+                        body: s.body,
+                    })
+                })
+                .collect::<Result<_, ServiceError>>()?,
+            published_version: p.published_version,
+            published_at: p.published_at,
+            first_published_at: p.first_published_at,
+            slug: p.slug,
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        })
+    }
+}
+
+/// A section as written in a PUT.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct PostmortemSectionInput {
+    /// Stable key: lower-case letters, digits and `_`, starting with a
+    /// letter; unique in the post-mortem.
+    #[oai(validator(pattern = "^[a-z][a-z0-9_]{0,63}$"))]
+    pub key: String,
+    /// Heading printed in the documents.
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 200
+    ))]
+    pub title: String,
+    /// Markdown text (may be empty).
+    #[serde(default)]
+    #[oai(default, validator(pattern = "^[^\\x00]*$", max_length = 200000))]
+    pub body: String,
+    /// `internal` (default) or `public`.
+    #[serde(default = "internal")]
+    #[oai(default = "internal")]
+    pub visibility: Visibility,
+}
+
+fn internal() -> Visibility {
+    Visibility::Internal
+}
+
+/// Changes to a post-mortem; absent fields stay as they are.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct UpdatePostmortemRequest {
+    /// `ops_review` or `dedicated`.
+    #[oai(nullable)]
+    pub kind: Option<PostmortemKind>,
+    /// Who writes it; `null` clears it.
+    #[serde(default)]
+    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
+    pub owner: MaybeUndefined<String>,
+    /// `draft` or `in_review` (`published` is reached by publishing).
+    #[oai(nullable)]
+    pub status: Option<PostmortemStatus>,
+    /// Due date; `null` goes back to the date from the severity.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub due_date: MaybeUndefined<Date>,
+    /// Review meeting time; `null` clears it.
+    #[serde(default)]
+    #[oai(nullable)]
+    pub review_at: MaybeUndefined<DateTime<Utc>>,
+    /// The whole ordered list of sections: it replaces the current list.
+    #[oai(nullable, validator(max_items = 100))]
+    pub sections: Option<Vec<PostmortemSectionInput>>,
+}
+
+crate::serde_json_body!(UpdatePostmortemRequest);
+
+/// One stored document of a publication.
+#[derive(Debug, Clone, Object)]
+pub struct PublishedDocument {
+    /// `internal` or `public`.
+    pub variant: String,
+    /// `md`, `html` or `pdf`.
+    pub format: String,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// What publishing stored.
+#[derive(Debug, Clone, Object)]
+pub struct PostmortemPublication {
+    /// The version: 1 for the first publication, then 2, 3 …
+    pub version: i32,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+    /// Where the public post-mortem is served: `/public/postmortems/{slug}`.
+    pub slug: String,
+    /// The public title.
+    pub title: String,
+    /// The six stored documents with their checksums.
+    pub documents: Vec<PublishedDocument>,
+}
+
+impl From<Publication> for PostmortemPublication {
+    fn from(p: Publication) -> Self {
+        Self {
+            version: p.publication.version,
+            published_at: p.publication.published_at,
+            slug: p.publication.slug,
+            title: p.publication.title,
+            documents: p
+                .documents
+                .into_iter()
+                .map(|d| PublishedDocument {
+                    variant: d.variant.as_str().into(),
+                    format: d.format.extension().into(),
+                    sha256: d.sha256,
+                    size: d.size,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum PostmortemFound {
+    /// The post-mortem.
+    #[oai(status = 200)]
+    Ok(
+        Json<Postmortem>,
+        /// The post-mortem's version, for `If-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum PostmortemPublished {
+    /// Every document was rendered, checked and stored.
+    #[oai(status = 201)]
+    Created(Json<PostmortemPublication>),
+}
+
+/// A rendered document, in the content type of its format.
+pub struct DocumentDownload {
+    bytes: Vec<u8>,
+    format: Format,
+    filename: String,
+}
+
+impl IntoResponse for DocumentDownload {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(self.format.content_type())
+            .header(
+                "Content-Disposition",
+                format!("inline; filename=\"{}\"", self.filename),
+            )
+            .body(self.bytes)
+    }
+}
+
+impl ApiResponse for DocumentDownload {
+    fn meta() -> MetaResponses {
+        let binary =
+            || MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "binary")));
+        let text = || MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")));
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The document: `text/markdown` for `.md`, `text/html` for `.html`, `application/pdf` for `.pdf`.",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType {
+                        content_type: "text/markdown; charset=utf-8",
+                        schema: text(),
+                    },
+                    MetaMediaType {
+                        content_type: "text/html; charset=utf-8",
+                        schema: text(),
+                    },
+                    MetaMediaType {
+                        content_type: "application/pdf",
+                        schema: binary(),
+                    },
+                ],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+/// `internal.pdf` → (internal, pdf).
+fn parse_document(document: &str) -> Result<(Variant, Format), ServiceError> {
+    let bad = || {
+        ServiceError::bad_request(
+            "document",
+            format!(
+                "`{document}` is not one of internal.md, internal.html, internal.pdf, public.md, public.html, public.pdf"
+            ),
+        )
+    };
+    let (variant, ext) = document.split_once('.').ok_or_else(bad)?;
+    let variant = match variant {
+        "internal" => Variant::Internal,
+        "public" => Variant::Public,
+        _ => return Err(bad()),
+    };
+    let format = Format::from_extension(ext).ok_or_else(bad)?;
+    Ok((variant, format))
+}
+
+pub struct PostmortemsApi;
+
+#[OpenApi(tag = "ApiTags::Postmortems")]
+impl PostmortemsApi {
+    /// Get the post-mortem
+    ///
+    /// Every incident has one post-mortem: the first request creates it as a
+    /// `dedicated` `draft` with the default sections. Its due date comes
+    /// from the incident's severity unless one was set.
+    #[oai(
+        path = "/incidents/:reference/postmortem",
+        method = "get",
+        operation_id = "get_postmortem"
+    )]
+    async fn get_postmortem(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<IncidentParam>,
+    ) -> ApiResult<PostmortemFound> {
+        auth.require(Scope::Read)?;
+        let view = postmortems::get(ctx, reference.get("reference")?).await?;
+        Ok(found(view.try_into()?))
+    }
+
+    /// Change the post-mortem
+    ///
+    /// Absent fields stay as they are; `sections`, when given, is the whole
+    /// ordered list. `status` moves between `draft` and `in_review`;
+    /// `published` is reached by publishing. `If-Match` guards against lost
+    /// updates (412 when stale).
+    #[oai(
+        path = "/incidents/:reference/postmortem",
+        method = "put",
+        operation_id = "update_postmortem"
+    )]
+    async fn update_postmortem(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<IncidentParam>,
+        /// The version (ETag) the change is based on.
+        #[oai(
+            name = "If-Match",
+            validator(
+                pattern = "^\\s*(\\*|(W/)?\"?[0-9]{1,9}\"?(\\s*,\\s*(W/)?\"?[0-9]{1,9}\"?)*)\\s*$"
+            )
+        )]
+        if_match: Header<Option<String>>,
+        body: ApiJson<UpdatePostmortemRequest>,
+    ) -> ApiResult<PostmortemFound> {
+        auth.require(Scope::Write)?;
+        let r = body.0;
+        let owner: Option<Option<String>> = r.owner.into();
+        let sections = r
+            .sections
+            .map(|list| {
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        Ok(SectionInput {
+                            title: domain::required_text(
+                                &format!("sections[{i}].title"),
+                                &s.title,
+                                200,
+                            )?,
+                            body: domain::optional_text(
+                                &format!("sections[{i}].body"),
+                                Some(s.body),
+                                200_000,
+                            )?
+                            .unwrap_or_default(),
+                            key: s.key,
+                            visibility: s.visibility,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ServiceError>>()
+            })
+            .transpose()?;
+        let changes = PostmortemChanges {
+            kind: r.kind,
+            owner: owner
+                .map(|v| domain::optional_text("owner", v, 200))
+                .transpose()?,
+            due_date: Option::<Option<Date>>::from(r.due_date).map(|d| d.map(|d| d.0)),
+            review_at: r.review_at.into(),
+            status: r.status,
+            sections,
+        };
+        let view = postmortems::update(
+            ctx,
+            reference.get("reference")?,
+            if_match.0.as_deref(),
+            changes,
+        )
+        .await?;
+        Ok(found(view.try_into()?))
+    }
+
+    /// Publish the post-mortem
+    ///
+    /// Renders the internal and public documents in Markdown, HTML and PDF,
+    /// and stores them as an immutable snapshot with their SHA-256 under the
+    /// next version. The post-mortem must be `in_review` (or already
+    /// `published`, for a new version): 409 for a `draft`. If a redaction
+    /// term or pattern would survive in any public format, nothing is
+    /// stored and the answer is 422 naming the term and where it came from.
+    /// The public HTML is then served at `/public/postmortems/{slug}`.
+    #[oai(
+        path = "/incidents/:reference/postmortem/publish",
+        method = "post",
+        operation_id = "publish_postmortem"
+    )]
+    async fn publish_postmortem(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<IncidentParam>,
+    ) -> ApiResult<PostmortemPublished> {
+        auth.require(Scope::Write)?;
+        let publication = postmortems::publish(ctx, reference.get("reference")?).await?;
+        Ok(PostmortemPublished::Created(Json(publication.into())))
+    }
+
+    /// Render a post-mortem document
+    ///
+    /// `internal.md`, `internal.html`, `internal.pdf`, `public.md`,
+    /// `public.html` or `public.pdf`, rendered from the current record. The
+    /// internal document has everything; the public one only public
+    /// sections, public timeline events and status updates, with people
+    /// shown by role and the redaction rules applied. A public document in
+    /// which a redaction term or pattern would survive is refused with 422
+    /// naming the term and where it came from.
+    #[oai(
+        path = "/incidents/:reference/postmortem/:document",
+        method = "get",
+        operation_id = "render_postmortem"
+    )]
+    async fn render_postmortem(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<IncidentParam>,
+        /// Which document: `{internal|public}.{md|html|pdf}`.
+        #[oai(validator(pattern = "^(internal|public)\\.(md|html|pdf)$"))]
+        document: Path<String>,
+    ) -> ApiResult<DocumentDownload> {
+        auth.require(Scope::Read)?;
+        let (variant, format) = parse_document(&document)?;
+        let reference_value = reference.get("reference")?;
+        let rendered = postmortems::render(ctx, reference_value, variant, format).await?;
+        Ok(DocumentDownload {
+            filename: format!(
+                "{}-postmortem-{}.{}",
+                reference.as_str(),
+                variant.as_str(),
+                format.extension()
+            ),
+            bytes: rendered.bytes,
+            format,
+        })
+    }
+}
+
+fn found(postmortem: Postmortem) -> PostmortemFound {
+    let tag = etag(postmortem.version);
+    PostmortemFound::Ok(Json(postmortem), tag)
+}

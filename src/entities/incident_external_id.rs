@@ -1,0 +1,20 @@
+//! The foreign record an incident was imported from (`statuspage`, id), so
+//! that a second import of the same file finds it again.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "incident_external_ids")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub source: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub external_id: String,
+    pub incident_id: Uuid,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,37 @@
+//! A post-mortem: one per incident, with its owner, due date and status.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "postmortems")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    #[sea_orm(unique)]
+    pub incident_id: Uuid,
+    pub kind: String,
+    pub owner: Option<String>,
+    /// The due date set on it; `None` follows the severity.
+    pub due_date: Option<Date>,
+    /// The due date in force: `due_date`, else the one the incident's
+    /// severity gives (kept in step by `services::postmortems`).
+    pub due_on: Option<Date>,
+    pub review_at: Option<DateTimeUtc>,
+    pub status: String,
+    /// Set at the first publication; stable after.
+    pub slug: Option<String>,
+    /// The latest published version (0: never published).
+    pub published_version: i32,
+    /// The latest publication.
+    pub published_at: Option<DateTimeUtc>,
+    /// The first publication; stable after.
+    pub first_published_at: Option<DateTimeUtc>,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,24 @@
+//! The immutable bytes of one document of a publication, with its SHA-256.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "postmortem_snapshots")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub publication_id: Uuid,
+    /// `internal` or `public`.
+    pub variant: String,
+    /// `md`, `html` or `pdf`.
+    pub format: String,
+    #[sea_orm(column_type = "Blob")]
+    pub content: Vec<u8>,
+    pub sha256: String,
+    pub size: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

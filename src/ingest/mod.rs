@@ -1,0 +1,406 @@
+//! Foreign formats (Statuspage, PagerDuty, Slack) and Debrief's own bundle,
+//! read into domain records.
+//!
+//! A parser reads from a [`Read`] on a blocking thread and hands records to
+//! the import service through a [`Sink`] (a bounded channel), timeline events
+//! in chunks of [`CHUNK`]: a file of any size is held only a window at a time.
+//! Every error names the position in the file (a JSON path such as
+//! `timeline[41].kind`) and the reason.
+
+pub mod bundle;
+pub mod pagerduty;
+pub mod slack;
+pub mod statuspage;
+
+use std::io::Read;
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use poem_openapi::Enum;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        CleanupKind, CleanupStatus, EventSource, IncidentStatus, Milestones, PostmortemKind,
+        PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, Severity,
+        TimelineKind, Visibility,
+    },
+    error::ServiceError,
+    services::sitreps::RoleSnapshot,
+};
+
+/// Timeline events per chunk handed to the import service (and per INSERT).
+pub const CHUNK: usize = 1000;
+
+/// The formats `POST /api/v1/imports/{format}` and `debrief import` read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFormat {
+    /// Debrief's own whole-incident bundle (`openapi/bundle.schema.json`).
+    Bundle,
+    /// Atlassian Statuspage incident JSON: a page's `incidents.json` or one incident.
+    Statuspage,
+    /// PagerDuty incident log entries (`{"log_entries": [...]}`).
+    Pagerduty,
+    /// A Slack channel export (a JSON array of messages).
+    Slack,
+}
+
+impl ImportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bundle => "bundle",
+            Self::Statuspage => "statuspage",
+            Self::Pagerduty => "pagerduty",
+            Self::Slack => "slack",
+        }
+    }
+
+    /// Whether the format carries its own incidents (bundle, Statuspage) or
+    /// adds to an incident named with `incident` (PagerDuty, Slack).
+    pub fn needs_target(self) -> bool {
+        matches!(self, Self::Pagerduty | Self::Slack)
+    }
+}
+
+impl std::str::FromStr for ImportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bundle" => Ok(Self::Bundle),
+            "statuspage" => Ok(Self::Statuspage),
+            "pagerduty" => Ok(Self::Pagerduty),
+            "slack" => Ok(Self::Slack),
+            other => Err(format!(
+                "{other:?} is not one of: bundle, statuspage, pagerduty, slack"
+            )),
+        }
+    }
+}
+
+/// How an imported incident is recognised on the next import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentKey {
+    /// A bundle names the incident's own id.
+    Id(Uuid),
+    /// A foreign record: (`statuspage`, its id).
+    External { source: EventSource, id: String },
+}
+
+/// An incident as a file describes it.
+#[derive(Debug, Clone)]
+pub struct IncidentRecord {
+    /// Where it sits in the file (`incident`, `incidents[2]`), for errors.
+    pub path: String,
+    pub key: IncidentKey,
+    /// A bundle sets every field; a foreign format only `title`, `severity`,
+    /// `status`, `affected_components` and the milestones it knows, and the
+    /// other fields of an existing incident are kept.
+    pub exact: bool,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub customer_impact: Option<String>,
+    pub affected_components: Vec<String>,
+    pub chat_room_url: Option<String>,
+    pub labels: Vec<String>,
+    pub milestones: Milestones,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A timeline event. Bundle events carry their id; foreign ones are
+/// recognised by `(source, external_id)`.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub id: Option<Uuid>,
+    pub occurred_at: DateTime<Utc>,
+    pub kind: TimelineKind,
+    pub body: String,
+    pub author: Option<String>,
+    pub source: EventSource,
+    pub external_id: Option<String>,
+    pub visibility: Visibility,
+}
+
+#[derive(Debug, Clone)]
+pub struct RoleRecord {
+    pub id: Uuid,
+    pub role: String,
+    pub person: String,
+    pub assigned_at: DateTime<Utc>,
+    pub relieved_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SitrepRecord {
+    pub id: Uuid,
+    pub version: i32,
+    pub summary: String,
+    pub customer_impact: Option<String>,
+    pub roles: Vec<RoleSnapshot>,
+    pub open_issues: Vec<String>,
+    pub resolved_issues: Vec<String>,
+    pub current_actions: Vec<String>,
+    pub next_update_due: Option<DateTime<Utc>>,
+    pub author: Option<String>,
+    pub status_update_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A public status update; bundle ones carry their id, Statuspage ones are
+/// recognised by `(source, external_id)`.
+#[derive(Debug, Clone)]
+pub struct StatusUpdateRecord {
+    pub id: Option<Uuid>,
+    pub status: PublicStatus,
+    pub message: String,
+    pub affected_components: Vec<String>,
+    pub posted_at: DateTime<Utc>,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CleanupRecord {
+    pub id: Uuid,
+    pub kind: CleanupKind,
+    pub description: String,
+    pub owner: Option<String>,
+    pub status: CleanupStatus,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemediationRecord {
+    pub id: Uuid,
+    pub title: String,
+    pub description: Option<String>,
+    pub kind: RemediationKind,
+    pub priority: Priority,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub status: RemediationStatus,
+    pub reason: Option<String>,
+    pub tracker_url: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostmortemRecord {
+    pub id: Uuid,
+    pub kind: PostmortemKind,
+    pub owner: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub review_at: Option<DateTime<Utc>>,
+    pub status: PostmortemStatus,
+    pub slug: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub first_published_at: Option<DateTime<Utc>>,
+    /// In document order.
+    pub sections: Vec<SectionRecord>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SectionRecord {
+    pub id: Uuid,
+    pub key: String,
+    pub title: String,
+    pub body: String,
+    pub visibility: Visibility,
+}
+
+/// What a parser hands to the import service, in file order. Records after
+/// an [`Record::Incident`] belong to that incident; PagerDuty and Slack
+/// records belong to the incident named with `incident`.
+#[derive(Debug)]
+pub enum Record {
+    Incident(Box<IncidentRecord>),
+    Roles(Vec<RoleRecord>),
+    Sitreps(Vec<SitrepRecord>),
+    StatusUpdates(Vec<StatusUpdateRecord>),
+    CleanupItems(Vec<CleanupRecord>),
+    RemediationItems(Vec<RemediationRecord>),
+    Postmortem(Box<PostmortemRecord>),
+    /// A chunk of timeline events; `path` locates the first one
+    /// (`timeline[1000]`) for errors the database raises.
+    Events {
+        path: String,
+        events: Vec<EventRecord>,
+    },
+    /// Milestones to set on the incident where they are still unset
+    /// (PagerDuty's first trigger and acknowledgement); `path` names the
+    /// entry that set each.
+    FillMilestones {
+        detected_at: Option<(DateTime<Utc>, String)>,
+        acknowledged_at: Option<(DateTime<Utc>, String)>,
+    },
+    /// Entries that were read and deliberately left out (Slack joins and
+    /// bots, PagerDuty entry types with no timeline meaning).
+    Skipped(u64),
+}
+
+/// Where a parser sends records; `Err` means the import stopped on the other
+/// side and parsing should stop too.
+pub type Sink<'a> = &'a mut dyn FnMut(Record) -> Result<(), Stopped>;
+
+/// The import service stopped listening (it failed, or the client went away).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the import stopped")
+    }
+}
+
+/// Read a whole file of `format` and send its records to `sink`.
+pub fn parse(format: ImportFormat, reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
+    let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
+    match format {
+        ImportFormat::Bundle => bundle::parse(reader, sink),
+        ImportFormat::Statuspage => statuspage::parse(reader, sink),
+        ImportFormat::Pagerduty => pagerduty::parse(reader, sink),
+        ImportFormat::Slack => slack::parse(reader, sink),
+    }
+}
+
+/// Times are kept to the microsecond, as PostgreSQL stores them, so that a
+/// second import compares equal.
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// A parse error at `path`, as a problem naming the field.
+pub(crate) fn parse_error(path: &str, err: &serde_json::Error) -> ServiceError {
+    let path = if path.is_empty() { "." } else { path }.to_string();
+    if err.is_io() {
+        return ServiceError::bad_request("body", format!("the file could not be read: {err}"));
+    }
+    if err.is_syntax() || err.is_eof() {
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" (in `{path}`)")
+        };
+        return ServiceError::bad_request(
+            if path == "." {
+                "body".to_string()
+            } else {
+                path
+            },
+            format!("not valid JSON{at}: {err}"),
+        );
+    }
+    let message = err.to_string();
+    let mut field = if path == "." { String::new() } else { path };
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        field = if field.is_empty() {
+            name.to_string()
+        } else {
+            format!("{field}.{name}")
+        };
+    }
+    if field.is_empty() {
+        field = "body".into();
+    }
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    ServiceError::bad_request(field.clone(), format!("`{field}`: {message}"))
+}
+
+/// Deserialize a whole (small) document with paths on errors.
+pub(crate) fn read_document<T: serde::de::DeserializeOwned>(
+    reader: impl Read,
+) -> Result<T, ServiceError> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut track = serde_path_to_error::Track::new();
+    let value = T::deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
+    match value {
+        Ok(v) => {
+            de.end().map_err(|e| parse_error("", &e))?;
+            Ok(v)
+        }
+        Err(err) => Err(parse_error(&track.path().to_string(), &err)),
+    }
+}
+
+/// Deserialize a part of a document already read, under `prefix`
+/// (`incidents[2]`), with paths on errors.
+pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
+    prefix: &str,
+    value: serde_json::Value,
+) -> Result<T, ServiceError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let path = match (prefix.is_empty(), path.as_str()) {
+            (true, _) => path,
+            (false, ".") => prefix.to_string(),
+            (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
+            (false, p) => format!("{prefix}.{p}"),
+        };
+        parse_error(&path, err.inner())
+    })
+}
+
+/// A record could not be handed over: the import stopped on the other side.
+pub(crate) fn stopped(_: Stopped) -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!(
+        "the import stopped while the file was read"
+    ))
+}
+
+/// Send events in chunks of [`CHUNK`].
+pub(crate) struct EventBatcher {
+    prefix: String,
+    first: usize,
+    events: Vec<EventRecord>,
+}
+
+impl EventBatcher {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            first: 0,
+            events: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    /// Add the event at `index`; a full chunk is sent.
+    pub fn push(
+        &mut self,
+        index: usize,
+        event: EventRecord,
+        sink: Sink<'_>,
+    ) -> Result<(), Stopped> {
+        if self.events.is_empty() {
+            self.first = index;
+        }
+        self.events.push(event);
+        if self.events.len() >= CHUNK {
+            self.flush(sink)?;
+        }
+        Ok(())
+    }
+
+    pub fn flush(&mut self, sink: Sink<'_>) -> Result<(), Stopped> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::replace(&mut self.events, Vec::with_capacity(CHUNK));
+        sink(Record::Events {
+            path: format!("{}[{}]", self.prefix, self.first),
+            events,
+        })
+    }
+}

@@ -1,0 +1,165 @@
+//! Background work: the scheduler (cron schedules in the configured zone,
+//! runs claimed in the database), the digest and reminder jobs, and the
+//! outbox worker. `debrief serve` calls [`Jobs::run_once`] every
+//! `jobs.tick_seconds`; tests call it themselves with a manual clock.
+
+pub mod outbox;
+pub mod reminders;
+pub mod scheduler;
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::{
+    domain::{CronSpec, IsoWeek},
+    error::ServiceError,
+    notify::{Mailer, WebhookClient},
+    services::{
+        Context,
+        digests::{self, SendTrigger},
+    },
+};
+pub use outbox::DrainReport;
+pub use scheduler::Claim;
+
+/// The digest job's name in `job_claims`.
+pub const DIGEST_JOB: &str = "digest";
+/// The reminder job's name in `job_claims`.
+pub const REMINDER_JOB: &str = "reminders";
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Runs started by this pass, as `job@scheduled time`.
+    pub runs: Vec<String>,
+    /// Runs that failed (retried after their claim expires).
+    pub failed_runs: Vec<String>,
+    pub deliveries: DrainReport,
+}
+
+impl RunReport {
+    /// Whether anything happened ("did work") or there was nothing to do.
+    pub fn did_work(&self) -> bool {
+        !self.runs.is_empty() || !self.failed_runs.is_empty() || self.deliveries.did_work()
+    }
+}
+
+/// The scheduler and outbox worker of one process.
+#[derive(Clone)]
+pub struct Jobs {
+    ctx: Context,
+    mailer: Mailer,
+    webhooks: WebhookClient,
+    /// Who holds claims taken by this process.
+    holder: String,
+}
+
+impl Jobs {
+    pub fn new(ctx: Context, mailer: Mailer) -> anyhow::Result<Self> {
+        Ok(Self {
+            ctx,
+            mailer,
+            webhooks: WebhookClient::new()?,
+            holder: format!("debrief-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// One pass: run every job whose latest scheduled time has come and is
+    /// not claimed yet (so a run missed while the service was down is caught
+    /// up once at start, and an expired claim is retried), then deliver
+    /// what the outbox holds.
+    pub async fn run_once(&self) -> Result<RunReport, ServiceError> {
+        let mut report = RunReport::default();
+        let tz = digests::time_zone(&self.ctx.settings);
+        let jobs = [
+            (DIGEST_JOB, &self.ctx.settings.digest.schedule),
+            (REMINDER_JOB, &self.ctx.settings.reminders.schedule),
+        ];
+        for (job, schedule) in jobs {
+            let spec = CronSpec::parse(schedule)
+                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{job} schedule: {e}")))?;
+            let now = self.ctx.now();
+            let Some(at) = spec.latest_at_or_before(now, tz) else {
+                continue;
+            };
+            if self.claim(job, at).await? == Claim::Taken {
+                continue;
+            }
+            let label = format!("{job}@{}", at.to_rfc3339());
+            match self.run_job(job, at).await {
+                Ok(()) => {
+                    scheduler::complete(&self.ctx.db, job, at, &self.holder, self.ctx.now())
+                        .await?;
+                    report.runs.push(label);
+                }
+                Err(err) => {
+                    tracing::error!(job, error = %err, "Scheduled {job} run of {at} failed; retried when its claim expires");
+                    scheduler::record_failure(&self.ctx.db, job, at, &err.to_string()).await?;
+                    report.failed_runs.push(label);
+                }
+            }
+        }
+        report.deliveries = self.drain_outbox().await?;
+        Ok(report)
+    }
+
+    /// Claim a run for `jobs.claim_seconds`.
+    pub async fn claim(&self, job: &str, at: DateTime<Utc>) -> Result<Claim, ServiceError> {
+        let ttl =
+            Duration::seconds(i64::try_from(self.ctx.settings.jobs.claim_seconds).unwrap_or(600));
+        scheduler::claim(&self.ctx.db, job, at, &self.holder, self.ctx.now(), ttl).await
+    }
+
+    async fn run_job(&self, job: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        match job {
+            DIGEST_JOB => {
+                if self.ctx.settings.digest.recipients.is_empty() {
+                    tracing::warn!(
+                        "No digest recipients configured: the scheduled digest is not sent"
+                    );
+                    return Ok(());
+                }
+                let tz = digests::time_zone(&self.ctx.settings);
+                let week = IsoWeek::of(at.with_timezone(&tz).date_naive()).minus(1);
+                match digests::send(&self.ctx, week, false, SendTrigger::Schedule, None).await {
+                    // Already sent (by the API, the CLI or a replica): done.
+                    Ok(_) | Err(ServiceError::Conflict { .. }) => Ok(()),
+                    Err(err) => Err(err),
+                }
+            }
+            REMINDER_JOB => reminders::queue(&self.ctx, at).await.map(|_| ()),
+            other => Err(ServiceError::Internal(anyhow::anyhow!(
+                "unknown job {other}"
+            ))),
+        }
+    }
+
+    /// Deliver what is due in the outbox.
+    pub async fn drain_outbox(&self) -> Result<DrainReport, ServiceError> {
+        outbox::drain(&self.ctx, &self.mailer, &self.webhooks).await
+    }
+
+    /// Run passes every `jobs.tick_seconds` until `stop` completes.
+    pub async fn run_until(self, stop: impl std::future::Future<Output = ()> + Send) {
+        let tick = StdDuration::from_secs(self.ctx.settings.jobs.tick_seconds);
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            if let Err(err) = self.run_once().await {
+                tracing::error!(error = %err, "Scheduler pass failed");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(tick) => {}
+                () = &mut stop => break,
+            }
+        }
+    }
+}

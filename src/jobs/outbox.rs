@@ -1,0 +1,214 @@
+//! The outbox worker: lease a due delivery (one row, one recipient), send
+//! it, record the outcome; failures are retried with exponential backoff
+//! until `jobs.max_attempts`, then marked `failed`.
+//!
+//! A lease is a conditional update (`pending` and due, or `sending` with an
+//! expired lease → `sending` until `now + claim_seconds`), so two replicas
+//! never send the same row at once, and a row whose sender died is sent
+//! again after its lease expires. A delivery is marked `sent` right after
+//! the server accepted it; only a crash between those two steps can repeat
+//! a mail, and the repeat carries the same Message-ID.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    sea_query::ExprTrait,
+};
+
+use crate::{
+    entities::{delivery, digest},
+    error::ServiceError,
+    notify::{Mailer, WebhookClient, mailer},
+    services::Context,
+};
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Deliveries accepted by the server or webhook.
+    pub sent: u32,
+    /// Attempts that failed and will be retried.
+    pub retrying: u32,
+    /// Deliveries given up after the last attempt.
+    pub failed: u32,
+}
+
+impl DrainReport {
+    pub fn did_work(&self) -> bool {
+        self.sent + self.retrying + self.failed > 0
+    }
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(delivery::Column::Status.eq("pending"))
+                .add(delivery::Column::NextAttemptAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(delivery::Column::Status.eq("sending"))
+                .add(delivery::Column::LockedUntil.lt(now)),
+        )
+}
+
+/// The delay before attempt `attempts + 1`: base × 2^(attempts − 1), at most a day.
+pub fn backoff(base_seconds: u64, attempts: i32) -> Duration {
+    let exponent = std::cmp::min(u32::try_from(attempts.saturating_sub(1)).unwrap_or(0), 20);
+    let seconds = std::cmp::min(base_seconds.saturating_mul(1u64 << exponent), 86_400);
+    Duration::seconds(i64::try_from(seconds).unwrap_or(86_400))
+}
+
+/// Send every delivery that is due now.
+pub async fn drain(
+    ctx: &Context,
+    mailer: &Mailer,
+    webhooks: &WebhookClient,
+) -> Result<DrainReport, ServiceError> {
+    let mut report = DrainReport::default();
+    let now = ctx.now();
+    let lease = Duration::seconds(i64::try_from(ctx.settings.jobs.claim_seconds).unwrap_or(600));
+    let candidates: Vec<uuid::Uuid> = delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Id)
+        .filter(due(now))
+        .order_by_asc(delivery::Column::NextAttemptAt)
+        .order_by_asc(delivery::Column::Id)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    for id in candidates {
+        let leased = delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value("sending"))
+            .col_expr(delivery::Column::LockedUntil, Expr::value(now + lease))
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::col(delivery::Column::Attempts).add(Expr::value(1)),
+            )
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(delivery::Column::Id.eq(id))
+            .filter(due(now))
+            .exec(&ctx.db)
+            .await?;
+        if leased.rows_affected != 1 {
+            continue; // another worker took it
+        }
+        let Some(row) = delivery::Entity::find_by_id(id).one(&ctx.db).await? else {
+            continue;
+        };
+        let outcome = deliver(ctx, mailer, webhooks, &row).await;
+        let now = ctx.now();
+        let update = delivery::Entity::update_many()
+            .filter(delivery::Column::Id.eq(id))
+            .col_expr(
+                delivery::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now));
+        match outcome {
+            Ok(()) => {
+                update
+                    .col_expr(delivery::Column::Status, Expr::value("sent"))
+                    .col_expr(delivery::Column::SentAt, Expr::value(now))
+                    .col_expr(
+                        delivery::Column::LastError,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .exec(&ctx.db)
+                    .await?;
+                tracing::info!(
+                    delivery.kind = %row.kind,
+                    delivery.channel = %row.channel,
+                    delivery.id = %row.id,
+                    "Delivered {} {} to {}", row.kind, row.channel, row.recipient
+                );
+                report.sent += 1;
+            }
+            Err(err) => {
+                let error = format!("{err:#}");
+                let gave_up = u32::try_from(row.attempts).unwrap_or(u32::MAX)
+                    >= ctx.settings.jobs.max_attempts;
+                let retry_at = now + backoff(ctx.settings.jobs.retry_base_seconds, row.attempts);
+                update
+                    .col_expr(
+                        delivery::Column::Status,
+                        Expr::value(if gave_up { "failed" } else { "pending" }),
+                    )
+                    .col_expr(delivery::Column::NextAttemptAt, Expr::value(retry_at))
+                    .col_expr(delivery::Column::LastError, Expr::value(error.clone()))
+                    .exec(&ctx.db)
+                    .await?;
+                tracing::warn!(
+                    delivery.id = %row.id,
+                    delivery.attempts = row.attempts,
+                    error = %error,
+                    "Delivery of {} {} failed{}", row.kind, row.channel,
+                    if gave_up { "; giving up" } else { "; will retry" }
+                );
+                if gave_up {
+                    report.failed += 1;
+                } else {
+                    report.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn deliver(
+    ctx: &Context,
+    mailer: &Mailer,
+    webhooks: &WebhookClient,
+    row: &delivery::Model,
+) -> anyhow::Result<()> {
+    if row.channel == "webhook" {
+        return webhooks.post(&row.recipient, &row.payload).await;
+    }
+    let from = ctx.settings.mail.from.as_str();
+    let message = match row.digest_week.as_deref() {
+        Some(week) => {
+            let archived = digest::Entity::find()
+                .filter(digest::Column::Week.eq(week))
+                .one(&ctx.db)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the digest of {week} is not in the archive"))?;
+            mailer::build(mailer::Email {
+                from,
+                to: &row.recipient,
+                subject: &row.subject,
+                message_id: &row.message_id,
+                text: archived.markdown,
+                html: Some(archived.html),
+                pdf: archived
+                    .pdf
+                    .map(|bytes| (format!("ops-review-{week}.pdf"), bytes)),
+            })?
+        }
+        None => mailer::build(mailer::Email {
+            from,
+            to: &row.recipient,
+            subject: &row.subject,
+            message_id: &row.message_id,
+            text: row.payload.clone(),
+            html: None,
+            pdf: None,
+        })?,
+    };
+    mailer.send(&message).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_up_to_a_day() {
+        assert_eq!(backoff(60, 1).num_seconds(), 60);
+        assert_eq!(backoff(60, 2).num_seconds(), 120);
+        assert_eq!(backoff(60, 5).num_seconds(), 960);
+        assert_eq!(backoff(60, 30).num_seconds(), 86_400);
+        assert_eq!(backoff(60, 0).num_seconds(), 60, "never below the base");
+    }
+}

@@ -1,0 +1,146 @@
+//! Reminders: each run of `reminders.schedule` mails every owner of overdue
+//! remediation items one list of them. The `(owner, period)` key of the
+//! reminder record makes a second run of the same period a no-op.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
+};
+use serde::Serialize;
+
+use crate::{
+    db,
+    domain::RemediationRef,
+    entities::{delivery, remediation_item, reminder},
+    error::ServiceError,
+    reports::digest::render,
+    services::{
+        Context, digests, new_id,
+        outbox::{self, NewDelivery},
+    },
+};
+
+#[derive(Debug, Clone, Serialize)]
+struct ReminderLine {
+    reference: String,
+    title: String,
+    priority: String,
+    team: Option<String>,
+    due_date: String,
+    days_overdue: i64,
+}
+
+/// The address of an owner: the owner itself when it is an address,
+/// otherwise `owner@<reminders.owner_domain>` when that is set.
+pub fn owner_address(owner: &str, owner_domain: Option<&str>) -> Option<String> {
+    let owner = owner.trim();
+    if owner.parse::<lettre::Address>().is_ok() {
+        return Some(owner.to_string());
+    }
+    let domain = owner_domain?;
+    let candidate = format!("{}@{domain}", owner.to_lowercase().replace(' ', "."));
+    candidate
+        .parse::<lettre::Address>()
+        .is_ok()
+        .then_some(candidate)
+}
+
+/// Queue this period's reminders; returns how many were queued.
+pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, ServiceError> {
+    let tz = digests::time_zone(&ctx.settings);
+    let today = period.with_timezone(&tz).date_naive();
+    let overdue = remediation_item::Entity::find()
+        .filter(remediation_item::Column::Status.is_in(["open", "in_progress", "blocked"]))
+        .filter(remediation_item::Column::DueDate.is_not_null())
+        .filter(remediation_item::Column::DueDate.lt(today))
+        .filter(remediation_item::Column::Owner.is_not_null())
+        .order_by_asc(remediation_item::Column::DueDate)
+        .order_by_asc(remediation_item::Column::Number)
+        .all(&ctx.db)
+        .await?;
+    let mut by_owner: BTreeMap<String, Vec<ReminderLine>> = BTreeMap::new();
+    for item in overdue {
+        let (Some(owner), Some(due)) = (item.owner.clone(), item.due_date) else {
+            continue;
+        };
+        by_owner.entry(owner).or_default().push(ReminderLine {
+            reference: RemediationRef::display(item.number),
+            title: item.title,
+            priority: item.priority,
+            team: item.team,
+            due_date: due.to_string(),
+            days_overdue: (today - due).num_days(),
+        });
+    }
+    let period_key = period.to_rfc3339();
+    let domain = outbox::message_id_domain(&ctx.settings);
+    let mut queued = 0;
+    for (owner, items) in by_owner {
+        let Some(address) = owner_address(&owner, ctx.settings.reminders.owner_domain.as_deref())
+        else {
+            tracing::warn!(remediation.owner = %owner, "No reminder address for owner {owner}: set reminders.owner_domain or use e-mail addresses as owners");
+            continue;
+        };
+        let text = render(
+            "reminder_email.txt",
+            serde_json::json!({ "owner": owner, "items": items }),
+        )?;
+        let now = ctx.now();
+        let txn = db::begin_write(&ctx.db).await?;
+        let inserted = reminder::Entity::insert(
+            reminder::Model {
+                id: new_id(),
+                owner: owner.clone(),
+                period: period_key.clone(),
+                address: address.clone(),
+                items: serde_json::to_string(
+                    &items
+                        .iter()
+                        .map(|i| i.reference.clone())
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or_default(),
+                created_at: now,
+            }
+            .into_active_model(),
+        )
+        .on_conflict(
+            OnConflict::columns([reminder::Column::Owner, reminder::Column::Period])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 0 {
+            continue; // this period's reminder for this owner already exists
+        }
+        let tag = outbox::recipient_tag(&owner);
+        delivery::Entity::insert(outbox::pending(
+            NewDelivery {
+                key: format!("reminder:{period_key}:{owner}"),
+                kind: "reminder",
+                channel: "email".into(),
+                recipient: address,
+                subject: format!(
+                    "{} overdue remediation item{}",
+                    items.len(),
+                    if items.len() == 1 { "" } else { "s" }
+                ),
+                payload: text,
+                message_id: format!(
+                    "<reminder-{}-{tag}@{domain}>",
+                    period.format("%Y%m%dT%H%M%SZ")
+                ),
+                ..NewDelivery::default()
+            },
+            now,
+        ))
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        queued += 1;
+    }
+    Ok(queued)
+}

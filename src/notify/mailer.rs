@@ -1,0 +1,192 @@
+//! The mailer: SMTP through lettre (rustls; STARTTLS, implicit TLS or
+//! plain; optional auth), a `file` back end writing `.eml` files under
+//! `<data_dir>/outbox/` (the default), and a memory back end for tests.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
+    transport::smtp::authentication::Credentials,
+};
+
+use crate::config::{MailTransport, Settings, SmtpSecurity};
+
+/// A message kept by the memory back end.
+#[derive(Debug, Clone)]
+pub struct SentMail {
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// The whole message as sent (RFC 5322).
+    pub raw: String,
+}
+
+/// The messages the memory back end has "sent".
+#[derive(Debug, Clone, Default)]
+pub struct MemoryMailbox(Arc<Mutex<Vec<SentMail>>>);
+
+impl MemoryMailbox {
+    pub fn messages(&self) -> Vec<SentMail> {
+        self.0.lock().expect("mailbox lock poisoned").clone()
+    }
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(PathBuf),
+    Memory(MemoryMailbox),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Smtp(_) => f.write_str("Mailer::Smtp"),
+            Self::File(dir) => write!(f, "Mailer::File({})", dir.display()),
+            Self::Memory(_) => f.write_str("Mailer::Memory"),
+        }
+    }
+}
+
+impl Mailer {
+    /// The mailer the settings describe.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(match settings.mail.transport {
+            MailTransport::File => Self::File(settings.data_dir.join("outbox")),
+            MailTransport::Memory => Self::Memory(MemoryMailbox::default()),
+            MailTransport::Smtp => {
+                let smtp = &settings.mail.smtp;
+                let host = smtp.host.as_str();
+                let builder = match smtp.security {
+                    SmtpSecurity::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                            .with_context(|| format!("mail.smtp.host {host:?}"))?
+                    }
+                    SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                        .with_context(|| format!("mail.smtp.host {host:?}"))?,
+                    SmtpSecurity::Plain => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host).port(25)
+                    }
+                };
+                let mut builder = builder.timeout(Some(Duration::from_secs(smtp.timeout_seconds)));
+                if let Some(port) = smtp.port {
+                    builder = builder.port(port);
+                }
+                if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        password.expose().to_string(),
+                    ));
+                }
+                Self::Smtp(builder.build())
+            }
+        })
+    }
+
+    /// The memory back end's mailbox, if this is one.
+    pub fn mailbox(&self) -> Option<&MemoryMailbox> {
+        match self {
+            Self::Memory(mailbox) => Some(mailbox),
+            _ => None,
+        }
+    }
+
+    /// Hand one message over. An error means it was not accepted and may
+    /// be retried.
+    pub async fn send(&self, message: &Message) -> anyhow::Result<()> {
+        match self {
+            Self::Smtp(transport) => {
+                transport
+                    .send(message.clone())
+                    .await
+                    .context("the SMTP server did not accept the message")?;
+            }
+            Self::File(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                let id = message
+                    .headers()
+                    .get_raw("Message-ID")
+                    .unwrap_or("message")
+                    .to_string();
+                let name: String = id
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let path = dir.join(format!("{}.eml", name.trim_matches('_')));
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Self::Memory(mailbox) => {
+                let to = message
+                    .envelope()
+                    .to()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
+                mailbox
+                    .0
+                    .lock()
+                    .expect("mailbox lock poisoned")
+                    .push(SentMail { to, raw });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a message is made of.
+pub struct Email<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub subject: &'a str,
+    /// `<…@…>`, stable for the same message to the same recipient.
+    pub message_id: &'a str,
+    pub text: String,
+    pub html: Option<String>,
+    /// File name and bytes of a PDF to attach.
+    pub pdf: Option<(String, Vec<u8>)>,
+}
+
+/// Build the message: text alone, or multipart text + HTML, with the PDF
+/// attached when there is one.
+pub fn build(email: Email<'_>) -> anyhow::Result<Message> {
+    let from: Mailbox = email.from.parse().context("mail.from")?;
+    let to: Mailbox = email
+        .to
+        .parse()
+        .with_context(|| format!("recipient {:?}", email.to))?;
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(email.subject)
+        .message_id(Some(email.message_id.to_string()));
+    let body = match email.html {
+        Some(html) => MultiPart::alternative()
+            .singlepart(SinglePart::plain(email.text))
+            .singlepart(SinglePart::html(html)),
+        None => return Ok(builder.body(email.text)?),
+    };
+    let message = match email.pdf {
+        Some((name, bytes)) => builder.multipart(MultiPart::mixed().multipart(body).singlepart(
+            Attachment::new(name).body(bytes, ContentType::parse("application/pdf")?),
+        ))?,
+        None => builder.multipart(body)?,
+    };
+    Ok(message)
+}

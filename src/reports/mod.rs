@@ -1,0 +1,263 @@
+//! Documents: Markdown from templates, HTML via pulldown-cmark, PDF layout,
+//! and the digest's chart.
+//!
+//! One source: a [`PostmortemDocument`] (plain data, already redacted for
+//! the public variant) becomes Markdown through a minijinja template; HTML
+//! and PDF are made from that Markdown. Templates live in
+//! `reports/templates/`, are embedded in the binary, and an operator can
+//! override any of them from the configured templates directory.
+
+pub mod chart;
+pub mod digest;
+pub mod html;
+pub mod markdown;
+pub mod pdf;
+pub mod redaction;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// Which document: the full internal one or the sanitised public one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Internal,
+    Public,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Internal => "internal",
+            Variant::Public => "public",
+        }
+    }
+}
+
+/// The three formats every document comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Markdown,
+    Html,
+    Pdf,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Html => "html",
+            Format::Pdf => "pdf",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Pdf => "application/pdf",
+        }
+    }
+
+    /// `md`, `html` or `pdf`.
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext {
+            "md" => Some(Format::Markdown),
+            "html" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
+            _ => None,
+        }
+    }
+}
+
+/// A label and a value, e.g. "Time to detect" and "12 min".
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    pub label: String,
+    pub value: String,
+}
+
+/// Everything a post-mortem document shows, with times already written out
+/// in the display zone. Built by the post-mortem service; for the public
+/// variant it holds only public material, already redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostmortemDocument {
+    pub variant: Variant,
+    pub reference: String,
+    pub title: String,
+    pub severity: String,
+    pub incident_status: String,
+    pub status: String,
+    pub kind: String,
+    pub owner: Option<String>,
+    pub due_date: Option<String>,
+    pub review_at: Option<String>,
+    pub customer_impact: Option<String>,
+    pub affected_components: Vec<String>,
+    /// The display zone's name, e.g. `UTC` or `Europe/Paris`.
+    pub time_zone: String,
+    /// Milestones (label, time).
+    pub milestones: Vec<Figure>,
+    /// Time to detect / acknowledge / mitigate / resolve, total duration.
+    pub figures: Vec<Figure>,
+    pub roles: Vec<RoleRow>,
+    pub timeline: Vec<TimelineRow>,
+    pub sitreps: Vec<SitrepRow>,
+    pub status_updates: Vec<StatusUpdateRow>,
+    pub cleanup_items: Vec<CleanupRow>,
+    pub remediations: Vec<RemediationRow>,
+    pub sections: Vec<SectionBlock>,
+    pub generated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleRow {
+    pub role: String,
+    pub person: String,
+    pub assigned_at: String,
+    pub relieved_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineRow {
+    pub at: String,
+    pub kind: String,
+    pub author: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SitrepRow {
+    pub version: i32,
+    pub at: String,
+    pub author: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusUpdateRow {
+    pub at: String,
+    pub status: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanupRow {
+    pub kind: String,
+    pub description: String,
+    pub owner: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RemediationRow {
+    pub reference: String,
+    pub title: String,
+    pub kind: String,
+    pub priority: String,
+    pub owner: String,
+    pub status: String,
+    pub due_date: String,
+}
+
+/// A section as it is printed: generated sections (timeline, action items)
+/// are marked so the template can put the generated content there.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionBlock {
+    pub key: String,
+    pub title: String,
+    pub body: String,
+    pub visibility: String,
+}
+
+/// A template that cannot be loaded or rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template `{name}`: {reason}")]
+    Render { name: String, reason: String },
+    #[error("template `{name}` cannot be read from {path}: {reason}")]
+    Read {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+/// The templates shipped in the binary: (file name, source).
+pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "postmortem_internal.md.j2",
+        include_str!("../../reports/templates/postmortem_internal.md.j2"),
+    ),
+    (
+        "postmortem_public.md.j2",
+        include_str!("../../reports/templates/postmortem_public.md.j2"),
+    ),
+    (
+        "public_index.html.j2",
+        include_str!("../../reports/templates/public_index.html.j2"),
+    ),
+    (
+        "feed.atom.j2",
+        include_str!("../../reports/templates/feed.atom.j2"),
+    ),
+];
+
+/// The template set: the embedded ones, each replaced by a file of the same
+/// name in the override directory when there is one.
+#[derive(Debug)]
+pub struct Templates {
+    env: minijinja::Environment<'static>,
+}
+
+impl Templates {
+    /// Load the templates; `dir` holds operator overrides (any subset of
+    /// [`EMBEDDED_TEMPLATES`] by file name).
+    pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
+        let mut env = minijinja::Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") || name.ends_with(".atom.j2") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
+        env.add_filter("cell", markdown::cell_filter);
+        env.add_filter("inline", markdown::inline_filter);
+        for (name, source) in EMBEDDED_TEMPLATES {
+            let source = match dir.map(|d| d.join(name)) {
+                Some(path) if path.is_file() => {
+                    std::fs::read_to_string(&path).map_err(|err| TemplateError::Read {
+                        name: (*name).to_string(),
+                        path: path.clone(),
+                        reason: err.to_string(),
+                    })?
+                }
+                _ => (*source).to_string(),
+            };
+            env.add_template_owned(*name, source)
+                .map_err(|err| TemplateError::Render {
+                    name: (*name).to_string(),
+                    reason: err.to_string(),
+                })?;
+        }
+        Ok(Self { env })
+    }
+
+    /// Render a template with a serialisable context.
+    pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, TemplateError> {
+        let failed = |err: minijinja::Error| TemplateError::Render {
+            name: name.to_string(),
+            reason: err.to_string(),
+        };
+        self.env
+            .get_template(name)
+            .map_err(failed)?
+            .render(context)
+            .map_err(failed)
+    }
+}

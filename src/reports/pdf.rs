@@ -1,0 +1,1647 @@
+//! PDF layout: Markdown (pulldown-cmark events) laid out on pages with
+//! printpdf's operations API and embedded DejaVu fonts.
+//!
+//! One general entry point, [`render_pdf`], used by the post-mortem documents
+//! and the Ops Review digest alike: headings, wrapped paragraphs measured with
+//! the fonts' real glyph advances, bold and italic, bullet and numbered lists,
+//! GFM tables whose cells wrap and whose header repeats after a page break,
+//! code blocks, block quotes, clickable links, PNG images scaled to the text
+//! width, the document title in every page's header, an optional marking
+//! ("INTERNAL") on every page and "Page n of m" in the footer.
+//!
+//! printpdf shapes nothing: one glyph per character, no kerning, no
+//! right-to-left text. Latin, Greek and Cyrillic come out right.
+
+use std::{collections::BTreeMap, sync::LazyLock};
+
+use chrono::{DateTime, Utc};
+use printpdf::{
+    Actions, BorderArray, Color, FontId, LinePoint, LinkAnnotation, Op, PaintMode, ParsedFont,
+    PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, RawImage,
+    Rect, Rgb, TextItem, TextMatrix, WindingOrder, XObjectTransform,
+};
+use pulldown_cmark::{Alignment, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use serde::{Deserialize, Serialize};
+
+/// Paper the document is laid out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaperSize {
+    /// ISO A4, 210 × 297 mm (the default).
+    #[default]
+    A4,
+    /// US Letter, 8.5 × 11 in.
+    Letter,
+}
+
+impl PaperSize {
+    /// Width and height in points.
+    pub fn size_pt(self) -> (f32, f32) {
+        match self {
+            PaperSize::A4 => (595.28, 841.89),
+            PaperSize::Letter => (612.0, 792.0),
+        }
+    }
+}
+
+/// What a PDF carries besides its Markdown body.
+#[derive(Debug, Clone)]
+pub struct PdfOptions {
+    /// Document title: PDF metadata and every page's header.
+    pub title: String,
+    /// PDF metadata subject; also printed in the footer.
+    pub subject: String,
+    /// PDF creation date.
+    pub created_at: DateTime<Utc>,
+    /// A4 or Letter.
+    pub paper: PaperSize,
+    /// A marking printed on every page, top right (e.g. "INTERNAL").
+    pub marking: Option<String>,
+    /// Images the Markdown refers to as `![alt](name)`: name → PNG bytes.
+    /// An image that is not in this map is printed as its alt text.
+    pub images: BTreeMap<String, Vec<u8>>,
+}
+
+impl PdfOptions {
+    /// Options with a title and a creation date; A4, no subject, no marking,
+    /// no images.
+    pub fn new(title: impl Into<String>, created_at: DateTime<Utc>) -> Self {
+        Self {
+            title: title.into(),
+            subject: String::new(),
+            created_at,
+            paper: PaperSize::A4,
+            marking: None,
+            images: BTreeMap::new(),
+        }
+    }
+}
+
+/// A PDF that cannot be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// An image in [`PdfOptions::images`] is not a readable PNG.
+    #[error("image `{name}` cannot be decoded: {reason}")]
+    Image { name: String, reason: String },
+}
+
+/// Lay `markdown` out as a PDF.
+pub fn render_pdf(markdown: &str, options: &PdfOptions) -> Result<Vec<u8>, PdfError> {
+    render_pdf_with_text(markdown, options).map(|(pdf, _)| pdf)
+}
+
+/// [`render_pdf`], also returning every piece of text drawn on the pages
+/// (one line per drawn line), so a caller can check what a reader will see.
+pub fn render_pdf_with_text(
+    markdown: &str,
+    options: &PdfOptions,
+) -> Result<(Vec<u8>, String), PdfError> {
+    let mut doc = PdfDocument::new(&options.title);
+    let mut layout = Layout::new(options, &mut doc);
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS,
+    );
+    for event in parser {
+        layout.event(event)?;
+    }
+    let (pages, text) = layout.finish();
+    let info = &mut doc.metadata.info;
+    let created = printpdf::OffsetDateTime::from_unix_timestamp(options.created_at.timestamp())
+        .unwrap_or_else(|_| printpdf::OffsetDateTime::epoch());
+    info.document_title = options.title.clone();
+    info.subject = options.subject.clone();
+    info.creator = "Debrief".into();
+    info.producer = "Debrief (printpdf)".into();
+    info.creation_date = created;
+    info.modification_date = created;
+    info.metadata_date = created;
+    doc.with_pages(pages);
+    let mut warnings = Vec::new();
+    Ok((doc.save(&PdfSaveOptions::default(), &mut warnings), text))
+}
+
+// ---------------------------------------------------------------- fonts
+
+/// The faces a document may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Face {
+    Regular,
+    Bold,
+    Italic,
+    BoldItalic,
+    Mono,
+}
+
+impl Face {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn with(self, bold: bool, italic: bool) -> Face {
+        match (self, bold, italic) {
+            (Face::Mono, _, _) => Face::Mono,
+            (_, true, true) => Face::BoldItalic,
+            (_, true, false) => Face::Bold,
+            (_, false, true) => Face::Italic,
+            (_, false, false) => Face::Regular,
+        }
+    }
+}
+
+/// A parsed font with its advances, in ems, cached for Latin-1.
+struct FontFace {
+    parsed: ParsedFont,
+    latin1: [f32; 256],
+    units_per_em: f32,
+}
+
+impl FontFace {
+    fn load(bytes: &[u8]) -> Self {
+        let mut warnings = Vec::new();
+        let parsed = ParsedFont::from_bytes(bytes, 0, &mut warnings)
+            .expect("the embedded DejaVu fonts parse");
+        let units_per_em = f32::from(parsed.pdf_font_metrics.units_per_em.max(1));
+        let mut face = Self {
+            parsed,
+            latin1: [0.0; 256],
+            units_per_em,
+        };
+        for code in 0..256u32 {
+            let c = char::from_u32(code).unwrap_or(' ');
+            face.latin1[code as usize] = face.lookup(c);
+        }
+        face
+    }
+
+    fn lookup(&self, c: char) -> f32 {
+        let glyph = self
+            .parsed
+            .lookup_glyph_index(c as u32)
+            .or_else(|| self.parsed.lookup_glyph_index('?' as u32))
+            .unwrap_or(0);
+        f32::from(self.parsed.get_horizontal_advance(glyph)) / self.units_per_em
+    }
+
+    /// Advance of one character, in ems.
+    fn advance(&self, c: char) -> f32 {
+        match self.latin1.get(c as usize) {
+            Some(width) => *width,
+            None => self.lookup(c),
+        }
+    }
+
+    /// Width of `text` at `size` points.
+    fn width(&self, text: &str, size: f32) -> f32 {
+        text.chars().map(|c| self.advance(c)).sum::<f32>() * size
+    }
+}
+
+static FONTS: LazyLock<[FontFace; 5]> = LazyLock::new(|| {
+    [
+        FontFace::load(dejavu::sans::regular()),
+        FontFace::load(dejavu::sans::bold()),
+        FontFace::load(dejavu::sans::oblique()),
+        FontFace::load(dejavu::sans::bold_oblique()),
+        FontFace::load(dejavu::sans_mono::regular()),
+    ]
+});
+
+fn font(face: Face) -> &'static FontFace {
+    &FONTS[face.index()]
+}
+
+// ---------------------------------------------------------------- geometry and style
+
+const MARGIN_X: f32 = 56.0;
+const MARGIN_TOP: f32 = 62.0;
+const MARGIN_BOTTOM: f32 = 56.0;
+const BODY_SIZE: f32 = 10.0;
+const BODY_LEADING: f32 = 14.0;
+const TABLE_SIZE: f32 = 8.5;
+const TABLE_LEADING: f32 = 11.5;
+const CODE_SIZE: f32 = 8.5;
+const CODE_LEADING: f32 = 11.0;
+const CELL_PAD: f32 = 4.0;
+const LIST_INDENT: f32 = 16.0;
+const PARAGRAPH_GAP: f32 = 6.0;
+
+type Rgb3 = [f32; 3];
+const INK: Rgb3 = [0.11, 0.12, 0.14];
+const GREY: Rgb3 = [0.42, 0.45, 0.50];
+const LINK: Rgb3 = [0.05, 0.33, 0.70];
+const CODE_INK: Rgb3 = [0.55, 0.10, 0.25];
+const RULE: Rgb3 = [0.80, 0.82, 0.85];
+const SHADE: Rgb3 = [0.95, 0.96, 0.97];
+const HEADER_SHADE: Rgb3 = [0.90, 0.92, 0.95];
+const MARKING: Rgb3 = [0.75, 0.08, 0.08];
+
+fn color(c: Rgb3) -> Color {
+    Color::Rgb(Rgb::new(c[0], c[1], c[2], None))
+}
+
+/// A run of inline text with one look.
+#[derive(Debug, Clone)]
+struct Span {
+    text: String,
+    face: Face,
+    color: Rgb3,
+    link: Option<String>,
+}
+
+/// A placed piece of a line.
+#[derive(Debug, Clone)]
+struct Frag {
+    x: f32,
+    text: String,
+    face: Face,
+    color: Rgb3,
+    link: Option<String>,
+    width: f32,
+}
+
+/// One laid-out line; `x` of each fragment is relative to the line start.
+#[derive(Debug, Clone, Default)]
+struct Line {
+    frags: Vec<Frag>,
+    width: f32,
+}
+
+/// Break spans into lines no wider than `width` at `size` points: at spaces,
+/// and inside a word only when the word alone is wider than a line.
+fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
+    let mut wrapper = Wrapper {
+        size,
+        width: width.max(size),
+        lines: Vec::new(),
+        line: Line::default(),
+        word: Vec::new(),
+        word_width: 0.0,
+        space_pending: None,
+    };
+    for span in spans {
+        let face = font(span.face);
+        // The look of the span without its text: cloned for every word.
+        let look = Span {
+            text: String::new(),
+            face: span.face,
+            color: span.color,
+            link: span.link.clone(),
+        };
+        for (i, part) in span.text.split('\n').enumerate() {
+            if i > 0 {
+                wrapper.flush_word();
+                wrapper.break_line();
+            }
+            let mut rest = part;
+            while !rest.is_empty() {
+                let (chunk, next, is_space) = match rest.find(' ') {
+                    Some(0) => {
+                        let end = rest.find(|c| c != ' ').unwrap_or(rest.len());
+                        (&rest[..end], &rest[end..], true)
+                    }
+                    Some(pos) => (&rest[..pos], &rest[pos..], false),
+                    None => (rest, "", false),
+                };
+                if is_space {
+                    wrapper.flush_word();
+                    wrapper.space_pending = Some((look.clone(), face.width(" ", size)));
+                } else {
+                    wrapper.push_word_piece(&look, chunk, face.width(chunk, size));
+                }
+                rest = next;
+            }
+        }
+    }
+    wrapper.flush_word();
+    if !wrapper.line.frags.is_empty() || wrapper.lines.is_empty() {
+        let line = std::mem::take(&mut wrapper.line);
+        wrapper.lines.push(line);
+    }
+    wrapper.lines
+}
+
+struct Wrapper {
+    size: f32,
+    width: f32,
+    lines: Vec<Line>,
+    line: Line,
+    /// The word being collected: pieces in different looks, no space between.
+    word: Vec<(Span, String, f32)>,
+    word_width: f32,
+    /// A space seen since the last word (its look and width).
+    space_pending: Option<(Span, f32)>,
+}
+
+impl Wrapper {
+    fn push_word_piece(&mut self, span: &Span, text: &str, width: f32) {
+        self.word.push((span.clone(), text.to_string(), width));
+        self.word_width += width;
+    }
+
+    fn break_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        self.lines.push(line);
+        self.space_pending = None;
+    }
+
+    fn flush_word(&mut self) {
+        if self.word.is_empty() {
+            return;
+        }
+        let space = if self.line.frags.is_empty() {
+            0.0
+        } else {
+            self.space_pending.as_ref().map_or(0.0, |(_, w)| *w)
+        };
+        if !self.line.frags.is_empty() && self.line.width + space + self.word_width > self.width {
+            self.break_line();
+        }
+        let word = std::mem::take(&mut self.word);
+        let word_width = std::mem::take(&mut self.word_width);
+        if self.line.frags.is_empty() && word_width > self.width {
+            // A word longer than a line: cut it wherever it reaches the edge.
+            for (span, text, _) in word {
+                self.place_breaking(&span, &text);
+            }
+            self.space_pending = None;
+            return;
+        }
+        if !self.line.frags.is_empty()
+            && let Some((span, w)) = self.space_pending.take()
+        {
+            self.place(&span, " ", w);
+        }
+        for (span, text, w) in word {
+            self.place(&span, &text, w);
+        }
+        self.space_pending = None;
+    }
+
+    fn place_breaking(&mut self, span: &Span, text: &str) {
+        let face = font(span.face);
+        let mut piece = String::new();
+        let mut piece_width = 0.0;
+        for c in text.chars() {
+            let w = face.advance(c) * self.size;
+            if self.line.width + piece_width + w > self.width
+                && (!piece.is_empty() || !self.line.frags.is_empty())
+            {
+                let done = std::mem::take(&mut piece);
+                self.place(span, &done, piece_width);
+                piece_width = 0.0;
+                self.break_line();
+            }
+            piece.push(c);
+            piece_width += w;
+        }
+        if !piece.is_empty() {
+            self.place(span, &piece, piece_width);
+        }
+    }
+
+    /// Append text to the current line, merging with the last fragment when
+    /// it has the same look.
+    fn place(&mut self, span: &Span, text: &str, width: f32) {
+        if text.is_empty() {
+            return;
+        }
+        if let Some(last) = self.line.frags.last_mut()
+            && last.face == span.face
+            && last.color == span.color
+            && last.link == span.link
+        {
+            last.text.push_str(text);
+            last.width += width;
+        } else {
+            self.line.frags.push(Frag {
+                x: self.line.width,
+                text: text.to_string(),
+                face: span.face,
+                color: span.color,
+                link: span.link.clone(),
+                width,
+            });
+        }
+        self.line.width += width;
+    }
+}
+
+// ---------------------------------------------------------------- layout
+
+/// Where inline text is being collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InlineTarget {
+    Block,
+    TableCell,
+}
+
+#[derive(Debug)]
+struct ListState {
+    next_number: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct TableState {
+    alignments: Vec<Alignment>,
+    header: Vec<Vec<Span>>,
+    rows: Vec<Vec<Vec<Span>>>,
+    in_header: bool,
+    row: Vec<Vec<Span>>,
+}
+
+/// A fragment at its place on the page.
+struct Placed<'f> {
+    x: f32,
+    baseline: f32,
+    size: f32,
+    frag: &'f Frag,
+    /// The last fragment of a drawn line.
+    line_end: bool,
+}
+
+/// A laid-out table cell.
+struct CellLines {
+    lines: Vec<Line>,
+    x: f32,
+    width: f32,
+    align: Alignment,
+}
+
+struct Layout<'a> {
+    options: &'a PdfOptions,
+    doc: &'a mut PdfDocument,
+    font_ids: [Option<FontId>; 5],
+    page_width: f32,
+    page_height: f32,
+    pages: Vec<Vec<Op>>,
+    y: f32,
+    /// Inline text of the block being read.
+    spans: Vec<Span>,
+    inline_target: InlineTarget,
+    bold: usize,
+    italic: usize,
+    link: Option<String>,
+    heading: Option<HeadingLevel>,
+    lists: Vec<ListState>,
+    quote_depth: usize,
+    /// The marker ("•", "3.") waiting for the first line of a list item.
+    marker: Option<String>,
+    code_block: Option<String>,
+    table: Option<TableState>,
+    image: Option<(String, String)>,
+    /// Whether anything was drawn since the last page break (no gap at the top).
+    at_page_top: bool,
+    /// Every text drawn, a line each.
+    drawn_text: String,
+    /// The stroke colour and width last set on this page.
+    stroke: Option<(Rgb3, u32)>,
+}
+
+impl<'a> Layout<'a> {
+    fn new(options: &'a PdfOptions, doc: &'a mut PdfDocument) -> Self {
+        let (page_width, page_height) = options.paper.size_pt();
+        Self {
+            options,
+            doc,
+            font_ids: Default::default(),
+            page_width,
+            page_height,
+            pages: vec![Vec::new()],
+            y: page_height - MARGIN_TOP,
+            spans: Vec::new(),
+            inline_target: InlineTarget::Block,
+            bold: 0,
+            italic: 0,
+            link: None,
+            heading: None,
+            lists: Vec::new(),
+            quote_depth: 0,
+            marker: None,
+            code_block: None,
+            table: None,
+            image: None,
+            at_page_top: true,
+            drawn_text: String::new(),
+            stroke: None,
+        }
+    }
+
+    fn font_id(&mut self, face: Face) -> FontId {
+        if let Some(id) = &self.font_ids[face.index()] {
+            return id.clone();
+        }
+        let id = self.doc.add_font(&font(face).parsed);
+        self.font_ids[face.index()] = Some(id.clone());
+        id
+    }
+
+    fn left(&self) -> f32 {
+        MARGIN_X + self.lists.len() as f32 * LIST_INDENT + self.quote_depth as f32 * 14.0
+    }
+
+    fn text_width(&self) -> f32 {
+        self.page_width - MARGIN_X - self.left()
+    }
+
+    fn ops(&mut self) -> &mut Vec<Op> {
+        self.pages.last_mut().expect("there is always a page")
+    }
+
+    fn new_page(&mut self) {
+        self.pages.push(Vec::new());
+        self.stroke = None;
+        self.y = self.page_height - MARGIN_TOP;
+        self.at_page_top = true;
+    }
+
+    /// Make room for `height` points, starting a new page if needed.
+    fn ensure(&mut self, height: f32) {
+        if self.y - height < MARGIN_BOTTOM && !self.at_page_top {
+            self.new_page();
+        }
+    }
+
+    fn gap(&mut self, points: f32) {
+        if !self.at_page_top {
+            self.y -= points;
+        }
+    }
+
+    fn current_face(&self) -> Face {
+        Face::Regular.with(self.bold > 0 || self.heading.is_some(), self.italic > 0)
+    }
+
+    fn push_text(&mut self, text: &str, face: Face, color: Rgb3) {
+        let color = if self.link.is_some() { LINK } else { color };
+        if let Some(image) = &mut self.image {
+            image.1.push_str(text);
+            return;
+        }
+        if let Some(code) = &mut self.code_block {
+            code.push_str(text);
+            return;
+        }
+        let link = self.link.clone();
+        if let Some(last) = self.spans.last_mut()
+            && last.face == face
+            && last.color == color
+            && last.link == link
+        {
+            last.text.push_str(text);
+            return;
+        }
+        self.spans.push(Span {
+            text: text.to_string(),
+            face,
+            color,
+            link,
+        });
+    }
+
+    fn event(&mut self, event: Event<'_>) -> Result<(), PdfError> {
+        match event {
+            Event::Start(tag) => self.start(tag),
+            Event::End(tag) => self.end(tag)?,
+            Event::Text(text) => {
+                let face = self.current_face();
+                self.push_text(&text, face, INK);
+            }
+            Event::Code(text) => self.push_text(&text, Face::Mono, CODE_INK),
+            // Raw HTML is printed as the text it is, never interpreted.
+            Event::Html(text) | Event::InlineHtml(text) => {
+                let face = self.current_face();
+                self.push_text(&text, face, INK);
+            }
+            Event::SoftBreak => {
+                let face = self.current_face();
+                self.push_text(" ", face, INK);
+            }
+            Event::HardBreak => {
+                let face = self.current_face();
+                self.push_text("\n", face, INK);
+            }
+            Event::Rule => {
+                self.flush_block();
+                self.ensure(12.0);
+                self.gap(4.0);
+                let (left, right) = (self.left(), self.page_width - MARGIN_X);
+                let y = self.y - 4.0;
+                self.hline(left, right, y, RULE, 0.8);
+                self.y -= 10.0;
+                self.at_page_top = false;
+            }
+            Event::TaskListMarker(done) => {
+                let face = self.current_face();
+                self.push_text(if done { "☑ " } else { "☐ " }, face, INK);
+            }
+            Event::FootnoteReference(name) => {
+                let face = self.current_face();
+                self.push_text(&format!("[{name}]"), face, INK);
+            }
+            Event::InlineMath(text) | Event::DisplayMath(text) => {
+                self.push_text(&text, Face::Mono, INK);
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, tag: Tag<'_>) {
+        match tag {
+            Tag::Paragraph => {
+                if self.inline_target == InlineTarget::Block {
+                    self.flush_block();
+                }
+            }
+            Tag::Heading { level, .. } => {
+                self.flush_block();
+                self.heading = Some(level);
+            }
+            Tag::BlockQuote(_) => {
+                self.flush_block();
+                self.quote_depth += 1;
+            }
+            Tag::CodeBlock(_) => {
+                self.flush_block();
+                self.code_block = Some(String::new());
+            }
+            Tag::List(start) => {
+                self.flush_block();
+                if self.lists.is_empty() {
+                    self.gap(2.0);
+                }
+                self.lists.push(ListState { next_number: start });
+            }
+            Tag::Item => {
+                self.flush_block();
+                let marker = match self.lists.last_mut() {
+                    Some(ListState {
+                        next_number: Some(n),
+                    }) => {
+                        let marker = format!("{n}.");
+                        *n += 1;
+                        marker
+                    }
+                    _ => if self.lists.len() > 1 { "◦" } else { "•" }.to_string(),
+                };
+                self.marker = Some(marker);
+            }
+            Tag::Table(alignments) => {
+                self.flush_block();
+                self.table = Some(TableState {
+                    alignments,
+                    ..TableState::default()
+                });
+            }
+            Tag::TableHead => {
+                if let Some(table) = &mut self.table {
+                    table.in_header = true;
+                }
+            }
+            Tag::TableRow => {}
+            Tag::TableCell => {
+                self.inline_target = InlineTarget::TableCell;
+                self.spans.clear();
+            }
+            Tag::Emphasis => self.italic += 1,
+            Tag::Strong => self.bold += 1,
+            Tag::Link { dest_url, .. } => self.link = Some(dest_url.to_string()),
+            Tag::Image { dest_url, .. } => {
+                self.image = Some((dest_url.to_string(), String::new()));
+            }
+            Tag::Strikethrough
+            | Tag::FootnoteDefinition(_)
+            | Tag::HtmlBlock
+            | Tag::DefinitionList
+            | Tag::DefinitionListTitle
+            | Tag::DefinitionListDefinition
+            | Tag::Superscript
+            | Tag::Subscript
+            | Tag::MetadataBlock(_) => {}
+        }
+    }
+
+    fn end(&mut self, tag: TagEnd) -> Result<(), PdfError> {
+        match tag {
+            TagEnd::Paragraph if self.inline_target == InlineTarget::Block => {
+                self.flush_block();
+                self.gap(PARAGRAPH_GAP);
+            }
+            TagEnd::Heading(_) => {
+                self.flush_block();
+                self.heading = None;
+            }
+            TagEnd::BlockQuote(_) => {
+                self.flush_block();
+                self.quote_depth = self.quote_depth.saturating_sub(1);
+            }
+            TagEnd::CodeBlock => {
+                let code = self.code_block.take().unwrap_or_default();
+                self.draw_code_block(&code);
+            }
+            TagEnd::List(_) => {
+                self.flush_block();
+                self.lists.pop();
+                if self.lists.is_empty() {
+                    self.gap(PARAGRAPH_GAP);
+                }
+            }
+            TagEnd::Item => {
+                self.flush_block();
+                self.marker = None;
+            }
+            TagEnd::Table => {
+                if let Some(table) = self.table.take() {
+                    self.draw_table(table);
+                }
+                self.inline_target = InlineTarget::Block;
+            }
+            TagEnd::TableHead => {
+                if let Some(table) = &mut self.table {
+                    table.in_header = false;
+                    if table.header.is_empty() {
+                        table.header = std::mem::take(&mut table.row);
+                    }
+                }
+            }
+            TagEnd::TableRow => {
+                if let Some(table) = &mut self.table {
+                    let row = std::mem::take(&mut table.row);
+                    table.rows.push(row);
+                }
+            }
+            TagEnd::TableCell => {
+                let spans = std::mem::take(&mut self.spans);
+                if let Some(table) = &mut self.table {
+                    table.row.push(spans);
+                }
+            }
+            TagEnd::Emphasis => self.italic = self.italic.saturating_sub(1),
+            TagEnd::Strong => self.bold = self.bold.saturating_sub(1),
+            TagEnd::Link => self.link = None,
+            TagEnd::Image => {
+                if let Some((name, alt)) = self.image.take() {
+                    self.image_block(&name, &alt)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Lay out the inline text collected so far as one block.
+    fn flush_block(&mut self) {
+        if self.inline_target == InlineTarget::TableCell {
+            return;
+        }
+        if self.spans.is_empty() {
+            return;
+        }
+        let spans = std::mem::take(&mut self.spans);
+        if spans.iter().all(|s| s.text.trim().is_empty()) && self.marker.is_none() {
+            return;
+        }
+        let (size, leading, before, after) = match self.heading {
+            Some(HeadingLevel::H1) => (19.0, 24.0, 10.0, 8.0),
+            Some(HeadingLevel::H2) => (14.5, 19.0, 14.0, 4.0),
+            Some(HeadingLevel::H3) => (12.0, 16.0, 10.0, 2.0),
+            Some(_) => (10.5, 14.0, 8.0, 2.0),
+            None => (BODY_SIZE, BODY_LEADING, 0.0, 0.0),
+        };
+        let spans: Vec<Span> = if self.heading.is_some() {
+            spans
+                .into_iter()
+                .map(|mut s| {
+                    if s.face != Face::Mono {
+                        s.face = Face::Bold;
+                    }
+                    s
+                })
+                .collect()
+        } else {
+            spans
+        };
+        let width = self.text_width();
+        let lines = wrap(&spans, size, width);
+        self.gap(before);
+        if self.heading.is_some() {
+            // Keep a heading with at least two lines of what follows.
+            self.ensure(lines.len() as f32 * leading + 2.0 * BODY_LEADING);
+        }
+        let left = self.left();
+        let marker = self.marker.take();
+        for (i, line) in lines.iter().enumerate() {
+            self.ensure(leading);
+            let baseline = self.y - leading * 0.78;
+            if i == 0
+                && let Some(marker) = &marker
+            {
+                let w = font(Face::Regular).width(marker, size);
+                let frag = Frag {
+                    x: 0.0,
+                    text: marker.clone(),
+                    face: Face::Regular,
+                    color: GREY,
+                    link: None,
+                    width: w,
+                };
+                self.draw_frags(std::slice::from_ref(&frag), left - 5.0 - w, baseline, size);
+            }
+            if self.quote_depth > 0 {
+                let x = left - 10.0;
+                let (top, bottom) = (self.y, self.y - leading);
+                self.vline(x, top, bottom, RULE, 2.0);
+            }
+            self.draw_frags(&line.frags, left, baseline, size);
+            self.y -= leading;
+            self.at_page_top = false;
+        }
+        if self.heading == Some(HeadingLevel::H1) {
+            let right = self.page_width - MARGIN_X;
+            let y = self.y - 2.0;
+            self.hline(left, right, y, RULE, 1.0);
+            self.y -= 4.0;
+        }
+        self.y -= after;
+        if self.heading.is_none() && !self.lists.is_empty() {
+            self.y -= 2.0;
+        }
+    }
+
+    /// Draw fragments on one baseline, starting at `x`.
+    fn draw_frags(&mut self, frags: &[Frag], x: f32, baseline: f32, size: f32) {
+        let last = frags.len().saturating_sub(1);
+        let items: Vec<Placed<'_>> = frags
+            .iter()
+            .enumerate()
+            .map(|(i, frag)| Placed {
+                x: x + frag.x,
+                baseline,
+                size,
+                frag,
+                line_end: i == last,
+            })
+            .collect();
+        self.draw_placed(&items);
+    }
+
+    /// Draw placed fragments in one text section (a whole table row at
+    /// once), setting the font and colour only when they change. Fragments
+    /// that follow each other on one baseline in one face, size and colour
+    /// are shown by one text operation, the gaps between them written as
+    /// `TJ` offsets: a table row is one `Tm` and one `TJ` per style, not
+    /// two operations per cell.
+    fn draw_placed(&mut self, items: &[Placed<'_>]) {
+        if items.iter().all(|p| p.frag.text.trim().is_empty()) {
+            return;
+        }
+        let mut links = Vec::new();
+        for item in items {
+            let frag = item.frag;
+            if !frag.text.is_empty() {
+                self.drawn_text.push_str(&frag.text);
+                if let Some(url) = &frag.link {
+                    links.push((item.x, item.baseline, item.size, frag.width, url.clone()));
+                }
+            }
+            if item.line_end {
+                self.drawn_text.push('\n');
+            }
+        }
+        let font_size = |p: &Placed<'_>| {
+            if p.frag.face == Face::Mono {
+                p.size * 0.92
+            } else {
+                p.size
+            }
+        };
+        let mut order: Vec<&Placed<'_>> =
+            items.iter().filter(|p| !p.frag.text.is_empty()).collect();
+        order.sort_by(|a, b| b.baseline.total_cmp(&a.baseline).then(a.x.total_cmp(&b.x)));
+        let mut ops = Vec::with_capacity(order.len() + 4);
+        ops.push(Op::StartTextSection);
+        let mut current_face = None;
+        let mut current_color = None;
+        let mut i = 0;
+        while i < order.len() {
+            let first = order[i];
+            let (face, color_of_run, size) = (first.frag.face, first.frag.color, font_size(first));
+            if current_face != Some((face, size.to_bits())) {
+                let id = self.font_id(face);
+                ops.push(Op::SetFont {
+                    font: PdfFontHandle::External(id),
+                    size: Pt(size),
+                });
+                current_face = Some((face, size.to_bits()));
+            }
+            if current_color != Some(color_of_run) {
+                ops.push(Op::SetFillColor {
+                    col: color(color_of_run),
+                });
+                current_color = Some(color_of_run);
+            }
+            let mut shown = vec![TextItem::Text(first.frag.text.clone())];
+            let mut pen = first.x + font(face).width(&first.frag.text, size);
+            let mut j = i + 1;
+            while let Some(next) = order.get(j).filter(|n| {
+                n.baseline == first.baseline
+                    && n.frag.face == face
+                    && n.frag.color == color_of_run
+                    && font_size(n) == size
+            }) {
+                // A TJ number moves the pen left by n/1000 of the font size.
+                shown.push(TextItem::Offset((pen - next.x) * 1000.0 / size));
+                shown.push(TextItem::Text(next.frag.text.clone()));
+                pen = next.x + font(face).width(&next.frag.text, size);
+                j += 1;
+            }
+            ops.push(Op::SetTextMatrix {
+                matrix: TextMatrix::Translate(Pt(first.x), Pt(first.baseline)),
+            });
+            ops.push(Op::ShowText { items: shown });
+            i = j;
+        }
+        ops.push(Op::EndTextSection);
+        self.ops().extend(ops);
+        for (lx, baseline, size, width, url) in links {
+            self.hline(lx, lx + width, baseline - 1.5, LINK, 0.5);
+            let rect = Rect::from_xywh(Pt(lx), Pt(baseline - 3.0), Pt(width), Pt(size + 3.0));
+            self.ops().push(Op::LinkAnnotation {
+                link: LinkAnnotation::new(
+                    rect,
+                    Actions::Uri(url),
+                    Some(BorderArray::Solid([0.0, 0.0, 0.0])),
+                    None,
+                    None,
+                ),
+            });
+        }
+    }
+
+    fn hline(&mut self, x1: f32, x2: f32, y: f32, c: Rgb3, thickness: f32) {
+        self.line(x1, y, x2, y, c, thickness);
+    }
+
+    fn vline(&mut self, x: f32, y1: f32, y2: f32, c: Rgb3, thickness: f32) {
+        self.line(x, y1, x, y2, c, thickness);
+    }
+
+    fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, c: Rgb3, thickness: f32) {
+        let point = |x: f32, y: f32| LinePoint {
+            p: Point { x: Pt(x), y: Pt(y) },
+            bezier: false,
+        };
+        if self.stroke != Some((c, thickness.to_bits())) {
+            self.stroke = Some((c, thickness.to_bits()));
+            self.ops().extend([
+                Op::SetOutlineColor { col: color(c) },
+                Op::SetOutlineThickness { pt: Pt(thickness) },
+            ]);
+        }
+        self.ops().push(Op::DrawLine {
+            line: printpdf::Line {
+                points: vec![point(x1, y1), point(x2, y2)],
+                is_closed: false,
+            },
+        });
+    }
+
+    fn fill_rect(&mut self, x: f32, y: f32, width: f32, height: f32, c: Rgb3) {
+        let point = |x: f32, y: f32| LinePoint {
+            p: Point { x: Pt(x), y: Pt(y) },
+            bezier: false,
+        };
+        self.ops().extend([
+            Op::SetFillColor { col: color(c) },
+            Op::DrawPolygon {
+                polygon: Polygon {
+                    rings: vec![PolygonRing {
+                        points: vec![
+                            point(x, y),
+                            point(x + width, y),
+                            point(x + width, y + height),
+                            point(x, y + height),
+                        ],
+                    }],
+                    mode: PaintMode::Fill,
+                    winding_order: WindingOrder::NonZero,
+                },
+            },
+        ]);
+    }
+
+    fn draw_code_block(&mut self, code: &str) {
+        let width = self.text_width() - 2.0 * CELL_PAD;
+        let left = self.left();
+        let span = |text: &str| Span {
+            text: text.to_string(),
+            face: Face::Mono,
+            color: INK,
+            link: None,
+        };
+        self.gap(2.0);
+        let code = code.strip_suffix('\n').unwrap_or(code);
+        let mut lines = Vec::new();
+        for source_line in code.split('\n') {
+            // Keep indentation: spaces are significant in code.
+            let text = source_line.replace('\t', "    ");
+            lines.extend(wrap_code(&span(&text), CODE_SIZE, width));
+        }
+        for line in lines {
+            self.ensure(CODE_LEADING);
+            let top = self.y;
+            self.fill_rect(
+                left,
+                top - CODE_LEADING,
+                self.text_width(),
+                CODE_LEADING,
+                SHADE,
+            );
+            let baseline = top - CODE_LEADING * 0.78;
+            self.draw_frags(&line.frags, left + CELL_PAD, baseline, CODE_SIZE / 0.92);
+            self.y -= CODE_LEADING;
+            self.at_page_top = false;
+        }
+        self.gap(PARAGRAPH_GAP + 2.0);
+    }
+
+    fn image_block(&mut self, name: &str, alt: &str) -> Result<(), PdfError> {
+        let Some(bytes) = self.options.images.get(name) else {
+            let face = Face::Italic;
+            self.push_text(&format!("[image: {alt}]"), face, GREY);
+            return Ok(());
+        };
+        let mut warnings = Vec::new();
+        let image = RawImage::decode_from_bytes(bytes, &mut warnings).map_err(|reason| {
+            PdfError::Image {
+                name: name.to_string(),
+                reason,
+            }
+        })?;
+        if image.width == 0 || image.height == 0 {
+            return Err(PdfError::Image {
+                name: name.to_string(),
+                reason: "the image is empty".into(),
+            });
+        }
+        self.flush_block();
+        let body_height = self.page_height - MARGIN_TOP - MARGIN_BOTTOM;
+        let mut width = self.text_width();
+        let mut height = width * image.height as f32 / image.width as f32;
+        if height > body_height {
+            width *= body_height / height;
+            height = body_height;
+        }
+        self.ensure(height + 4.0);
+        let (iw, ih) = (image.width as f32, image.height as f32);
+        let id = self.doc.add_image(&image);
+        let x = self.left();
+        let y = self.y - height;
+        self.ops().push(Op::UseXobject {
+            id,
+            transform: XObjectTransform {
+                translate_x: Some(Pt(x)),
+                translate_y: Some(Pt(y)),
+                scale_x: Some(width / iw),
+                scale_y: Some(height / ih),
+                dpi: Some(72.0),
+                ..XObjectTransform::default()
+            },
+        });
+        self.y -= height + PARAGRAPH_GAP;
+        self.at_page_top = false;
+        Ok(())
+    }
+
+    fn draw_table(&mut self, table: TableState) {
+        let columns = table
+            .rows
+            .iter()
+            .map(Vec::len)
+            .chain(std::iter::once(table.header.len()))
+            .max()
+            .unwrap_or(0);
+        if columns == 0 {
+            return;
+        }
+        let left = self.left();
+        let total = self.text_width();
+        let header: Vec<Vec<Span>> = table
+            .header
+            .iter()
+            .map(|cell| {
+                cell.iter()
+                    .cloned()
+                    .map(|mut s| {
+                        if s.face != Face::Mono {
+                            s.face = Face::Bold;
+                        }
+                        s
+                    })
+                    .collect()
+            })
+            .collect();
+        let widths = column_widths(&header, &table.rows, columns, total);
+        let layout_row = |cells: &[Vec<Span>]| -> Vec<CellLines> {
+            let mut x = left;
+            (0..columns)
+                .map(|i| {
+                    let width = widths[i];
+                    let lines = match cells.get(i) {
+                        Some(spans) if !spans.is_empty() => {
+                            wrap(spans, TABLE_SIZE, width - 2.0 * CELL_PAD)
+                        }
+                        _ => vec![Line::default()],
+                    };
+                    let cell = CellLines {
+                        lines,
+                        x,
+                        width,
+                        align: table.alignments.get(i).copied().unwrap_or(Alignment::None),
+                    };
+                    x += width;
+                    cell
+                })
+                .collect()
+        };
+        let header_cells = (!header.is_empty()).then(|| layout_row(&header));
+        self.gap(2.0);
+        if let Some(cells) = &header_cells {
+            // A header alone at the bottom of a page is useless: keep a row with it.
+            self.ensure(row_height(cells) + TABLE_LEADING + 2.0 * CELL_PAD);
+            self.draw_row(cells, true, total);
+        }
+        for row in &table.rows {
+            let cells = layout_row(row);
+            let height = row_height(&cells);
+            let body_height = self.page_height - MARGIN_TOP - MARGIN_BOTTOM;
+            let header_height = header_cells.as_ref().map_or(0.0, |c| row_height(c));
+            if self.y - height < MARGIN_BOTTOM && height <= body_height - header_height {
+                self.new_page();
+                if let Some(cells) = &header_cells {
+                    self.draw_row(cells, true, total);
+                }
+            }
+            self.draw_row_split(&cells, header_cells.as_ref(), total);
+        }
+        self.gap(PARAGRAPH_GAP + 2.0);
+    }
+
+    /// Draw a row, continuing it on the next page (under a repeated header)
+    /// when it is taller than what is left of this one.
+    fn draw_row_split(&mut self, cells: &[CellLines], header: Option<&Vec<CellLines>>, total: f32) {
+        let mut start = 0;
+        let max_lines = cells.iter().map(|c| c.lines.len()).max().unwrap_or(1);
+        while start < max_lines {
+            let room = ((self.y - MARGIN_BOTTOM - 2.0 * CELL_PAD) / TABLE_LEADING).floor();
+            let fit = if room < 1.0 { 0 } else { room as usize };
+            if fit == 0 {
+                self.new_page();
+                if let Some(header) = header {
+                    self.draw_row(header, true, total);
+                }
+                continue;
+            }
+            let end = (start + fit).min(max_lines);
+            let chunk: Vec<CellLines> = cells
+                .iter()
+                .map(|c| CellLines {
+                    lines: c
+                        .lines
+                        .get(start.min(c.lines.len())..end.min(c.lines.len()))
+                        .map(<[Line]>::to_vec)
+                        .unwrap_or_default(),
+                    x: c.x,
+                    width: c.width,
+                    align: c.align,
+                })
+                .collect();
+            self.draw_row(&chunk, false, total);
+            start = end;
+        }
+    }
+
+    fn draw_row(&mut self, cells: &[CellLines], header: bool, total: f32) {
+        let height = row_height(cells);
+        let top = self.y;
+        let left = cells.first().map_or(self.left(), |c| c.x);
+        if header {
+            self.fill_rect(left, top - height, total, height, HEADER_SHADE);
+        }
+        let mut items = Vec::new();
+        for cell in cells {
+            for (i, line) in cell.lines.iter().enumerate() {
+                let baseline = top - CELL_PAD - TABLE_LEADING * (i as f32) - TABLE_LEADING * 0.78;
+                let inner = cell.width - 2.0 * CELL_PAD;
+                let x = match cell.align {
+                    Alignment::Right => cell.x + CELL_PAD + (inner - line.width).max(0.0),
+                    Alignment::Center => cell.x + CELL_PAD + ((inner - line.width) / 2.0).max(0.0),
+                    _ => cell.x + CELL_PAD,
+                };
+                let last = line.frags.len().saturating_sub(1);
+                items.extend(line.frags.iter().enumerate().map(|(j, frag)| Placed {
+                    x: x + frag.x,
+                    baseline,
+                    size: TABLE_SIZE,
+                    frag,
+                    line_end: j == last,
+                }));
+            }
+        }
+        self.draw_placed(&items);
+        self.hline(left, left + total, top - height, RULE, 0.6);
+        self.y -= height;
+        self.at_page_top = false;
+    }
+
+    /// Add the header and footer to every page and hand the pages over.
+    fn finish(mut self) -> (Vec<PdfPage>, String) {
+        self.flush_block();
+        let count = self.pages.len();
+        let pages = std::mem::take(&mut self.pages);
+        let (width, height) = (self.page_width, self.page_height);
+        let mut out = Vec::with_capacity(count);
+        for (index, ops) in pages.into_iter().enumerate() {
+            self.pages = vec![Vec::new()];
+            self.stroke = None;
+            self.page_furniture(index + 1, count);
+            let mut page_ops = std::mem::take(&mut self.pages[0]);
+            page_ops.extend(ops);
+            out.push(PdfPage::new(
+                printpdf::Mm(width * 25.4 / 72.0),
+                printpdf::Mm(height * 25.4 / 72.0),
+                page_ops,
+            ));
+        }
+        (out, self.drawn_text)
+    }
+
+    fn page_furniture(&mut self, number: usize, count: usize) {
+        let (width, height) = (self.page_width, self.page_height);
+        let right = width - MARGIN_X;
+        let header_baseline = height - 34.0;
+        let mut marking_width = 0.0;
+        if let Some(marking) = &self.options.marking {
+            let marking = marking.clone();
+            marking_width = font(Face::Bold).width(&marking, 9.0);
+            let frag = plain_frag(&marking, Face::Bold, MARKING, marking_width);
+            self.draw_frags(&[frag], right - marking_width, header_baseline, 9.0);
+        }
+        let title = truncate_to_width(&self.options.title, Face::Regular, 8.0, {
+            right - MARGIN_X - marking_width - 16.0
+        });
+        let title_width = font(Face::Regular).width(&title, 8.0);
+        let frag = plain_frag(&title, Face::Regular, GREY, title_width);
+        self.draw_frags(&[frag], MARGIN_X, header_baseline, 8.0);
+        self.hline(MARGIN_X, right, header_baseline - 6.0, RULE, 0.6);
+
+        let footer_baseline = 30.0;
+        let page = format!("Page {number} of {count}");
+        let page_width = font(Face::Regular).width(&page, 8.0);
+        let frag = plain_frag(&page, Face::Regular, GREY, page_width);
+        self.draw_frags(&[frag], right - page_width, footer_baseline, 8.0);
+        if !self.options.subject.is_empty() {
+            let subject = truncate_to_width(
+                &self.options.subject,
+                Face::Regular,
+                8.0,
+                right - MARGIN_X - page_width - 16.0,
+            );
+            let w = font(Face::Regular).width(&subject, 8.0);
+            let frag = plain_frag(&subject, Face::Regular, GREY, w);
+            self.draw_frags(&[frag], MARGIN_X, footer_baseline, 8.0);
+        }
+    }
+}
+
+fn plain_frag(text: &str, face: Face, c: Rgb3, width: f32) -> Frag {
+    Frag {
+        x: 0.0,
+        text: text.to_string(),
+        face,
+        color: c,
+        link: None,
+        width,
+    }
+}
+
+fn truncate_to_width(text: &str, face: Face, size: f32, width: f32) -> String {
+    let f = font(face);
+    if f.width(text, size) <= width {
+        return text.to_string();
+    }
+    let ellipsis = f.width("…", size);
+    let mut out = String::new();
+    let mut used = 0.0;
+    for c in text.chars() {
+        let w = f.advance(c) * size;
+        if used + w + ellipsis > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// Code keeps its spaces: break by characters only.
+fn wrap_code(span: &Span, size: f32, width: f32) -> Vec<Line> {
+    let face = font(Face::Mono);
+    let mut lines = Vec::new();
+    let mut text = String::new();
+    let mut used = 0.0;
+    for c in span.text.chars() {
+        let w = face.advance(c) * size;
+        if used + w > width && !text.is_empty() {
+            lines.push(code_line(span, std::mem::take(&mut text), used));
+            used = 0.0;
+        }
+        text.push(c);
+        used += w;
+    }
+    lines.push(code_line(span, text, used));
+    lines
+}
+
+fn code_line(span: &Span, text: String, width: f32) -> Line {
+    Line {
+        frags: vec![Frag {
+            x: 0.0,
+            text,
+            face: span.face,
+            color: span.color,
+            link: None,
+            width,
+        }],
+        width,
+    }
+}
+
+fn row_height(cells: &[CellLines]) -> f32 {
+    let lines = cells
+        .iter()
+        .map(|c| c.lines.len())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    lines as f32 * TABLE_LEADING + 2.0 * CELL_PAD
+}
+
+/// Share `total` between columns: a column whose natural (unwrapped) width
+/// fits its fair share gets it; the others split what is left. Leftover
+/// space goes to every column in proportion.
+fn column_widths(
+    header: &[Vec<Span>],
+    rows: &[Vec<Vec<Span>>],
+    columns: usize,
+    total: f32,
+) -> Vec<f32> {
+    let natural_of = |spans: &[Span]| -> f32 {
+        spans
+            .iter()
+            .flat_map(|s| s.text.split('\n').map(move |t| (s.face, t)))
+            .map(|(face, t)| font(face).width(t, TABLE_SIZE))
+            .sum::<f32>()
+            + 2.0 * CELL_PAD
+            + 1.0
+    };
+    let mut natural = vec![2.0 * CELL_PAD; columns];
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        for (i, cell) in row.iter().enumerate().take(columns) {
+            natural[i] = natural[i].max(natural_of(cell));
+        }
+    }
+    let mut widths = vec![0.0; columns];
+    let mut settled = vec![false; columns];
+    let mut remaining = total;
+    loop {
+        let open = settled.iter().filter(|s| !**s).count();
+        if open == 0 {
+            break;
+        }
+        let share = remaining / open as f32;
+        let mut changed = false;
+        for i in 0..columns {
+            if !settled[i] && natural[i] <= share {
+                widths[i] = natural[i];
+                remaining -= natural[i];
+                settled[i] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            for i in 0..columns {
+                if !settled[i] {
+                    widths[i] = share;
+                    settled[i] = true;
+                }
+            }
+            remaining = 0.0;
+            break;
+        }
+    }
+    let used: f32 = widths.iter().sum();
+    if remaining > 0.0 && used > 0.0 {
+        let factor = total / used;
+        for w in &mut widths {
+            *w *= factor;
+        }
+    }
+    widths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> PdfOptions {
+        let mut options = PdfOptions::new(
+            "INC-7 Checkout outage",
+            "2026-11-20T10:00:00Z".parse().unwrap(),
+        );
+        options.subject = "Post-mortem".into();
+        options.marking = Some("INTERNAL".into());
+        options
+    }
+
+    /// Text of each page, extracted with lopdf.
+    fn pages_text(pdf: &[u8]) -> Vec<String> {
+        let doc = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+        doc.get_pages()
+            .keys()
+            .map(|n| doc.extract_text(&[*n]).expect("text extracts"))
+            .collect()
+    }
+
+    fn squash(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn wrap_respects_the_width_and_cuts_overlong_words() {
+        let span = Span {
+            text: format!("short words then {} end", "x".repeat(300)),
+            face: Face::Regular,
+            color: INK,
+            link: None,
+        };
+        let lines = wrap(std::slice::from_ref(&span), 10.0, 200.0);
+        assert!(lines.len() > 3, "the long word spans several lines");
+        for line in &lines {
+            assert!(line.width <= 200.0 + 0.01, "line too wide: {}", line.width);
+        }
+        let joined: String = lines
+            .iter()
+            .flat_map(|l| l.frags.iter().map(|f| f.text.clone()))
+            .collect();
+        assert_eq!(joined.matches('x').count(), 300, "no character lost");
+    }
+
+    #[test]
+    fn widths_come_from_the_glyph_metrics() {
+        let regular = font(Face::Regular);
+        assert!(regular.width("WWWW", 10.0) > regular.width("iiii", 10.0) * 2.0);
+        let mono = font(Face::Mono);
+        assert!((mono.width("WWWW", 10.0) - mono.width("iiii", 10.0)).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_document_with_every_block_renders_text_in_order() {
+        let markdown = "# Title of the report\n\nA paragraph with **bold**, *italic*, `code` and a [link](https://example.com/x).\n\n## Lists\n\n- first bullet\n- second bullet\n  1. nested one\n  2. nested two\n\n| Time | Event |\n|---|---|\n| 10:00 | Alpha row |\n| 10:05 | Beta row |\n\n```\nfn main() {}\n```\n\n> quoted text\n\n---\n\nÜmlaut ✓ Ελληνικά Кириллица\n";
+        let pdf = render_pdf(markdown, &options()).unwrap();
+        let text = squash(&pages_text(&pdf).join("\n"));
+        let expected = [
+            "Title of the report",
+            "bold",
+            "italic",
+            "code",
+            "link",
+            "first bullet",
+            "nested two",
+            "Time",
+            "Alpha row",
+            "Beta row",
+            "fn main() {}",
+            "quoted text",
+            "Ümlaut ✓ Ελληνικά Кириллица",
+        ];
+        let mut at = 0;
+        for needle in expected {
+            let found = text[at..]
+                .find(needle)
+                .unwrap_or_else(|| panic!("`{needle}` missing after {at} in {text}"));
+            at += found;
+        }
+        assert!(text.contains("INTERNAL"));
+        assert!(text.contains("INC-7 Checkout outage"));
+        assert!(text.contains("Page 1 of 1"));
+        let raw = String::from_utf8_lossy(&pdf);
+        assert!(
+            raw.contains("https://example.com/x"),
+            "the link is clickable"
+        );
+    }
+
+    #[test]
+    fn long_tables_break_pages_and_repeat_their_header() {
+        let mut markdown = String::from("| When | What happened |\n|---|---|\n");
+        for i in 0..400 {
+            markdown.push_str(&format!("| 10:{i:03} | Event number {i} |\n"));
+        }
+        let pdf = render_pdf(&markdown, &options()).unwrap();
+        let pages = pages_text(&pdf);
+        assert!(pages.len() > 3, "{} pages", pages.len());
+        for (i, page) in pages.iter().enumerate() {
+            assert!(
+                page.contains("What happened"),
+                "page {} lacks the header",
+                i + 1
+            );
+            assert!(page.contains(&format!("Page {} of {}", i + 1, pages.len())));
+            assert!(page.contains("INTERNAL"));
+        }
+        let all = squash(&pages.join("\n"));
+        let mut at = 0;
+        for i in 0..400 {
+            let needle = format!("Event number {i}");
+            at += all[at..]
+                .find(&needle)
+                .unwrap_or_else(|| panic!("{needle} missing"));
+        }
+    }
+
+    #[test]
+    fn overlong_cells_and_sections_render() {
+        let word = "y".repeat(300);
+        let long_section = "word ".repeat(5000);
+        let markdown = format!(
+            "| A | B |\n|---|---|\n| {word} | short |\n\n{long_section}\n\n```\n{word}\n```\n"
+        );
+        let pdf = render_pdf(&markdown, &options()).unwrap();
+        let pages = pages_text(&pdf);
+        assert!(pages.len() >= 5);
+        let all: String = pages.concat();
+        assert!(
+            all.matches('y').count() >= 600,
+            "the long word is all there"
+        );
+    }
+
+    #[test]
+    fn metadata_and_letter_paper() {
+        let mut options = options();
+        options.paper = PaperSize::Letter;
+        let pdf = render_pdf("Hello", &options).unwrap();
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let page = doc.get_pages()[&1];
+        let media_box = doc
+            .get_dictionary(page)
+            .unwrap()
+            .get(b"MediaBox")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o.as_float().unwrap())
+            .collect::<Vec<_>>();
+        assert!((media_box[2] - 612.0).abs() < 1.0, "{media_box:?}");
+        assert!((media_box[3] - 792.0).abs() < 1.0, "{media_box:?}");
+        let raw = String::from_utf8_lossy(&pdf);
+        assert!(raw.contains("/CreationDate"), "has a creation date");
+        assert!(raw.contains("D:20261120"), "creation date is the given one");
+    }
+
+    #[test]
+    fn images_are_embedded_and_bad_ones_refused() {
+        let png = tiny_png();
+        let mut options = options();
+        options.images.insert("chart.png".into(), png);
+        let pdf = render_pdf("Before\n\n![Trend](chart.png)\n\nAfter", &options).unwrap();
+        let raw = String::from_utf8_lossy(&pdf);
+        assert!(raw.contains("/Subtype /Image") || raw.contains("/Subtype/Image"));
+        let text = pages_text(&pdf).concat();
+        assert!(text.contains("Before") && text.contains("After"));
+
+        let missing = render_pdf("![Gone](nope.png)", &options).unwrap();
+        assert!(pages_text(&missing).concat().contains("[image: Gone]"));
+
+        options
+            .images
+            .insert("bad.png".into(), b"not a png".to_vec());
+        let err = render_pdf("![Bad](bad.png)", &options).unwrap_err();
+        assert!(err.to_string().contains("bad.png"));
+    }
+
+    /// A 4×2 RGB PNG.
+    fn tiny_png() -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, 4, 2);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&[200u8; 4 * 2 * 3]).unwrap();
+        writer.finish().unwrap();
+        out
+    }
+}

@@ -1,0 +1,264 @@
+//! Incident notification channels (e-mail addresses and Slack-compatible
+//! webhooks) and the distribution of each new sitrep version to them
+//! through the outbox.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    sea_query::OnConflict,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{
+    db,
+    domain::{IncidentRef, optional_text},
+    entities::{delivery, incident, incident_channel, sitrep},
+    error::ServiceError,
+    notify::webhook::slack_payload,
+    reports::digest::render,
+    services::{
+        Context, find_incident, new_id,
+        outbox::{self, NewDelivery},
+        parse_json_list,
+        sitreps::roles_of,
+    },
+};
+
+/// The kinds of channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Email,
+    Webhook,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// A channel checked at the edge: a valid address, or an http(s) URL.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    kind: ChannelKind,
+    target: String,
+}
+
+impl NewChannel {
+    pub fn parse(kind: ChannelKind, target: &str) -> Result<Self, ServiceError> {
+        let target = optional_text("target", Some(target.to_string()), 2000)?
+            .ok_or_else(|| ServiceError::validation("target", "`target` must not be blank"))?;
+        let target = target.trim().to_string();
+        match kind {
+            ChannelKind::Email => {
+                target.parse::<lettre::Address>().map_err(|err| {
+                    ServiceError::validation(
+                        "target",
+                        format!("`target` {target:?} is not an e-mail address ({err})"),
+                    )
+                })?;
+            }
+            ChannelKind::Webhook => {
+                let url = reqwest::Url::parse(&target).map_err(|err| {
+                    ServiceError::validation(
+                        "target",
+                        format!("`target` {target:?} is not a URL ({err})"),
+                    )
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ServiceError::validation(
+                        "target",
+                        format!("`target` {target:?} must be an http or https URL"),
+                    ));
+                }
+            }
+        }
+        Ok(Self { kind, target })
+    }
+}
+
+/// Add a channel to an incident; the same target twice is a 409.
+pub async fn add(
+    ctx: &Context,
+    reference: IncidentRef,
+    new: NewChannel,
+) -> Result<incident_channel::Model, ServiceError> {
+    let now = ctx.now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let incident = find_incident(&txn, reference).await?;
+    let model = incident_channel::Model {
+        id: new_id(),
+        incident_id: incident.id,
+        kind: new.kind.as_str().into(),
+        target: new.target,
+        created_at: now,
+    };
+    let inserted = incident_channel::Entity::insert(model.clone().into_active_model())
+        .on_conflict(
+            OnConflict::columns([
+                incident_channel::Column::IncidentId,
+                incident_channel::Column::Kind,
+                incident_channel::Column::Target,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    if inserted == 0 {
+        return Err(ServiceError::Conflict {
+            detail: format!(
+                "{} already has the {} channel {}",
+                IncidentRef::display(incident.number),
+                model.kind,
+                model.target
+            ),
+            field: Some("target".into()),
+            pending_cleanup_items: Vec::new(),
+        });
+    }
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// An incident's channels, oldest first.
+pub async fn list(
+    ctx: &Context,
+    reference: IncidentRef,
+) -> Result<Vec<incident_channel::Model>, ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    Ok(incident_channel::Entity::find()
+        .filter(incident_channel::Column::IncidentId.eq(incident.id))
+        .order_by_asc(incident_channel::Column::CreatedAt)
+        .order_by_asc(incident_channel::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// Remove a channel; deliveries already queued still go out.
+pub async fn remove(ctx: &Context, reference: IncidentRef, id: Uuid) -> Result<(), ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    let deleted = incident_channel::Entity::delete_many()
+        .filter(incident_channel::Column::IncidentId.eq(incident.id))
+        .filter(incident_channel::Column::Id.eq(id))
+        .exec(&ctx.db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(ServiceError::NotFound(format!("channel {id}")));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct SitrepMail<'a> {
+    version: i32,
+    incident: String,
+    title: &'a str,
+    severity: &'a str,
+    status: &'a str,
+    summary: &'a str,
+    customer_impact: Option<&'a str>,
+    roles: Vec<crate::services::sitreps::RoleSnapshot>,
+    open_issues: Vec<String>,
+    resolved_issues: Vec<String>,
+    current_actions: Vec<String>,
+    next_update_due: Option<String>,
+    author: Option<&'a str>,
+}
+
+/// Queue the new sitrep for every channel of its incident, inside the
+/// transaction that created it: the sitrep and its deliveries commit
+/// together.
+pub async fn enqueue_sitrep<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Context,
+    incident: &incident::Model,
+    sitrep: &sitrep::Model,
+    now: DateTime<Utc>,
+) -> Result<usize, ServiceError> {
+    let channels = incident_channel::Entity::find()
+        .filter(incident_channel::Column::IncidentId.eq(incident.id))
+        .all(txn)
+        .await?;
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let reference = IncidentRef::display(incident.number);
+    let text = render(
+        "sitrep_email.txt",
+        SitrepMail {
+            version: sitrep.version,
+            incident: reference.clone(),
+            title: &incident.title,
+            severity: &incident.severity,
+            status: &incident.status,
+            summary: &sitrep.summary,
+            customer_impact: sitrep.customer_impact.as_deref(),
+            roles: roles_of(sitrep),
+            open_issues: parse_json_list(&sitrep.open_issues),
+            resolved_issues: parse_json_list(&sitrep.resolved_issues),
+            current_actions: parse_json_list(&sitrep.current_actions),
+            next_update_due: sitrep.next_update_due.map(|d| d.to_rfc3339()),
+            author: sitrep.author.as_deref(),
+        },
+    )?;
+    let subject = format!(
+        "[{reference}] Sitrep v{}: {}",
+        sitrep.version, incident.title
+    );
+    let domain = outbox::message_id_domain(&ctx.settings);
+    let rows: Vec<delivery::ActiveModel> = channels
+        .iter()
+        .map(|channel| {
+            let webhook = channel.kind == ChannelKind::Webhook.as_str();
+            outbox::pending(
+                NewDelivery {
+                    key: format!("sitrep:{}:{}:{}", sitrep.id, channel.kind, channel.target),
+                    kind: "sitrep",
+                    channel: channel.kind.clone(),
+                    recipient: channel.target.clone(),
+                    subject: subject.clone(),
+                    payload: if webhook {
+                        slack_payload(&format!("*{subject}*\n{text}"))
+                    } else {
+                        text.clone()
+                    },
+                    message_id: format!("<sitrep-{}-{}@{domain}>", sitrep.id, channel.id),
+                    sitrep_id: Some(sitrep.id),
+                    ..NewDelivery::default()
+                },
+                now,
+            )
+        })
+        .collect();
+    let count = rows.len();
+    delivery::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(delivery::Column::DeliveryKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(count)
+}
+
+/// The deliveries of some sitreps, by sitrep.
+pub async fn sitrep_deliveries<C: ConnectionTrait>(
+    db: &C,
+    sitrep_ids: Vec<Uuid>,
+) -> Result<Vec<delivery::Model>, ServiceError> {
+    if sitrep_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::SitrepId.is_in(sitrep_ids))
+        .order_by_asc(delivery::Column::CreatedAt)
+        .order_by_asc(delivery::Column::Recipient)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,70 @@
+//! Building outbox rows: every mail and webhook call is one `deliveries`
+//! row, written in the transaction of what caused it and sent by the
+//! outbox worker (`jobs::outbox`).
+
+use chrono::{DateTime, Utc};
+use sea_orm::IntoActiveModel;
+use uuid::Uuid;
+
+use crate::{config::Settings, entities::delivery, services::new_id};
+
+/// What one delivery is: everything but its bookkeeping.
+#[derive(Debug, Clone, Default)]
+pub struct NewDelivery {
+    /// Unique: the same key is never queued twice.
+    pub key: String,
+    /// `digest`, `sitrep` or `reminder`.
+    pub kind: &'static str,
+    /// `email` or `webhook`.
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub payload: String,
+    pub message_id: String,
+    pub digest_week: Option<String>,
+    pub send_number: Option<i32>,
+    pub sitrep_id: Option<Uuid>,
+}
+
+/// A pending row, due at once.
+pub fn pending(new: NewDelivery, now: DateTime<Utc>) -> delivery::ActiveModel {
+    delivery::Model {
+        id: new_id(),
+        delivery_key: new.key,
+        kind: new.kind.into(),
+        channel: new.channel,
+        recipient: new.recipient,
+        subject: new.subject,
+        payload: new.payload,
+        message_id: new.message_id,
+        digest_week: new.digest_week,
+        send_number: new.send_number,
+        sitrep_id: new.sitrep_id,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        last_error: None,
+        sent_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+}
+
+/// The domain of `mail.from`, for Message-IDs.
+pub fn message_id_domain(settings: &Settings) -> String {
+    settings
+        .mail
+        .from
+        .parse::<lettre::message::Mailbox>()
+        .map(|m| m.email.domain().to_string())
+        .unwrap_or_else(|_| "debrief.invalid".into())
+}
+
+/// A short, stable tag of a recipient for Message-IDs.
+pub fn recipient_tag(recipient: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let hash = Sha256::digest(recipient.to_lowercase().as_bytes());
+    hex::encode(&hash[..6])
+}

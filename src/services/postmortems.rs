@@ -1,0 +1,1364 @@
+//! Post-mortems: one per incident, with ordered sections, a due date from
+//! the severity, the internal and public documents rendered from the
+//! incident's record, and publication as immutable snapshots.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
+use chrono_tz::Tz;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{
+    Context, check_if_match, find_incident, insert_model, new_id, parse_json_list, parse_stored,
+};
+use crate::{
+    config::{DuePeriod, PostmortemDue},
+    db,
+    domain::{IncidentRef, PostmortemKind, PostmortemStatus, Visibility},
+    entities::{
+        cleanup_item, incident, postmortem, postmortem_publication, postmortem_section,
+        postmortem_snapshot, remediation_incident, remediation_item, role_assignment, sitrep,
+        status_update, timeline_event,
+    },
+    error::ServiceError,
+    reports::{
+        self, CleanupRow, Figure, Format, PostmortemDocument, RemediationRow, RoleRow,
+        SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow, Variant, html,
+        pdf::{self, PdfOptions},
+        redaction::{Leak, RedactionRules, RuleOrigin},
+    },
+    services::redactions,
+};
+
+/// The sections a new post-mortem starts with: key, title, visibility.
+/// `timeline` and `action_items` are generated from the record (their body,
+/// if any, is printed above the generated part).
+pub const DEFAULT_SECTIONS: &[(&str, &str, Visibility)] = &[
+    ("summary", "Summary", Visibility::Internal),
+    ("impact", "Impact", Visibility::Internal),
+    ("timeline", "Timeline", Visibility::Internal),
+    ("root_cause", "Root cause", Visibility::Internal),
+    ("trigger", "Trigger", Visibility::Internal),
+    ("detection", "Detection", Visibility::Internal),
+    ("resolution", "Resolution", Visibility::Internal),
+    (
+        "contributing_factors",
+        "Contributing factors",
+        Visibility::Internal,
+    ),
+    ("what_went_well", "What went well", Visibility::Internal),
+    ("what_went_wrong", "What went wrong", Visibility::Internal),
+    (
+        "where_we_got_lucky",
+        "Where we got lucky",
+        Visibility::Internal,
+    ),
+    ("action_items", "Action items", Visibility::Internal),
+    ("public_summary", "Summary", Visibility::Public),
+    ("what_happened", "What happened", Visibility::Public),
+    (
+        "what_we_are_doing",
+        "What we are doing about it",
+        Visibility::Public,
+    ),
+];
+
+/// Sections whose content Debrief generates.
+pub const GENERATED_SECTIONS: &[&str] = &["timeline", "action_items"];
+
+/// A post-mortem with its sections, in order.
+#[derive(Debug, Clone)]
+pub struct PostmortemView {
+    pub postmortem: postmortem::Model,
+    pub incident: incident::Model,
+    pub sections: Vec<postmortem_section::Model>,
+    /// The effective due date: set explicitly, or from the severity.
+    pub due_date: Option<NaiveDate>,
+    /// Not published and the due date has passed.
+    pub overdue: bool,
+}
+
+/// A section as given in a PUT.
+#[derive(Debug, Clone)]
+pub struct SectionInput {
+    pub key: String,
+    pub title: String,
+    pub body: String,
+    pub visibility: Visibility,
+}
+
+/// Changes to a post-mortem; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct PostmortemChanges {
+    pub kind: Option<PostmortemKind>,
+    pub owner: Option<Option<String>>,
+    /// `Some(None)`: back to the due date from the severity.
+    pub due_date: Option<Option<NaiveDate>>,
+    pub review_at: Option<Option<DateTime<Utc>>>,
+    pub status: Option<PostmortemStatus>,
+    /// The whole ordered list of sections, replacing the current one.
+    pub sections: Option<Vec<SectionInput>>,
+}
+
+/// The due date of a post-mortem by its incident's severity, counted from
+/// the day the incident started (UTC).
+pub fn default_due_date(ctx: &Context, incident: &incident::Model) -> Option<NaiveDate> {
+    due_by_severity(&ctx.settings.postmortem_due, incident)
+}
+
+/// [`default_due_date`] from the configured due periods.
+pub fn due_by_severity(periods: &PostmortemDue, incident: &incident::Model) -> Option<NaiveDate> {
+    let start = incident
+        .started_at
+        .unwrap_or(incident.created_at)
+        .date_naive();
+    due_after(start, periods.period(&incident.severity))
+}
+
+/// `start` plus a due period; business days skip Saturdays and Sundays.
+pub fn due_after(start: NaiveDate, period: DuePeriod) -> Option<NaiveDate> {
+    match period {
+        DuePeriod::None => None,
+        DuePeriod::Days(n) => start.checked_add_days(Days::new(u64::from(n))),
+        DuePeriod::BusinessDays(n) => {
+            let mut day = start;
+            let mut left = n;
+            while left > 0 {
+                day = day.succ_opt()?;
+                if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+                    left -= 1;
+                }
+            }
+            Some(day)
+        }
+    }
+}
+
+fn view(
+    ctx: &Context,
+    incident: incident::Model,
+    postmortem: postmortem::Model,
+    sections: Vec<postmortem_section::Model>,
+) -> PostmortemView {
+    let due_date = postmortem
+        .due_date
+        .or_else(|| default_due_date(ctx, &incident));
+    let overdue = postmortem.status != PostmortemStatus::Published.as_str()
+        && due_date.is_some_and(|due| due < ctx.now().date_naive());
+    PostmortemView {
+        postmortem,
+        incident,
+        sections,
+        due_date,
+        overdue,
+    }
+}
+
+/// Create the post-mortem of every incident that has none (incidents
+/// recorded before post-mortems existed), a thousand per transaction so
+/// that a post-mortem never exists without its sections. Returns how many
+/// were created.
+pub async fn ensure_all(
+    db: &DatabaseConnection,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<u64, ServiceError> {
+    use sea_orm::{QuerySelect, sea_query::Query};
+    let mut created = 0;
+    loop {
+        let txn = db::begin_write(db).await?;
+        let missing = incident::Entity::find()
+            .filter(
+                incident::Column::Id.not_in_subquery(
+                    Query::select()
+                        .column(postmortem::Column::IncidentId)
+                        .from(postmortem::Entity)
+                        .to_owned(),
+                ),
+            )
+            .limit(1000)
+            .all(&txn)
+            .await?;
+        for incident in &missing {
+            ensure(&txn, incident, periods, now).await?;
+        }
+        txn.commit().await?;
+        if missing.is_empty() {
+            return Ok(created);
+        }
+        created += missing.len() as u64;
+    }
+}
+
+/// Bring the due date in force (`due_on`) of every post-mortem without a
+/// set due date in line with the configured periods (they may have changed
+/// since it was stored). Returns how many changed.
+pub async fn sync_due_on<C: ConnectionTrait>(
+    db: &C,
+    periods: &PostmortemDue,
+) -> Result<u64, ServiceError> {
+    use sea_orm::QuerySelect;
+    let followers: Vec<(Uuid, Uuid, Option<NaiveDate>)> = postmortem::Entity::find()
+        .select_only()
+        .columns([
+            postmortem::Column::Id,
+            postmortem::Column::IncidentId,
+            postmortem::Column::DueOn,
+        ])
+        .filter(postmortem::Column::DueDate.is_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut changed = 0;
+    for chunk in followers.chunks(500) {
+        let incidents: BTreeMap<Uuid, incident::Model> = incident::Entity::find()
+            .filter(incident::Column::Id.is_in(chunk.iter().map(|(_, i, _)| *i)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
+        for (id, incident_id, stored) in chunk {
+            let Some(incident) = incidents.get(incident_id) else {
+                continue;
+            };
+            let due_on = due_by_severity(periods, incident);
+            if *stored != due_on {
+                set_due_on(db, *id, due_on).await?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+async fn set_due_on<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    due_on: Option<NaiveDate>,
+) -> Result<(), ServiceError> {
+    use sea_orm::sea_query::Expr;
+    postmortem::Entity::update_many()
+        .col_expr(postmortem::Column::DueOn, Expr::value(due_on))
+        .filter(postmortem::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn sections_of<C: ConnectionTrait>(
+    db: &C,
+    postmortem_id: Uuid,
+) -> Result<Vec<postmortem_section::Model>, ServiceError> {
+    Ok(postmortem_section::Entity::find()
+        .filter(postmortem_section::Column::PostmortemId.eq(postmortem_id))
+        .order_by_asc(postmortem_section::Column::Position)
+        .all(db)
+        .await?)
+}
+
+/// The post-mortem of an incident, created with the default sections if it
+/// has none yet, its due date in force (`due_on`) brought in line with the
+/// incident as it is now. Every incident has exactly one: it is created
+/// with the incident (and by an import that creates incidents), and
+/// [`ensure_all`] fills in any that are missing when the database is
+/// migrated.
+pub(crate) async fn ensure<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<postmortem::Model, ServiceError> {
+    let existing = postmortem::Entity::find()
+        .filter(postmortem::Column::IncidentId.eq(incident.id))
+        .one(db)
+        .await?;
+    if let Some(mut existing) = existing {
+        let due_on = existing
+            .due_date
+            .or_else(|| due_by_severity(periods, incident));
+        if existing.due_on != due_on {
+            set_due_on(db, existing.id, due_on).await?;
+            existing.due_on = due_on;
+        }
+        return Ok(existing);
+    }
+    let model = postmortem::Model {
+        id: new_id(),
+        incident_id: incident.id,
+        kind: PostmortemKind::Dedicated.as_str().into(),
+        owner: None,
+        due_date: None,
+        due_on: due_by_severity(periods, incident),
+        review_at: None,
+        status: PostmortemStatus::Draft.as_str().into(),
+        slug: None,
+        published_version: 0,
+        published_at: None,
+        first_published_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    // Two first requests at once: one insert wins, the other does nothing.
+    let inserted = postmortem::Entity::insert(model.clone().into_active_model())
+        .on_conflict(
+            OnConflict::column(postmortem::Column::IncidentId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    if inserted == 1 {
+        let sections: Vec<_> = DEFAULT_SECTIONS
+            .iter()
+            .enumerate()
+            .map(|(position, (key, title, visibility))| {
+                postmortem_section::Model {
+                    id: new_id(),
+                    postmortem_id: model.id,
+                    position: position as i32,
+                    key: (*key).into(),
+                    title: (*title).into(),
+                    body: String::new(),
+                    visibility: visibility.as_str().into(),
+                    created_at: now,
+                    updated_at: now,
+                }
+                .into_active_model()
+            })
+            .collect();
+        postmortem_section::Entity::insert_many(sections)
+            .exec_without_returning(db)
+            .await?;
+        return Ok(model);
+    }
+    postmortem::Entity::find()
+        .filter(postmortem::Column::IncidentId.eq(incident.id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("post-mortem vanished")))
+}
+
+/// Load (creating it on first use) an incident's post-mortem.
+pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<PostmortemView, ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    let existing = postmortem::Entity::find()
+        .filter(postmortem::Column::IncidentId.eq(incident.id))
+        .one(&ctx.db)
+        .await?;
+    let postmortem = match existing {
+        Some(p) => p,
+        None => {
+            let txn = db::begin_write(&ctx.db).await?;
+            let p = ensure(&txn, &incident, &ctx.settings.postmortem_due, ctx.now()).await?;
+            txn.commit().await?;
+            p
+        }
+    };
+    let sections = sections_of(&ctx.db, postmortem.id).await?;
+    Ok(view(ctx, incident, postmortem, sections))
+}
+
+/// Change a post-mortem. `published` is reached only by publishing.
+pub async fn update(
+    ctx: &Context,
+    reference: IncidentRef,
+    if_match: Option<&str>,
+    changes: PostmortemChanges,
+) -> Result<PostmortemView, ServiceError> {
+    if changes.status == Some(PostmortemStatus::Published) {
+        return Err(ServiceError::validation(
+            "status",
+            "a post-mortem becomes `published` only through POST …/postmortem/publish",
+        ));
+    }
+    if let Some(sections) = &changes.sections {
+        check_sections(sections)?;
+    }
+    let now = ctx.now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let incident = find_incident(&txn, reference).await?;
+    let current = ensure(&txn, &incident, &ctx.settings.postmortem_due, now).await?;
+    check_if_match(if_match, current.version)?;
+    let mut next = current.clone();
+    if let Some(kind) = changes.kind {
+        next.kind = kind.as_str().into();
+    }
+    if let Some(owner) = changes.owner {
+        next.owner = owner;
+    }
+    if let Some(due) = changes.due_date {
+        next.due_date = due;
+        next.due_on = due.or_else(|| default_due_date(ctx, &incident));
+    }
+    if let Some(review_at) = changes.review_at {
+        next.review_at = review_at;
+    }
+    if let Some(status) = changes.status {
+        next.status = status.as_str().into();
+    }
+    let mut sections_changed = false;
+    if let Some(inputs) = changes.sections {
+        let current_sections = sections_of(&txn, current.id).await?;
+        let unchanged = current_sections.len() == inputs.len()
+            && current_sections.iter().zip(&inputs).all(|(s, i)| {
+                s.key == i.key
+                    && s.title == i.title
+                    && s.body == i.body
+                    && s.visibility == i.visibility.as_str()
+            });
+        if !unchanged {
+            sections_changed = true;
+            let created: BTreeMap<&str, DateTime<Utc>> = current_sections
+                .iter()
+                .map(|s| (s.key.as_str(), s.created_at))
+                .collect();
+            postmortem_section::Entity::delete_many()
+                .filter(postmortem_section::Column::PostmortemId.eq(current.id))
+                .exec(&txn)
+                .await?;
+            if !inputs.is_empty() {
+                let rows: Vec<_> = inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(position, s)| {
+                        postmortem_section::Model {
+                            id: new_id(),
+                            postmortem_id: current.id,
+                            position: position as i32,
+                            key: s.key.clone(),
+                            title: s.title.clone(),
+                            body: s.body.clone(),
+                            visibility: s.visibility.as_str().into(),
+                            created_at: created.get(s.key.as_str()).copied().unwrap_or(now),
+                            updated_at: now,
+                        }
+                        .into_active_model()
+                    })
+                    .collect();
+                postmortem_section::Entity::insert_many(rows)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+        }
+    }
+    if next != current || sections_changed {
+        next.version += 1;
+        next.updated_at = now;
+        postmortem::Entity::update(next.clone().into_active_model().reset_all())
+            .exec(&txn)
+            .await?;
+    }
+    let sections = sections_of(&txn, next.id).await?;
+    txn.commit().await?;
+    Ok(view(ctx, incident, next, sections))
+}
+
+fn check_sections(sections: &[SectionInput]) -> Result<(), ServiceError> {
+    if sections.len() > 100 {
+        return Err(ServiceError::validation(
+            "sections",
+            "a post-mortem has at most 100 sections",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in sections.iter().enumerate() {
+        let valid_key = s.key.len() <= 64
+            && s.key.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid_key {
+            return Err(ServiceError::validation(
+                format!("sections[{i}].key"),
+                format!(
+                    "`sections[{i}].key` {:?} must be lower-case letters, digits and `_`, starting with a letter (at most 64)",
+                    s.key
+                ),
+            ));
+        }
+        if !seen.insert(s.key.as_str()) {
+            return Err(ServiceError::validation(
+                format!("sections[{i}].key"),
+                format!("`sections[{i}].key` {:?} appears twice", s.key),
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- documents
+
+/// Everything recorded about an incident that a document shows.
+struct Record {
+    view: PostmortemView,
+    roles: Vec<role_assignment::Model>,
+    timeline: Vec<timeline_event::Model>,
+    sitreps: Vec<sitrep::Model>,
+    status_updates: Vec<status_update::Model>,
+    cleanup: Vec<cleanup_item::Model>,
+    remediations: Vec<remediation_item::Model>,
+}
+
+async fn load_record(ctx: &Context, reference: IncidentRef) -> Result<Record, ServiceError> {
+    let view = get(ctx, reference).await?;
+    let id = view.incident.id;
+    let db = &ctx.db;
+    let roles = role_assignment::Entity::find()
+        .filter(role_assignment::Column::IncidentId.eq(id))
+        .order_by_asc(role_assignment::Column::AssignedAt)
+        .order_by_asc(role_assignment::Column::CreatedAt)
+        .all(db)
+        .await?;
+    let timeline = timeline_event::Entity::find()
+        .filter(timeline_event::Column::IncidentId.eq(id))
+        .order_by_asc(timeline_event::Column::OccurredAt)
+        .order_by_asc(timeline_event::Column::Id)
+        .all(db)
+        .await?;
+    let sitreps = sitrep::Entity::find()
+        .filter(sitrep::Column::IncidentId.eq(id))
+        .order_by_asc(sitrep::Column::Version)
+        .all(db)
+        .await?;
+    let status_updates = status_update::Entity::find()
+        .filter(status_update::Column::IncidentId.eq(id))
+        .order_by_asc(status_update::Column::PostedAt)
+        .order_by_asc(status_update::Column::Id)
+        .all(db)
+        .await?;
+    let cleanup = cleanup_item::Entity::find()
+        .filter(cleanup_item::Column::IncidentId.eq(id))
+        .order_by_asc(cleanup_item::Column::CreatedAt)
+        .order_by_asc(cleanup_item::Column::Id)
+        .all(db)
+        .await?;
+    let linked: Vec<Uuid> = remediation_incident::Entity::find()
+        .filter(remediation_incident::Column::IncidentId.eq(id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.remediation_id)
+        .collect();
+    let remediations = if linked.is_empty() {
+        Vec::new()
+    } else {
+        remediation_item::Entity::find()
+            .filter(remediation_item::Column::Id.is_in(linked))
+            .order_by_asc(remediation_item::Column::Number)
+            .all(db)
+            .await?
+    };
+    Ok(Record {
+        view,
+        roles,
+        timeline,
+        sitreps,
+        status_updates,
+        cleanup,
+        remediations,
+    })
+}
+
+/// Times as documents print them: in the display zone, zone written out.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeFormat {
+    zone: Tz,
+}
+
+impl TimeFormat {
+    pub fn new(zone: Tz) -> Self {
+        Self { zone }
+    }
+
+    pub fn time(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.zone)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
+    pub fn zone_name(&self) -> String {
+        self.zone.name().to_string()
+    }
+}
+
+/// `1 h 19 min`, `45 s`, `2 d 3 h`.
+pub fn format_duration(duration: chrono::TimeDelta) -> String {
+    let secs = duration.num_seconds();
+    if secs < 0 {
+        return "—".into();
+    }
+    let (d, h, m, s) = (
+        secs / 86_400,
+        (secs % 86_400) / 3600,
+        (secs % 3600) / 60,
+        secs % 60,
+    );
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+fn between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
+    match (from, to) {
+        (Some(a), Some(b)) => format_duration(b - a),
+        _ => "not recorded".into(),
+    }
+}
+
+/// The role a person is shown as in public documents.
+fn public_role(role: &str) -> &'static str {
+    match role {
+        "incident_commander" => "the incident commander",
+        "comms" => "the communications lead",
+        "scribe" => "the scribe",
+        "subject_matter_expert" => "a subject-matter expert",
+        _ => "a responder",
+    }
+}
+
+fn humanize(value: &str) -> String {
+    value.replace('_', " ")
+}
+
+/// Where each piece of public text came from: (field, raw text).
+type Sources = Vec<(String, String)>;
+
+fn build_document(
+    ctx: &Context,
+    record: &Record,
+    variant: Variant,
+    rules: &RedactionRules,
+    sources: &mut Sources,
+) -> Result<PostmortemDocument, ServiceError> {
+    let zone = ctx
+        .settings
+        .display_zone()
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+    let fmt = TimeFormat::new(zone);
+    let incident = &record.view.incident;
+    let pm = &record.view.postmortem;
+    let public = variant == Variant::Public;
+    let mut clean = |field: String, text: &str| -> String {
+        if public {
+            sources.push((field, text.to_string()));
+            rules.redact(text)
+        } else {
+            text.to_string()
+        }
+    };
+    let title = clean("incident.title".into(), &incident.title);
+    let affected_components = parse_json_list(&incident.affected_components)
+        .iter()
+        .enumerate()
+        .map(|(i, c)| clean(format!("incident.affected_components[{i}]"), c))
+        .collect();
+    let mut milestones = Vec::new();
+    let named = [
+        ("Started", incident.started_at),
+        ("Detected", incident.detected_at),
+        ("Acknowledged", incident.acknowledged_at),
+        ("Mitigated", incident.mitigated_at),
+        ("Resolved", incident.resolved_at),
+        ("Closed", incident.closed_at),
+    ];
+    for (label, at) in named {
+        if public && !matches!(label, "Started" | "Resolved") {
+            continue;
+        }
+        if let Some(at) = at {
+            milestones.push(Figure {
+                label: label.into(),
+                value: fmt.time(at),
+            });
+        }
+    }
+    if public && let (Some(a), Some(b)) = (incident.started_at, incident.resolved_at) {
+        milestones.push(Figure {
+            label: "Duration".into(),
+            value: format_duration(b - a),
+        });
+    }
+    let figures = vec![
+        Figure {
+            label: "Time to detect (start → detected)".into(),
+            value: between(incident.started_at, incident.detected_at),
+        },
+        Figure {
+            label: "Time to acknowledge (detected → acknowledged)".into(),
+            value: between(incident.detected_at, incident.acknowledged_at),
+        },
+        Figure {
+            label: "Time to mitigate (detected → mitigated)".into(),
+            value: between(incident.detected_at, incident.mitigated_at),
+        },
+        Figure {
+            label: "Time to resolve (detected → resolved)".into(),
+            value: between(incident.detected_at, incident.resolved_at),
+        },
+        Figure {
+            label: "Total duration (start → resolved)".into(),
+            value: between(incident.started_at, incident.resolved_at),
+        },
+    ];
+    let sections = record
+        .view
+        .sections
+        .iter()
+        .filter(|s| !public || s.visibility == Visibility::Public.as_str())
+        .map(|s| SectionBlock {
+            key: s.key.clone(),
+            title: clean(format!("sections.{}.title", s.key), &s.title),
+            body: clean(format!("sections.{}.body", s.key), &s.body),
+            visibility: s.visibility.clone(),
+        })
+        .collect();
+    let timeline = record
+        .timeline
+        .iter()
+        .filter(|e| !public || e.visibility == Visibility::Public.as_str())
+        .map(|e| TimelineRow {
+            at: fmt.time(e.occurred_at),
+            kind: humanize(&e.kind),
+            author: if public {
+                String::new()
+            } else {
+                e.author.clone().unwrap_or_default()
+            },
+            body: clean(
+                format!("timeline event {} ({})", e.id, fmt.time(e.occurred_at)),
+                &e.body,
+            ),
+        })
+        .collect();
+    let status_updates = record
+        .status_updates
+        .iter()
+        .map(|u| StatusUpdateRow {
+            at: fmt.time(u.posted_at),
+            status: u.status.clone(),
+            message: clean(
+                format!("status update {} ({})", u.id, fmt.time(u.posted_at)),
+                &u.message,
+            ),
+        })
+        .collect();
+    let document = if public {
+        PostmortemDocument {
+            variant,
+            reference: String::new(),
+            title,
+            severity: String::new(),
+            incident_status: String::new(),
+            status: String::new(),
+            kind: String::new(),
+            owner: None,
+            due_date: None,
+            review_at: None,
+            customer_impact: None,
+            affected_components,
+            time_zone: fmt.zone_name(),
+            milestones,
+            figures: Vec::new(),
+            roles: Vec::new(),
+            timeline,
+            sitreps: Vec::new(),
+            status_updates,
+            cleanup_items: Vec::new(),
+            remediations: Vec::new(),
+            sections,
+            generated_at: fmt.time(ctx.now()),
+        }
+    } else {
+        PostmortemDocument {
+            variant,
+            reference: IncidentRef::display(incident.number),
+            title,
+            severity: incident.severity.clone(),
+            incident_status: incident.status.clone(),
+            status: humanize(&pm.status),
+            kind: humanize(&pm.kind),
+            owner: pm.owner.clone(),
+            due_date: record.view.due_date.map(|d| d.to_string()),
+            review_at: pm.review_at.map(|at| fmt.time(at)),
+            customer_impact: incident.customer_impact.clone(),
+            affected_components,
+            time_zone: fmt.zone_name(),
+            milestones,
+            figures,
+            roles: record
+                .roles
+                .iter()
+                .map(|r| RoleRow {
+                    role: humanize(&r.role),
+                    person: r.person.clone(),
+                    assigned_at: fmt.time(r.assigned_at),
+                    relieved_at: r.relieved_at.map(|at| fmt.time(at)),
+                })
+                .collect(),
+            timeline,
+            sitreps: record
+                .sitreps
+                .iter()
+                .map(|s| SitrepRow {
+                    version: s.version,
+                    at: fmt.time(s.created_at),
+                    author: s.author.clone().unwrap_or_default(),
+                    summary: s.summary.clone(),
+                })
+                .collect(),
+            status_updates,
+            cleanup_items: record
+                .cleanup
+                .iter()
+                .map(|c| CleanupRow {
+                    kind: humanize(&c.kind),
+                    description: c.description.clone(),
+                    owner: c.owner.clone().unwrap_or_default(),
+                    status: match &c.reason {
+                        Some(reason) if c.status == "kept" => format!("kept: {reason}"),
+                        _ => c.status.clone(),
+                    },
+                })
+                .collect(),
+            remediations: record
+                .remediations
+                .iter()
+                .map(|r| RemediationRow {
+                    reference: format!("REM-{}", r.number),
+                    title: r.title.clone(),
+                    kind: r.kind.clone(),
+                    priority: r.priority.clone(),
+                    owner: r.owner.clone().unwrap_or_default(),
+                    status: humanize(&r.status),
+                    due_date: r.due_date.map_or_else(|| "—".into(), |d| d.to_string()),
+                })
+                .collect(),
+            sections,
+            generated_at: fmt.time(ctx.now()),
+        }
+    };
+    Ok(document)
+}
+
+/// The redaction rules of an incident's public document: built-in
+/// patterns, global and incident rules, and every person named in the
+/// record (shown by role).
+fn public_rules(
+    ctx: &Context,
+    record: &Record,
+    stored: &[crate::entities::redaction_rule::Model],
+) -> Result<RedactionRules, ServiceError> {
+    let mut rules = RedactionRules::with_builtins(&ctx.settings.documents.internal_domains);
+    for rule in stored {
+        let origin = if rule.incident_id.is_some() {
+            RuleOrigin::Incident
+        } else {
+            RuleOrigin::Global
+        };
+        match rule.kind.as_str() {
+            "pattern" => rules
+                .add_pattern(&rule.value, origin)
+                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("stored pattern: {e}")))?,
+            _ => rules.add_term(&rule.value, origin),
+        }
+    }
+    let mut people: BTreeMap<String, &'static str> = BTreeMap::new();
+    for r in &record.roles {
+        let role = public_role(&r.role);
+        let entry = people.entry(r.person.clone()).or_insert(role);
+        if role != "a responder" {
+            *entry = role;
+        }
+    }
+    let others = record
+        .timeline
+        .iter()
+        .filter(|e| e.source != "system")
+        .filter_map(|e| e.author.clone())
+        .chain(record.sitreps.iter().filter_map(|s| s.author.clone()))
+        .chain(record.cleanup.iter().filter_map(|c| c.owner.clone()))
+        .chain(record.remediations.iter().filter_map(|r| r.owner.clone()))
+        .chain(record.view.postmortem.owner.clone());
+    for person in others {
+        people.entry(person).or_insert("a responder");
+    }
+    for (person, role) in people {
+        rules.add_person(&person, role);
+    }
+    Ok(rules)
+}
+
+/// One rendered document.
+#[derive(Debug, Clone)]
+pub struct RenderedDocument {
+    pub bytes: Vec<u8>,
+    pub format: Format,
+    pub title: String,
+}
+
+/// All three formats of one variant, checked.
+struct RenderedSet {
+    markdown: String,
+    html: String,
+    pdf: Vec<u8>,
+    title: String,
+    summary: String,
+}
+
+fn pdf_options(ctx: &Context, document: &PostmortemDocument) -> PdfOptions {
+    let title = match document.variant {
+        Variant::Internal => format!("{} post-mortem: {}", document.reference, document.title),
+        Variant::Public => document.title.clone(),
+    };
+    let mut options = PdfOptions::new(title, ctx.now());
+    options.subject = match document.variant {
+        Variant::Internal => "Internal post-mortem".into(),
+        Variant::Public => "Post-mortem".into(),
+    };
+    options.paper = ctx.settings.documents.paper_size;
+    if document.variant == Variant::Internal {
+        options.marking = Some("INTERNAL".into());
+    }
+    options
+}
+
+fn render_set(
+    ctx: &Context,
+    document: &PostmortemDocument,
+    formats: &[Format],
+) -> Result<(RenderedSet, BTreeMap<&'static str, String>), ServiceError> {
+    let templates = Templates::load(ctx.settings.documents.templates_dir.as_deref())
+        .map_err(|e| ServiceError::Internal(e.into()))?;
+    let markdown = reports::markdown::render_postmortem(&templates, document)
+        .map_err(|e| ServiceError::Internal(e.into()))?;
+    let options = pdf_options(ctx, document);
+    let mut visible = BTreeMap::new();
+    visible.insert("Markdown", markdown.clone());
+    let html = if formats.contains(&Format::Html) {
+        let body = html::markdown_to_html(&markdown);
+        let marking = (document.variant == Variant::Internal).then_some("INTERNAL");
+        let page = html::page(&options.title, "en", &body, marking);
+        visible.insert("HTML", html::visible_text(&page));
+        page
+    } else {
+        String::new()
+    };
+    let pdf = if formats.contains(&Format::Pdf) {
+        let (bytes, text) = pdf::render_pdf_with_text(&markdown, &options)
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        visible.insert("PDF", text);
+        bytes
+    } else {
+        Vec::new()
+    };
+    let summary = document
+        .sections
+        .iter()
+        .find(|s| s.key == "public_summary" || s.key == "summary")
+        .map(|s| s.body.clone())
+        .unwrap_or_default();
+    Ok((
+        RenderedSet {
+            markdown,
+            html,
+            pdf,
+            title: options.title,
+            summary,
+        },
+        visible,
+    ))
+}
+
+/// Fail closed: refuse the document if any rule still matches what a reader
+/// would see in any format, naming the term and the source it came from.
+fn leak_check(
+    rules: &RedactionRules,
+    visible: &BTreeMap<&'static str, String>,
+    sources: &Sources,
+) -> Result<(), ServiceError> {
+    for (format, text) in visible {
+        let Some(leak) = rules.find_leak(text) else {
+            continue;
+        };
+        let source = sources
+            .iter()
+            .find(|(_, raw)| RedactionRules::source_holds(&leak, raw))
+            .map(|(field, _)| field.clone());
+        return Err(leak_error(&leak, format, source));
+    }
+    Ok(())
+}
+
+fn leak_error(leak: &Leak, format: &str, source: Option<String>) -> ServiceError {
+    let what = match &leak.pattern {
+        Some(pattern) => format!("`{}` (matched by {pattern})", leak.term),
+        None => format!("`{}`", leak.term),
+    };
+    let from = source
+        .clone()
+        .unwrap_or_else(|| "the public document template".into());
+    ServiceError::validation(
+        source.unwrap_or_else(|| "template".into()),
+        format!(
+            "the public document was refused: {what}, {}, would appear in its {format}; \
+             it comes from {from}. Reword it there (redaction cannot see through Markdown \
+             formatting inside a term) or add a rule that covers it",
+            leak.origin.describe()
+        ),
+    )
+}
+
+async fn stored_rules(
+    ctx: &Context,
+    incident_id: Uuid,
+) -> Result<Vec<crate::entities::redaction_rule::Model>, ServiceError> {
+    redactions::rules_for(&ctx.db, incident_id).await
+}
+
+/// Render one document of an incident's post-mortem.
+pub async fn render(
+    ctx: &Context,
+    reference: IncidentRef,
+    variant: Variant,
+    format: Format,
+) -> Result<RenderedDocument, ServiceError> {
+    let record = load_record(ctx, reference).await?;
+    let stored = stored_rules(ctx, record.view.incident.id).await?;
+    let ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || render_blocking(&ctx, &record, &stored, variant, format))
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?
+}
+
+fn render_blocking(
+    ctx: &Context,
+    record: &Record,
+    stored: &[crate::entities::redaction_rule::Model],
+    variant: Variant,
+    format: Format,
+) -> Result<RenderedDocument, ServiceError> {
+    let set = render_checked(ctx, record, stored, variant, &[format])?;
+    let bytes = match format {
+        Format::Markdown => set.markdown.into_bytes(),
+        Format::Html => set.html.into_bytes(),
+        Format::Pdf => set.pdf,
+    };
+    Ok(RenderedDocument {
+        bytes,
+        format,
+        title: set.title,
+    })
+}
+
+fn render_checked(
+    ctx: &Context,
+    record: &Record,
+    stored: &[crate::entities::redaction_rule::Model],
+    variant: Variant,
+    formats: &[Format],
+) -> Result<RenderedSet, ServiceError> {
+    let rules = match variant {
+        Variant::Public => public_rules(ctx, record, stored)?,
+        Variant::Internal => RedactionRules::default(),
+    };
+    // Fail closed: a public document is checked in every format, whichever
+    // one was asked for.
+    let all = [Format::Markdown, Format::Html, Format::Pdf];
+    let formats = if variant == Variant::Public {
+        &all[..]
+    } else {
+        formats
+    };
+    let mut sources = Vec::new();
+    let document = build_document(ctx, record, variant, &rules, &mut sources)?;
+    let (set, visible) = render_set(ctx, &document, formats)?;
+    if variant == Variant::Public {
+        leak_check(&rules, &visible, &sources)?;
+    }
+    Ok(set)
+}
+
+/// A stored snapshot, as listed after publishing.
+#[derive(Debug, Clone)]
+pub struct PublishedDocument {
+    pub variant: Variant,
+    pub format: Format,
+    pub sha256: String,
+    pub size: i64,
+}
+
+/// The result of publishing.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub publication: postmortem_publication::Model,
+    pub documents: Vec<PublishedDocument>,
+}
+
+/// Publish: render all six documents (the public ones pass the leak check
+/// or nothing is stored), store them as an immutable snapshot with their
+/// SHA-256 under the next version, and mark the post-mortem `published`.
+pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publication, ServiceError> {
+    let record = load_record(ctx, reference).await?;
+    let status: PostmortemStatus = parse_stored(&record.view.postmortem.status)?;
+    if status == PostmortemStatus::Draft {
+        return Err(ServiceError::Conflict {
+            detail: "the post-mortem is a `draft`: move it to `in_review` (PUT …/postmortem) before publishing".into(),
+            field: Some("status".into()),
+            pending_cleanup_items: Vec::new(),
+        });
+    }
+    let stored = stored_rules(ctx, record.view.incident.id).await?;
+    let blocking_ctx = ctx.clone();
+    let record_version = record.view.postmortem.version;
+    let postmortem_id = record.view.postmortem.id;
+    let number = record.view.incident.number;
+    let (internal, public) = tokio::task::spawn_blocking(move || {
+        let all = [Format::Markdown, Format::Html, Format::Pdf];
+        let public = render_checked(&blocking_ctx, &record, &stored, Variant::Public, &all)?;
+        let internal = render_checked(&blocking_ctx, &record, &stored, Variant::Internal, &all)?;
+        Ok::<_, ServiceError>((internal, public))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.into()))??;
+
+    let now = ctx.now();
+    let txn = db::begin_write(&ctx.db).await?;
+    let current = postmortem::Entity::find_by_id(postmortem_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("post-mortem".into()))?;
+    if current.version != record_version {
+        return Err(ServiceError::conflict(
+            "the post-mortem changed while it was being rendered; publish again",
+        ));
+    }
+    let version = current.published_version + 1;
+    let slug = current
+        .slug
+        .clone()
+        .unwrap_or_else(|| slugify(number, &public.title));
+    let publication = postmortem_publication::Model {
+        id: new_id(),
+        postmortem_id,
+        version,
+        slug: slug.clone(),
+        title: public.title.clone(),
+        summary: public.summary.clone(),
+        published_at: now,
+    };
+    insert_model(&txn, publication.clone().into_active_model()).await?;
+    let mut documents = Vec::new();
+    for (variant, set) in [(Variant::Internal, internal), (Variant::Public, public)] {
+        for (format, bytes) in [
+            (Format::Markdown, set.markdown.into_bytes()),
+            (Format::Html, set.html.into_bytes()),
+            (Format::Pdf, set.pdf),
+        ] {
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let size = bytes.len() as i64;
+            insert_model(
+                &txn,
+                postmortem_snapshot::Model {
+                    id: new_id(),
+                    publication_id: publication.id,
+                    variant: variant.as_str().into(),
+                    format: format.extension().into(),
+                    content: bytes,
+                    sha256: sha256.clone(),
+                    size,
+                }
+                .into_active_model(),
+            )
+            .await?;
+            documents.push(PublishedDocument {
+                variant,
+                format,
+                sha256,
+                size,
+            });
+        }
+    }
+    let mut next = current;
+    next.status = PostmortemStatus::Published.as_str().into();
+    next.slug = Some(slug);
+    next.published_version = version;
+    next.published_at = Some(now);
+    next.first_published_at = next.first_published_at.or(Some(now));
+    next.version += 1;
+    next.updated_at = now;
+    postmortem::Entity::update(next.into_active_model().reset_all())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Publication {
+        publication,
+        documents,
+    })
+}
+
+/// A published post-mortem as the public pages list it.
+#[derive(Debug, Clone)]
+pub struct PublicEntry {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub version: i32,
+    pub published_at: DateTime<Utc>,
+    /// When the first version was published.
+    pub first_published_at: DateTime<Utc>,
+}
+
+/// The latest publication of every published post-mortem, newest first.
+pub async fn published(ctx: &Context, limit: u64) -> Result<Vec<PublicEntry>, ServiceError> {
+    use sea_orm::QuerySelect;
+    let postmortems = postmortem::Entity::find()
+        .filter(postmortem::Column::PublishedVersion.gt(0))
+        .order_by_desc(postmortem::Column::PublishedAt)
+        .order_by_desc(postmortem::Column::Id)
+        .limit(limit)
+        .all(&ctx.db)
+        .await?;
+    if postmortems.is_empty() {
+        return Ok(Vec::new());
+    }
+    let publications = postmortem_publication::Entity::find()
+        .filter(
+            postmortem_publication::Column::PostmortemId
+                .is_in(postmortems.iter().map(|p| p.id).collect::<Vec<_>>()),
+        )
+        .order_by_asc(postmortem_publication::Column::Version)
+        .all(&ctx.db)
+        .await?;
+    let mut entries = Vec::with_capacity(postmortems.len());
+    for pm in postmortems {
+        let mine: Vec<_> = publications
+            .iter()
+            .filter(|p| p.postmortem_id == pm.id)
+            .collect();
+        let (Some(first), Some(latest)) = (
+            mine.first(),
+            mine.iter().find(|p| p.version == pm.published_version),
+        ) else {
+            continue;
+        };
+        entries.push(PublicEntry {
+            slug: latest.slug.clone(),
+            title: latest.title.clone(),
+            summary: latest.summary.clone(),
+            version: latest.version,
+            published_at: latest.published_at,
+            first_published_at: first.published_at,
+        });
+    }
+    Ok(entries)
+}
+
+/// The stored public HTML page of the latest publication under `slug`.
+pub async fn public_page(ctx: &Context, slug: &str) -> Result<Vec<u8>, ServiceError> {
+    let not_found = || ServiceError::NotFound(format!("published post-mortem {slug:?}"));
+    let pm = postmortem::Entity::find()
+        .filter(postmortem::Column::Slug.eq(slug))
+        .filter(postmortem::Column::PublishedVersion.gt(0))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let publication = postmortem_publication::Entity::find()
+        .filter(postmortem_publication::Column::PostmortemId.eq(pm.id))
+        .filter(postmortem_publication::Column::Version.eq(pm.published_version))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(not_found)?;
+    let snapshot = postmortem_snapshot::Entity::find()
+        .filter(postmortem_snapshot::Column::PublicationId.eq(publication.id))
+        .filter(postmortem_snapshot::Column::Variant.eq(Variant::Public.as_str()))
+        .filter(postmortem_snapshot::Column::Format.eq(Format::Html.extension()))
+        .one(&ctx.db)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(snapshot.content)
+}
+
+/// `inc-42-checkout-failing-for-eu-customers`: stable once published.
+pub fn slugify(number: i64, title: &str) -> String {
+    let mut slug = format!("inc-{number}");
+    let mut last_dash = false;
+    let mut words = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() && c.is_ascii() {
+            words.push(c);
+            last_dash = false;
+        } else if !last_dash {
+            words.push('-');
+            last_dash = true;
+        }
+    }
+    let words: String = words.trim_matches('-').chars().take(80).collect();
+    let words = words.trim_end_matches('-');
+    if !words.is_empty() {
+        slug.push('-');
+        slug.push_str(words);
+    }
+    slug
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn due_dates_count_calendar_or_business_days() {
+        // 2026-11-20 is a Friday.
+        assert_eq!(
+            due_after(day("2026-11-20"), DuePeriod::Days(3)),
+            Some(day("2026-11-23"))
+        );
+        assert_eq!(
+            due_after(day("2026-11-20"), DuePeriod::BusinessDays(5)),
+            Some(day("2026-11-27"))
+        );
+        assert_eq!(
+            due_after(day("2026-11-21"), DuePeriod::BusinessDays(1)),
+            Some(day("2026-11-23")),
+            "from a Saturday, one business day is Monday"
+        );
+        assert_eq!(
+            due_after(day("2026-11-18"), DuePeriod::BusinessDays(10)),
+            Some(day("2026-12-02"))
+        );
+        assert_eq!(due_after(day("2026-11-18"), DuePeriod::None), None);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        let d = chrono::TimeDelta::seconds;
+        assert_eq!(format_duration(d(45)), "45 s");
+        assert_eq!(format_duration(d(19 * 60)), "19 min");
+        assert_eq!(format_duration(d(3600 + 19 * 60)), "1 h 19 min");
+        assert_eq!(format_duration(d(2 * 86_400 + 3 * 3600 + 5)), "2 d 3 h");
+    }
+
+    #[test]
+    fn slugs_are_readable_and_safe() {
+        assert_eq!(
+            slugify(42, "Checkout failing for EU customers!"),
+            "inc-42-checkout-failing-for-eu-customers"
+        );
+        assert_eq!(slugify(7, "Ünïcode ✓"), "inc-7-n-code");
+    }
+}

@@ -1,0 +1,247 @@
+//! A cache of the hottest reads (token lookups, incident details) that is
+//! never stale.
+//!
+//! On SQLite, every use first reads `PRAGMA data_version` on a connection of
+//! the cache's own. That number changes whenever any other connection commits:
+//! this process's pool, a `debrief import` run, a second process on the same
+//! file. When it has changed, the cache is emptied before it is consulted, so
+//! an answer from the cache is exactly what the database would answer. The
+//! check costs about a microsecond, where a query through the pool costs about
+//! a hundred (see `benches/RESULTS.md`).
+//!
+//! On PostgreSQL the cache is off: replicas share the database, and a commit
+//! on one is not visible to the others without a round trip, which is what
+//! the cache saves.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    hash::Hash,
+    path::Path,
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
+    time::Duration,
+};
+
+use bytes::Bytes;
+
+use crate::{
+    domain::IncidentRef,
+    entities::{api_token, incident, role_assignment, sitrep},
+    error::ServiceError,
+    services::incidents::IncidentCounts,
+};
+
+/// How many entries a shelf holds before it is emptied: a bound on memory
+/// (an attacker cannot grow it: only live tokens and existing incidents are
+/// kept), far above the working set of any one week's incidents.
+const SHELF_CAPACITY: usize = 2_000;
+
+/// An incident with what its detail view shows, as read from the database.
+#[derive(Debug)]
+pub struct IncidentRecord {
+    pub incident: incident::Model,
+    pub current_sitrep: Option<sitrep::Model>,
+    pub current_roles: Vec<role_assignment::Model>,
+    pub counts: IncidentCounts,
+    /// The API's serialised representation of this record, made once by the
+    /// first request that needs it: one per value of the clock-dependent
+    /// `customer_update_overdue` (index 0 for false, 1 for true), the only
+    /// part of the view that is not read from the database.
+    pub rendered: [OnceLock<Bytes>; 2],
+}
+
+pub struct ReadCache {
+    probe: Option<Mutex<rusqlite::Connection>>,
+    tokens: Shelf<String, api_token::Model>,
+    incidents: Shelf<IncidentRef, Arc<IncidentRecord>>,
+}
+
+impl ReadCache {
+    /// No caching: every read goes to the database.
+    pub fn disabled() -> Self {
+        Self {
+            probe: None,
+            tokens: Shelf::default(),
+            incidents: Shelf::default(),
+        }
+    }
+
+    /// A cache checked against the SQLite file at `path` (opened read-write
+    /// so that it works whatever state the WAL files are in; it never writes).
+    pub fn for_sqlite_file(path: &Path) -> anyhow::Result<Self> {
+        let probe = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // A probe that would have to wait answers "unknown" instead: the read
+        // then goes to the database, and no request thread blocks here.
+        probe.busy_timeout(Duration::ZERO)?;
+        let cache = Self {
+            probe: Some(Mutex::new(probe)),
+            ..Self::disabled()
+        };
+        cache.data_version()?;
+        Ok(cache)
+    }
+
+    /// The live token whose secret hashes to `hash`, from the cache or `load`.
+    pub async fn token<F, Fut>(
+        &self,
+        hash: &str,
+        load: F,
+    ) -> Result<Option<api_token::Model>, ServiceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<api_token::Model>, ServiceError>>,
+    {
+        let Some(version) = self.version() else {
+            return load().await;
+        };
+        if let Some(token) = self.tokens.get(version, hash) {
+            return Ok(Some(token));
+        }
+        let token = load().await?;
+        // Unknown secrets are not kept: they would let anyone fill the shelf.
+        if let Some(token) = &token {
+            self.tokens.put(version, hash.to_string(), token.clone());
+        }
+        Ok(token)
+    }
+
+    /// The incident named by `reference`, from the cache or `load`.
+    pub async fn incident<F, Fut>(
+        &self,
+        reference: IncidentRef,
+        load: F,
+    ) -> Result<Arc<IncidentRecord>, ServiceError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<IncidentRecord, ServiceError>>,
+    {
+        let Some(version) = self.version() else {
+            return load().await.map(Arc::new);
+        };
+        if let Some(record) = self.incidents.get(version, &reference) {
+            return Ok(record);
+        }
+        let record = Arc::new(load().await?);
+        self.incidents.put(version, reference, record.clone());
+        Ok(record)
+    }
+
+    /// The database's change counter, read before a load so that what the
+    /// load sees is at least as new as the counter it is filed under.
+    fn version(&self) -> Option<i64> {
+        match self.data_version() {
+            Ok(version) => version,
+            Err(err) => {
+                tracing::debug!(error = %err, "Read cache bypassed: data_version unavailable");
+                None
+            }
+        }
+    }
+
+    fn data_version(&self) -> rusqlite::Result<Option<i64>> {
+        let Some(probe) = &self.probe else {
+            return Ok(None);
+        };
+        let conn = lock(probe);
+        let mut stmt = conn.prepare_cached("PRAGMA data_version")?;
+        stmt.query_row([], |row| row.get(0)).map(Some)
+    }
+}
+
+/// Entries filed under the `data_version` they were read at.
+struct Shelf<K, V> {
+    inner: Mutex<(i64, HashMap<K, V>)>,
+}
+
+impl<K, V> Default for Shelf<K, V> {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::new((i64::MIN, HashMap::new())),
+        }
+    }
+}
+
+impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
+    fn get<Q>(&self, version: i64, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut inner = lock(&self.inner);
+        if inner.0 != version {
+            // Something was committed since these were read.
+            inner.1.clear();
+            inner.0 = version;
+            return None;
+        }
+        inner.1.get(key).cloned()
+    }
+
+    fn put(&self, version: i64, key: K, value: V) {
+        let mut inner = lock(&self.inner);
+        // A newer version was seen while loading: this value may be stale.
+        if inner.0 != version {
+            return;
+        }
+        if inner.1.len() >= SHELF_CAPACITY {
+            inner.1.clear();
+        }
+        inner.1.insert(key, value);
+    }
+}
+
+/// A poisoned lock only means another request panicked while holding it;
+/// the data (a cache, or a connection used for one pragma) is still sound.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The premise of the cache: another connection's commit changes the
+    /// probe's `data_version`, and nothing else does.
+    #[test]
+    fn data_version_moves_with_every_commit_by_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("probe.db");
+        let writer = rusqlite::Connection::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap();
+        let cache = ReadCache::for_sqlite_file(&path).unwrap();
+        let first = cache.version().expect("SQLite has a data version");
+        assert_eq!(cache.version(), Some(first), "no commit, no change");
+        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let second = cache.version().unwrap();
+        assert_ne!(second, first, "a commit is seen");
+        writer
+            .execute_batch("BEGIN; INSERT INTO t VALUES (2); ROLLBACK;")
+            .unwrap();
+        assert_eq!(cache.version(), Some(second), "a rollback is not a change");
+    }
+
+    #[test]
+    fn a_shelf_forgets_everything_when_the_version_moves() {
+        let shelf: Shelf<&str, i32> = Shelf::default();
+        assert_eq!(shelf.get(1, "a"), None);
+        shelf.put(1, "a", 10);
+        assert_eq!(shelf.get(1, "a"), Some(10));
+        assert_eq!(shelf.get(2, "a"), None, "version 2 empties the shelf");
+        // A value loaded at version 1 and stored after version 2 was seen may
+        // be stale: it is not kept.
+        shelf.put(1, "a", 10);
+        assert_eq!(shelf.get(2, "a"), None);
+    }
+
+    #[test]
+    fn a_disabled_cache_always_loads() {
+        assert_eq!(ReadCache::disabled().version(), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Redaction rules: terms and patterns removed from public documents,
+//! globally or for one incident.
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use super::{Context, find_incident, insert_model, new_id};
+use crate::{
+    domain::IncidentRef, entities::redaction_rule, error::ServiceError,
+    reports::redaction::compile_pattern,
+};
+
+/// A new rule: exactly one of a term or a pattern.
+#[derive(Debug, Clone)]
+pub enum NewRule {
+    /// Removed wherever it appears, in any case.
+    Term(String),
+    /// A regular expression (case-insensitive).
+    Pattern(String),
+}
+
+impl NewRule {
+    /// Parse the request's `term` / `pattern` pair.
+    pub fn parse(term: Option<String>, pattern: Option<String>) -> Result<Self, ServiceError> {
+        match (term, pattern) {
+            (Some(_), Some(_)) => Err(ServiceError::validation(
+                "term,pattern",
+                "give either `term` or `pattern`, not both",
+            )),
+            (None, None) => Err(ServiceError::validation(
+                "term,pattern",
+                "give a `term` or a `pattern`",
+            )),
+            (Some(term), None) => {
+                let term = crate::domain::required_text("term", &term, 500)?;
+                if term.chars().count() < 2 {
+                    return Err(ServiceError::validation(
+                        "term",
+                        "`term` must be at least 2 characters: a shorter one would blank out ordinary words",
+                    ));
+                }
+                Ok(NewRule::Term(term))
+            }
+            (None, Some(pattern)) => {
+                let pattern = crate::domain::required_text("pattern", &pattern, 500)?;
+                compile_pattern(&pattern).map_err(|err| {
+                    ServiceError::validation("pattern", format!("`pattern`: {err}"))
+                })?;
+                Ok(NewRule::Pattern(pattern))
+            }
+        }
+    }
+}
+
+async fn insert(
+    ctx: &Context,
+    incident_id: Option<Uuid>,
+    rule: NewRule,
+) -> Result<redaction_rule::Model, ServiceError> {
+    let (kind, value) = match rule {
+        NewRule::Term(t) => ("term", t),
+        NewRule::Pattern(p) => ("pattern", p),
+    };
+    let model = redaction_rule::Model {
+        id: new_id(),
+        incident_id,
+        kind: kind.into(),
+        value,
+        created_at: ctx.now(),
+    };
+    insert_model(&ctx.db, model.clone().into_active_model()).await?;
+    Ok(model)
+}
+
+/// Add a global rule.
+pub async fn create_global(
+    ctx: &Context,
+    rule: NewRule,
+) -> Result<redaction_rule::Model, ServiceError> {
+    insert(ctx, None, rule).await
+}
+
+/// Add a rule for one incident.
+pub async fn create_for_incident(
+    ctx: &Context,
+    reference: IncidentRef,
+    rule: NewRule,
+) -> Result<redaction_rule::Model, ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    insert(ctx, Some(incident.id), rule).await
+}
+
+/// The global rules, oldest first.
+pub async fn list_global(ctx: &Context) -> Result<Vec<redaction_rule::Model>, ServiceError> {
+    Ok(redaction_rule::Entity::find()
+        .filter(redaction_rule::Column::IncidentId.is_null())
+        .order_by_asc(redaction_rule::Column::CreatedAt)
+        .order_by_asc(redaction_rule::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// The rules of one incident (not the global ones), oldest first.
+pub async fn list_for_incident(
+    ctx: &Context,
+    reference: IncidentRef,
+) -> Result<Vec<redaction_rule::Model>, ServiceError> {
+    let incident = find_incident(&ctx.db, reference).await?;
+    Ok(redaction_rule::Entity::find()
+        .filter(redaction_rule::Column::IncidentId.eq(incident.id))
+        .order_by_asc(redaction_rule::Column::CreatedAt)
+        .order_by_asc(redaction_rule::Column::Id)
+        .all(&ctx.db)
+        .await?)
+}
+
+/// Every rule that applies to an incident: global and its own.
+pub async fn rules_for<C: ConnectionTrait>(
+    db: &C,
+    incident_id: Uuid,
+) -> Result<Vec<redaction_rule::Model>, ServiceError> {
+    Ok(redaction_rule::Entity::find()
+        .filter(
+            Condition::any()
+                .add(redaction_rule::Column::IncidentId.is_null())
+                .add(redaction_rule::Column::IncidentId.eq(incident_id)),
+        )
+        .order_by_asc(redaction_rule::Column::CreatedAt)
+        .order_by_asc(redaction_rule::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Remove a rule (global or of any incident) by id.
+pub async fn delete(ctx: &Context, id: Uuid) -> Result<(), ServiceError> {
+    let result = redaction_rule::Entity::delete_by_id(id)
+        .exec(&ctx.db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(ServiceError::NotFound(format!("redaction rule {id}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,736 @@
+//! The Ops Review figures for any period: incidents opened and resolved by
+//! severity, response times, the period's incidents, remediation progress,
+//! pending cleanup and late customer updates. The digest shows them per
+//! week; `GET /api/v1/stats` serves them for any `[from, to)`.
+//!
+//! Every figure is a function of the stored data and the period alone (the
+//! clock is never read), so the same data gives the same figures. The
+//! definitions are in the README ("Digest figures").
+//!
+//! The figures are a read model served as they are, so these types also
+//! carry the OpenAPI schema derive.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use poem_openapi::Object;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    config::CustomerUpdateMinutes,
+    domain::{IncidentRef, RemediationRef, Severity},
+    entities::{cleanup_item, incident, postmortem, remediation_item, status_update},
+    error::ServiceError,
+};
+
+/// Incident counts per severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct SeverityCounts {
+    /// Critical.
+    pub sev1: u64,
+    /// Major.
+    pub sev2: u64,
+    /// Minor.
+    pub sev3: u64,
+    /// Low.
+    pub sev4: u64,
+    /// All severities together.
+    pub total: u64,
+}
+
+impl SeverityCounts {
+    fn add(&mut self, severity: &str) {
+        match severity {
+            "sev1" => self.sev1 += 1,
+            "sev2" => self.sev2 += 1,
+            "sev3" => self.sev3 += 1,
+            _ => self.sev4 += 1,
+        }
+        self.total += 1;
+    }
+
+    /// The count of one severity.
+    pub fn get(&self, severity: Severity) -> u64 {
+        match severity {
+            Severity::Sev1 => self.sev1,
+            Severity::Sev2 => self.sev2,
+            Severity::Sev3 => self.sev3,
+            Severity::Sev4 => self.sev4,
+        }
+    }
+}
+
+/// A response time over the incidents it applies to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct DurationFigure {
+    /// How many incidents had both milestones.
+    pub count: u64,
+    /// Median in seconds (the middle value; for an even count, the mean of
+    /// the two middle values rounded down). Absent without incidents.
+    #[oai(nullable)]
+    pub median_seconds: Option<i64>,
+    /// The longest, in seconds.
+    #[oai(nullable)]
+    pub worst_seconds: Option<i64>,
+}
+
+impl DurationFigure {
+    fn of(mut values: Vec<i64>) -> Self {
+        values.sort_unstable();
+        Self {
+            count: values.len() as u64,
+            median_seconds: median(&values),
+            worst_seconds: values.last().copied(),
+        }
+    }
+}
+
+/// The median of sorted values: the middle one, or the mean of the two
+/// middle ones rounded down.
+pub fn median(sorted: &[i64]) -> Option<i64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]).div_euclid(2)),
+    }
+}
+
+/// Time to detect, acknowledge, mitigate and resolve.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct ResponseTimes {
+    /// `detected_at − started_at`, over incidents opened in the period.
+    pub detect: DurationFigure,
+    /// `acknowledged_at − detected_at`, over incidents opened in the period.
+    pub acknowledge: DurationFigure,
+    /// `mitigated_at − start`, over incidents mitigated in the period.
+    pub mitigate: DurationFigure,
+    /// `resolved_at − start`, over incidents resolved in the period.
+    pub resolve: DurationFigure,
+}
+
+/// One incident opened in the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct IncidentLine {
+    /// `INC-n`.
+    pub reference: String,
+    /// The incident's title.
+    pub title: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// Current status.
+    pub status: String,
+    /// The incident's start: `started_at`, else `detected_at`, else when it was recorded.
+    pub opened_at: DateTime<Utc>,
+    /// `resolved_at − start` in seconds; absent while unresolved.
+    #[oai(nullable)]
+    pub duration_seconds: Option<i64>,
+    /// The post-mortem's status (`draft`, `in_review`, `published`), or
+    /// absent when there is none.
+    #[oai(nullable)]
+    pub postmortem_status: Option<String>,
+}
+
+/// A remediation item overdue at the end of the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct OverdueItem {
+    /// `REM-n`.
+    pub reference: String,
+    /// The item's title.
+    pub title: String,
+    /// `p0` … `p3`.
+    pub priority: String,
+    /// Who owns it.
+    #[oai(nullable)]
+    pub owner: Option<String>,
+    /// The owning team.
+    #[oai(nullable)]
+    pub team: Option<String>,
+    /// When it was due.
+    pub due_date: NaiveDate,
+    /// Days from the due date to the period's last day.
+    pub days_overdue: i64,
+}
+
+/// Remediation progress in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+pub struct RemediationFigures {
+    /// Items created in the period.
+    pub opened: u64,
+    /// Items that became `done` or `wont_do` in the period.
+    pub closed: u64,
+    /// Items open at the end of the period whose due date had passed.
+    pub overdue: u64,
+    /// Items due in the period (`wont_do` left out).
+    pub due_in_period: u64,
+    /// Of those, the ones done by the end of their due day.
+    pub done_on_time: u64,
+    /// `done_on_time / due_in_period`; absent when nothing was due.
+    #[oai(nullable)]
+    pub completion_rate: Option<f64>,
+    /// The overdue items, most overdue first.
+    pub overdue_items: Vec<OverdueItem>,
+}
+
+/// A post-mortem overdue at the end of the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct OverduePostmortem {
+    /// The incident's `INC-n`.
+    pub incident: String,
+    /// The incident's title.
+    pub title: String,
+    /// The incident's severity.
+    pub severity: Severity,
+    /// Who owns the post-mortem.
+    #[oai(nullable)]
+    pub owner: Option<String>,
+    /// Its status now (`draft`, `in_review`, or `published` when it was
+    /// published only after the period).
+    pub status: String,
+    /// When it was due.
+    pub due_date: NaiveDate,
+    /// Days from the due date to the period's last day.
+    pub days_overdue: i64,
+}
+
+/// Post-mortems due, published and overdue.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct PostmortemFigures {
+    /// Post-mortems whose due date falls in the period.
+    pub due: u64,
+    /// Post-mortems first published in the period.
+    pub published: u64,
+    /// Post-mortems due before the period's end day and not published by the
+    /// end of the period.
+    pub overdue: u64,
+    /// The overdue post-mortems, most overdue first.
+    pub overdue_items: Vec<OverduePostmortem>,
+}
+
+/// A cleanup item still pending at the end of the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct PendingCleanup {
+    /// The incident's `INC-n`.
+    pub incident: String,
+    /// What kind of temporary change.
+    pub kind: String,
+    /// What to undo.
+    pub description: String,
+    /// Who undoes it.
+    #[oai(nullable)]
+    pub owner: Option<String>,
+    /// Days from its creation to the end of the period.
+    pub age_days: i64,
+}
+
+/// An incident whose public status updates ran late during the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+pub struct LateCustomerUpdates {
+    /// `INC-n`.
+    pub incident: String,
+    /// The incident's title.
+    pub title: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The interval its severity allows, in minutes.
+    pub allowed_minutes: u32,
+    /// The longest time without a public update that overlaps the period, in minutes.
+    pub longest_gap_minutes: i64,
+}
+
+/// Every figure for one period `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+pub struct PeriodStats {
+    /// Start of the period (inclusive).
+    pub from: DateTime<Utc>,
+    /// End of the period (exclusive).
+    pub to: DateTime<Utc>,
+    /// Incidents whose start falls in the period.
+    pub opened: SeverityCounts,
+    /// Incidents whose `resolved_at` falls in the period.
+    pub resolved: SeverityCounts,
+    /// Time to detect, acknowledge, mitigate and resolve.
+    pub response_times: ResponseTimes,
+    /// The incidents opened in the period, oldest first.
+    pub incidents: Vec<IncidentLine>,
+    /// Post-mortems due, published and overdue.
+    pub postmortems: PostmortemFigures,
+    /// Remediation items opened, closed, overdue, and the completion rate.
+    pub remediations: RemediationFigures,
+    /// Cleanup items pending at the end of the period, oldest first.
+    pub pending_cleanup: Vec<PendingCleanup>,
+    /// Incidents whose customer updates ran late, by reference.
+    pub late_customer_updates: Vec<LateCustomerUpdates>,
+}
+
+/// An incident's start: `started_at`, else `detected_at`, else its record's creation.
+pub fn opened_at(incident: &incident::Model) -> DateTime<Utc> {
+    incident
+        .started_at
+        .or(incident.detected_at)
+        .unwrap_or(incident.created_at)
+}
+
+const OPEN_INCIDENT: [&str; 3] = ["investigating", "identified", "monitoring"];
+const OPEN_REMEDIATION: [&str; 3] = ["open", "in_progress", "blocked"];
+
+/// The incidents that were open at some moment of `[from, to)`: started
+/// before `to` and resolved at or after `from` (or still open). Every
+/// incident opened, mitigated or resolved in the period is among them.
+pub async fn active_incidents<C: ConnectionTrait>(
+    db: &C,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<incident::Model>, ServiceError> {
+    let rows = incident::Entity::find()
+        .filter(
+            Condition::any()
+                .add(incident::Column::ResolvedAt.gte(from))
+                .add(
+                    Condition::all()
+                        .add(incident::Column::ResolvedAt.is_null())
+                        .add(incident::Column::Status.is_in(OPEN_INCIDENT)),
+                ),
+        )
+        .order_by_asc(incident::Column::Number)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter(|i| opened_at(i) < to).collect())
+}
+
+/// Whether the overdue remediation items and post-mortems are listed or
+/// only counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lists {
+    /// Every one, with its details.
+    Full,
+    /// Their counts only; the lists stay empty.
+    CountsOnly,
+}
+
+/// Every figure for `[from, to)`; `tz` gives the calendar days (due dates).
+pub async fn period_stats<C: ConnectionTrait>(
+    db: &C,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+    intervals: &CustomerUpdateMinutes,
+    lists: Lists,
+) -> Result<PeriodStats, ServiceError> {
+    let active = active_incidents(db, from, to).await?;
+    let postmortems = postmortem_statuses(db, &active).await?;
+    let mut stats = incident_figures(&active, from, to, &postmortems);
+    stats.postmortems = postmortem_figures(db, from, to, tz, lists).await?;
+    stats.remediations = remediation_figures(db, from, to, tz, lists).await?;
+    stats.pending_cleanup = pending_cleanup(db, to).await?;
+    stats.late_customer_updates = late_customer_updates(db, &active, from, to, intervals).await?;
+    Ok(stats)
+}
+
+/// The incident figures of `[from, to)` from the incidents active in it.
+pub fn incident_figures(
+    active: &[incident::Model],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    postmortems: &BTreeMap<Uuid, String>,
+) -> PeriodStats {
+    let within = |at: DateTime<Utc>| at >= from && at < to;
+    let mut opened = SeverityCounts::default();
+    let mut resolved = SeverityCounts::default();
+    let (mut detect, mut acknowledge, mut mitigate, mut resolve) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut incidents = Vec::new();
+    for incident in active {
+        let start = opened_at(incident);
+        if within(start) {
+            opened.add(&incident.severity);
+            if let (Some(s), Some(d)) = (incident.started_at, incident.detected_at) {
+                detect.push((d - s).num_seconds());
+            }
+            if let (Some(d), Some(a)) = (incident.detected_at, incident.acknowledged_at) {
+                acknowledge.push((a - d).num_seconds());
+            }
+            incidents.push(IncidentLine {
+                reference: IncidentRef::display(incident.number),
+                title: incident.title.clone(),
+                severity: incident.severity.parse().unwrap_or(Severity::Sev4),
+                status: incident.status.clone(),
+                opened_at: start,
+                duration_seconds: incident.resolved_at.map(|r| (r - start).num_seconds()),
+                postmortem_status: postmortems.get(&incident.id).cloned(),
+            });
+        }
+        if let Some(m) = incident.mitigated_at.filter(|m| within(*m)) {
+            mitigate.push((m - start).num_seconds());
+        }
+        if let Some(r) = incident.resolved_at.filter(|r| within(*r)) {
+            resolved.add(&incident.severity);
+            resolve.push((r - start).num_seconds());
+        }
+    }
+    incidents.sort_by(|a, b| {
+        a.opened_at
+            .cmp(&b.opened_at)
+            .then(a.reference.cmp(&b.reference))
+    });
+    PeriodStats {
+        from,
+        to,
+        opened,
+        resolved,
+        response_times: ResponseTimes {
+            detect: DurationFigure::of(detect),
+            acknowledge: DurationFigure::of(acknowledge),
+            mitigate: DurationFigure::of(mitigate),
+            resolve: DurationFigure::of(resolve),
+        },
+        incidents,
+        postmortems: PostmortemFigures::default(),
+        remediations: RemediationFigures::default(),
+        pending_cleanup: Vec::new(),
+        late_customer_updates: Vec::new(),
+    }
+}
+
+/// The post-mortem status of each of `incidents` that has one.
+async fn postmortem_statuses<C: ConnectionTrait>(
+    db: &C,
+    incidents: &[incident::Model],
+) -> Result<BTreeMap<Uuid, String>, ServiceError> {
+    let mut statuses = BTreeMap::new();
+    for chunk in incidents.chunks(500) {
+        let rows: Vec<(Uuid, String)> = postmortem::Entity::find()
+            .select_only()
+            .columns([postmortem::Column::IncidentId, postmortem::Column::Status])
+            .filter(postmortem::Column::IncidentId.is_in(chunk.iter().map(|i| i.id)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        statuses.extend(rows);
+    }
+    Ok(statuses)
+}
+
+/// Post-mortems due in `[from, to)`, first published in it, and overdue at
+/// `to`, by the due date in force (`due_on`: the one set, else the
+/// severity's). Each reads one index range: `idx_postmortems_due_on`,
+/// `idx_postmortems_first_published_due_on`.
+async fn postmortem_figures<C: ConnectionTrait>(
+    db: &C,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+    lists: Lists,
+) -> Result<PostmortemFigures, ServiceError> {
+    use sea_orm::PaginatorTrait;
+    let first_day = from.with_timezone(&tz).date_naive();
+    let end_day = to.with_timezone(&tz).date_naive();
+    let last_day = end_day.pred_opt().unwrap_or(end_day);
+    let due = postmortem::Entity::find()
+        .filter(postmortem::Column::DueOn.gte(first_day))
+        .filter(postmortem::Column::DueOn.lt(end_day))
+        .count(db)
+        .await?;
+    let published = postmortem::Entity::find()
+        .filter(postmortem::Column::FirstPublishedAt.gte(from))
+        .filter(postmortem::Column::FirstPublishedAt.lt(to))
+        .count(db)
+        .await?;
+    // Not published by `to` (never, or first at or after it) and due
+    // before the period's end day.
+    let overdue_query = postmortem::Entity::find()
+        .filter(
+            Condition::any()
+                .add(postmortem::Column::FirstPublishedAt.is_null())
+                .add(postmortem::Column::FirstPublishedAt.gte(to)),
+        )
+        .filter(postmortem::Column::DueOn.lt(end_day));
+    if lists == Lists::CountsOnly {
+        return Ok(PostmortemFigures {
+            due,
+            published,
+            overdue: overdue_query.count(db).await?,
+            overdue_items: Vec::new(),
+        });
+    }
+    let overdue_rows = overdue_query.all(db).await?;
+    let mut incidents = BTreeMap::new();
+    let ids: Vec<Uuid> = overdue_rows.iter().map(|p| p.incident_id).collect();
+    for chunk in ids.chunks(500) {
+        for row in incident::Entity::find()
+            .filter(incident::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            incidents.insert(row.id, row);
+        }
+    }
+    let mut overdue_items: Vec<OverduePostmortem> = overdue_rows
+        .into_iter()
+        .filter_map(|pm| {
+            let due = pm.due_on?;
+            // The foreign key keeps every post-mortem's incident.
+            let incident = incidents.get(&pm.incident_id)?;
+            Some(OverduePostmortem {
+                incident: IncidentRef::display(incident.number),
+                title: incident.title.clone(),
+                severity: incident.severity.parse().unwrap_or(Severity::Sev4),
+                owner: pm.owner,
+                status: pm.status,
+                due_date: due,
+                days_overdue: (last_day - due).num_days(),
+            })
+        })
+        .collect();
+    overdue_items.sort_by(|a, b| {
+        b.days_overdue
+            .cmp(&a.days_overdue)
+            .then(a.incident.len().cmp(&b.incident.len()))
+            .then(a.incident.cmp(&b.incident))
+    });
+    Ok(PostmortemFigures {
+        due,
+        published,
+        overdue: overdue_items.len() as u64,
+        overdue_items,
+    })
+}
+
+async fn remediation_figures<C: ConnectionTrait>(
+    db: &C,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+    lists: Lists,
+) -> Result<RemediationFigures, ServiceError> {
+    let first_day = from.with_timezone(&tz).date_naive();
+    // The day `to` falls on: an item due before it is overdue at `to`.
+    let end_day = to.with_timezone(&tz).date_naive();
+    let last_day = end_day.pred_opt().unwrap_or(end_day);
+    let opened = count(
+        db,
+        Condition::all()
+            .add(remediation_item::Column::CreatedAt.gte(from))
+            .add(remediation_item::Column::CreatedAt.lt(to)),
+    )
+    .await?;
+    let closed = count(
+        db,
+        Condition::all()
+            .add(remediation_item::Column::ClosedAt.gte(from))
+            .add(remediation_item::Column::ClosedAt.lt(to))
+            .add(remediation_item::Column::Status.is_in(["done", "wont_do"])),
+    )
+    .await?;
+    // Open at `to`: still open now, or closed only at or after `to`.
+    let overdue_condition = Condition::all()
+        .add(remediation_item::Column::DueDate.is_not_null())
+        .add(remediation_item::Column::DueDate.lt(end_day))
+        .add(remediation_item::Column::CreatedAt.lt(to))
+        .add(
+            Condition::any()
+                .add(remediation_item::Column::Status.is_in(OPEN_REMEDIATION))
+                .add(remediation_item::Column::ClosedAt.gte(to)),
+        );
+    let overdue_rows = match lists {
+        Lists::Full => {
+            remediation_item::Entity::find()
+                .filter(overdue_condition.clone())
+                .all(db)
+                .await?
+        }
+        Lists::CountsOnly => Vec::new(),
+    };
+    let overdue = match lists {
+        Lists::Full => overdue_rows.len() as u64,
+        Lists::CountsOnly => count(db, overdue_condition).await?,
+    };
+    let mut overdue_items: Vec<OverdueItem> = overdue_rows
+        .into_iter()
+        .filter_map(|item| {
+            let due = item.due_date?;
+            Some(OverdueItem {
+                reference: RemediationRef::display(item.number),
+                title: item.title,
+                priority: item.priority,
+                owner: item.owner,
+                team: item.team,
+                due_date: due,
+                days_overdue: (last_day - due).num_days(),
+            })
+        })
+        .collect();
+    overdue_items.sort_by(|a, b| {
+        b.days_overdue
+            .cmp(&a.days_overdue)
+            .then(a.reference.len().cmp(&b.reference.len()))
+            .then(a.reference.cmp(&b.reference))
+    });
+    let due = remediation_item::Entity::find()
+        .filter(remediation_item::Column::DueDate.gte(first_day))
+        .filter(remediation_item::Column::DueDate.lt(end_day))
+        .filter(remediation_item::Column::Status.ne("wont_do"))
+        .all(db)
+        .await?;
+    let due_in_period = due.len() as u64;
+    let done_on_time = due
+        .iter()
+        .filter(|item| {
+            item.status == "done"
+                && item
+                    .closed_at
+                    .zip(item.due_date)
+                    .is_some_and(|(closed, due)| closed.with_timezone(&tz).date_naive() <= due)
+        })
+        .count() as u64;
+    Ok(RemediationFigures {
+        opened,
+        closed,
+        overdue,
+        due_in_period,
+        done_on_time,
+        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+        completion_rate: (due_in_period > 0).then(|| done_on_time as f64 / due_in_period as f64),
+        overdue_items,
+    })
+}
+
+async fn count<C: ConnectionTrait>(db: &C, condition: Condition) -> Result<u64, ServiceError> {
+    use sea_orm::PaginatorTrait;
+    Ok(remediation_item::Entity::find()
+        .filter(condition)
+        .count(db)
+        .await?)
+}
+
+/// Cleanup items created before `to` and pending then: pending now, or
+/// changed (undone or kept) only at or after `to`.
+async fn pending_cleanup<C: ConnectionTrait>(
+    db: &C,
+    to: DateTime<Utc>,
+) -> Result<Vec<PendingCleanup>, ServiceError> {
+    let rows = cleanup_item::Entity::find()
+        .filter(cleanup_item::Column::CreatedAt.lt(to))
+        .filter(
+            Condition::any()
+                .add(cleanup_item::Column::Status.eq("pending"))
+                .add(cleanup_item::Column::UpdatedAt.gte(to)),
+        )
+        .order_by_asc(cleanup_item::Column::CreatedAt)
+        .order_by_asc(cleanup_item::Column::Id)
+        .all(db)
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.incident_id).collect();
+    let numbers: BTreeMap<Uuid, i64> = incident::Entity::find()
+        .filter(incident::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.number))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|item| PendingCleanup {
+            incident: numbers
+                .get(&item.incident_id)
+                .map(|n| IncidentRef::display(*n))
+                .unwrap_or_default(),
+            kind: item.kind,
+            description: item.description,
+            owner: item.owner,
+            age_days: (to - item.created_at).num_days(),
+        })
+        .collect())
+}
+
+fn allowed_minutes(intervals: &CustomerUpdateMinutes, severity: &str) -> Option<u32> {
+    match severity {
+        "sev1" => intervals.sev1,
+        "sev2" => intervals.sev2,
+        "sev3" => intervals.sev3,
+        _ => intervals.sev4,
+    }
+    .filter(|m| *m > 0)
+}
+
+/// Incidents that, at some moment of `[from, to)` while open, had gone
+/// longer than their severity's interval without a public status update
+/// (counted from the incident's start, then from each update).
+async fn late_customer_updates<C: ConnectionTrait>(
+    db: &C,
+    active: &[incident::Model],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    intervals: &CustomerUpdateMinutes,
+) -> Result<Vec<LateCustomerUpdates>, ServiceError> {
+    let watched: Vec<&incident::Model> = active
+        .iter()
+        .filter(|i| allowed_minutes(intervals, &i.severity).is_some())
+        .collect();
+    let mut updates: BTreeMap<Uuid, Vec<DateTime<Utc>>> = BTreeMap::new();
+    for chunk in watched.chunks(500) {
+        let ids: Vec<Uuid> = chunk.iter().map(|i| i.id).collect();
+        for update in status_update::Entity::find()
+            .filter(status_update::Column::IncidentId.is_in(ids))
+            .filter(status_update::Column::PostedAt.lt(to))
+            .all(db)
+            .await?
+        {
+            updates
+                .entry(update.incident_id)
+                .or_default()
+                .push(update.posted_at);
+        }
+    }
+    let mut late = Vec::new();
+    for incident in watched {
+        let allowed = allowed_minutes(intervals, &incident.severity).unwrap_or(u32::MAX);
+        let limit = Duration::minutes(i64::from(allowed));
+        let end = incident.resolved_at.map_or(to, |r| r.min(to));
+        let mut marks = vec![opened_at(incident)];
+        let mut posted = updates.remove(&incident.id).unwrap_or_default();
+        posted.sort_unstable();
+        marks.extend(posted.into_iter().filter(|p| *p < end));
+        marks.push(end);
+        let longest = marks
+            .windows(2)
+            .filter(|w| {
+                let late_from = w[0] + limit;
+                w[1] - w[0] > limit && late_from < to && w[1] > from
+            })
+            .map(|w| (w[1] - w[0]).num_minutes())
+            .max();
+        if let Some(longest_gap_minutes) = longest {
+            late.push(LateCustomerUpdates {
+                incident: IncidentRef::display(incident.number),
+                title: incident.title.clone(),
+                severity: incident.severity.parse().unwrap_or(Severity::Sev4),
+                allowed_minutes: allowed,
+                longest_gap_minutes,
+            });
+        }
+    }
+    Ok(late)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_is_the_middle_or_the_mean_of_the_two_middles() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[7]), Some(7));
+        assert_eq!(median(&[1, 2, 10]), Some(2));
+        assert_eq!(median(&[1, 2, 3, 10]), Some(2), "(2 + 3) / 2 rounded down");
+        assert_eq!(median(&[60, 120]), Some(90));
+    }
+}

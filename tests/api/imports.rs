@@ -1,0 +1,979 @@
+//! Imports (bundle, Statuspage, PagerDuty, Slack) and the bundle export.
+//!
+//! The real incidents in `tests/fixtures/realcases/` (our own summary
+//! format) are converted here into each import format; the Statuspage files
+//! in `tests/fixtures/statuspage/` are real Statuspage JSON.
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+
+const REALCASES: [&str; 3] = [
+    "cloudflare-2019-07-02-waf-regex-cpu-exhaustion",
+    "github-2023-09-05-primary-database-partial-host-failure",
+    "stripe-2019-07-10-api-database-election-failure",
+];
+
+fn fixture(path: &str) -> Value {
+    let file = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&file).expect(&file)).expect("fixture is JSON")
+}
+
+fn realcase(slug: &str) -> Value {
+    fixture(&format!("realcases/{slug}.json"))
+}
+
+async fn import_raw(app: &TestApp, format: &str, query: &str, body: Vec<u8>) -> Response {
+    app.api(Method::POST, &format!("/imports/{format}{query}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn import(app: &TestApp, format: &str, query: &str, body: &Value) -> Response {
+    import_raw(app, format, query, serde_json::to_vec(body).unwrap()).await
+}
+
+/// Import and expect success; returns the report.
+async fn import_ok(app: &TestApp, format: &str, query: &str, body: &Value) -> Value {
+    let resp = import(app, format, query, body).await;
+    let status = resp.status();
+    let report: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+fn counts(report: &Value, kind: &str) -> (u64, u64, u64) {
+    let c = &report["counts"][kind];
+    (
+        c["created"].as_u64().unwrap(),
+        c["updated"].as_u64().unwrap(),
+        c["unchanged"].as_u64().unwrap(),
+    )
+}
+
+/// Nothing was created or updated, of any kind.
+fn nothing_changed(report: &Value) {
+    for (kind, c) in report["counts"].as_object().unwrap() {
+        assert_eq!(c["created"], 0, "{kind} created in {report}");
+        assert_eq!(c["updated"], 0, "{kind} updated in {report}");
+    }
+}
+
+async fn get_json(app: &TestApp, path: &str) -> Value {
+    let resp = app.get(path).await;
+    assert_eq!(resp.status(), 200, "GET {path}");
+    resp.json().await.unwrap()
+}
+
+async fn export(app: &TestApp, reference: &str) -> Value {
+    get_json(app, &format!("/incidents/{reference}/bundle")).await
+}
+
+fn at(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+/// The same instant, whatever the offset notation.
+fn assert_time(value: &Value, expected: &str) {
+    assert_eq!(at(value), at(&json!(expected)), "{value} is not {expected}");
+}
+
+// ---------------------------------------------------------------- converters
+
+/// A realcase as a Debrief bundle.
+fn realcase_bundle(case: &Value) -> Value {
+    let timeline: Vec<Value> = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            json!({
+                "id": Uuid::new_v4(),
+                "occurred_at": e["at"],
+                "kind": e["kind"],
+                "body": e["text"],
+                "author": null,
+                "source": "import",
+                "external_id": null,
+                "visibility": if e["kind"] == "communication" { "public" } else { "internal" },
+            })
+        })
+        .collect();
+    let updates: Vec<Value> = case["status_updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            json!({
+                "id": Uuid::new_v4(),
+                "status": u["status"],
+                "message": u["text"],
+                "affected_components": [],
+                "posted_at": u["at"],
+            })
+        })
+        .collect();
+    let remediation: Vec<Value> = case["remediation_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = r["text"].as_str().unwrap();
+            json!({
+                "id": Uuid::new_v4(),
+                "title": text.chars().take(300).collect::<String>(),
+                "description": text,
+                "kind": r["kind"],
+                "priority": "p2",
+                "status": "open",
+                "created_at": case["resolved_at"],
+            })
+        })
+        .collect();
+    json!({
+        "format": "debrief-bundle",
+        "version": 1,
+        "incident": {
+            "id": Uuid::new_v4(),
+            "title": case["title"],
+            "severity": "sev1",
+            "status": "resolved",
+            "customer_impact": case["customer_impact"],
+            "affected_components": case["affected_components"],
+            "labels": [case["organization"].as_str().unwrap().to_lowercase()],
+            "started_at": case["started_at"],
+            "detected_at": case["detected_at"],
+            "mitigated_at": case["mitigated_at"],
+            "resolved_at": case["resolved_at"],
+            "created_at": case["started_at"],
+        },
+        "roles": [{
+            "id": Uuid::new_v4(),
+            "role": "incident_commander",
+            "person": format!("{} on-call", case["organization"].as_str().unwrap()),
+            "assigned_at": case["started_at"],
+        }],
+        "status_updates": updates,
+        "remediation_items": remediation,
+        "timeline": timeline,
+    })
+}
+
+/// A realcase's timeline as PagerDuty log entries: the first detection is the
+/// trigger, an acknowledgement follows a minute later, mitigations and
+/// actions are annotations, the resolution resolves.
+fn realcase_pagerduty(case: &Value) -> Value {
+    let mut entries = Vec::new();
+    let mut triggered = false;
+    for (i, e) in case["timeline"].as_array().unwrap().iter().enumerate() {
+        let entry_type = match e["kind"].as_str().unwrap() {
+            "detection" if !triggered => {
+                triggered = true;
+                "trigger_log_entry"
+            }
+            "resolution" => "resolve_log_entry",
+            "communication" => "notify_log_entry",
+            _ => "annotate_log_entry",
+        };
+        entries.push(json!({
+            "id": format!("R{i:04}"),
+            "type": entry_type,
+            "summary": e["text"],
+            "created_at": e["at"],
+            "agent": {"id": "PUSER1", "type": "user_reference", "summary": "Dana Ops"},
+            "channel": {"type": "web_ui"},
+        }));
+        if entry_type == "trigger_log_entry" {
+            let ack = at(&e["at"]) + Duration::minutes(1);
+            entries.push(json!({
+                "id": format!("A{i:04}"),
+                "type": "acknowledge_log_entry",
+                "summary": "Acknowledged by Dana Ops",
+                "created_at": ack,
+                "agent": {"summary": "Dana Ops"},
+            }));
+        }
+    }
+    entries.push(json!({
+        "id": "SNOOZE1",
+        "type": "snooze_log_entry",
+        "summary": "Snoozed",
+        "created_at": case["resolved_at"],
+    }));
+    json!({"log_entries": entries, "limit": 100, "offset": 0, "more": false})
+}
+
+/// A realcase's timeline as a Slack channel export, with a join and a bot
+/// message that must be skipped.
+fn realcase_slack(case: &Value) -> Value {
+    let mut messages = vec![json!({
+        "type": "message", "subtype": "channel_join", "user": "U1",
+        "text": "<@U1> has joined the channel", "ts": "1000000000.000100"
+    })];
+    for (i, e) in case["timeline"].as_array().unwrap().iter().enumerate() {
+        let t = at(&e["at"]);
+        messages.push(json!({
+            "type": "message",
+            "user": "U2",
+            "user_profile": {"real_name": "Sam Responder", "display_name": "sam"},
+            "text": e["text"],
+            "ts": format!("{}.{:06}", t.timestamp(), i),
+        }));
+    }
+    messages.push(json!({
+        "type": "message", "subtype": "bot_message", "bot_id": "B1",
+        "text": "Deploy finished", "ts": "1000000001.000200"
+    }));
+    Value::Array(messages)
+}
+
+// ---------------------------------------------------------------- statuspage
+
+#[tokio::test]
+async fn statuspage_page_becomes_incidents_with_public_updates_and_is_idempotent() {
+    let app = spawn_app().await;
+    let page = fixture("statuspage/incidents-page.json");
+    let report = import_ok(&app, "statuspage", "", &page).await;
+    assert_eq!(report["incidents"], json!(["INC-1", "INC-2", "INC-3"]));
+    assert_eq!(counts(&report, "incidents"), (3, 0, 0));
+    assert_eq!(counts(&report, "status_updates"), (21, 0, 0));
+    assert_eq!(counts(&report, "timeline_events"), (21, 0, 0));
+
+    let cloudflare = get_json(&app, "/incidents/INC-1").await;
+    assert_eq!(cloudflare["severity"], "sev1", "critical → sev1");
+    assert_eq!(cloudflare["status"], "resolved");
+    assert_time(&cloudflare["started_at"], "2019-07-02T13:42:00Z");
+    assert_time(&cloudflare["mitigated_at"], "2019-07-02T14:15:00Z");
+    assert_time(&cloudflare["resolved_at"], "2019-07-02T14:52:00Z");
+    assert_eq!(get_json(&app, "/incidents/INC-2").await["severity"], "sev2");
+    let stripe = get_json(&app, "/incidents/INC-3").await;
+    assert_eq!(stripe["severity"], "sev2", "major → sev2");
+    assert_time(&stripe["started_at"], "2019-07-10T16:35:00Z");
+
+    let updates = get_json(&app, "/incidents/INC-1/status-updates").await;
+    let statuses: Vec<&str> = updates["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["investigating", "monitoring", "resolved"]);
+    assert!(
+        updates["items"][2]["affected_components"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("WAF Managed Rules (Lua WAF using PCRE)"))
+    );
+    let timeline = get_json(&app, "/incidents/INC-1/timeline?visibility=public").await;
+    let events = timeline["items"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["kind"] == "communication"
+        && e["source"] == "statuspage"
+        && e["visibility"] == "public"));
+
+    let again = import_ok(&app, "statuspage", "", &page).await;
+    nothing_changed(&again);
+    assert_eq!(counts(&again, "incidents"), (0, 0, 3));
+    assert_eq!(counts(&again, "status_updates"), (0, 0, 21));
+    assert_eq!(again["incidents"], json!(["INC-1", "INC-2", "INC-3"]));
+    let list = get_json(&app, "/incidents").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn statuspage_single_incident_and_a_changed_update_is_updated() {
+    let app = spawn_app().await;
+    let page = fixture("statuspage/cloudflare-2019-07-02-waf-regex-cpu-exhaustion.json");
+    let mut incident = page["incidents"][0].clone();
+    incident["status"] = json!("postmortem");
+    let report = import_ok(&app, "statuspage", "", &incident).await;
+    assert_eq!(counts(&report, "incidents"), (1, 0, 0));
+    assert_eq!(
+        get_json(&app, "/incidents/INC-1").await["status"],
+        "resolved",
+        "postmortem maps to resolved"
+    );
+
+    incident["incident_updates"][0]["body"] = json!("Resolved; a post-mortem follows.");
+    let report = import_ok(&app, "statuspage", "", &incident).await;
+    assert_eq!(counts(&report, "incidents"), (0, 0, 1));
+    assert_eq!(counts(&report, "status_updates"), (0, 1, 2));
+    assert_eq!(counts(&report, "timeline_events"), (0, 1, 2));
+}
+
+// ---------------------------------------------------------------- pagerduty
+
+#[tokio::test]
+async fn pagerduty_log_entries_fill_the_timeline_and_milestones() {
+    let app = spawn_app().await;
+    let case = realcase("stripe-2019-07-10-api-database-election-failure");
+    app.create_incident(json!({"title": "Stripe API degraded", "severity": "sev1", "started_at": case["started_at"]}))
+        .await;
+    let log = realcase_pagerduty(&case);
+    let report = import_ok(&app, "pagerduty", "?incident=INC-1", &log).await;
+    let entries = log["log_entries"].as_array().unwrap().len() as u64;
+    assert_eq!(counts(&report, "timeline_events"), (entries - 1, 0, 0));
+    assert_eq!(report["skipped"], 1, "the snooze entry");
+
+    let incident = get_json(&app, "/incidents/INC-1").await;
+    assert_time(&incident["detected_at"], "2019-07-10T16:36:00Z");
+    assert_time(&incident["acknowledged_at"], "2019-07-10T16:37:00Z");
+    let timeline = get_json(&app, "/incidents/INC-1/timeline?kind=acknowledgement").await;
+    let ack = &timeline["items"][0];
+    assert_eq!(ack["source"], "pagerduty");
+    assert_eq!(ack["author"], "Dana Ops");
+    assert_eq!(ack["external_id"], "A0001");
+    let pages = get_json(&app, "/incidents/INC-1/timeline?kind=detection").await;
+    assert_eq!(pages["items"].as_array().unwrap().len(), 1);
+
+    let again = import_ok(&app, "pagerduty", "?incident=INC-1", &log).await;
+    nothing_changed(&again);
+    assert_eq!(counts(&again, "timeline_events"), (0, 0, entries - 1));
+    assert_eq!(
+        get_json(&app, "/incidents/INC-1").await["version"],
+        incident["version"],
+        "the second import did not touch the incident"
+    );
+}
+
+// ---------------------------------------------------------------- slack
+
+#[tokio::test]
+async fn slack_export_becomes_internal_notes_without_noise() {
+    let app = spawn_app().await;
+    let case = realcase("cloudflare-2019-07-02-waf-regex-cpu-exhaustion");
+    app.simple_incident().await;
+    let export = realcase_slack(&case);
+    let report = import_ok(&app, "slack", "?incident=INC-1", &export).await;
+    let n = case["timeline"].as_array().unwrap().len() as u64;
+    assert_eq!(counts(&report, "timeline_events"), (n, 0, 0));
+    assert_eq!(report["skipped"], 2, "join and bot messages");
+    let notes = get_json(&app, "/incidents/INC-1/timeline?kind=note").await;
+    let notes = notes["items"].as_array().unwrap();
+    assert_eq!(notes.len() as u64, n);
+    assert!(notes.iter().all(|e| e["source"] == "chat"
+        && e["visibility"] == "internal"
+        && e["author"] == "Sam Responder"));
+    assert_eq!(notes[0]["external_id"], export[1]["ts"]);
+
+    let again = import_ok(&app, "slack", "?incident=INC-1", &export).await;
+    nothing_changed(&again);
+}
+
+// ---------------------------------------------------------------- bundle
+
+#[tokio::test]
+async fn realcase_bundles_import_export_and_reimport_identically() {
+    let app = spawn_app().await;
+    let empty = spawn_app().await;
+    for (n, slug) in REALCASES.iter().enumerate() {
+        let reference = format!("INC-{}", n + 1);
+        let case = realcase(slug);
+        let bundle = realcase_bundle(&case);
+        let report = import_ok(&app, "bundle", "", &bundle).await;
+        assert_eq!(report["incidents"], json!([reference]));
+        assert_eq!(
+            counts(&report, "timeline_events").0 as usize,
+            case["timeline"].as_array().unwrap().len()
+        );
+        assert_eq!(
+            counts(&report, "remediation_items").0 as usize,
+            case["remediation_items"].as_array().unwrap().len()
+        );
+        let again = import_ok(&app, "bundle", "", &bundle).await;
+        nothing_changed(&again);
+
+        let first = export(&app, &reference).await;
+        assert_eq!(first["incident"]["id"], bundle["incident"]["id"]);
+        assert_eq!(
+            first["timeline"].as_array().unwrap().len(),
+            case["timeline"].as_array().unwrap().len()
+        );
+        import_ok(&empty, "bundle", "", &first).await;
+        let second = export(&empty, &reference).await;
+        assert_eq!(first, second, "{slug}: export → import → export");
+    }
+    let summary = get_json(&app, "/remediations/summary").await;
+    assert!(
+        summary.to_string().contains("p2"),
+        "counts kept in step: {summary}"
+    );
+}
+
+/// An incident built through the API, with every kind of record, survives
+/// export → import into an empty database → export unchanged.
+#[tokio::test]
+async fn api_built_incident_round_trips_through_a_bundle() {
+    let app = spawn_app().await;
+    app.create_incident(json!({
+        "title": "Checkout errors", "severity": "sev2", "labels": ["payments"],
+        "affected_components": ["checkout"], "customer_impact": "Some payments fail"
+    }))
+    .await;
+    for person in ["Ana", "Ben"] {
+        app.post(
+            "/incidents/INC-1/roles",
+            json!({"role": "incident_commander", "person": person}),
+        )
+        .await;
+    }
+    app.post(
+        "/incidents/INC-1/roles",
+        json!({"role": "comms", "person": "Cleo"}),
+    )
+    .await;
+    let resp = app
+        .post(
+            "/incidents/INC-1/sitreps",
+            json!({"summary": "Checkout failing", "open_issues": ["Which deploy?"],
+                   "status_update": {"status": "investigating", "message": "We are investigating."}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    app.post(
+        "/incidents/INC-1/sitreps",
+        json!({"summary": "Rolled back"}),
+    )
+    .await;
+    app.post(
+        "/incidents/INC-1/cleanup-items",
+        json!({"kind": "silenced_alert", "description": "Silenced disk alert", "owner": "Ana"}),
+    )
+    .await;
+    let resp = app
+        .post(
+            "/remediations",
+            json!({"title": "Add canary", "kind": "prevent", "priority": "p1", "incidents": ["INC-1"], "team": "payments"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    app.post(
+        "/incidents/INC-1/timeline",
+        json!({"kind": "action", "body": "Rolled back \"web\" tier: regex \\d+ {a,b} NULL ✓", "occurred_at": "2026-11-20T10:05:00.123456Z"}),
+    )
+    .await;
+
+    // The post-mortem is created with its default sections on first read.
+    assert_eq!(app.get("/incidents/INC-1/postmortem").await.status(), 200);
+    let first = export(&app, "INC-1").await;
+    assert!(
+        first["postmortem"]["sections"].as_array().unwrap().len() > 5,
+        "{first}"
+    );
+    assert_eq!(first["roles"].as_array().unwrap().len(), 3);
+    assert_eq!(first["sitreps"].as_array().unwrap().len(), 2);
+    assert_eq!(first["status_updates"].as_array().unwrap().len(), 1);
+    assert_eq!(first["cleanup_items"].as_array().unwrap().len(), 1);
+    assert_eq!(first["remediation_items"].as_array().unwrap().len(), 1);
+    assert!(first["timeline"].as_array().unwrap().len() >= 5, "{first}");
+
+    let empty = spawn_app().await;
+    let report = import_ok(&empty, "bundle", "", &first).await;
+    assert_eq!(counts(&report, "roles"), (3, 0, 0));
+    assert_eq!(counts(&report, "sitreps"), (2, 0, 0));
+    assert_eq!(counts(&report, "postmortems"), (1, 0, 0));
+    let second = export(&empty, "INC-1").await;
+    assert_eq!(first, second);
+    // The imported incident is a working incident: the next sitrep is 3.
+    let resp = empty
+        .post("/incidents/INC-1/sitreps", json!({"summary": "Next"}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.json::<Value>().await.unwrap()["version"], 3);
+    let incident = get_json(&empty, "/incidents/INC-1").await;
+    assert_time(
+        &incident["last_customer_update_at"],
+        first["status_updates"][0]["posted_at"].as_str().unwrap(),
+    );
+
+    // And the same file into the first database changes nothing.
+    nothing_changed(&import_ok(&app, "bundle", "", &first).await);
+}
+
+// ---------------------------------------------------------------- all or nothing
+
+#[tokio::test]
+async fn an_error_at_the_last_entry_leaves_the_database_unchanged() {
+    let app = spawn_app().await;
+    let mut bundle = realcase_bundle(&realcase(REALCASES[0]));
+    let events = bundle["timeline"].as_array_mut().unwrap();
+    // Enough events to span several chunks, so some were already written.
+    let template = events[0].clone();
+    for i in 0..2500 {
+        let mut e = template.clone();
+        e["id"] = json!(Uuid::new_v4());
+        e["body"] = json!(format!("Event {i}"));
+        events.push(e);
+    }
+    let last = events.len() - 1;
+    events[last]["kind"] = json!("teleportation");
+    let resp = import(&app, "bundle", "", &bundle).await;
+    let problem = assert_problem(resp, 400, Some(&format!("timeline[{last}].kind"))).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("teleportation"),
+        "{problem}"
+    );
+    let list = get_json(&app, "/incidents").await;
+    assert_eq!(list["items"], json!([]), "nothing landed");
+    assert_eq!(get_json(&app, "/remediations").await["items"], json!([]));
+
+    // The same for a foreign format into an existing incident.
+    app.simple_incident().await;
+    let before = get_json(&app, "/incidents/INC-1/timeline").await;
+    let mut slack = realcase_slack(&realcase(REALCASES[1]));
+    let n = slack.as_array().unwrap().len();
+    slack[n - 2]["ts"] = json!("yesterday");
+    let resp = import(&app, "slack", "?incident=INC-1", &slack).await;
+    assert_problem(resp, 422, Some(&format!("[{}].ts", n - 2))).await;
+    assert_eq!(get_json(&app, "/incidents/INC-1/timeline").await, before);
+
+    // Truncated JSON at the very end.
+    let mut bytes = serde_json::to_vec(&realcase_bundle(&realcase(REALCASES[2]))).unwrap();
+    bytes.truncate(bytes.len() - 3);
+    let resp = import_raw(&app, "bundle", "", bytes).await;
+    assert_problem(resp, 400, None).await;
+    assert_eq!(
+        get_json(&app, "/incidents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_event_repeated_in_a_later_chunk_is_a_conflict_and_nothing_lands() {
+    let app = spawn_app().await;
+    let mut bundle = realcase_bundle(&realcase(REALCASES[0]));
+    let events = bundle["timeline"].as_array_mut().unwrap();
+    let template = events[0].clone();
+    // More than one chunk, and on PostgreSQL more than one held INSERT.
+    for i in 0..12_500 {
+        let mut e = template.clone();
+        e["id"] = json!(Uuid::new_v4());
+        e["body"] = json!(format!("Event {i}"));
+        events.push(e);
+    }
+    let first = events[1].clone();
+    events.push(first);
+    let resp = import(&app, "bundle", "", &bundle).await;
+    let problem = assert_problem(resp, 409, None).await;
+    assert!(
+        problem["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("timeline[")),
+        "{problem}"
+    );
+    assert_eq!(get_json(&app, "/incidents").await["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_the_work_and_stores_nothing() {
+    let app = spawn_app().await;
+    let page = fixture("statuspage/incidents-page.json");
+    let report = import_ok(&app, "statuspage", "?dry_run=true", &page).await;
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(counts(&report, "incidents"), (3, 0, 0));
+    assert_eq!(counts(&report, "status_updates"), (21, 0, 0));
+    assert_eq!(get_json(&app, "/incidents").await["items"], json!([]));
+    let report = import_ok(&app, "statuspage", "", &page).await;
+    assert_eq!(report["incidents"], json!(["INC-1", "INC-2", "INC-3"]));
+}
+
+#[tokio::test]
+async fn bad_imports_are_problems_naming_the_field() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    let good = realcase_bundle(&realcase(REALCASES[2]));
+    let with = |path: &[&str], value: Value| {
+        let mut b = good.clone();
+        let (last, parents) = path.split_last().unwrap();
+        let mut at = &mut b;
+        for p in parents {
+            at = match p.parse::<usize>() {
+                Ok(i) => &mut at[i],
+                Err(_) => &mut at[*p],
+            };
+        }
+        at[*last] = value;
+        b
+    };
+    let cases: Vec<(&str, &str, Value, u16, &str)> = vec![
+        ("slack", "", json!([]), 400, "incident"),
+        ("pagerduty", "", json!({"log_entries": []}), 400, "incident"),
+        ("bundle", "?incident=INC-1", good.clone(), 400, "incident"),
+        (
+            "statuspage",
+            "?incident=INC-1",
+            json!({"incidents": []}),
+            400,
+            "incident",
+        ),
+        ("slack", "?incident=INC-99", json!([]), 404, ""),
+        ("slack", "?incident=nope", json!([]), 400, "incident"),
+        ("bundle", "?dry_run=maybe", good.clone(), 400, "dry_run"),
+        ("bundle", "", with(&["version"], json!(2)), 400, "version"),
+        ("bundle", "", with(&["format"], json!("zip")), 400, "format"),
+        ("bundle", "", with(&["colour"], json!("red")), 400, "colour"),
+        (
+            "bundle",
+            "",
+            with(&["incident", "severity"], json!("sev9")),
+            400,
+            "incident.severity",
+        ),
+        (
+            "bundle",
+            "",
+            with(&["incident", "title"], json!("  ")),
+            422,
+            "incident.title",
+        ),
+        (
+            "bundle",
+            "",
+            with(&["incident", "detected_at"], json!("2000-01-01T00:00:00Z")),
+            422,
+            "incident.started_at,incident.detected_at",
+        ),
+        (
+            "bundle",
+            "",
+            with(&["roles", "0", "person"], json!("")),
+            422,
+            "roles[0].person",
+        ),
+        (
+            "bundle",
+            "",
+            with(&["timeline", "3", "occurred_at"], json!("noon")),
+            400,
+            "timeline[3].occurred_at",
+        ),
+        (
+            "bundle",
+            "",
+            with(&["remediation_items", "1", "priority"], json!("p9")),
+            400,
+            "remediation_items[1].priority",
+        ),
+        (
+            "bundle",
+            "",
+            json!({"version": 1, "format": "debrief-bundle"}),
+            400,
+            "incident",
+        ),
+        ("bundle", "", json!([1, 2]), 400, "body"),
+        (
+            "statuspage",
+            "",
+            json!({"incidents": [{"id": "x", "name": "X", "status": "scheduled", "created_at": "2026-01-01T00:00:00Z"}]}),
+            422,
+            "incidents[0].status",
+        ),
+        (
+            "statuspage",
+            "",
+            json!({"incidents": [{"id": "x", "name": "X", "status": "resolved", "impact": "huge", "created_at": "2026-01-01T00:00:00Z"}]}),
+            422,
+            "incidents[0].impact",
+        ),
+        (
+            "statuspage",
+            "",
+            json!({"incidents": [{"id": "x", "status": "resolved", "created_at": "2026-01-01T00:00:00Z"}]}),
+            400,
+            "incidents[0].name",
+        ),
+        (
+            "pagerduty",
+            "?incident=INC-1",
+            json!({"log_entries": [{"id": "Q", "type": "trigger_log_entry"}]}),
+            400,
+            "log_entries[0].created_at",
+        ),
+        (
+            "pagerduty",
+            "?incident=INC-1",
+            json!({"entries": []}),
+            400,
+            "log_entries",
+        ),
+    ];
+    for (format, query, body, status, field) in cases {
+        eprintln!("case: {format}{query} expecting {status} {field}");
+        let resp = import(&app, format, query, &body).await;
+        let field = (!field.is_empty()).then_some(field);
+        let got = resp.status();
+        let problem = assert_problem(resp, status, field).await;
+        assert!(got.is_client_error(), "{format}{query}: {problem}");
+    }
+    // The timeline is streamed, so it must come after the incident.
+    let timeline_first = format!(
+        r#"{{"timeline": {}, "format": "debrief-bundle", "version": 1, "incident": {}}}"#,
+        good["timeline"], good["incident"]
+    );
+    let resp = import_raw(&app, "bundle", "", timeline_first.into_bytes()).await;
+    assert_problem(resp, 400, Some("timeline")).await;
+    let resp = import(&app, "zip", "", &json!({})).await;
+    assert_problem(resp, 400, Some("format")).await;
+    let resp = app
+        .api(Method::POST, "/imports/bundle")
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415, Some("Content-Type")).await;
+    let resp = import_raw(
+        &app,
+        "bundle",
+        "",
+        b"{\"format\": \"debrief-bundle\",".to_vec(),
+    )
+    .await;
+    assert_problem(resp, 400, None).await;
+    let resp = app.get("/incidents/INC-42/bundle").await;
+    assert_problem(resp, 404, None).await;
+    // Nothing of all that landed.
+    assert_eq!(
+        get_json(&app, "/incidents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let read = app.token("read").await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/imports/bundle"))
+        .bearer_auth(read)
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 403, None).await;
+}
+
+#[tokio::test]
+async fn an_import_over_the_limit_is_refused() {
+    let app = spawn_app_with(|s| s.import_limit_bytes = 2048).await;
+    let bundle = realcase_bundle(&realcase(REALCASES[0]));
+    let resp = import(&app, "bundle", "", &bundle).await;
+    assert_problem(resp, 413, Some("body")).await;
+    // Streamed without a length: counted as it is read.
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(512).map(|c| Ok(c.to_vec())).collect();
+    let resp = app
+        .api(Method::POST, "/imports/bundle")
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 413, Some("body")).await;
+    assert_eq!(get_json(&app, "/incidents").await["items"], json!([]));
+}
+
+// ---------------------------------------------------------------- schema
+
+fn schema() -> jsonschema::Validator {
+    let schema = serde_json::from_str(include_str!("../../openapi/bundle.schema.json"))
+        .expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, bundle: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(bundle)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[tokio::test]
+async fn the_example_and_exports_validate_against_the_bundle_schema() {
+    let validator = schema();
+    let example: Value =
+        serde_json::from_str(include_str!("../../openapi/bundle.example.json")).unwrap();
+    assert_valid(&validator, &example);
+    assert!(
+        !validator.is_valid(&json!({"format": "debrief-bundle", "version": 1})),
+        "the schema is not vacuous"
+    );
+    let app = spawn_app().await;
+    import_ok(&app, "bundle", "", &example).await;
+    let exported = export(&app, example["incident"]["id"].as_str().unwrap()).await;
+    assert_valid(&validator, &exported);
+    assert_eq!(exported, example, "the example is in canonical export form");
+    for slug in REALCASES {
+        import_ok(&app, "bundle", "", &realcase_bundle(&realcase(slug))).await;
+    }
+    for n in 2..=4 {
+        assert_valid(&validator, &export(&app, &format!("INC-{n}")).await);
+    }
+}
+
+// ---------------------------------------------------------------- CLI
+
+fn run_cli(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_debrief"))
+        .args(args)
+        .env("DEBRIEF_DATA_DIR", data)
+        .env_remove("DEBRIEF_DATABASE_URL")
+        .output()
+        .expect("the binary runs")
+}
+
+/// The summary line of one kind: (created, updated, unchanged).
+fn cli_counts(stdout: &str, kind: &str) -> (u64, u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(kind))
+        .unwrap_or_else(|| panic!("no {kind} line in {stdout}"));
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    (n[0], n[1], n[2])
+}
+
+#[tokio::test]
+async fn cli_imports_a_file_and_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let case = realcase(REALCASES[0]);
+    let file = dir.path().join("bundle.json");
+    std::fs::write(&file, serde_json::to_vec(&realcase_bundle(&case)).unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+    let events = case["timeline"].as_array().unwrap().len() as u64;
+
+    let dry = run_cli(&data, &["import", file, "--format", "bundle", "--dry-run"]);
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert!(out.starts_with("Dry run, rolled back:"), "{out}");
+    assert_eq!(cli_counts(&out, "timeline_events"), (events, 0, 0));
+
+    let first = run_cli(&data, &["import", file, "--format", "bundle"]);
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(out.contains("into INC-1"), "{out}");
+    assert_eq!(cli_counts(&out, "incidents"), (1, 0, 0));
+    assert_eq!(cli_counts(&out, "timeline_events"), (events, 0, 0));
+
+    let second = run_cli(&data, &["import", file, "--format", "bundle"]);
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(cli_counts(&out, "incidents"), (0, 0, 1), "{out}");
+    assert_eq!(cli_counts(&out, "timeline_events"), (0, 0, events));
+
+    let slack = dir.path().join("slack.json");
+    std::fs::write(&slack, serde_json::to_vec(&realcase_slack(&case)).unwrap()).unwrap();
+    let slack = slack.to_str().unwrap();
+    let refused = run_cli(&data, &["import", slack, "--format", "slack"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("incident"));
+    let ok = run_cli(
+        &data,
+        &["import", slack, "--format", "slack", "--incident", "INC-1"],
+    );
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("skipped entries: 2"), "{out}");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, br#"{"format": "debrief-bundle", "version": 7}"#).unwrap();
+    let failed = run_cli(
+        &data,
+        &["import", bad.to_str().unwrap(), "--format", "bundle"],
+    );
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("`version`") && err.contains("nothing was changed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_stored_under_another_incident_is_a_conflict() {
+    let app = spawn_app().await;
+    let first = realcase_bundle(&realcase(REALCASES[0]));
+    import_ok(&app, "bundle", "", &first).await;
+    let mut second = realcase_bundle(&realcase(REALCASES[1]));
+    let n = second["timeline"].as_array().unwrap().len();
+    second["timeline"][n - 1]["id"] = first["timeline"][0]["id"].clone();
+    let resp = import(&app, "bundle", "", &second).await;
+    assert_problem(resp, 409, Some("timeline[0]")).await;
+    let mut third = realcase_bundle(&realcase(REALCASES[2]));
+    third["roles"][0]["id"] = first["roles"][0]["id"].clone();
+    let resp = import(&app, "bundle", "", &third).await;
+    assert_problem(resp, 409, Some("roles[0].id")).await;
+    assert_eq!(
+        get_json(&app, "/incidents").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_long_timeline_is_exported_page_by_page_in_order() {
+    let app = spawn_app().await;
+    let mut bundle = realcase_bundle(&realcase(REALCASES[1]));
+    let start = at(&bundle["incident"]["started_at"]);
+    let events: Vec<Value> = (0..2345)
+        .map(|i| {
+            json!({
+                "id": Uuid::new_v4(),
+                // Several events share a time: the export orders them by id.
+                "occurred_at": start + Duration::seconds(i / 3),
+                "kind": "note",
+                "body": format!("Note {i}"),
+                "source": "import",
+                "visibility": "internal",
+            })
+        })
+        .collect();
+    bundle["timeline"] = Value::Array(events.clone());
+    import_ok(&app, "bundle", "", &bundle).await;
+    let exported = export(&app, "INC-1").await;
+    let got: Vec<(DateTime<Utc>, String)> = exported["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (at(&e["occurred_at"]), e["id"].as_str().unwrap().to_string()))
+        .collect();
+    let mut expected: Vec<(DateTime<Utc>, String)> = events
+        .iter()
+        .map(|e| (at(&e["occurred_at"]), e["id"].as_str().unwrap().to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected);
+}
