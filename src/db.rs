@@ -56,11 +56,13 @@ pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<(),
     Migrator::up(db, None).await?;
     // Data step: every incident has its post-mortem (incidents recorded
     // before post-mortems existed get theirs here, once), and every
-    // post-mortem's due date in force follows the configured periods.
+    // post-mortem's due date in force follows the configured periods (read
+    // again only when those changed since the last start).
     let due = &settings.postmortem_due;
+    let now = chrono::Utc::now();
     let step = async {
-        crate::services::postmortems::ensure_all(db, due, chrono::Utc::now()).await?;
-        crate::services::postmortems::sync_due_on(db, due).await
+        crate::services::postmortems::ensure_all(db, due, now).await?;
+        crate::services::postmortems::sync_due_on_if_changed(db, due, now).await
     };
     step.await
         .map_err(|e| DbErr::Custom(format!("cannot bring the post-mortems up to date: {e}")))?;

@@ -11,6 +11,7 @@ mod m20261124_000002_create_remediation_items;
 mod m20261124_000003_create_postmortems;
 mod m20261124_000004_imports;
 mod m20261124_000005_digests_and_outbox;
+mod m20261125_000006_service_state;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_create_postmortems::Migration),
             Box::new(m20261124_000004_imports::Migration),
             Box::new(m20261124_000005_digests_and_outbox::Migration),
+            Box::new(m20261125_000006_service_state::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ pub mod remediation_incident;
 pub mod remediation_item;
 pub mod reminder;
 pub mod role_assignment;
+pub mod service_state;
 pub mod sitrep;
 pub mod status_update;
 pub mod timeline_event;

@@ -22,8 +22,8 @@ use crate::{
     domain::{IncidentRef, PostmortemKind, PostmortemStatus, Visibility},
     entities::{
         cleanup_item, incident, postmortem, postmortem_publication, postmortem_section,
-        postmortem_snapshot, remediation_incident, remediation_item, role_assignment, sitrep,
-        status_update, timeline_event,
+        postmortem_snapshot, remediation_incident, remediation_item, role_assignment,
+        service_state, sitrep, status_update, timeline_event,
     },
     error::ServiceError,
     reports::{
@@ -235,6 +235,48 @@ pub async fn sync_due_on<C: ConnectionTrait>(
         }
     }
     Ok(changed)
+}
+
+/// The `service_state` key of the due periods the stored `due_on` dates
+/// were computed with.
+const DUE_PERIODS_KEY: &str = "postmortem_due_periods";
+
+/// [`sync_due_on`], when the configured periods differ from the ones the
+/// stored dates were computed with (or those were never recorded); then
+/// record them. A start with unchanged settings reads one row instead of
+/// every post-mortem. Returns how many changed, `None` when it was skipped.
+pub async fn sync_due_on_if_changed(
+    db: &DatabaseConnection,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>, ServiceError> {
+    let current = serde_json::to_string(periods).map_err(|e| ServiceError::Internal(e.into()))?;
+    let recorded = service_state::Entity::find_by_id(DUE_PERIODS_KEY)
+        .one(db)
+        .await?;
+    if recorded.is_some_and(|r| r.value == current) {
+        return Ok(None);
+    }
+    let changed = sync_due_on(db, periods).await?;
+    service_state::Entity::insert(
+        service_state::Model {
+            key: DUE_PERIODS_KEY.into(),
+            value: current,
+            updated_at: now,
+        }
+        .into_active_model(),
+    )
+    .on_conflict(
+        OnConflict::column(service_state::Column::Key)
+            .update_columns([
+                service_state::Column::Value,
+                service_state::Column::UpdatedAt,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(Some(changed))
 }
 
 async fn set_due_on<C: ConnectionTrait>(

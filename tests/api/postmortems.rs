@@ -4,7 +4,7 @@
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with, t0};
 
 /// An incident with a record worth a document: roles with a hand-off,
 /// internal and public timeline events, two sitreps, status updates, a
@@ -1103,6 +1103,20 @@ async fn the_cli_renders_documents_to_files() {
     assert!(!out.status.success());
 }
 
+/// The value `v` of the one row `sql` selects.
+async fn scalar<T: sea_orm::TryGetable>(db: &sea_orm::DatabaseConnection, sql: &str) -> T {
+    use sea_orm::ConnectionTrait;
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .expect("one row")
+    .try_get::<T>("", "v")
+    .unwrap()
+}
+
 #[tokio::test]
 async fn every_incident_has_its_post_mortem_from_the_start() {
     use sea_orm::{ConnectionTrait, Database};
@@ -1114,15 +1128,7 @@ async fn every_incident_has_its_post_mortem_from_the_start() {
     // Created with the incident, before anyone asked for it.
     let other = Database::connect(&app.database_url).await.unwrap();
     let count = |db: sea_orm::DatabaseConnection| async move {
-        db.query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM postmortems",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<i64>("", "n")
-        .unwrap()
+        scalar::<i64>(&db, "SELECT COUNT(*) AS v FROM postmortems").await
     };
     assert_eq!(count(other.clone()).await, 2);
     // An incident recorded without one (as before post-mortems existed)
@@ -1149,4 +1155,37 @@ async fn every_incident_has_its_post_mortem_from_the_start() {
         .unwrap();
     assert_eq!(pm["status"], "draft");
     assert_eq!(pm["sections"].as_array().unwrap().len(), 15);
+}
+
+#[tokio::test]
+async fn stored_due_dates_follow_a_change_of_the_configured_periods_only() {
+    use sea_orm::{ConnectionTrait, Database};
+    let app = spawn_app().await;
+    // Started at t0: sev1 is due 3 calendar days later.
+    app.create_incident(json!({
+        "title": "Checkout failing", "severity": "sev1", "started_at": t0(),
+    }))
+    .await;
+    let other = Database::connect(&app.database_url).await.unwrap();
+    let due_on = |db: sea_orm::DatabaseConnection| async move {
+        scalar::<String>(&db, "SELECT CAST(due_on AS TEXT) AS v FROM postmortems").await
+    };
+    let expected = (t0() + chrono::Days::new(3)).date_naive().to_string();
+    assert_eq!(due_on(other.clone()).await, expected);
+
+    // A start with the periods unchanged does not read the post-mortems
+    // again: a date tampered with behind the service's back stays.
+    other
+        .execute_unprepared("UPDATE postmortems SET due_on = '2000-01-01'")
+        .await
+        .unwrap();
+    let mut settings = debrief::config::Settings::default();
+    debrief::db::migrate(&other, &settings).await.unwrap();
+    assert_eq!(due_on(other.clone()).await, "2000-01-01");
+
+    // Changed periods: every post-mortem without a set date follows them.
+    settings.postmortem_due.sev1 = "5 days".into();
+    debrief::db::migrate(&other, &settings).await.unwrap();
+    let expected = (t0() + chrono::Days::new(5)).date_naive().to_string();
+    assert_eq!(due_on(other.clone()).await, expected);
 }
