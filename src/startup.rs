@@ -21,7 +21,7 @@ use crate::{
     jobs::Jobs,
     metrics::{self, Metrics},
     notify::Mailer,
-    services::{Context, tokens},
+    services::{Context, read_cache, tokens},
 };
 
 /// A built application: migrated database, bound port, ready to run.
@@ -167,6 +167,10 @@ pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response
         .around(move |ep, req| answer_method_not_allowed(ep, req, allowed.clone()))
         .data(ctx)
         .data(metrics)
+        .around(|ep, req| async move {
+            let method = req.method().clone();
+            read_cache::one_version_per_request(&method, ep.call(req)).await
+        })
         .around(move |ep, req| metrics::track(tracked.clone(), ep, req))
         .catch_all_error(problem_from_poem_error)
 }

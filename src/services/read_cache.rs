@@ -14,6 +14,7 @@
 //! the cache saves.
 
 use std::{
+    cell::Cell,
     collections::HashMap,
     future::Future,
     hash::Hash,
@@ -130,15 +131,22 @@ impl ReadCache {
     }
 
     /// The database's change counter, read before a load so that what the
-    /// load sees is at least as new as the counter it is filed under.
+    /// load sees is at least as new as the counter it is filed under. Inside
+    /// [`one_version_per_request`], the first reading is used for the whole
+    /// request.
     fn version(&self) -> Option<i64> {
-        match self.data_version() {
+        if let Ok(Some(version)) = REQUEST_VERSION.try_with(Cell::get) {
+            return Some(version);
+        }
+        let version = match self.data_version() {
             Ok(version) => version,
             Err(err) => {
                 tracing::debug!(error = %err, "Read cache bypassed: data_version unavailable");
                 None
             }
-        }
+        };
+        let _ = REQUEST_VERSION.try_with(|memo| memo.set(version));
+        version
     }
 
     fn data_version(&self) -> rusqlite::Result<Option<i64>> {
@@ -148,6 +156,29 @@ impl ReadCache {
         let conn = lock(probe);
         let mut stmt = conn.prepare_cached("PRAGMA data_version")?;
         stmt.query_row([], |row| row.get(0)).map(Some)
+    }
+}
+
+tokio::task_local! {
+    /// The `data_version` a read-only request saw first.
+    static REQUEST_VERSION: Cell<Option<i64>>;
+}
+
+/// Run a request whose method is `method` with one `data_version` reading
+/// for all its uses of the cache when the method does not write (GET,
+/// HEAD): a token lookup and an incident read then cost one probe, not
+/// two. The answer is the database as it was when the request's first
+/// reading was taken, which is after the request arrived, so every write
+/// acknowledged before it is seen. Requests that may write probe before
+/// every use, so they always see their own writes.
+pub async fn one_version_per_request<F: Future>(
+    method: &poem::http::Method,
+    request: F,
+) -> F::Output {
+    if method == poem::http::Method::GET || method == poem::http::Method::HEAD {
+        REQUEST_VERSION.scope(Cell::new(None), request).await
+    } else {
+        request.await
     }
 }
 
@@ -225,6 +256,40 @@ mod tests {
             .execute_batch("BEGIN; INSERT INTO t VALUES (2); ROLLBACK;")
             .unwrap();
         assert_eq!(cache.version(), Some(second), "a rollback is not a change");
+    }
+
+    /// A read-only request takes one reading for all its uses; a request
+    /// that may write reads again before every use.
+    #[tokio::test]
+    async fn a_read_only_request_reads_the_version_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("probe.db");
+        let writer = rusqlite::Connection::open(&path).unwrap();
+        writer
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
+            .unwrap();
+        let cache = ReadCache::for_sqlite_file(&path).unwrap();
+        let request = |method: poem::http::Method| {
+            let (cache, writer) = (&cache, &writer);
+            async move {
+                one_version_per_request(&method, async {
+                    let first = cache.version();
+                    writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+                    (first, cache.version())
+                })
+                .await
+            }
+        };
+        let (first, second) = request(poem::http::Method::GET).await;
+        assert_eq!(first, second, "a GET answers from one reading");
+        let (first, second) = request(poem::http::Method::PATCH).await;
+        assert_ne!(first, second, "a PATCH sees every commit");
+        let (_, seen) = request(poem::http::Method::HEAD).await;
+        assert_ne!(
+            cache.version(),
+            seen,
+            "after the request, the commit made during it is seen"
+        );
     }
 
     #[test]
