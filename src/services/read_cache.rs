@@ -1,13 +1,21 @@
 //! A cache of the hottest reads (token lookups, incident details) that is
 //! never stale.
 //!
-//! On SQLite, every use first reads `PRAGMA data_version` on a connection of
-//! the cache's own. That number changes whenever any other connection commits:
-//! this process's pool, a `debrief import` run, a second process on the same
+//! On SQLite, every use first takes a reading of the database's change
+//! marker: the header of the WAL-index (the `-shm` file every connection of
+//! every process shares in WAL mode), read with one `pread` and no lock, or,
+//! when that cannot be read, `PRAGMA data_version` on a connection of the
+//! cache's own. Either changes whenever any connection commits: this
+//! process's pool, a `debrief import` run, a second process on the same
 //! file. When it has changed, the cache is emptied before it is consulted, so
 //! an answer from the cache is exactly what the database would answer. The
-//! check costs about a microsecond, where a query through the pool costs about
-//! a hundred (see `benches/RESULTS.md`).
+//! header read costs well under a microsecond and takes no lock (the pragma
+//! takes SQLite's shared lock, and with it a process-wide mutex that
+//! requests on two threads queue on); a query through the pool costs about a
+//! hundred microseconds (see `benches/RESULTS.md`). The one assumption: every
+//! writer uses the shared WAL-index, as SQLite does by default (a connection
+//! set to `locking_mode=EXCLUSIVE` keeps its own in memory); Debrief never
+//! sets that mode, and nothing else should write to a live service's file.
 //!
 //! On PostgreSQL the cache is off: replicas share the database, and a commit
 //! on one is not visible to the others without a round trip, which is what
@@ -53,6 +61,9 @@ pub struct IncidentRecord {
 
 pub struct ReadCache {
     probe: Option<Mutex<rusqlite::Connection>>,
+    /// The WAL-index (`-shm` file) of the database: its header changes with
+    /// every commit and is read without a lock.
+    wal_index: Option<std::fs::File>,
     tokens: Shelf<String, api_token::Model>,
     incidents: Shelf<IncidentRef, Arc<IncidentRecord>>,
 }
@@ -62,6 +73,7 @@ impl ReadCache {
     pub fn disabled() -> Self {
         Self {
             probe: None,
+            wal_index: None,
             tokens: Shelf::default(),
             incidents: Shelf::default(),
         }
@@ -77,11 +89,18 @@ impl ReadCache {
         // A probe that would have to wait answers "unknown" instead: the read
         // then goes to the database, and no request thread blocks here.
         probe.busy_timeout(Duration::ZERO)?;
-        let cache = Self {
+        let mut cache = Self {
             probe: Some(Mutex::new(probe)),
             ..Self::disabled()
         };
+        // The probe's first read transaction opens the WAL-index; the probe
+        // stays open, so the file is neither truncated nor removed while the
+        // cache lives (SQLite does that only for the last connection).
         cache.data_version()?;
+        cache.wal_index = open_wal_index(path);
+        if cache.wal_index.is_some() && cache.header().is_none() {
+            cache.wal_index = None;
+        }
         Ok(cache)
     }
 
@@ -134,19 +153,48 @@ impl ReadCache {
     /// load sees is at least as new as the counter it is filed under. Inside
     /// [`one_version_per_request`], the first reading is used for the whole
     /// request.
-    fn version(&self) -> Option<i64> {
+    fn version(&self) -> Option<Version> {
         if let Ok(Some(version)) = REQUEST_VERSION.try_with(Cell::get) {
             return Some(version);
         }
-        let version = match self.data_version() {
-            Ok(version) => version,
-            Err(err) => {
-                tracing::debug!(error = %err, "Read cache bypassed: data_version unavailable");
-                None
-            }
+        let version = match self.header() {
+            Some(header) => Some(Version::Header(header)),
+            None => match self.data_version() {
+                Ok(version) => version.map(Version::Counter),
+                Err(err) => {
+                    tracing::debug!(error = %err, "Read cache bypassed: data_version unavailable");
+                    None
+                }
+            },
         };
         let _ = REQUEST_VERSION.try_with(|memo| memo.set(version));
         version
+    }
+
+    /// The WAL-index header, when it is mapped and not being rewritten.
+    ///
+    /// SQLite keeps two copies of the header at the start of the `-shm`
+    /// file and writes the second, then (after a memory barrier) the first;
+    /// a reader reads the first, then the second, and a difference means a
+    /// writer is between the two (SQLite's `walIndexTryHdr` does the same).
+    /// Every commit changes the header (`iChange` counts transactions;
+    /// `mxFrame`, the salts and the checksums follow the log), so two equal
+    /// readings mean no commit in between, by any connection or process.
+    fn header(&self) -> Option<[u32; WAL_HEADER_WORDS]> {
+        use std::os::unix::fs::FileExt;
+        let file = self.wal_index.as_ref()?;
+        // One read of both copies: the page cache is what SQLite's mappings
+        // of the file share, and the copy runs from low to high addresses.
+        let mut bytes = [0u8; 2 * WAL_HEADER_BYTES];
+        file.read_exact_at(&mut bytes, 0).ok()?;
+        let (first, second) = bytes.split_at(WAL_HEADER_BYTES);
+        let word =
+            |i: usize| u32::from_ne_bytes([first[i], first[i + 1], first[i + 2], first[i + 3]]);
+        // iVersion 3007000 and isInit (byte 12) set.
+        if first != second || word(0) != WAL_INDEX_VERSION || first[12] != 1 {
+            return None;
+        }
+        Some(std::array::from_fn(|i| word(4 * i)))
     }
 
     fn data_version(&self) -> rusqlite::Result<Option<i64>> {
@@ -159,9 +207,34 @@ impl ReadCache {
     }
 }
 
+/// Words in one copy of the WAL-index header.
+const WAL_HEADER_WORDS: usize = 12;
+/// Bytes in one copy of the WAL-index header.
+const WAL_HEADER_BYTES: usize = 4 * WAL_HEADER_WORDS;
+/// The WAL-index format version SQLite writes in the header's first word.
+const WAL_INDEX_VERSION: u32 = 3_007_000;
+
+/// The WAL-index of the database at `path` (`<path>-shm`), opened for
+/// reading; `None` when there is none (not in WAL mode), and the cache then
+/// uses the pragma alone.
+fn open_wal_index(path: &Path) -> Option<std::fs::File> {
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    std::fs::File::open(shm).ok()
+}
+
+/// A reading of the database's change marker: the WAL-index header, or,
+/// when that cannot be read, the probe connection's `data_version`.
+/// Readings of the two kinds never compare equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Header([u32; WAL_HEADER_WORDS]),
+    Counter(i64),
+}
+
 tokio::task_local! {
-    /// The `data_version` a read-only request saw first.
-    static REQUEST_VERSION: Cell<Option<i64>>;
+    /// The reading a read-only request took first.
+    static REQUEST_VERSION: Cell<Option<Version>>;
 }
 
 /// Run a request whose method is `method` with one `data_version` reading
@@ -184,37 +257,37 @@ pub async fn one_version_per_request<F: Future>(
 
 /// Entries filed under the `data_version` they were read at.
 struct Shelf<K, V> {
-    inner: Mutex<(i64, HashMap<K, V>)>,
+    inner: Mutex<(Option<Version>, HashMap<K, V>)>,
 }
 
 impl<K, V> Default for Shelf<K, V> {
     fn default() -> Self {
         Self {
-            inner: Mutex::new((i64::MIN, HashMap::new())),
+            inner: Mutex::new((None, HashMap::new())),
         }
     }
 }
 
 impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
-    fn get<Q>(&self, version: i64, key: &Q) -> Option<V>
+    fn get<Q>(&self, version: Version, key: &Q) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let mut inner = lock(&self.inner);
-        if inner.0 != version {
+        if inner.0 != Some(version) {
             // Something was committed since these were read.
             inner.1.clear();
-            inner.0 = version;
+            inner.0 = Some(version);
             return None;
         }
         inner.1.get(key).cloned()
     }
 
-    fn put(&self, version: i64, key: K, value: V) {
+    fn put(&self, version: Version, key: K, value: V) {
         let mut inner = lock(&self.inner);
         // A newer version was seen while loading: this value may be stale.
-        if inner.0 != version {
+        if inner.0 != Some(version) {
             return;
         }
         if inner.1.len() >= SHELF_CAPACITY {
@@ -237,25 +310,60 @@ mod tests {
     use super::*;
 
     /// The premise of the cache: another connection's commit changes the
-    /// probe's `data_version`, and nothing else does.
+    /// reading, and nothing else does; in WAL mode (the service's) the
+    /// reading is the WAL-index header, otherwise the pragma.
     #[test]
-    fn data_version_moves_with_every_commit_by_another_connection() {
+    fn the_reading_moves_with_every_commit_by_another_connection() {
+        for wal in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("probe.db");
+            let writer = rusqlite::Connection::open(&path).unwrap();
+            let mode = if wal { "WAL" } else { "DELETE" };
+            writer
+                .execute_batch(&format!(
+                    "PRAGMA journal_mode = {mode}; CREATE TABLE t (x INTEGER);"
+                ))
+                .unwrap();
+            let cache = ReadCache::for_sqlite_file(&path).unwrap();
+            let first = cache.version().expect("SQLite has a data version");
+            assert_eq!(matches!(first, Version::Header(_)), wal, "{first:?}");
+            moves_with_commits_only(&cache, &writer, first);
+        }
+    }
+
+    /// Commits of a connection that opens, writes and closes (as a
+    /// `debrief import` run in another process does) are seen.
+    #[test]
+    fn commits_of_a_connection_that_comes_and_goes_are_seen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("probe.db");
-        let writer = rusqlite::Connection::open(&path).unwrap();
-        writer
+        rusqlite::Connection::open(&path)
+            .unwrap()
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
             .unwrap();
         let cache = ReadCache::for_sqlite_file(&path).unwrap();
-        let first = cache.version().expect("SQLite has a data version");
-        assert_eq!(cache.version(), Some(first), "no commit, no change");
-        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
-        let second = cache.version().unwrap();
-        assert_ne!(second, first, "a commit is seen");
-        writer
-            .execute_batch("BEGIN; INSERT INTO t VALUES (2); ROLLBACK;")
-            .unwrap();
-        assert_eq!(cache.version(), Some(second), "a rollback is not a change");
+        let mut seen = vec![cache.version().unwrap()];
+        for i in 0..5 {
+            let writer = rusqlite::Connection::open(&path).unwrap();
+            writer.execute("INSERT INTO t VALUES (?1)", [i]).unwrap();
+            drop(writer);
+            let now = cache.version().unwrap();
+            assert!(!seen.contains(&now), "commit {i} is seen");
+            seen.push(now);
+        }
+    }
+
+    fn moves_with_commits_only(cache: &ReadCache, writer: &rusqlite::Connection, first: Version) {
+        {
+            assert_eq!(cache.version(), Some(first), "no commit, no change");
+            writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+            let second = cache.version().unwrap();
+            assert_ne!(second, first, "a commit is seen");
+            writer
+                .execute_batch("BEGIN; INSERT INTO t VALUES (2); ROLLBACK;")
+                .unwrap();
+            assert_eq!(cache.version(), Some(second), "a rollback is not a change");
+        }
     }
 
     /// A read-only request takes one reading for all its uses; a request
@@ -295,14 +403,18 @@ mod tests {
     #[test]
     fn a_shelf_forgets_everything_when_the_version_moves() {
         let shelf: Shelf<&str, i32> = Shelf::default();
-        assert_eq!(shelf.get(1, "a"), None);
-        shelf.put(1, "a", 10);
-        assert_eq!(shelf.get(1, "a"), Some(10));
-        assert_eq!(shelf.get(2, "a"), None, "version 2 empties the shelf");
+        assert_eq!(shelf.get(Version::Counter(1), "a"), None);
+        shelf.put(Version::Counter(1), "a", 10);
+        assert_eq!(shelf.get(Version::Counter(1), "a"), Some(10));
+        assert_eq!(
+            shelf.get(Version::Counter(2), "a"),
+            None,
+            "version 2 empties the shelf"
+        );
         // A value loaded at version 1 and stored after version 2 was seen may
         // be stale: it is not kept.
-        shelf.put(1, "a", 10);
-        assert_eq!(shelf.get(2, "a"), None);
+        shelf.put(Version::Counter(1), "a", 10);
+        assert_eq!(shelf.get(Version::Counter(2), "a"), None);
     }
 
     #[test]
