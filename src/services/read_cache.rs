@@ -149,8 +149,8 @@ impl ReadCache {
         Ok(record)
     }
 
-    /// The database's change counter, read before a load so that what the
-    /// load sees is at least as new as the counter it is filed under. Inside
+    /// The database's change marker, read before a load so that what the
+    /// load sees is at least as new as the reading it is filed under. Inside
     /// [`one_version_per_request`], the first reading is used for the whole
     /// request.
     fn version(&self) -> Option<Version> {
@@ -171,7 +171,8 @@ impl ReadCache {
         version
     }
 
-    /// The WAL-index header, when it is mapped and not being rewritten.
+    /// The WAL-index header, when the file is open and the header is not
+    /// being rewritten.
     ///
     /// SQLite keeps two copies of the header at the start of the `-shm`
     /// file and writes the second, then (after a memory barrier) the first;
@@ -237,8 +238,8 @@ tokio::task_local! {
     static REQUEST_VERSION: Cell<Option<Version>>;
 }
 
-/// Run a request whose method is `method` with one `data_version` reading
-/// for all its uses of the cache when the method does not write (GET,
+/// Run a request whose method is `method` with one reading of the change
+/// marker for all its uses of the cache when the method does not write (GET,
 /// HEAD): a token lookup and an incident read then cost one probe, not
 /// two. The answer is the database as it was when the request's first
 /// reading was taken, which is after the request arrived, so every write
@@ -255,7 +256,7 @@ pub async fn one_version_per_request<F: Future>(
     }
 }
 
-/// Entries filed under the `data_version` they were read at.
+/// Entries filed under the reading they were loaded after.
 struct Shelf<K, V> {
     inner: Mutex<(Option<Version>, HashMap<K, V>)>,
 }
