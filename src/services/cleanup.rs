@@ -2,7 +2,8 @@
 //! can be closed.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder,
 };
 use uuid::Uuid;
 
@@ -60,11 +61,19 @@ pub async fn list(
     reference: IncidentRef,
 ) -> Result<Vec<cleanup_item::Model>, ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
+    list_for(&ctx.db, incident.id).await
+}
+
+/// Every cleanup item of the incident, oldest first.
+pub async fn list_for<C: ConnectionTrait>(
+    db: &C,
+    incident_id: Uuid,
+) -> Result<Vec<cleanup_item::Model>, ServiceError> {
     Ok(cleanup_item::Entity::find()
-        .filter(cleanup_item::Column::IncidentId.eq(incident.id))
+        .filter(cleanup_item::Column::IncidentId.eq(incident_id))
         .order_by_asc(cleanup_item::Column::CreatedAt)
         .order_by_asc(cleanup_item::Column::Id)
-        .all(&ctx.db)
+        .all(db)
         .await?)
 }
 

@@ -1229,29 +1229,18 @@ pub async fn export_bundle(
     let db = ctx.db.begin().await?;
     let incident = find_incident(&db, reference).await?;
     let id = incident.id;
+    // Not `roles::list_for`: ties are broken by id, which an import keeps,
+    // not by `created_at`, which it does not, so export → import → export
+    // gives the same bundle.
     let roles = role_assignment::Entity::find()
         .filter(role_assignment::Column::IncidentId.eq(id))
         .order_by_asc(role_assignment::Column::AssignedAt)
         .order_by_asc(role_assignment::Column::Id)
         .all(&db)
         .await?;
-    let sitreps = sitrep::Entity::find()
-        .filter(sitrep::Column::IncidentId.eq(id))
-        .order_by_asc(sitrep::Column::Version)
-        .all(&db)
-        .await?;
-    let updates = status_update::Entity::find()
-        .filter(status_update::Column::IncidentId.eq(id))
-        .order_by_asc(status_update::Column::PostedAt)
-        .order_by_asc(status_update::Column::Id)
-        .all(&db)
-        .await?;
-    let cleanup = cleanup_item::Entity::find()
-        .filter(cleanup_item::Column::IncidentId.eq(id))
-        .order_by_asc(cleanup_item::Column::CreatedAt)
-        .order_by_asc(cleanup_item::Column::Id)
-        .all(&db)
-        .await?;
+    let sitreps = super::sitreps::list_for(&db, id).await?;
+    let updates = super::status_updates::list_for(&db, id).await?;
+    let cleanup = super::cleanup::list_for(&db, id).await?;
     let linked: Vec<Uuid> = remediation_incident::Entity::find()
         .filter(remediation_incident::Column::IncidentId.eq(id))
         .all(&db)

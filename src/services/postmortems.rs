@@ -552,35 +552,16 @@ async fn load_record(ctx: &Context, reference: IncidentRef) -> Result<Record, Se
     let view = get(ctx, reference).await?;
     let id = view.incident.id;
     let db = &ctx.db;
-    let roles = role_assignment::Entity::find()
-        .filter(role_assignment::Column::IncidentId.eq(id))
-        .order_by_asc(role_assignment::Column::AssignedAt)
-        .order_by_asc(role_assignment::Column::CreatedAt)
-        .all(db)
-        .await?;
+    let roles = super::roles::list_for(db, id).await?;
     let timeline = timeline_event::Entity::find()
         .filter(timeline_event::Column::IncidentId.eq(id))
         .order_by_asc(timeline_event::Column::OccurredAt)
         .order_by_asc(timeline_event::Column::Id)
         .all(db)
         .await?;
-    let sitreps = sitrep::Entity::find()
-        .filter(sitrep::Column::IncidentId.eq(id))
-        .order_by_asc(sitrep::Column::Version)
-        .all(db)
-        .await?;
-    let status_updates = status_update::Entity::find()
-        .filter(status_update::Column::IncidentId.eq(id))
-        .order_by_asc(status_update::Column::PostedAt)
-        .order_by_asc(status_update::Column::Id)
-        .all(db)
-        .await?;
-    let cleanup = cleanup_item::Entity::find()
-        .filter(cleanup_item::Column::IncidentId.eq(id))
-        .order_by_asc(cleanup_item::Column::CreatedAt)
-        .order_by_asc(cleanup_item::Column::Id)
-        .all(db)
-        .await?;
+    let sitreps = super::sitreps::list_for(db, id).await?;
+    let status_updates = super::status_updates::list_for(db, id).await?;
+    let cleanup = super::cleanup::list_for(db, id).await?;
     let linked: Vec<Uuid> = remediation_incident::Entity::find()
         .filter(remediation_incident::Column::IncidentId.eq(id))
         .all(db)

@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    sea_query::Expr,
 };
+
+use uuid::Uuid;
 
 use super::{Context, find_incident, insert_model, new_id, system_event};
 use crate::{
@@ -115,10 +118,18 @@ pub async fn list(
     reference: IncidentRef,
 ) -> Result<Vec<role_assignment::Model>, ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
+    list_for(&ctx.db, incident.id).await
+}
+
+/// Every assignment of the incident, oldest first.
+pub async fn list_for<C: ConnectionTrait>(
+    db: &C,
+    incident_id: Uuid,
+) -> Result<Vec<role_assignment::Model>, ServiceError> {
     Ok(role_assignment::Entity::find()
-        .filter(role_assignment::Column::IncidentId.eq(incident.id))
+        .filter(role_assignment::Column::IncidentId.eq(incident_id))
         .order_by_asc(role_assignment::Column::AssignedAt)
         .order_by_asc(role_assignment::Column::CreatedAt)
-        .all(&ctx.db)
+        .all(db)
         .await?)
 }

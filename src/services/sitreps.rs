@@ -2,8 +2,11 @@
 //! between two of them.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::{
     Context, find_incident, insert_model, json_list, new_id, parse_json_list,
@@ -109,10 +112,18 @@ pub async fn list(
     reference: IncidentRef,
 ) -> Result<Vec<sitrep::Model>, ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
+    list_for(&ctx.db, incident.id).await
+}
+
+/// Every version of the incident's sitrep, oldest first.
+pub async fn list_for<C: ConnectionTrait>(
+    db: &C,
+    incident_id: Uuid,
+) -> Result<Vec<sitrep::Model>, ServiceError> {
     Ok(sitrep::Entity::find()
-        .filter(sitrep::Column::IncidentId.eq(incident.id))
+        .filter(sitrep::Column::IncidentId.eq(incident_id))
         .order_by_asc(sitrep::Column::Version)
-        .all(&ctx.db)
+        .all(db)
         .await?)
 }
 
