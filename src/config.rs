@@ -342,6 +342,54 @@ impl Default for ReminderSettings {
     }
 }
 
+/// Bounds on what clients may hold: connections, time, concurrent renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Seconds from the first byte of a request to the end of its headers.
+    pub header_timeout_seconds: u64,
+    /// Seconds a request body may pause between two chunks.
+    pub body_timeout_seconds: u64,
+    /// Seconds a keep-alive connection may wait for its next request.
+    pub idle_timeout_seconds: u64,
+    /// Client connections open at once (lowered to fit the process's
+    /// open-file limit); past it, new connections wait in the backlog.
+    pub max_connections: usize,
+    /// Documents and digests rendered at once.
+    pub renders: usize,
+    /// Renders that may wait for a turn; past it, `503` with `Retry-After`.
+    pub render_queue: usize,
+    /// Redaction rules per scope (global, or one incident).
+    pub redaction_rules: usize,
+    /// Compiled size in bytes of all the patterns of one scope together.
+    pub redaction_pattern_bytes: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 10_000,
+            renders: 2,
+            render_queue: 32,
+            redaction_rules: 200,
+            redaction_pattern_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl LimitSettings {
+    pub fn connections(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -383,6 +431,8 @@ pub struct Settings {
     pub documents: DocumentSettings,
     /// Post-mortem due periods per severity.
     pub postmortem_due: PostmortemDue,
+    /// Timeouts, connection cap, render queue, redaction rule caps.
+    pub limits: LimitSettings,
 }
 
 impl Default for Settings {
@@ -406,6 +456,7 @@ impl Default for Settings {
             reminders: ReminderSettings::default(),
             documents: DocumentSettings::default(),
             postmortem_due: PostmortemDue::default(),
+            limits: LimitSettings::default(),
         }
     }
 }
@@ -480,6 +531,29 @@ impl Settings {
             return Err(ConfigError(
                 "import_limit_bytes must be greater than 0".into(),
             ));
+        }
+        let l = &self.limits;
+        for (key, value) in [
+            (
+                "limits.header_timeout_seconds",
+                l.header_timeout_seconds as usize,
+            ),
+            (
+                "limits.body_timeout_seconds",
+                l.body_timeout_seconds as usize,
+            ),
+            (
+                "limits.idle_timeout_seconds",
+                l.idle_timeout_seconds as usize,
+            ),
+            ("limits.max_connections", l.max_connections),
+            ("limits.renders", l.renders),
+            ("limits.redaction_rules", l.redaction_rules),
+            ("limits.redaction_pattern_bytes", l.redaction_pattern_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{key} must be greater than 0")));
+            }
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError(

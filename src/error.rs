@@ -35,6 +35,12 @@ pub enum ServiceError {
     /// The token lacks the scope the operation needs (403).
     #[error("this operation needs a token with the `{0}` scope")]
     Forbidden(&'static str),
+    /// A bounded queue is full: try again after `retry_after_seconds` (503).
+    #[error("{detail}")]
+    Busy {
+        detail: String,
+        retry_after_seconds: u64,
+    },
     /// The database failed.
     #[error(transparent)]
     Database(#[from] DbErr),
@@ -133,6 +139,7 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
         404 => ("not-found", "Not found"),
         405 => ("method-not-allowed", "Method not allowed"),
         406 => ("not-acceptable", "Not acceptable"),
+        408 => ("request-timeout", "Request timeout"),
         409 => ("conflict", "Conflict"),
         412 => ("precondition-failed", "Precondition failed"),
         413 => ("payload-too-large", "Request body too large"),
@@ -166,6 +173,9 @@ pub enum ApiError {
     /// `If-Match` named an older version.
     #[oai(status = 412, content_type = "application/problem+json")]
     PreconditionFailed(Json<Problem>),
+    /// The request body stopped arriving (`limits.body_timeout_seconds`).
+    #[oai(status = 408, content_type = "application/problem+json")]
+    RequestTimeout(Json<Problem>),
     /// The request body is larger than the configured limit.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
@@ -178,9 +188,15 @@ pub enum ApiError {
     /// Something failed on our side; the cause is in the service's log.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
-    /// The database is unreachable.
+    /// The database is unreachable, or too many renders are queued
+    /// (`Retry-After` says when to try again).
     #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>),
+    Unavailable(
+        Json<Problem>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        Option<u64>,
+    ),
 }
 
 impl ApiError {
@@ -192,11 +208,12 @@ impl ApiError {
             403 => Self::Forbidden(body),
             404 => Self::NotFound(body),
             409 => Self::Conflict(body),
+            408 => Self::RequestTimeout(body),
             412 => Self::PreconditionFailed(body),
             413 => Self::PayloadTooLarge(body),
             415 => Self::UnsupportedMediaType(body),
             422 => Self::Unprocessable(body),
-            503 => Self::Unavailable(body),
+            503 => Self::Unavailable(body, None),
             _ => Self::Internal(body),
         }
     }
@@ -204,7 +221,17 @@ impl ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
-        Self::from_problem(Problem::from(err))
+        let retry_after = match &err {
+            ServiceError::Busy {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
+        };
+        match Self::from_problem(Problem::from(err)) {
+            Self::Unavailable(body, _) => Self::Unavailable(body, retry_after),
+            other => other,
+        }
     }
 }
 
@@ -238,6 +265,9 @@ impl From<ServiceError> for Problem {
             }
             err @ ServiceError::Forbidden(_) => {
                 Problem::new(StatusCode::FORBIDDEN, err.to_string())
+            }
+            ServiceError::Busy { detail, .. } => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, detail)
             }
             ServiceError::Database(err) => database_problem(&err),
             ServiceError::Internal(err) => {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod entities;

@@ -274,7 +274,11 @@ async fn import(
         .context("progress template")?
         .progress_chars("=> "),
     );
-    let result = imports::import(&ctx, request, progress.wrap_read(opened)).await;
+    // Checked whole before the write transaction opens, as the API does.
+    let result = match imports::check_file(format, &file).await {
+        Ok(()) => imports::import(&ctx, request, progress.wrap_read(opened)).await,
+        Err(err) => Err(err),
+    };
     progress.finish_and_clear();
     let report = result.map_err(|err| match &err {
         ServiceError::Validation { field, .. }

@@ -1,5 +1,8 @@
-//! Prometheus metrics: request counts and latencies by route and status.
+//! Prometheus metrics: request counts and latencies by route and status,
+//! open connections, the write queue, the outbox and the scheduled jobs.
 //! Each application has its own registry, so several can run in one process.
+//! Every label takes a value from a closed set, so the series stay bounded
+//! whatever clients send.
 
 use std::time::Instant;
 
@@ -8,7 +11,8 @@ use std::{collections::HashMap, sync::Arc};
 use poem::{Endpoint, IntoResponse, PathPattern, Request, Response, Result};
 use poem_openapi::OperationId;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -18,11 +22,88 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Client connections open now.
+    pub connections: IntGauge,
+    /// Write transactions waiting for the SQLite writer.
+    pub write_queue: IntGauge,
+    /// Requests committed together by one SQLite commit.
+    pub commit_batch: Histogram,
+    /// Outbox deliveries by status, read from the database at each scrape.
+    pub deliveries: IntGaugeVec,
+    /// Unix time of the last successful run of each scheduled job by this
+    /// process.
+    pub job_last_success: IntGaugeVec,
+    /// Renders running or waiting for a turn.
+    pub renders: IntGaugeVec,
+}
+
+/// The methods a request is labelled with; anything else is `other`.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+];
+
+fn method_label(method: &poem::http::Method) -> &'static str {
+    METHODS
+        .iter()
+        .find(|m| **m == method.as_str())
+        .copied()
+        .unwrap_or("other")
 }
 
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
+        let register = |metric: Box<dyn prometheus::core::Collector>| {
+            registry.register(metric).expect("metric registers once");
+        };
+        let connections = IntGauge::new(
+            "debrief_http_connections_open",
+            "Client connections open now.",
+        )
+        .expect("metric definition is valid");
+        let write_queue = IntGauge::new(
+            "debrief_write_queue_depth",
+            "Write transactions waiting for their turn at the SQLite writer.",
+        )
+        .expect("metric definition is valid");
+        let commit_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "debrief_write_commit_batch_size",
+                "Requests made durable by one SQLite commit (group commit).",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+        )
+        .expect("metric definition is valid");
+        let deliveries = IntGaugeVec::new(
+            Opts::new(
+                "debrief_outbox_deliveries",
+                "Outbox deliveries by status (pending, sending, sent, failed).",
+            ),
+            &["status"],
+        )
+        .expect("metric definition is valid");
+        let job_last_success = IntGaugeVec::new(
+            Opts::new(
+                "debrief_job_last_success_timestamp_seconds",
+                "Unix time of the last successful run of each scheduled job in this process.",
+            ),
+            &["job"],
+        )
+        .expect("metric definition is valid");
+        let renders = IntGaugeVec::new(
+            Opts::new(
+                "debrief_renders",
+                "Document and digest renders, running or waiting for a turn.",
+            ),
+            &["state"],
+        )
+        .expect("metric definition is valid");
+        register(Box::new(connections.clone()));
+        register(Box::new(write_queue.clone()));
+        register(Box::new(commit_batch.clone()));
+        register(Box::new(deliveries.clone()));
+        register(Box::new(job_last_success.clone()));
+        register(Box::new(renders.clone()));
         let requests = IntCounterVec::new(
             Opts::new(
                 "debrief_http_requests_total",
@@ -53,6 +134,12 @@ impl Metrics {
             registry,
             requests,
             latency,
+            connections,
+            write_queue,
+            commit_batch,
+            deliveries,
+            job_last_success,
+            renders,
         }
     }
 
@@ -93,7 +180,7 @@ impl Default for Metrics {
 /// (`/api/v1/incidents/:reference`), never by the raw path, so the label
 /// set stays small.
 pub async fn track<E: Endpoint>(metrics: Metrics, next: Arc<E>, req: Request) -> Result<Response> {
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let start = Instant::now();
     let result = next.call(req).await.map(IntoResponse::into_response);
     let (status, route) = match &result {
@@ -103,7 +190,7 @@ pub async fn track<E: Endpoint>(metrics: Metrics, next: Arc<E>, req: Request) ->
         ),
         Err(err) => (err.status().as_u16(), metrics.route(err.data(), err.data())),
     };
-    metrics.observe(&method, &route, status, start.elapsed().as_secs_f64());
+    metrics.observe(method, &route, status, start.elapsed().as_secs_f64());
     result
 }
 

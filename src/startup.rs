@@ -15,21 +15,21 @@ use crate::{
     api,
     clock::{SharedClock, SystemClock},
     config::{MetricsAccess, Settings},
+    connections::{self, LimitedAcceptor},
     db,
     domain::Scope,
     error::{Problem, problem_from_poem_error},
     jobs::Jobs,
     metrics::{self, Metrics},
     notify::Mailer,
-    services::{Context, read_cache, tokens},
+    services::{Context, outbox, read_cache, tokens},
 };
 
 /// A built application: migrated database, bound port, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: LimitedAcceptor<TcpAcceptor>,
     addr: SocketAddr,
     ctx: Context,
-    metrics: Metrics,
     jobs: Jobs,
 }
 
@@ -57,13 +57,14 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
         let mailer = Mailer::from_settings(&settings).context("invalid mail settings")?;
+        let limits = settings.limits.connections().fitted_to_process();
         let ctx = Context::new(db, clock, Arc::new(settings));
+        let acceptor = LimitedAcceptor::new(acceptor, limits, ctx.metrics.connections.clone());
         let jobs = Jobs::new(ctx.clone(), mailer)?;
         Ok(Self {
             acceptor,
             addr,
             ctx,
-            metrics: Metrics::new(),
             jobs,
         })
     }
@@ -114,7 +115,7 @@ impl Application {
             .jobs
             .enabled
             .then(|| tokio::spawn(self.jobs.run_until(std::future::pending())));
-        let app = routes(self.ctx, self.metrics);
+        let app = routes(self.ctx);
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(grace))
             .await;
@@ -142,11 +143,13 @@ fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
 
 /// Every route of the service, with the body limit, problem bodies and
 /// metrics around them.
-pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response> {
+pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
+    let metrics = ctx.metrics.clone();
     let api = api::service();
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     let limit = ctx.settings.body_limit_bytes;
+    let body_timeout = Duration::from_secs(ctx.settings.limits.body_timeout_seconds);
     let metrics_access = ctx.settings.metrics;
     let mut route = Route::new()
         .nest("/api/v1", api)
@@ -164,6 +167,7 @@ pub fn routes(ctx: Context, metrics: Metrics) -> impl Endpoint<Output = Response
     let allowed = Arc::new(AllowedMethods::from_spec());
     route
         .around(move |ep, req| limit_body(ep, req, limit))
+        .around(move |ep, req| connections::body_timeout(ep, req, body_timeout))
         .around(move |ep, req| answer_method_not_allowed(ep, req, allowed.clone()))
         .data(ctx)
         .data(metrics)
@@ -343,6 +347,18 @@ async fn metrics_endpoint(
             .with_field(Some("Authorization".into()))
             .into_poem_response();
         }
+    }
+    match outbox::counts_by_status(&ctx.db).await {
+        Ok(counts) => {
+            for status in ["pending", "sending", "sent", "failed"] {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                metrics.deliveries.with_label_values(&[status]).set(n);
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "Cannot count outbox deliveries for /metrics"),
     }
     Response::builder()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -267,7 +267,7 @@ impl DigestsApi {
     ) -> ApiResult<DigestPreviewed> {
         auth.require(Scope::Read)?;
         let week = week("week", &body.0.week)?;
-        let generated = digests::generate(&ctx.db, &ctx.settings, week).await?;
+        let generated = digests::generate_in_turn(ctx, week).await?;
         Ok(DigestPreviewed::Ok(Json(DigestPreview {
             week: week.to_string(),
             period_start: generated.period_start,

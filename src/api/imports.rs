@@ -2,16 +2,9 @@
 //! PagerDuty log entries or a Slack channel export; and
 //! `/incidents/{reference}/bundle`: export an incident as a bundle.
 //!
-//! The import body is streamed to the reader thread as it arrives (never
-//! buffered whole), and counted against `import_limit_bytes`.
-
-use std::{
-    io::Read,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+//! The import body is spooled to a temporary file as it arrives (never
+//! buffered in memory), counted against `import_limit_bytes`, and imported
+//! from there once it is whole.
 
 use poem::{Body, Request, RequestBody, http::StatusCode, web::Data};
 use poem_openapi::{
@@ -20,7 +13,6 @@ use poem_openapi::{
     payload::{Json, ParsePayload, Payload},
     registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
 };
-use tokio_util::io::SyncIoBridge;
 
 use super::{ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
@@ -125,27 +117,6 @@ impl<'a> ApiExtractor<'a> for ImportFile {
                 "the `Content-Type` header is missing; send `application/json`".into(),
             )),
         }
-    }
-}
-
-/// A reader that stops with an error past `remaining` bytes and says so.
-struct LimitedReader<R> {
-    inner: R,
-    remaining: u64,
-    exceeded: Arc<AtomicBool>,
-}
-
-impl<R: Read> Read for LimitedReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n as u64 > self.remaining {
-            self.exceeded.store(true, Ordering::Relaxed);
-            return Err(std::io::Error::other(
-                "the file is larger than import_limit_bytes",
-            ));
-        }
-        self.remaining -= n as u64;
-        Ok(n)
     }
 }
 
@@ -344,17 +315,9 @@ impl ImportsApi {
         if body.declared_length.is_some_and(|len| len > limit) {
             return Err(too_large(limit));
         }
-        let exceeded = Arc::new(AtomicBool::new(false));
-        let reader = LimitedReader {
-            inner: SyncIoBridge::new(Box::pin(body.body.into_async_read())),
-            remaining: limit,
-            exceeded: exceeded.clone(),
-        };
-        match imports::import(ctx, import, reader).await {
-            Ok(report) => Ok(ImportDone::Ok(Json(report.into()))),
-            Err(_) if exceeded.load(Ordering::Relaxed) => Err(too_large(limit)),
-            Err(err) => Err(err.into()),
-        }
+        let spooled = spool(ctx, body.body, limit).await?;
+        let report = imports::import_file(ctx, import, &spooled).await?;
+        Ok(ImportDone::Ok(Json(report.into())))
     }
 
     /// Export an incident as a bundle
@@ -418,6 +381,52 @@ impl ImportsApi {
             stream,
         ))))
     }
+}
+
+/// Write the upload to a temporary file under `<data_dir>/spool/` (mode
+/// 0600, removed when the returned path is dropped), counting it against
+/// the import limit. Nothing is written to the database meanwhile, so a
+/// client that uploads slowly, or stalls, holds up no one else.
+async fn spool(ctx: &Context, body: Body, limit: u64) -> ApiResult<tempfile::TempPath> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+
+    let internal = |e: std::io::Error| {
+        ApiError::from(ServiceError::Internal(anyhow::anyhow!(
+            "cannot spool the import: {e}"
+        )))
+    };
+    let dir = ctx.settings.data_dir.join("spool");
+    tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+    let (file, path) = tempfile::Builder::new()
+        .prefix("import-")
+        .suffix(".json")
+        .tempfile_in(&dir)
+        .map_err(internal)?
+        .into_parts();
+    let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
+    let mut chunks = body.into_bytes_stream();
+    let mut total: u64 = 0;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| {
+            let status = if err.kind() == std::io::ErrorKind::TimedOut {
+                StatusCode::REQUEST_TIMEOUT
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::from_problem(
+                Problem::new(status, format!("the upload was not received whole: {err}"))
+                    .with_field(Some("body".into())),
+            )
+        })?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(too_large(limit));
+        }
+        out.write_all(&chunk).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    Ok(path)
 }
 
 fn too_large(limit: u64) -> ApiError {

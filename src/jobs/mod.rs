@@ -99,6 +99,11 @@ impl Jobs {
                 Ok(()) => {
                     scheduler::complete(&self.ctx.db, job, at, &self.holder, self.ctx.now())
                         .await?;
+                    self.ctx
+                        .metrics
+                        .job_last_success
+                        .with_label_values(&[job])
+                        .set(self.ctx.now().timestamp());
                     report.runs.push(label);
                 }
                 Err(err) => {

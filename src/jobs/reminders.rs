@@ -11,7 +11,6 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::{
-    db,
     domain::RemediationRef,
     entities::{delivery, remediation_item, reminder},
     error::ServiceError,
@@ -88,7 +87,7 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
             serde_json::json!({ "owner": owner, "items": items }),
         )?;
         let now = ctx.now();
-        let txn = db::begin_write(&ctx.db).await?;
+        let txn = ctx.begin_write().await?;
         let inserted = reminder::Entity::insert(
             reminder::Model {
                 id: new_id(),

@@ -11,7 +11,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    db,
     domain::{IncidentRef, optional_text},
     entities::{delivery, incident, incident_channel, sitrep},
     error::ServiceError,
@@ -88,7 +87,7 @@ pub async fn add(
     new: NewChannel,
 ) -> Result<incident_channel::Model, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let model = incident_channel::Model {
         id: new_id(),

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::{Context, check_if_match, find_incident, insert_model, new_id, parse_stored};
 use crate::{
-    db,
     domain::{CleanupKind, CleanupStatus, IncidentRef},
     entities::cleanup_item,
     error::ServiceError,
@@ -37,7 +36,7 @@ pub async fn create(
     new: NewCleanupItem,
 ) -> Result<cleanup_item::Model, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let model = cleanup_item::Model {
         id: new_id(),
@@ -87,7 +86,7 @@ pub async fn update(
     changes: CleanupChanges,
 ) -> Result<cleanup_item::Model, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let current = cleanup_item::Entity::find_by_id(item_id)
         .filter(cleanup_item::Column::IncidentId.eq(incident.id))

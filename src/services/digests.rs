@@ -13,7 +13,6 @@ use sea_orm::{
 
 use crate::{
     config::Settings,
-    db,
     domain::{IsoWeek, parse_time_zone},
     entities::{delivery, digest, digest_send},
     error::ServiceError,
@@ -113,9 +112,14 @@ pub async fn generate<C: ConnectionTrait>(
     options
         .images
         .insert(render::CHART_REF.to_string(), chart_png.clone());
-    let pdf = render_pdf(&markdown, &options).map_err(|e| {
-        ServiceError::Internal(anyhow::anyhow!("cannot lay out the digest PDF: {e}"))
-    })?;
+    // Laid out on a blocking thread: it takes a core for a while.
+    let pdf_markdown = markdown.clone();
+    let pdf = tokio::task::spawn_blocking(move || render_pdf(&pdf_markdown, &options))
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?
+        .map_err(|e| {
+            ServiceError::Internal(anyhow::anyhow!("cannot lay out the digest PDF: {e}"))
+        })?;
     Ok(GeneratedDigest {
         week,
         period_start,
@@ -183,6 +187,16 @@ pub async fn get_or_preview(ctx: &Context, week: IsoWeek) -> Result<GeneratedDig
             pdf: row.pdf,
         });
     }
+    generate_in_turn(ctx, week).await
+}
+
+/// [`generate`], in turn with the other renders (see
+/// [`RenderQueue`](super::render_queue::RenderQueue)).
+pub async fn generate_in_turn(
+    ctx: &Context,
+    week: IsoWeek,
+) -> Result<GeneratedDigest, ServiceError> {
+    let _turn = ctx.renders.admit().await?;
     generate(&ctx.db, &ctx.settings, week).await
 }
 
@@ -322,9 +336,9 @@ pub async fn send(
         });
     }
     // Render outside the transaction: SQLite has one writer.
-    let generated = generate(&ctx.db, &ctx.settings, week).await?;
+    let generated = generate_in_turn(ctx, week).await?;
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let last: Option<i32> = digest_send::Entity::find()
         .filter(digest_send::Column::Week.eq(week.to_string()))
         .select_only()

@@ -7,8 +7,12 @@
 //! counted as created, updated or unchanged, so importing the same file twice
 //! changes nothing the second time. A dry run does the same work and rolls it
 //! back.
+//!
+//! Uploads are spooled to a file first and read twice ([`import_file`]):
+//! once to check, with no transaction open, then once to write, so the
+//! write transaction lasts as long as the database work and no longer.
 
-use std::{collections::HashMap, io::Read};
+use std::{collections::HashMap, io::Read, path::Path};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -136,6 +140,33 @@ pub fn check_request(request: &ImportRequest) -> Result<(), ServiceError> {
     }
 }
 
+/// Read a whole file on disk once to check it, with no transaction open:
+/// a malformed file is refused before it costs any writer time.
+pub async fn check_file(format: ImportFormat, path: &Path) -> Result<(), ServiceError> {
+    let file = open_spooled(path)?;
+    tokio::task::spawn_blocking(move || ingest::parse(format, file, &mut |_| Ok(())))
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("import check failed: {e}")))?
+}
+
+/// Import a file that is whole on disk (an upload spooled under the data
+/// directory): checked first with no transaction open, then written in one
+/// transaction. The client's pace never reaches the write lock.
+pub async fn import_file(
+    ctx: &Context,
+    request: ImportRequest,
+    path: &Path,
+) -> Result<ImportReport, ServiceError> {
+    check_request(&request)?;
+    check_file(request.format, path).await?;
+    import(ctx, request, open_spooled(path)?).await
+}
+
+fn open_spooled(path: &Path) -> Result<std::fs::File, ServiceError> {
+    std::fs::File::open(path)
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("cannot open {}: {e}", path.display())))
+}
+
 /// Import a whole file from `reader`, in one transaction.
 pub async fn import<R: Read + Send + 'static>(
     ctx: &Context,
@@ -144,7 +175,7 @@ pub async fn import<R: Read + Send + 'static>(
 ) -> Result<ImportReport, ServiceError> {
     check_request(&request)?;
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let mut importer = Importer::new(&txn, now, &ctx.settings.postmortem_due);
     if let Some(target) = request.incident {
         let target = find_incident(&txn, target).await?;

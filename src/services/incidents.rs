@@ -187,7 +187,7 @@ pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, Ser
         milestones.resolved_at.get_or_insert(now);
     }
     milestones.check()?;
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let number = db::next_counter(&txn, "incident").await?;
     let model = incident::Model {
         id: new_id(),
@@ -379,7 +379,7 @@ pub async fn update(
     changes: IncidentChanges,
 ) -> Result<IncidentView, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let current = find_incident(&txn, reference).await?;
     check_if_match(if_match, current.version)?;
 

@@ -12,12 +12,14 @@ pub mod postmortems;
 pub mod read_cache;
 pub mod redactions;
 pub mod remediations;
+pub mod render_queue;
 pub mod roles;
 pub mod sitreps;
 pub mod stats;
 pub mod status_updates;
 pub mod timeline;
 pub mod tokens;
+pub mod writer;
 
 use std::sync::Arc;
 
@@ -28,7 +30,9 @@ use sea_orm::{
 };
 
 use read_cache::ReadCache;
+use render_queue::RenderQueue;
 use uuid::Uuid;
+use writer::{WriteTransaction, Writer};
 
 use crate::{
     clock::SharedClock,
@@ -36,16 +40,21 @@ use crate::{
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
     entities::{incident, timeline_event},
     error::ServiceError,
+    metrics::Metrics,
 };
 
 /// What every service call needs: the database, the clock, the settings,
-/// and the cache of hot reads.
+/// the cache of hot reads, the turn at the SQLite writer, the render queue
+/// and the process's metrics.
 #[derive(Clone)]
 pub struct Context {
     pub db: DatabaseConnection,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
     pub cache: Arc<ReadCache>,
+    pub writer: Arc<Writer>,
+    pub renders: Arc<RenderQueue>,
+    pub metrics: Metrics,
 }
 
 impl Context {
@@ -60,12 +69,25 @@ impl Context {
             }
             _ => ReadCache::disabled(),
         };
+        let metrics = Metrics::new();
+        let writer = Writer::new(db.get_database_backend(), metrics.clone());
+        let renders = RenderQueue::new(&settings.limits, metrics.clone());
         Self {
             db,
             clock,
             settings,
             cache: Arc::new(cache),
+            writer: Arc::new(writer),
+            renders: Arc::new(renders),
+            metrics,
         }
+    }
+
+    /// Begin a transaction that will write: on SQLite, in turn with the
+    /// other writers of this process and committed together with them
+    /// (see [`writer`]); on PostgreSQL, a plain transaction.
+    pub async fn begin_write(&self) -> Result<WriteTransaction, sea_orm::DbErr> {
+        self.writer.begin(&self.db).await
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -68,3 +68,20 @@ pub fn recipient_tag(recipient: &str) -> String {
     let hash = Sha256::digest(recipient.to_lowercase().as_bytes());
     hex::encode(&hash[..6])
 }
+
+/// Deliveries per status (`pending`, `sending`, `sent`, `failed`), for the
+/// metrics: one grouped count.
+pub async fn counts_by_status<C: sea_orm::ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<(String, i64)>, crate::error::ServiceError> {
+    use sea_orm::sea_query::ExprTrait as _;
+    use sea_orm::{EntityTrait, QuerySelect, sea_query::Expr};
+    Ok(delivery::Entity::find()
+        .select_only()
+        .column(delivery::Column::Status)
+        .column_as(Expr::col(delivery::Column::Id).count(), "n")
+        .group_by(delivery::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?)
+}

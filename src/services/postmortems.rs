@@ -397,7 +397,7 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<PostmortemView
     let postmortem = match existing {
         Some(p) => p,
         None => {
-            let txn = db::begin_write(&ctx.db).await?;
+            let txn = ctx.begin_write().await?;
             let p = ensure(&txn, &incident, &ctx.settings.postmortem_due, ctx.now()).await?;
             txn.commit().await?;
             p
@@ -424,7 +424,7 @@ pub async fn update(
         check_sections(sections)?;
     }
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let current = ensure(&txn, &incident, &ctx.settings.postmortem_due, now).await?;
     check_if_match(if_match, current.version)?;
@@ -1057,6 +1057,9 @@ pub async fn render(
     variant: Variant,
     format: Format,
 ) -> Result<RenderedDocument, ServiceError> {
+    // The turn is taken before the record is loaded: the record of a large
+    // incident is most of a render's memory.
+    let _turn = ctx.renders.admit().await?;
     let record = load_record(ctx, reference).await?;
     let stored = stored_rules(ctx, record.view.incident.id).await?;
     let ctx = ctx.clone();
@@ -1133,6 +1136,7 @@ pub struct Publication {
 /// or nothing is stored), store them as an immutable snapshot with their
 /// SHA-256 under the next version, and mark the post-mortem `published`.
 pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publication, ServiceError> {
+    let turn = ctx.renders.admit().await?;
     let record = load_record(ctx, reference).await?;
     let status: PostmortemStatus = parse_stored(&record.view.postmortem.status)?;
     if status == PostmortemStatus::Draft {
@@ -1155,9 +1159,10 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
     })
     .await
     .map_err(|e| ServiceError::Internal(e.into()))??;
+    drop(turn);
 
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let current = postmortem::Entity::find_by_id(postmortem_id)
         .one(&txn)
         .await?

@@ -70,8 +70,68 @@ async fn insert(
         value,
         created_at: ctx.now(),
     };
-    insert_model(&ctx.db, model.clone().into_active_model()).await?;
+    let txn = ctx.begin_write().await?;
+    let scope = redaction_rule::Entity::find()
+        .filter(match incident_id {
+            Some(id) => redaction_rule::Column::IncidentId.eq(id),
+            None => redaction_rule::Column::IncidentId.is_null(),
+        })
+        .all(&txn)
+        .await?;
+    check_scope_size(&ctx.settings.limits, &scope, &model)?;
+    insert_model(&txn, model.clone().into_active_model()).await?;
+    txn.commit().await?;
     Ok(model)
+}
+
+/// Every public render runs each rule of its scopes over the whole
+/// document: the rules of one scope are capped in number and in the
+/// compiled size of all of them together.
+fn check_scope_size(
+    limits: &crate::config::LimitSettings,
+    scope: &[redaction_rule::Model],
+    new: &redaction_rule::Model,
+) -> Result<(), ServiceError> {
+    let field = new.kind.as_str();
+    let where_ = if new.incident_id.is_some() {
+        "this incident"
+    } else {
+        "the global scope"
+    };
+    if scope.len() >= limits.redaction_rules {
+        return Err(ServiceError::validation(
+            field,
+            format!(
+                "{where_} already holds {} redaction rules, the most allowed \
+                 (`limits.redaction_rules`): remove one or combine several into a pattern",
+                scope.len()
+            ),
+        ));
+    }
+    let source = scope
+        .iter()
+        .chain(std::iter::once(new))
+        .map(|rule| match rule.kind.as_str() {
+            "term" => format!("(?:{})", regex::escape(&rule.value)),
+            _ => format!("(?:{})", rule.value),
+        })
+        .collect::<Vec<_>>()
+        .join("|");
+    regex::RegexBuilder::new(&source)
+        .case_insensitive(true)
+        .size_limit(limits.redaction_pattern_bytes)
+        .build()
+        .map_err(|_| {
+            ServiceError::validation(
+                field,
+                format!(
+                    "the redaction rules of {where_} would compile to more than {} bytes \
+                     (`limits.redaction_pattern_bytes`): simplify the pattern or remove rules",
+                    limits.redaction_pattern_bytes
+                ),
+            )
+        })?;
+    Ok(())
 }
 
 /// Add a global rule.

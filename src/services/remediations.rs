@@ -358,7 +358,7 @@ pub async fn create(
         ));
     }
     check_status_reason(new.status, &new.reason)?;
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incidents = resolve_incidents(&txn, "incidents", &new.incidents).await?;
     let number = db::next_counter(&txn, "remediation").await?;
     let item = remediation_item::Model {
@@ -547,7 +547,7 @@ pub async fn update(
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let current = find_item(&txn, reference).await?;
     check_if_match(if_match, current.version)?;
     let old_status: RemediationStatus = parse_stored(&current.status)?;
@@ -700,7 +700,7 @@ async fn change_links(
     add: bool,
 ) -> Result<RemediationView, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let item = find_item(&txn, reference).await?;
     let incident = match find_incident(&txn, incident_ref).await {
         // Linking to a missing incident is a bad request body, not a missing resource.

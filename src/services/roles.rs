@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use super::{Context, find_incident, insert_model, new_id, system_event};
 use crate::{
-    db,
     domain::{IncidentRef, RoleName, TimelineKind},
     entities::role_assignment,
     error::ServiceError,
@@ -35,7 +34,7 @@ pub async fn assign(
 ) -> Result<role_assignment::Model, ServiceError> {
     let now = ctx.now();
     let at = new.assigned_at.unwrap_or(now);
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let holders = role_assignment::Entity::find()
         .filter(role_assignment::Column::IncidentId.eq(incident.id))

@@ -52,7 +52,7 @@ pub async fn create(
     new: NewSitrep,
 ) -> Result<(sitrep::Model, Option<status_update::Model>), ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let version = db::next_sitrep_version(&txn, incident.id).await?;
     let roles: Vec<RoleSnapshot> = role_assignment::Entity::find()

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::{Context, find_incident, insert_model, json_list, new_id};
 use crate::{
-    db,
     domain::{IncidentRef, PublicStatus},
     entities::{incident, status_update},
     error::ServiceError,
@@ -30,7 +29,7 @@ pub async fn create(
     new: NewStatusUpdate,
 ) -> Result<status_update::Model, ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let model = insert(&txn, &incident, now, new).await?;
     txn.commit().await?;

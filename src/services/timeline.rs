@@ -13,7 +13,6 @@ use super::{
     pagination::{Page, PageRequest},
 };
 use crate::{
-    db,
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
     entities::timeline_event,
     error::ServiceError,
@@ -82,7 +81,7 @@ pub async fn add_one(
     event: NewTimelineEvent,
 ) -> Result<(timeline_event::Model, bool), ServiceError> {
     let now = ctx.now();
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let model = to_model(incident.id, now, event);
     let inserted = timeline_event::Entity::insert(model.clone().into_active_model().reset_all())
@@ -117,7 +116,7 @@ pub async fn add_batch(
 ) -> Result<IngestSummary, ServiceError> {
     let now = ctx.now();
     let received = events.len() as u64;
-    let txn = db::begin_write(&ctx.db).await?;
+    let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
     let created = insert_events(&txn, incident.id, now, events).await?;
     txn.commit().await?;

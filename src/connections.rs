@@ -1,0 +1,316 @@
+//! Bounds on what one client's connections may hold: a cap on open
+//! connections, and time limits on a request's head and on an idle
+//! keep-alive connection (the body's limit is in [`body_timeout`]).
+//!
+//! Poem hands hyper the socket without a timer, so hyper's own header
+//! timeout never fires; the limits are kept here instead, in a wrapper
+//! around each accepted socket. It knows just enough HTTP/1 to tell the
+//! phases apart: waiting for a request (idle), reading its head (up to the
+//! blank line), and everything after the head until the response is
+//! written (no limit here: the handler's own bounds apply).
+
+use std::{
+    io,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use poem::{
+    Body, Endpoint, IntoResponse, Request, Response,
+    http::uri::Scheme,
+    listener::Acceptor,
+    web::{LocalAddr, RemoteAddr},
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    sync::{OwnedSemaphorePermit, Semaphore},
+    time::{Instant, Sleep},
+};
+
+/// The time and count limits of client connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From the first byte of a request to the end of its head.
+    pub header_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// Connections open at once; past it, new ones wait in the kernel's
+    /// backlog until one closes.
+    pub max_connections: usize,
+}
+
+/// File descriptors kept free for the database, the spool, log files and
+/// outgoing mail when the connection cap is derived from the process limit.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+impl ConnectionLimits {
+    /// The configured cap, lowered to what the process's descriptor limit
+    /// allows (after raising the soft limit to the hard one), so accepting
+    /// never fails with "too many open files".
+    pub fn fitted_to_process(mut self) -> Self {
+        if let Ok(limit) = rlimit::increase_nofile_limit(u64::MAX) {
+            let room = usize::try_from(limit.saturating_sub(RESERVED_DESCRIPTORS).max(16))
+                .unwrap_or(usize::MAX);
+            if room < self.max_connections {
+                tracing::warn!(
+                    configured = self.max_connections,
+                    allowed = room,
+                    "limits.max_connections lowered to fit the open-file limit ({limit})"
+                );
+                self.max_connections = room;
+            }
+        }
+        self
+    }
+}
+
+/// An acceptor that applies [`ConnectionLimits`] to every connection.
+pub struct LimitedAcceptor<A> {
+    inner: A,
+    limits: ConnectionLimits,
+    slots: Arc<Semaphore>,
+    open: prometheus::IntGauge,
+}
+
+impl<A> LimitedAcceptor<A> {
+    pub fn new(inner: A, limits: ConnectionLimits, open: prometheus::IntGauge) -> Self {
+        Self {
+            inner,
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+            limits,
+            open,
+        }
+    }
+}
+
+impl<A: Acceptor> Acceptor for LimitedAcceptor<A> {
+    type Io = LimitedIo<A::Io>;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        // Wait for a free slot before taking the next connection off the
+        // backlog: at the cap, clients queue in the kernel, not in memory.
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the connection semaphore is never closed");
+        let (io, local, remote, scheme) = self.inner.accept().await?;
+        self.open.inc();
+        let io = LimitedIo {
+            inner: io,
+            limits: self.limits,
+            phase: Phase::Idle,
+            head_matched: 0,
+            deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
+            _slot: slot,
+            open: self.open.clone(),
+        };
+        Ok((io, local, remote, scheme))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No request in flight: the idle timeout runs.
+    Idle,
+    /// Reading a request head: the header timeout runs from its first byte.
+    Head,
+    /// Head read, response not yet started: no limit here.
+    Busy,
+}
+
+/// A connection with its deadlines. A read past a deadline fails with
+/// `TimedOut`, and hyper closes the connection.
+pub struct LimitedIo<T> {
+    inner: T,
+    limits: ConnectionLimits,
+    phase: Phase,
+    /// How much of `\r\n\r\n` the head read so far ends with.
+    head_matched: u8,
+    deadline: Pin<Box<Sleep>>,
+    _slot: OwnedSemaphorePermit,
+    open: prometheus::IntGauge,
+}
+
+impl<T> Drop for LimitedIo<T> {
+    fn drop(&mut self) {
+        self.open.dec();
+    }
+}
+
+impl<T> LimitedIo<T> {
+    fn restart(&mut self, after: Duration) {
+        self.deadline.as_mut().reset(Instant::now() + after);
+    }
+
+    /// Follow the bytes of a request: the first one starts the head, the
+    /// blank line ends it.
+    fn saw(&mut self, bytes: &[u8]) {
+        if self.phase == Phase::Idle {
+            self.phase = Phase::Head;
+            self.head_matched = 0;
+            self.restart(self.limits.header_timeout);
+        }
+        if self.phase != Phase::Head {
+            return;
+        }
+        for &b in bytes {
+            self.head_matched = match (self.head_matched, b) {
+                (0 | 2, b'\r') => self.head_matched + 1,
+                (1 | 3, b'\n') => self.head_matched + 1,
+                (_, b'\r') => 1,
+                _ => 0,
+            };
+            if self.head_matched == 4 {
+                self.phase = Phase::Busy;
+                return;
+            }
+        }
+    }
+
+    /// The server started (or went on) writing a response: once it is out,
+    /// the connection is idle. An interim `100 Continue` changes nothing.
+    fn wrote(&mut self, bytes: &[u8]) {
+        let interim = bytes.starts_with(b"HTTP/1.") && bytes.get(9) == Some(&b'1');
+        if !interim && self.phase != Phase::Head {
+            self.phase = Phase::Idle;
+            self.restart(self.limits.idle_timeout);
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for LimitedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let read = &buf.filled()[before..];
+                if !read.is_empty() {
+                    this.saw(read);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+            Poll::Pending => {
+                if this.phase != Phase::Busy && this.deadline.as_mut().poll(cx).is_ready() {
+                    let what = if this.phase == Phase::Idle {
+                        "idle connection closed (limits.idle_timeout_seconds)"
+                    } else {
+                        "request head not received in time (limits.header_timeout_seconds)"
+                    };
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for LimitedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = written
+            && n > 0
+        {
+            this.wrote(&buf[..n]);
+        }
+        written
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = written
+            && n > 0
+        {
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
+            this.wrote(first);
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The error a body read fails with when the client stops sending.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stalled for more than {0:?} (limits.body_timeout_seconds)")]
+pub struct BodyStalled(pub Duration);
+
+/// Give every request body a limit on the pause between two of its chunks:
+/// a client that stops sending mid-body fails its own request after
+/// `timeout`, and holds nothing else meanwhile.
+pub async fn body_timeout<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    timeout: Duration,
+) -> poem::Result<Response> {
+    let has_body = req
+        .headers()
+        .contains_key(poem::http::header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .is_some_and(|len| len.as_bytes() != b"0");
+    if has_body {
+        let body = Box::pin(req.take_body().into_bytes_stream());
+        req.set_body(Body::from_bytes_stream(stall_limited(body, timeout)));
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// `stream`, failing with [`BodyStalled`] when no chunk comes for `timeout`.
+fn stall_limited<S>(
+    stream: S,
+    timeout: Duration,
+) -> impl futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static
+where
+    S: futures_util::Stream<Item = io::Result<bytes::Bytes>> + Send + Unpin + 'static,
+{
+    futures_util::stream::unfold(Some(stream), move |stream| async move {
+        let mut stream = stream?;
+        match tokio::time::timeout(timeout, stream.next()).await {
+            Ok(Some(item)) => Some((item, Some(stream))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    BodyStalled(timeout),
+                )),
+                None,
+            )),
+        }
+    })
+}

@@ -1,0 +1,302 @@
+//! The SQLite writer: write transactions of this process take their turn one
+//! at a time, in arrival order, and the requests that wait together share
+//! one commit (group commit).
+//!
+//! SQLite has one write lock per file. Left to itself, every writer that
+//! finds it taken sleeps in SQLite's busy handler and, past the busy
+//! timeout, fails with "database is locked". Here the lock is queued for
+//! in the process instead, on a fair (FIFO) mutex: no write ever waits on
+//! SQLite's lock for another write of this process.
+//!
+//! The turn holds the *batch*: one outer transaction (`BEGIN IMMEDIATE`).
+//! Each writer's transaction is a savepoint inside it, so a writer that
+//! fails (a 409, a 422, an error) rolls back only its own savepoint and
+//! never the others'. When a writer is done it asks the flusher to commit;
+//! the flusher queues for the turn like everyone else, so by the time it
+//! gets it, every writer that was already waiting has added its savepoint
+//! to the batch: one `COMMIT`, one fsync, for all of them. Each writer's
+//! `commit()` returns only once the batch holding its data is durable
+//! (`synchronous=FULL`); if that commit fails, every writer in the batch
+//! gets the error, so nothing is reported stored that was not.
+//!
+//! On PostgreSQL the server takes row locks and groups commits itself: a
+//! write transaction there is a plain transaction.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Instant,
+};
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
+
+use crate::metrics::Metrics;
+
+/// A batch commits as soon as no writer is waiting, and at the latest after
+/// this many writers, so that the WAL grows in bounded steps …
+const MAX_BATCH: usize = 128;
+
+/// … or once the batch has been open this long.
+const MAX_BATCH_AGE: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// The outcome of a batch's commit, shared by its writers.
+type Durable = Result<(), Arc<DbErr>>;
+
+/// The open batch: the outer transaction and the writers waiting for it to
+/// be committed.
+struct Batch {
+    txn: DatabaseTransaction,
+    waiting: Vec<oneshot::Sender<Durable>>,
+    opened: Instant,
+}
+
+/// The turn at the SQLite write lock, and the flusher that commits batches.
+pub struct Writer {
+    backend: DbBackend,
+    turn: Arc<Mutex<Option<Batch>>>,
+    queued: Arc<AtomicUsize>,
+    flush: Arc<Notify>,
+    /// Started with the first write, on the runtime that makes it.
+    flusher: std::sync::Once,
+    metrics: Metrics,
+}
+
+impl Writer {
+    pub fn new(backend: DbBackend, metrics: Metrics) -> Self {
+        Self {
+            backend,
+            turn: Arc::new(Mutex::new(None)),
+            queued: Arc::new(AtomicUsize::new(0)),
+            flush: Arc::new(Notify::new()),
+            flusher: std::sync::Once::new(),
+            metrics,
+        }
+    }
+
+    /// Begin a write transaction: on SQLite, wait for the turn and open a
+    /// savepoint in the current batch.
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
+        if self.backend != DbBackend::Sqlite {
+            return Ok(WriteTransaction {
+                txn: Some(db.begin().await?),
+                turn: None,
+            });
+        }
+        self.flusher.call_once(|| {
+            tokio::spawn(flusher(
+                Arc::downgrade(&self.turn),
+                self.flush.clone(),
+                self.queued.clone(),
+                self.metrics.clone(),
+            ));
+        });
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        self.metrics.write_queue.inc();
+        let mut turn = self.turn.clone().lock_owned().await;
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.write_queue.dec();
+        if turn.is_none() {
+            let txn = db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?;
+            *turn = Some(Batch {
+                txn,
+                waiting: Vec::new(),
+                opened: Instant::now(),
+            });
+        }
+        let batch = turn.as_ref().expect("a batch was opened above");
+        let savepoint = match batch.txn.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(err) => {
+                // The batch's connection is unusable: end it, so the next
+                // writer starts afresh (its earlier writers learn of it).
+                fail_batch(turn.take(), &err).await;
+                return Err(err);
+            }
+        };
+        Ok(WriteTransaction {
+            txn: Some(savepoint),
+            turn: Some(Turn {
+                guard: turn,
+                flush: self.flush.clone(),
+            }),
+        })
+    }
+}
+
+/// Commit the open batch whenever a writer asks for it.
+async fn flusher(
+    turn: std::sync::Weak<Mutex<Option<Batch>>>,
+    flush: Arc<Notify>,
+    queued: Arc<AtomicUsize>,
+    metrics: Metrics,
+) {
+    loop {
+        flush.notified().await;
+        let Some(turn) = turn.upgrade() else { return };
+        // Queue behind every writer already waiting: they join the batch.
+        let mut guard = turn.lock_owned().await;
+        let Some(batch) = guard.take() else { continue };
+        if batch.waiting.is_empty() {
+            // Only rolled-back writers: nothing to make durable.
+            drop(batch.txn.rollback().await);
+            continue;
+        }
+        if queued.load(Ordering::SeqCst) > 0
+            && batch.waiting.len() < MAX_BATCH
+            && batch.opened.elapsed() < MAX_BATCH_AGE
+        {
+            // Writers arrived meanwhile: let them join, commit after them.
+            *guard = Some(batch);
+            flush.notify_one();
+            continue;
+        }
+        metrics.commit_batch.observe(batch.waiting.len() as f64);
+        let started = batch.opened;
+        let outcome = batch.txn.commit().await.map_err(Arc::new);
+        drop(guard);
+        if let Err(err) = &outcome {
+            tracing::error!(error = %err, "Group commit failed; its writers are told");
+        }
+        tracing::trace!(
+            writers = batch.waiting.len(),
+            held_ms = started.elapsed().as_millis() as u64,
+            "Group commit"
+        );
+        for writer in batch.waiting {
+            let _ = writer.send(outcome.clone());
+        }
+    }
+}
+
+async fn fail_batch(batch: Option<Batch>, err: &DbErr) {
+    if let Some(batch) = batch {
+        drop(batch.txn.rollback().await);
+        let shared = Arc::new(DbErr::Custom(format!(
+            "the write batch failed before commit: {err}"
+        )));
+        for writer in batch.waiting {
+            let _ = writer.send(Err(shared.clone()));
+        }
+    }
+}
+
+/// A writer's turn: the batch it writes into.
+struct Turn {
+    guard: OwnedMutexGuard<Option<Batch>>,
+    flush: Arc<Notify>,
+}
+
+/// A transaction that writes: a savepoint in the SQLite batch, or a plain
+/// PostgreSQL transaction. Use it as a [`DatabaseTransaction`]; end it with
+/// [`commit`](Self::commit) or [`rollback`](Self::rollback) (dropping it
+/// rolls back).
+pub struct WriteTransaction {
+    txn: Option<DatabaseTransaction>,
+    turn: Option<Turn>,
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        self.txn
+            .as_ref()
+            .expect("a write transaction is used until it ends")
+    }
+}
+
+impl WriteTransaction {
+    /// Commit, and return once the data is durable.
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        let txn = self.txn.take().expect("a write transaction ends once");
+        let Some(mut turn) = self.turn.take() else {
+            return txn.commit().await;
+        };
+        if let Err(err) = txn.commit().await {
+            turn.flush.notify_one();
+            return Err(err);
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Some(batch) = turn.guard.as_mut() {
+            batch.waiting.push(tx);
+        }
+        turn.flush.notify_one();
+        drop(turn);
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(DbErr::Custom(format!("commit failed: {err}"))),
+            Err(_) => Err(DbErr::Custom(
+                "the write batch ended without a commit".into(),
+            )),
+        }
+    }
+
+    /// Undo this transaction's writes (only its own).
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        let txn = self.txn.take().expect("a write transaction ends once");
+        let result = txn.rollback().await;
+        if let Some(turn) = self.turn.take() {
+            turn.flush.notify_one();
+        }
+        result
+    }
+}
+
+impl Drop for WriteTransaction {
+    fn drop(&mut self) {
+        // The savepoint's own drop queues its rollback on the connection,
+        // ahead of anything the next writer sends.
+        drop(self.txn.take());
+        if let Some(turn) = self.turn.take() {
+            turn.flush.notify_one();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm::ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DbBackend {
+        (**self).get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        (**self).execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        (**self).execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        (**self).query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        (**self).query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        (**self).support_returning()
+    }
+
+    fn is_mock_connection(&self) -> bool {
+        (**self).is_mock_connection()
+    }
+}
