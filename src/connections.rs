@@ -110,6 +110,7 @@ impl<A: Acceptor> Acceptor for LimitedAcceptor<A> {
             phase: Phase::Idle,
             head_matched: 0,
             deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
+            reader: None,
             _slot: slot,
             open: self.open.clone(),
         };
@@ -136,6 +137,9 @@ pub struct LimitedIo<T> {
     /// How much of `\r\n\r\n` the head read so far ends with.
     head_matched: u8,
     deadline: Pin<Box<Sleep>>,
+    /// The waker of the last read that found nothing: woken when a phase
+    /// with a deadline starts, so the deadline is armed at once.
+    reader: Option<std::task::Waker>,
     _slot: OwnedSemaphorePermit,
     open: prometheus::IntGauge,
 }
@@ -183,6 +187,9 @@ impl<T> LimitedIo<T> {
         if !interim && self.phase != Phase::Head {
             self.phase = Phase::Idle;
             self.restart(self.limits.idle_timeout);
+            if let Some(reader) = self.reader.take() {
+                reader.wake();
+            }
         }
     }
 }
@@ -213,6 +220,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for LimitedIo<T> {
                     };
                     return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, what)));
                 }
+                this.reader = Some(cx.waker().clone());
                 Poll::Pending
             }
         }

@@ -3,13 +3,15 @@
 //! until `jobs.max_attempts`, then marked `failed`.
 //!
 //! A lease is a conditional update (`pending` and due, or `sending` with an
-//! expired lease → `sending` until `now + claim_seconds`), so two replicas
-//! never send the same row at once, and a row whose sender died is sent
-//! again after its lease expires. A delivery is marked `sent` right after
+//! expired lease → `sending` until `now + claim_seconds`, `now` being the
+//! moment that one delivery is taken), so two replicas never send the same
+//! row at once, and a row whose sender died is sent again after its lease
+//! expires. Different recipients are served concurrently. A delivery is marked `sent` right after
 //! the server accepted it; only a crash between those two steps can repeat
 //! a mail, and the repeat carries the same Message-ID.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use futures_util::StreamExt;
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
     sea_query::ExprTrait,
@@ -34,6 +36,12 @@ pub struct DrainReport {
 }
 
 impl DrainReport {
+    fn add(&mut self, other: DrainReport) {
+        self.sent += other.sent;
+        self.retrying += other.retrying;
+        self.failed += other.failed;
+    }
+
     pub fn did_work(&self) -> bool {
         self.sent + self.retrying + self.failed > 0
     }
@@ -60,97 +68,152 @@ pub fn backoff(base_seconds: u64, attempts: i32) -> Duration {
     Duration::seconds(i64::try_from(seconds).unwrap_or(86_400))
 }
 
-/// Send every delivery that is due now.
+/// Targets (recipients) delivered to at once; each target's deliveries go
+/// one after another, in order.
+const CONCURRENT_TARGETS: usize = 8;
+
+/// Send every delivery that is due now. Deliveries to different targets go
+/// concurrently (up to [`CONCURRENT_TARGETS`]), so one slow or dead target
+/// delays the others by nothing; each delivery is leased at the moment it
+/// is taken, with its own expiry, so a pass of any length never lets
+/// another worker take a delivery this one is still sending.
 pub async fn drain(
     ctx: &Context,
     mailer: &Mailer,
     webhooks: &WebhookClient,
 ) -> Result<DrainReport, ServiceError> {
-    let mut report = DrainReport::default();
-    let now = ctx.now();
-    let lease = Duration::seconds(i64::try_from(ctx.settings.jobs.claim_seconds).unwrap_or(600));
-    let candidates: Vec<uuid::Uuid> = delivery::Entity::find()
+    let candidates: Vec<(uuid::Uuid, String)> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Id)
-        .filter(due(now))
+        .column(delivery::Column::Recipient)
+        .filter(due(ctx.now()))
         .order_by_asc(delivery::Column::NextAttemptAt)
         .order_by_asc(delivery::Column::Id)
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    for id in candidates {
-        let leased = delivery::Entity::update_many()
-            .col_expr(delivery::Column::Status, Expr::value("sending"))
-            .col_expr(delivery::Column::LockedUntil, Expr::value(now + lease))
-            .col_expr(
-                delivery::Column::Attempts,
-                Expr::col(delivery::Column::Attempts).add(Expr::value(1)),
-            )
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-            .filter(delivery::Column::Id.eq(id))
-            .filter(due(now))
-            .exec(&ctx.db)
-            .await?;
-        if leased.rows_affected != 1 {
-            continue; // another worker took it
+    let mut targets: Vec<(String, Vec<uuid::Uuid>)> = Vec::new();
+    for (id, recipient) in candidates {
+        match targets.iter_mut().find(|(r, _)| *r == recipient) {
+            Some((_, ids)) => ids.push(id),
+            None => targets.push((recipient, vec![id])),
         }
-        let Some(row) = delivery::Entity::find_by_id(id).one(&ctx.db).await? else {
-            continue;
-        };
-        let outcome = deliver(ctx, mailer, webhooks, &row).await;
-        let now = ctx.now();
-        let update = delivery::Entity::update_many()
-            .filter(delivery::Column::Id.eq(id))
-            .col_expr(
-                delivery::Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(delivery::Column::UpdatedAt, Expr::value(now));
-        match outcome {
-            Ok(()) => {
-                update
-                    .col_expr(delivery::Column::Status, Expr::value("sent"))
-                    .col_expr(delivery::Column::SentAt, Expr::value(now))
-                    .col_expr(
-                        delivery::Column::LastError,
-                        Expr::value(Option::<String>::None),
-                    )
-                    .exec(&ctx.db)
-                    .await?;
-                tracing::info!(
-                    delivery.kind = %row.kind,
-                    delivery.channel = %row.channel,
-                    delivery.id = %row.id,
-                    "Delivered {} {} to {}", row.kind, row.channel, row.recipient
-                );
-                report.sent += 1;
+    }
+    let reports: Vec<Result<DrainReport, ServiceError>> = futures_util::stream::iter(targets)
+        .map(|(_, ids)| async move {
+            let mut report = DrainReport::default();
+            for id in ids {
+                report.add(drain_one(ctx, mailer, webhooks, id).await?);
             }
-            Err(err) => {
-                let error = format!("{err:#}");
-                let gave_up = u32::try_from(row.attempts).unwrap_or(u32::MAX)
-                    >= ctx.settings.jobs.max_attempts;
-                let retry_at = now + backoff(ctx.settings.jobs.retry_base_seconds, row.attempts);
-                update
-                    .col_expr(
-                        delivery::Column::Status,
-                        Expr::value(if gave_up { "failed" } else { "pending" }),
-                    )
-                    .col_expr(delivery::Column::NextAttemptAt, Expr::value(retry_at))
-                    .col_expr(delivery::Column::LastError, Expr::value(error.clone()))
-                    .exec(&ctx.db)
-                    .await?;
-                tracing::warn!(
-                    delivery.id = %row.id,
-                    delivery.attempts = row.attempts,
-                    error = %error,
-                    "Delivery of {} {} failed{}", row.kind, row.channel,
-                    if gave_up { "; giving up" } else { "; will retry" }
-                );
-                if gave_up {
-                    report.failed += 1;
-                } else {
-                    report.retrying += 1;
-                }
+            Ok(report)
+        })
+        .buffer_unordered(CONCURRENT_TARGETS)
+        .collect()
+        .await;
+    let mut report = DrainReport::default();
+    for part in reports {
+        report.add(part?);
+    }
+    Ok(report)
+}
+
+/// Lease one delivery, send it, record the outcome.
+async fn drain_one(
+    ctx: &Context,
+    mailer: &Mailer,
+    webhooks: &WebhookClient,
+    id: uuid::Uuid,
+) -> Result<DrainReport, ServiceError> {
+    let mut report = DrainReport::default();
+    let lease = Duration::seconds(i64::try_from(ctx.settings.jobs.claim_seconds).unwrap_or(600));
+    // The lease runs from now, when this delivery is taken, not from the
+    // start of the pass.
+    let now = ctx.now();
+    // Microseconds, as PostgreSQL keeps them, so the value compares equal
+    // when the outcome is recorded.
+    let locked_until = (now + lease).trunc_subsecs(6);
+    let txn = ctx.begin_write().await?;
+    let leased = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value("sending"))
+        .col_expr(delivery::Column::LockedUntil, Expr::value(locked_until))
+        .col_expr(
+            delivery::Column::Attempts,
+            Expr::col(delivery::Column::Attempts).add(Expr::value(1)),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.eq(id))
+        .filter(due(now))
+        .exec(&txn)
+        .await?;
+    let row = if leased.rows_affected == 1 {
+        delivery::Entity::find_by_id(id).one(&txn).await?
+    } else {
+        None // another worker took it
+    };
+    txn.commit().await?;
+    let Some(row) = row else {
+        return Ok(report);
+    };
+    let outcome = deliver(ctx, mailer, webhooks, &row).await;
+    let now = ctx.now();
+    // Recorded only while the lease is still ours: a worker that took the
+    // delivery over after it expired records its own outcome.
+    let update = delivery::Entity::update_many()
+        .filter(delivery::Column::Id.eq(id))
+        .filter(delivery::Column::Status.eq("sending"))
+        .filter(delivery::Column::LockedUntil.eq(locked_until))
+        .col_expr(
+            delivery::Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now));
+    let txn = ctx.begin_write().await?;
+    match outcome {
+        Ok(()) => {
+            update
+                .col_expr(delivery::Column::Status, Expr::value("sent"))
+                .col_expr(delivery::Column::SentAt, Expr::value(now))
+                .col_expr(
+                    delivery::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                )
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            tracing::info!(
+                delivery.kind = %row.kind,
+                delivery.channel = %row.channel,
+                delivery.id = %row.id,
+                "Delivered {} {} to {}", row.kind, row.channel, row.recipient
+            );
+            report.sent += 1;
+        }
+        Err(err) => {
+            let error = format!("{err:#}");
+            let gave_up =
+                u32::try_from(row.attempts).unwrap_or(u32::MAX) >= ctx.settings.jobs.max_attempts;
+            let retry_at = now + backoff(ctx.settings.jobs.retry_base_seconds, row.attempts);
+            update
+                .col_expr(
+                    delivery::Column::Status,
+                    Expr::value(if gave_up { "failed" } else { "pending" }),
+                )
+                .col_expr(delivery::Column::NextAttemptAt, Expr::value(retry_at))
+                .col_expr(delivery::Column::LastError, Expr::value(error.clone()))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            tracing::warn!(
+                delivery.id = %row.id,
+                delivery.attempts = row.attempts,
+                error = %error,
+                "Delivery of {} {} failed{}", row.kind, row.channel,
+                if gave_up { "; giving up" } else { "; will retry" }
+            );
+            if gave_up {
+                report.failed += 1;
+            } else {
+                report.retrying += 1;
             }
         }
     }

@@ -141,11 +141,13 @@ pub async fn list(
 /// Remove a channel; deliveries already queued still go out.
 pub async fn remove(ctx: &Context, reference: IncidentRef, id: Uuid) -> Result<(), ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
+    let txn = ctx.begin_write().await?;
     let deleted = incident_channel::Entity::delete_many()
         .filter(incident_channel::Column::IncidentId.eq(incident.id))
         .filter(incident_channel::Column::Id.eq(id))
-        .exec(&ctx.db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     if deleted.rows_affected == 0 {
         return Err(ServiceError::NotFound(format!("channel {id}")));
     }

@@ -195,9 +195,9 @@ pub async fn rules_for<C: ConnectionTrait>(
 
 /// Remove a rule (global or of any incident) by id.
 pub async fn delete(ctx: &Context, id: Uuid) -> Result<(), ServiceError> {
-    let result = redaction_rule::Entity::delete_by_id(id)
-        .exec(&ctx.db)
-        .await?;
+    let txn = ctx.begin_write().await?;
+    let result = redaction_rule::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
     if result.rows_affected == 0 {
         return Err(ServiceError::NotFound(format!("redaction rule {id}")));
     }

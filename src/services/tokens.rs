@@ -76,11 +76,13 @@ pub async fn authenticate(
         && t.last_used_at
             .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
     {
+        let txn = ctx.begin_write().await?;
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
             .filter(api_token::Column::Id.eq(t.id))
-            .exec(&ctx.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
     }
     Ok(token.and_then(|t| {
         let scope = t.scope.parse().ok()?;

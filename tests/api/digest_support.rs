@@ -244,13 +244,18 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Serve on `listener` until the test ends.
     pub fn serve(listener: TcpListener) -> Self {
+        Self::serve_slowly(listener, std::time::Duration::ZERO)
+    }
+
+    /// Serve on `listener`, taking `delay` to accept each message.
+    pub fn serve_slowly(listener: TcpListener, delay: std::time::Duration) -> Self {
         let sink = Self::default();
         let received = sink.received.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let received = received.clone();
                 tokio::spawn(async move {
-                    let _ = conversation(stream, received).await;
+                    let _ = conversation(stream, received, delay).await;
                 });
             }
         });
@@ -265,6 +270,7 @@ impl SmtpSink {
 async fn conversation(
     stream: tokio::net::TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
+    delay: std::time::Duration,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -306,6 +312,7 @@ async fn conversation(
                 };
                 data.extend_from_slice(chunk);
             }
+            tokio::time::sleep(delay).await;
             received.lock().unwrap().push(Received {
                 mail_from: mail_from.clone(),
                 rcpt_to: rcpt_to.clone(),

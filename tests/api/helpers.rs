@@ -18,6 +18,8 @@ pub struct TestApp {
     pub backend: &'static str,
     /// The app's scheduler and outbox worker: tests drive `run_once()`.
     pub jobs: debrief::jobs::Jobs,
+    /// The app's service context (its writer, render queue, metrics).
+    pub context: debrief::services::Context,
     /// The database this app runs on (another app can share it).
     pub database_url: String,
     /// Send to stop the server gracefully.
@@ -87,6 +89,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("token");
     let base = format!("http://127.0.0.1:{}", app.port());
     let jobs = app.jobs().clone();
+    let context = app.context().clone();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let stopped = tokio::spawn(app.run_until_stopped(async {
         let _ = stop.await;
@@ -98,6 +101,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         clock,
         backend,
         jobs,
+        context,
         database_url,
         shutdown: Some(shutdown),
         stopped: Some(stopped),

@@ -12,6 +12,7 @@ mod digests;
 mod errors;
 mod imports;
 mod incidents;
+mod limits;
 mod notifications;
 mod openapi;
 mod ops;
