@@ -380,7 +380,7 @@ pub async fn update(
 ) -> Result<IncidentView, ServiceError> {
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
-    let current = find_incident(&txn, reference).await?;
+    let current = super::find_incident_for_update(&txn, reference).await?;
     check_if_match(if_match, current.version)?;
 
     let old_status: IncidentStatus = parse_stored(&current.status)?;

@@ -112,6 +112,27 @@ pub async fn find_incident<C: ConnectionTrait>(
     })
 }
 
+/// Look an incident up inside a write transaction and lock its row until
+/// commit (`FOR UPDATE` on PostgreSQL; on SQLite the writer's turn already
+/// excludes every other write), so a read-modify-write of the whole row
+/// cannot overwrite a concurrent change such as a new sitrep's version.
+pub async fn find_incident_for_update<C: ConnectionTrait>(
+    db: &C,
+    reference: IncidentRef,
+) -> Result<incident::Model, ServiceError> {
+    use sea_orm::QuerySelect;
+    let query = match reference {
+        IncidentRef::Id(id) => incident::Entity::find_by_id(id),
+        IncidentRef::Number(n) => incident::Entity::find().filter(incident::Column::Number.eq(n)),
+    };
+    query.lock_exclusive().one(db).await?.ok_or_else(|| {
+        ServiceError::NotFound(match reference {
+            IncidentRef::Id(id) => format!("incident {id}"),
+            IncidentRef::Number(n) => format!("incident {}", IncidentRef::display(n)),
+        })
+    })
+}
+
 /// A new row id: UUIDv7, so ids sort by creation and index pages stay warm.
 pub fn new_id() -> Uuid {
     Uuid::now_v7()

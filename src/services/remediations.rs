@@ -145,16 +145,24 @@ fn check_status_reason(
     Ok(())
 }
 
+/// Look an item up; with `lock`, inside a write transaction, its row stays
+/// locked until commit (`FOR UPDATE` on PostgreSQL; on SQLite the writer's
+/// turn already excludes other writes), so a read-modify-write of the row
+/// is never raced into a 412 the client did not ask for.
 async fn find_item<C: ConnectionTrait>(
     db: &C,
     reference: RemediationRef,
+    lock: bool,
 ) -> Result<remediation_item::Model, ServiceError> {
-    let query = match reference {
+    let mut query = match reference {
         RemediationRef::Id(id) => remediation_item::Entity::find_by_id(id),
         RemediationRef::Number(n) => {
             remediation_item::Entity::find().filter(remediation_item::Column::Number.eq(n))
         }
     };
+    if lock {
+        query = query.lock_exclusive();
+    }
     query.one(db).await?.ok_or_else(|| {
         ServiceError::NotFound(match reference {
             RemediationRef::Id(id) => format!("remediation item {id}"),
@@ -423,7 +431,7 @@ pub async fn get(
     ctx: &Context,
     reference: RemediationRef,
 ) -> Result<RemediationDetail, ServiceError> {
-    let item = find_item(&ctx.db, reference).await?;
+    let item = find_item(&ctx.db, reference, false).await?;
     let history = remediation_history::Entity::find()
         .filter(remediation_history::Column::RemediationId.eq(item.id))
         .order_by_asc(remediation_history::Column::ChangedAt)
@@ -548,7 +556,7 @@ pub async fn update(
 ) -> Result<RemediationView, ServiceError> {
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
-    let current = find_item(&txn, reference).await?;
+    let current = find_item(&txn, reference, true).await?;
     check_if_match(if_match, current.version)?;
     let old_status: RemediationStatus = parse_stored(&current.status)?;
     let mut next = current.clone();
@@ -701,7 +709,7 @@ async fn change_links(
 ) -> Result<RemediationView, ServiceError> {
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
-    let item = find_item(&txn, reference).await?;
+    let item = find_item(&txn, reference, true).await?;
     let incident = match find_incident(&txn, incident_ref).await {
         // Linking to a missing incident is a bad request body, not a missing resource.
         Err(ServiceError::NotFound(what)) if add => {

@@ -199,7 +199,7 @@ async fn write_of_kind(app: &TestApp, n: usize) -> Vec<u16> {
         3 => record(
             app.post(
                 "/incidents/INC-1/status-updates",
-                json!({"status": "investigating", "message": format!("update {n}")}),
+                json!({"status": "investigating", "message": format!("update {n}"), "posted_at": "2026-11-20T10:30:00Z"}),
             )
             .await,
         ),
@@ -213,7 +213,7 @@ async fn write_of_kind(app: &TestApp, n: usize) -> Vec<u16> {
         5 => record(
             app.post(
                 "/remediations",
-                json!({"title": format!("Fix {n}"), "kind": "fix", "priority": "p2", "incidents": ["INC-1"]}),
+                json!({"title": format!("Fix {n}"), "kind": "prevent", "priority": "p2", "incidents": ["INC-1"]}),
             )
             .await,
         ),
@@ -279,6 +279,10 @@ async fn sixty_four_writers_of_every_kind_and_an_import_get_no_5xx() {
     let statuses: Vec<u16> = statuses.into_iter().flatten().collect();
     let server_errors = statuses.iter().filter(|s| **s >= 500).count();
     assert_eq!(server_errors, 0, "5xx among {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 201 | 409)),
+        "every write is stored, or refused for its own reason: {statuses:?}"
+    );
     assert!(
         statuses.iter().filter(|s| **s == 409).count() >= 32,
         "the refused closes"
