@@ -100,16 +100,7 @@ pub async fn find_incident<C: ConnectionTrait>(
     db: &C,
     reference: IncidentRef,
 ) -> Result<incident::Model, ServiceError> {
-    let query = match reference {
-        IncidentRef::Id(id) => incident::Entity::find_by_id(id),
-        IncidentRef::Number(n) => incident::Entity::find().filter(incident::Column::Number.eq(n)),
-    };
-    query.one(db).await?.ok_or_else(|| {
-        ServiceError::NotFound(match reference {
-            IncidentRef::Id(id) => format!("incident {id}"),
-            IncidentRef::Number(n) => format!("incident {}", IncidentRef::display(n)),
-        })
-    })
+    lookup_incident(db, reference, false).await
 }
 
 /// Look an incident up inside a write transaction and lock its row until
@@ -120,12 +111,23 @@ pub async fn find_incident_for_update<C: ConnectionTrait>(
     db: &C,
     reference: IncidentRef,
 ) -> Result<incident::Model, ServiceError> {
+    lookup_incident(db, reference, true).await
+}
+
+async fn lookup_incident<C: ConnectionTrait>(
+    db: &C,
+    reference: IncidentRef,
+    lock: bool,
+) -> Result<incident::Model, ServiceError> {
     use sea_orm::QuerySelect;
-    let query = match reference {
+    let mut query = match reference {
         IncidentRef::Id(id) => incident::Entity::find_by_id(id),
         IncidentRef::Number(n) => incident::Entity::find().filter(incident::Column::Number.eq(n)),
     };
-    query.lock_exclusive().one(db).await?.ok_or_else(|| {
+    if lock {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await?.ok_or_else(|| {
         ServiceError::NotFound(match reference {
             IncidentRef::Id(id) => format!("incident {id}"),
             IncidentRef::Number(n) => format!("incident {}", IncidentRef::display(n)),

@@ -87,13 +87,22 @@ async fn read_status(stream: &mut TcpStream) -> u16 {
         .unwrap_or(0)
 }
 
-fn import_head(app: &TestApp, length: usize) -> String {
-    format!(
+/// Start a bundle import of `body` by hand, declaring its whole length,
+/// and send only its first `sent` bytes.
+async fn partial_upload(app: &TestApp, body: &[u8], sent: usize) -> TcpStream {
+    let head = format!(
         "POST /api/v1/imports/bundle HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         app.base.trim_start_matches("http://"),
-        app.admin_token
-    )
+        app.admin_token,
+        body.len()
+    );
+    let mut upload = TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    upload.write_all(head.as_bytes()).await.unwrap();
+    upload.write_all(&body[..sent]).await.unwrap();
+    upload
 }
 
 #[tokio::test]
@@ -101,14 +110,7 @@ async fn an_upload_that_stalls_for_30_s_holds_up_no_other_write() {
     let app = spawn_app_with(|s| s.limits.body_timeout_seconds = 60).await;
     app.simple_incident().await;
     let body = serde_json::to_vec(&bundle(1, 2000)).unwrap();
-    let mut upload = TcpStream::connect(app.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    upload
-        .write_all(import_head(&app, body.len()).as_bytes())
-        .await
-        .unwrap();
-    upload.write_all(&body[..200]).await.unwrap();
+    let mut upload = partial_upload(&app, &body, 200).await;
 
     // While the upload stalls, other clients write as usual.
     let stall = Instant::now();
@@ -151,14 +153,7 @@ async fn an_upload_that_stalls_for_30_s_holds_up_no_other_write() {
 async fn an_upload_that_stops_is_cut_off_after_the_body_timeout_and_changes_nothing() {
     let app = spawn_app_with(|s| s.limits.body_timeout_seconds = 1).await;
     let body = serde_json::to_vec(&bundle(1, 10)).unwrap();
-    let mut upload = TcpStream::connect(app.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
-    upload
-        .write_all(import_head(&app, body.len()).as_bytes())
-        .await
-        .unwrap();
-    upload.write_all(&body[..100]).await.unwrap();
+    let mut upload = partial_upload(&app, &body, 100).await;
     let started = Instant::now();
     assert_eq!(read_status(&mut upload).await, 408);
     assert!(started.elapsed() < Duration::from_secs(10));
