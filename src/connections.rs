@@ -7,7 +7,9 @@
 //! around each accepted socket. It knows just enough HTTP/1 to tell the
 //! phases apart: waiting for a request (idle), reading its head (up to the
 //! blank line), and everything after the head until the response is
-//! written (no limit here: the handler's own bounds apply).
+//! written (no limit here: the handler's own bounds apply). An HTTP/2
+//! connection (prior knowledge, recognised by its preface) is only counted
+//! against the cap: its frames are not followed.
 
 use std::{
     io,
@@ -109,6 +111,7 @@ impl<A: Acceptor> Acceptor for LimitedAcceptor<A> {
             limits: self.limits,
             phase: Phase::Idle,
             head_matched: 0,
+            first_read: true,
             deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
             reader: None,
             _slot: slot,
@@ -126,6 +129,9 @@ enum Phase {
     Head,
     /// Head read, response not yet started: no limit here.
     Busy,
+    /// An HTTP/2 connection (prior knowledge): its frames are not followed
+    /// here; the cap on connections still holds.
+    Http2,
 }
 
 /// A connection with its deadlines. A read past a deadline fails with
@@ -136,6 +142,8 @@ pub struct LimitedIo<T> {
     phase: Phase,
     /// How much of `\r\n\r\n` the head read so far ends with.
     head_matched: u8,
+    /// Nothing has been read yet (an HTTP/2 preface is recognised there).
+    first_read: bool,
     deadline: Pin<Box<Sleep>>,
     /// The waker of the last read that found nothing: woken when a phase
     /// with a deadline starts, so the deadline is armed at once.
@@ -158,6 +166,10 @@ impl<T> LimitedIo<T> {
     /// Follow the bytes of a request: the first one starts the head, the
     /// blank line ends it.
     fn saw(&mut self, bytes: &[u8]) {
+        if self.phase == Phase::Idle && self.first_read && bytes.starts_with(b"PRI * HTTP/2.0") {
+            self.phase = Phase::Http2;
+        }
+        self.first_read = false;
         if self.phase == Phase::Idle {
             self.phase = Phase::Head;
             self.head_matched = 0;
@@ -184,7 +196,7 @@ impl<T> LimitedIo<T> {
     /// the connection is idle. An interim `100 Continue` changes nothing.
     fn wrote(&mut self, bytes: &[u8]) {
         let interim = bytes.starts_with(b"HTTP/1.") && bytes.get(9) == Some(&b'1');
-        if !interim && self.phase != Phase::Head {
+        if !interim && matches!(self.phase, Phase::Idle | Phase::Busy) {
             self.phase = Phase::Idle;
             self.restart(self.limits.idle_timeout);
             if let Some(reader) = self.reader.take() {
@@ -212,7 +224,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for LimitedIo<T> {
             }
             Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
             Poll::Pending => {
-                if this.phase != Phase::Busy && this.deadline.as_mut().poll(cx).is_ready() {
+                if matches!(this.phase, Phase::Idle | Phase::Head)
+                    && this.deadline.as_mut().poll(cx).is_ready()
+                {
                     let what = if this.phase == Phase::Idle {
                         "idle connection closed (limits.idle_timeout_seconds)"
                     } else {
