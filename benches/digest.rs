@@ -7,8 +7,9 @@
 //! week and the four before, the twelve-week trend chart (PNG), Markdown
 //! and HTML.
 //!
-//! Targets: median under 1 s with one year, and ten years under 1.5× the
-//! one-year time (the cost follows the week's data, not the history).
+//! Targets: median under 1 s with one year, and ten years under 1.2× the
+//! one-year time (issue 10; it was 1.5× before): the cost follows the
+//! week's data, not the history.
 //! Knob: `BENCH_RUNS` (timed generations per size, default 20).
 
 use std::{sync::Arc, time::Instant};
@@ -55,8 +56,8 @@ async fn run() -> anyhow::Result<()> {
     let ratio = ten / one;
     println!("ten years / one year: {ratio:.2}×");
     println!(
-        "targets (one year < 1000 ms; ten years < 1.5× one year): {}",
-        if one < 1000.0 && ratio < 1.5 {
+        "targets (one year < 1000 ms; ten years < 1.2× one year): {}",
+        if one < 1000.0 && ratio < 1.2 {
             "met"
         } else {
             "MISSED"

@@ -71,9 +71,10 @@ pub async fn generate<C: ConnectionTrait>(
     for back in 0..=COMPARISON_WEEKS {
         let w = week.minus(back);
         let (from, to) = w.bounds(tz);
-        // The weeks before show counts only.
+        // The week lists its most overdue items (all are counted); the
+        // weeks before show counts only.
         let lists = if back == 0 {
-            Lists::Full
+            Lists::Most(DIGEST_LIST_LIMIT)
         } else {
             Lists::CountsOnly
         };

@@ -309,6 +309,9 @@ pub async fn active_incidents<C: ConnectionTrait>(
 pub enum Lists {
     /// Every one, with its details.
     Full,
+    /// The `n` most overdue of each, with the counts of all: a list that
+    /// reads what it shows, however long the history.
+    Most(usize),
     /// Their counts only; the lists stay empty.
     CountsOnly,
 }
@@ -493,10 +496,14 @@ async fn postmortem_figures<C: ConnectionTrait>(
             .then(a.incident.len().cmp(&b.incident.len()))
             .then(a.incident.cmp(&b.incident))
     });
+    let overdue = overdue_items.len() as u64;
+    if let Lists::Most(n) = lists {
+        overdue_items.truncate(n);
+    }
     Ok(PostmortemFigures {
         due,
         published,
-        overdue: overdue_items.len() as u64,
+        overdue,
         overdue_items,
     })
 }
@@ -544,11 +551,22 @@ async fn remediation_figures<C: ConnectionTrait>(
                 .all(db)
                 .await?
         }
+        // Most overdue first: the earliest due date, then the lowest number
+        // (the order the list is sorted in below).
+        Lists::Most(n) => {
+            remediation_item::Entity::find()
+                .filter(overdue_condition.clone())
+                .order_by_asc(remediation_item::Column::DueDate)
+                .order_by_asc(remediation_item::Column::Number)
+                .limit(n as u64)
+                .all(db)
+                .await?
+        }
         Lists::CountsOnly => Vec::new(),
     };
     let overdue = match lists {
         Lists::Full => overdue_rows.len() as u64,
-        Lists::CountsOnly => count(db, overdue_condition).await?,
+        Lists::Most(_) | Lists::CountsOnly => count(db, overdue_condition).await?,
     };
     let mut overdue_items: Vec<OverdueItem> = overdue_rows
         .into_iter()

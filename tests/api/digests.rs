@@ -791,3 +791,47 @@ async fn the_digest_lists_the_hundred_most_overdue_items_and_counts_the_rest() {
         "{markdown}"
     );
 }
+
+#[tokio::test]
+async fn a_digest_lists_the_hundred_most_overdue_items_and_counts_them_all() {
+    let app = spawn_app_with(with_recipients).await;
+    app.simple_incident().await;
+    for i in 0..105 {
+        let resp = app
+            .post(
+                "/remediations",
+                json!({"title": format!("Follow-up {i}"), "kind": "prevent", "priority": "p0",
+                       "incidents": ["INC-1"], "due_date": format!("2026-11-{:02}", 21 + i % 5)}),
+            )
+            .await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    }
+    // In W50 (7 to 13 December) every one of them is overdue.
+    app.clock.advance(Duration::days(21));
+    let preview: Value = app
+        .post("/digests", json!({"week": "2026-W50"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rem = &preview["stats"]["remediations"];
+    assert_eq!(rem["overdue"], 105, "every overdue item is counted");
+    let listed = rem["overdue_items"].as_array().unwrap();
+    assert_eq!(listed.len(), 100, "the hundred most overdue are listed");
+    assert_eq!(listed[0]["due_date"], "2026-11-21", "most overdue first");
+    assert_eq!(listed[0]["reference"], "REM-1");
+    // Left out: the least overdue, due last and numbered highest.
+    for left_out in ["REM-85", "REM-90", "REM-95", "REM-100", "REM-105"] {
+        assert!(
+            listed.iter().all(|item| item["reference"] != left_out),
+            "{left_out} is not among the hundred most overdue"
+        );
+    }
+    assert!(
+        preview["markdown"]
+            .as_str()
+            .unwrap()
+            .contains("…and 5 more, all listed by"),
+        "the digest says how many more there are"
+    );
+}
