@@ -38,6 +38,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+#[path = "common/mod.rs"]
+mod common;
+
 use anyhow::{Context as _, anyhow, bail, ensure};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use http_body_util::{BodyExt, Full};
@@ -351,7 +354,7 @@ async fn own_process_app(
 
     let db_path = data_dir.join("debrief.db");
     report.storage = Some(inspect_app_storage(&db_path)?);
-    report.timeline_ddl = timeline_ddl(&db_path)?;
+    report.timeline_ddl = common::timeline_ddl(&db_path)?;
     Ok(())
 }
 
@@ -856,24 +859,6 @@ async fn ingest_http_once(
     })
 }
 
-/// The app's `timeline_events` DDL (table and indexes), as SQLite stored it.
-fn timeline_ddl(db: &Path) -> anyhow::Result<Vec<String>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare(
-        "SELECT sql FROM sqlite_master WHERE tbl_name = 'timeline_events' AND sql IS NOT NULL \
-         ORDER BY type = 'table' DESC, name",
-    )?;
-    let ddl = stmt
-        .query_map([], |row| row.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    ensure!(
-        ddl.len() == 3,
-        "expected the table and two indexes, got {ddl:?}"
-    );
-    Ok(ddl)
-}
-
 /// How the app stored a row: value types and the time format.
 fn inspect_app_storage(db: &Path) -> anyhow::Result<String> {
     let conn =
@@ -900,21 +885,9 @@ fn inspect_app_storage(db: &Path) -> anyhow::Result<String> {
 /// synchronous=FULL, foreign keys on, one prepared single-row INSERT
 /// executed 1,000 times per `BEGIN IMMEDIATE` transaction.
 fn ingest_rusqlite(ddl: &[String]) -> anyhow::Result<IngestResult> {
-    let dir = tempfile::tempdir()?;
-    let mut conn = rusqlite::Connection::open(dir.path().join("raw.db"))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    ensure!(mode == "wal", "journal_mode is {mode}");
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    // The parent table the foreign key names; only its key matters here.
-    conn.execute_batch(r#"CREATE TABLE "incidents" ("id" uuid_text NOT NULL PRIMARY KEY)"#)?;
-    for statement in ddl {
-        conn.execute_batch(statement)?;
-    }
-    let incident_id = uuid::Uuid::now_v7();
-    conn.execute(
-        "INSERT INTO incidents (id) VALUES (?1)",
-        [incident_id.as_bytes().as_slice()],
-    )?;
+    let mut raw = common::raw_timeline(ddl)?;
+    let incident_id = raw.incident_id;
+    let conn = &mut raw.conn;
 
     let events = events();
     let clk_tck = clock_ticks_per_second();

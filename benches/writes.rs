@@ -27,10 +27,12 @@
 //! 127.0.0.1 only. Peak RSS (`VmHWM`) of the process is printed at the end.
 
 use std::{
-    path::Path,
     sync::Arc,
     time::{Duration, Instant},
 };
+
+#[path = "common/mod.rs"]
+mod common;
 
 use anyhow::{Context as _, ensure};
 use chrono::{SecondsFormat, Utc};
@@ -228,63 +230,51 @@ where
     all
 }
 
+/// `connections` closed-loop clients posting single timeline events
+/// (bodies `"{label} {i}"`) to the incident `reference` for `duration`.
+fn event_writers(
+    app: &Arc<App>,
+    reference: &str,
+    connections: usize,
+    duration: Duration,
+    label: &'static str,
+) -> impl std::future::Future<Output = Run> + use<> {
+    let path = format!("/incidents/{reference}/timeline");
+    let app = app.clone();
+    closed_loop(connections, duration, move |client, i| {
+        let app = app.clone();
+        let path = path.clone();
+        async move {
+            let body = json!({"kind": "note", "body": format!("{label} {i}")});
+            app.post(&client, &path, &body)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    })
+}
+
 async fn single_event_posts(
     app: &Arc<App>,
     connections: usize,
     seconds: u64,
 ) -> anyhow::Result<Run> {
     let reference = app.incident().await?;
-    let path = format!("/incidents/{reference}/timeline");
-    let load = |app: Arc<App>, path: String, seconds: u64| {
-        closed_loop(
-            connections,
-            Duration::from_secs(seconds),
-            move |client, i| {
-                let app = app.clone();
-                let path = path.clone();
-                async move {
-                    let body = json!({"kind": "note", "body": format!("Single event {i}: checked the dashboards")});
-                    app.post(&client, &path, &body)
-                        .await
-                        .map_err(|e| e.to_string())
-                }
-            },
-        )
-    };
-    load(app.clone(), path.clone(), 1).await; // warm-up
-    Ok(load(app.clone(), path, seconds).await)
-}
-
-/// The app's DDL of `timeline_events` (table and indexes).
-fn timeline_ddl(db: &Path) -> anyhow::Result<Vec<String>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare(
-        "SELECT sql FROM sqlite_master WHERE tbl_name = 'timeline_events' AND sql IS NOT NULL \
-         ORDER BY type = 'table' DESC, name",
-    )?;
-    let ddl = stmt
-        .query_map([], |row| row.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ddl)
+    let label = "Single event: checked the dashboards";
+    event_writers(app, &reference, connections, Duration::from_secs(1), label).await; // warm-up
+    Ok(event_writers(
+        app,
+        &reference,
+        connections,
+        Duration::from_secs(seconds),
+        label,
+    )
+    .await)
 }
 
 /// Single-row autocommit inserts into a copy of the table for `seconds`.
 fn rusqlite_autocommit(ddl: &[String], seconds: u64) -> anyhow::Result<Run> {
-    let dir = tempfile::tempdir()?;
-    let conn = rusqlite::Connection::open(dir.path().join("raw.db"))?;
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    ensure!(mode == "wal", "journal_mode is {mode}");
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-    conn.execute_batch(r#"CREATE TABLE "incidents" ("id" uuid_text NOT NULL PRIMARY KEY)"#)?;
-    for statement in ddl {
-        conn.execute_batch(statement)?;
-    }
-    let incident_id = uuid::Uuid::now_v7();
-    conn.execute(
-        "INSERT INTO incidents (id) VALUES (?1)",
-        [incident_id.as_bytes().as_slice()],
-    )?;
+    let raw = common::raw_timeline(ddl)?;
+    let (conn, incident_id) = (&raw.conn, raw.incident_id);
     let mut stmt = conn.prepare(
         "INSERT INTO timeline_events (id, incident_id, occurred_at, kind, body, author, source, \
          external_id, visibility, created_at, updated_at) \
@@ -433,21 +423,14 @@ fn bundle(events: usize) -> Vec<u8> {
 
 async fn mixed(app: &Arc<App>, seconds: u64) -> anyhow::Result<()> {
     let reference = app.incident().await?;
-    let path = format!("/incidents/{reference}/timeline");
     let start = Instant::now();
-    let writers = closed_loop(32, Duration::from_secs(seconds), {
-        let app = app.clone();
-        move |client, i| {
-            let app = app.clone();
-            let path = path.clone();
-            async move {
-                let body = json!({"kind": "note", "body": format!("Mixed write {i}")});
-                app.post(&client, &path, &body)
-                    .await
-                    .map_err(|e| e.to_string())
-            }
-        }
-    });
+    let writers = event_writers(
+        app,
+        &reference,
+        32,
+        Duration::from_secs(seconds),
+        "Mixed write",
+    );
     let readers = closed_loop(8, Duration::from_secs(seconds), {
         let app = app.clone();
         let url = format!("{}/api/v1/incidents/{reference}", app.base);
@@ -604,7 +587,7 @@ async fn run() -> anyhow::Result<()> {
         "{}",
         posts.describe("(a) single-event POST …/timeline, SQLite")
     );
-    let ddl = timeline_ddl(app.db_path.as_deref().context("SQLite path")?)?;
+    let ddl = common::timeline_ddl(app.db_path.as_deref().context("SQLite path")?)?;
     let raw = tokio::task::spawn_blocking(move || rusqlite_autocommit(&ddl, seconds)).await??;
     println!("{}", raw.describe("(b) raw rusqlite autocommit loop"));
     println!(
