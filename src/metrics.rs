@@ -104,6 +104,11 @@ impl Metrics {
         register(Box::new(deliveries.clone()));
         register(Box::new(job_last_success.clone()));
         register(Box::new(renders.clone()));
+        // Shown at 0 from the start, so a dashboard has a series before
+        // the first render.
+        for state in ["running", "waiting"] {
+            renders.with_label_values(&[state]);
+        }
         let requests = IntCounterVec::new(
             Opts::new(
                 "debrief_http_requests_total",

@@ -525,6 +525,8 @@ async fn metrics_fold_unknown_methods_and_show_queues_and_jobs() {
         r#"debrief_outbox_deliveries{status="pending"} 0"#,
         r#"debrief_outbox_deliveries{status="failed"} 0"#,
         r#"debrief_outbox_deliveries{status="sent"} 0"#,
+        r#"debrief_renders{state="running"} 0"#,
+        r#"debrief_renders{state="waiting"} 0"#,
     ] {
         assert!(text.contains(metric), "{metric} in\n{text}");
     }
