@@ -223,6 +223,7 @@ async fn seed(
             published_version: i32::from(published.is_some()),
             published_at: published,
             first_published_at: published,
+            withdrawn_at: None,
             version: 1,
             created_at: started,
             updated_at: published.unwrap_or(started),

@@ -342,6 +342,49 @@ impl Default for ReminderSettings {
     }
 }
 
+/// Outgoing webhook calls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct WebhookSettings {
+    /// Addresses that webhook targets may reach although they are not
+    /// public (loopback, private, link-local, unique-local …): CIDR ranges
+    /// (`10.20.0.0/16`) or single addresses. Empty by default: public
+    /// addresses only. In the environment, a comma-separated list.
+    #[serde(deserialize_with = "ip_networks")]
+    pub allow_addresses: Vec<ipnet::IpNet>,
+}
+
+/// A list of CIDR ranges or single addresses, as a list or as one
+/// comma-separated string (the form an environment variable gives).
+fn ip_networks<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrText {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match ListOrText::deserialize(deserializer)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text.split(',').map(str::to_string).collect(),
+    };
+    items
+        .iter()
+        .map(|item| item.trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "{item:?} is not an IP address or a CIDR range (10.0.0.0/8, ::1/128)"
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Bounds on what clients may hold: connections, time, concurrent renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -433,6 +476,8 @@ pub struct Settings {
     pub postmortem_due: PostmortemDue,
     /// Timeouts, connection cap, render queue, redaction rule caps.
     pub limits: LimitSettings,
+    /// Outgoing webhook calls: the addresses they may reach.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Settings {
@@ -457,6 +502,7 @@ impl Default for Settings {
             documents: DocumentSettings::default(),
             postmortem_due: PostmortemDue::default(),
             limits: LimitSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -701,6 +747,32 @@ mod tests {
             jail.set_env("DEBRIEF_DIGEST_RECIPIENTS", "not-an-address");
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("digest.recipients"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn webhook_allow_addresses_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "debrief.toml",
+                "[webhooks]\nallow_addresses = [\"10.20.0.0/16\", \"192.168.1.7\"]\n",
+            )?;
+            let shown = || -> Vec<String> {
+                Settings::load(Some(std::path::Path::new("debrief.toml")))
+                    .expect("loads")
+                    .webhooks
+                    .allow_addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            };
+            assert_eq!(shown(), ["10.20.0.0/16", "192.168.1.7/32"]);
+            jail.set_env("DEBRIEF_WEBHOOKS__ALLOW_ADDRESSES", "127.0.0.0/8, ::1/128");
+            assert_eq!(shown(), ["127.0.0.0/8", "::1/128"], "the environment wins");
+            jail.set_env("DEBRIEF_WEBHOOKS__ALLOW_ADDRESSES", "intranet");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("intranet"), "{err}");
             Ok(())
         });
     }

@@ -25,11 +25,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         // surfaces as an error on use and is replaced by the pool.
         .test_before_acquire(false);
     if url.starts_with("sqlite:") {
-        if let Some(path) = sqlite_path(&url)
-            && let Some(parent) = std::path::Path::new(&path).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent)?;
+        if let Some(path) = sqlite_path(&url) {
+            crate::files::private_database(std::path::Path::new(&path))?;
         }
         options.map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod files;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;

@@ -12,6 +12,8 @@ mod m20261124_000003_create_postmortems;
 mod m20261124_000004_imports;
 mod m20261124_000005_digests_and_outbox;
 mod m20261125_000006_service_state;
+mod m20261130_000007_channel_signing_secret;
+mod m20261130_000008_postmortem_withdrawal;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_imports::Migration),
             Box::new(m20261124_000005_digests_and_outbox::Migration),
             Box::new(m20261125_000006_service_state::Migration),
+            Box::new(m20261130_000007_channel_signing_secret::Migration),
+            Box::new(m20261130_000008_postmortem_withdrawal::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ use crate::{
     domain::Scope,
     entities::incident_channel,
     error::ApiResult,
+    notify::webhook::masked_target,
     services::{
         Context,
         channels::{self, ChannelKind, NewChannel},
@@ -24,7 +25,8 @@ use crate::{
 pub enum ChannelKindParam {
     /// An e-mail address: each sitrep is mailed as text.
     Email,
-    /// A Slack-compatible incoming webhook: each sitrep is POSTed as `{"text": …}`.
+    /// A Slack-compatible incoming webhook: each sitrep is POSTed as
+    /// `{"text": …}`, signed in a `Debrief-Signature` header.
     Webhook,
 }
 
@@ -44,18 +46,32 @@ pub struct Channel {
     pub id: Uuid,
     /// `email` or `webhook`.
     pub kind: String,
-    /// The e-mail address or webhook URL.
+    /// The e-mail address or webhook URL. A token with only the `read`
+    /// scope sees webhook URLs masked to scheme, host and port
+    /// (`https://hooks.slack.com/…`): their path often is their password.
     pub target: String,
+    /// Webhooks only, and only in the answer that created the channel: the
+    /// secret its calls are signed with (`Debrief-Signature` header; see
+    /// the README). It is never shown again.
+    #[oai(skip_serializing_if_is_none)]
+    pub signing_secret: Option<String>,
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }
 
-impl From<incident_channel::Model> for Channel {
-    fn from(m: incident_channel::Model) -> Self {
+impl Channel {
+    /// The channel as a token of `scope` may see it, without its secret.
+    fn shown_to(m: incident_channel::Model, scope: Scope) -> Self {
+        let masked = m.kind == ChannelKind::Webhook.as_str() && !scope.allows(Scope::Write);
         Self {
             id: m.id,
+            target: if masked {
+                masked_target(&m.target)
+            } else {
+                m.target
+            },
             kind: m.kind,
-            target: m.target,
+            signing_secret: None,
             created_at: m.created_at,
         }
     }
@@ -85,7 +101,8 @@ pub struct ChannelList {
 
 #[derive(ApiResponse)]
 pub enum ChannelCreated {
-    /// The channel; sitreps issued from now on go to it.
+    /// The channel; sitreps issued from now on go to it. A webhook
+    /// channel's answer carries its `signing_secret`, shown this once.
     #[oai(status = 201)]
     Created(Json<Channel>),
 }
@@ -99,7 +116,8 @@ pub enum ChannelsListed {
 
 #[derive(ApiResponse)]
 pub enum ChannelRemoved {
-    /// Removed; deliveries already queued still go out.
+    /// Removed; e-mails already queued still go out, webhook calls already
+    /// queued are given up (their signing secret went with the channel).
     #[oai(status = 204)]
     NoContent,
 }
@@ -112,7 +130,11 @@ impl ChannelsApi {
     ///
     /// Every sitrep version issued afterwards is queued for this channel in
     /// the outbox, in the sitrep's own transaction. The same target twice
-    /// is a 409.
+    /// is a 409. A webhook URL whose host is, or resolves to, a loopback,
+    /// private, link-local, multicast or reserved address is a 422 naming
+    /// `target`, unless the server's `webhooks.allow_addresses` allows it;
+    /// every call checks again where the name resolves then. The answer
+    /// holds the webhook's signing secret, shown only here.
     #[oai(
         path = "/incidents/:reference/channels",
         method = "post",
@@ -126,13 +148,22 @@ impl ChannelsApi {
         reference: Path<IncidentParam>,
         body: ApiJson<CreateChannelRequest>,
     ) -> ApiResult<ChannelCreated> {
-        auth.require(Scope::Write)?;
+        let scope = auth.require(Scope::Write)?.scope;
         let new = NewChannel::parse(body.0.kind.into(), &body.0.target)?;
         let channel = channels::add(ctx, reference.get("reference")?, new).await?;
-        Ok(ChannelCreated::Created(Json(channel.into())))
+        let secret = (channel.kind == ChannelKind::Webhook.as_str())
+            .then(|| channel.signing_secret.expose().to_string());
+        Ok(ChannelCreated::Created(Json(Channel {
+            signing_secret: secret,
+            ..Channel::shown_to(channel, scope)
+        })))
     }
 
     /// List notification channels
+    ///
+    /// With a `read`-scope token, webhook URLs are masked to scheme, host
+    /// and port; `write` and `admin` tokens see them whole. Signing secrets
+    /// are never listed.
     #[oai(
         path = "/incidents/:reference/channels",
         method = "get",
@@ -145,11 +176,11 @@ impl ChannelsApi {
         /// The incident's UUID or `INC-n` reference.
         reference: Path<IncidentParam>,
     ) -> ApiResult<ChannelsListed> {
-        auth.require(Scope::Read)?;
+        let scope = auth.require(Scope::Read)?.scope;
         let items = channels::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
-            .map(Channel::from)
+            .map(|channel| Channel::shown_to(channel, scope))
             .collect();
         Ok(ChannelsListed::Ok(Json(ChannelList {
             items,

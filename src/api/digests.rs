@@ -15,6 +15,7 @@ use crate::{
     domain::{IsoWeek, Scope},
     entities::{delivery, digest_send},
     error::{ApiResult, ServiceError},
+    notify::webhook::masked_target,
     services::{
         Context,
         digests::{self, SendTrigger},
@@ -25,7 +26,9 @@ use crate::{
 /// One delivery of a message to one recipient, from the outbox.
 #[derive(Debug, Clone, Object)]
 pub struct Delivery {
-    /// E-mail address or webhook URL.
+    /// E-mail address or webhook URL; a token with only the `read` scope
+    /// sees webhook URLs masked to scheme, host and port
+    /// (`https://hooks.slack.com/…`).
     pub recipient: String,
     /// `email` or `webhook`.
     pub channel: String,
@@ -49,10 +52,16 @@ pub struct Delivery {
     pub message_id: String,
 }
 
-impl From<delivery::Model> for Delivery {
-    fn from(d: delivery::Model) -> Self {
+impl Delivery {
+    /// The delivery as a token of `scope` may see it.
+    pub fn shown_to(d: delivery::Model, scope: Scope) -> Self {
+        let masked = d.channel == "webhook" && !scope.allows(Scope::Write);
         Self {
-            recipient: d.recipient,
+            recipient: if masked {
+                masked_target(&d.recipient)
+            } else {
+                d.recipient
+            },
             channel: d.channel,
             status: d.status,
             attempts: d.attempts,
@@ -234,7 +243,7 @@ impl DigestsApi {
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
     ) -> ApiResult<DigestsListed> {
-        auth.require(Scope::Read)?;
+        let scope = auth.require(Scope::Read)?.scope;
         let items = digests::list(ctx)
             .await?
             .into_iter()
@@ -245,7 +254,11 @@ impl DigestsApi {
                 time_zone: a.digest.time_zone,
                 generated_at: a.digest.generated_at,
                 sends: a.sends.into_iter().map(DigestSend::from).collect(),
-                deliveries: a.deliveries.into_iter().map(Delivery::from).collect(),
+                deliveries: a
+                    .deliveries
+                    .into_iter()
+                    .map(|d| Delivery::shown_to(d, scope))
+                    .collect(),
             })
             .collect();
         Ok(DigestsListed::Ok(Json(DigestList {

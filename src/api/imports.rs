@@ -397,7 +397,7 @@ async fn spool(ctx: &Context, body: Body, limit: u64) -> ApiResult<tempfile::Tem
         )))
     };
     let dir = ctx.settings.data_dir.join("spool");
-    tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+    crate::files::private_dir(&dir).map_err(internal)?;
     let (file, path) = tempfile::Builder::new()
         .prefix("import-")
         .suffix(".json")

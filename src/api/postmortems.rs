@@ -82,8 +82,14 @@ pub struct Postmortem {
     #[oai(nullable)]
     pub first_published_at: Option<DateTime<Utc>>,
     /// Where the public post-mortem is served: `/public/postmortems/{slug}`.
+    /// Made from the public title when first published; it moves (the old
+    /// address answering 410) only if a redaction rule comes to match it.
     #[oai(nullable)]
     pub slug: Option<String>,
+    /// When the publication was withdrawn (`POST …/postmortem/unpublish`);
+    /// `null` while public or never published.
+    #[oai(nullable)]
+    pub withdrawn_at: Option<DateTime<Utc>>,
     /// Version for optimistic concurrency (`If-Match`).
     pub version: i32,
     /// When it was created.
@@ -132,6 +138,7 @@ impl TryFrom<PostmortemView> for Postmortem {
             published_at: p.published_at,
             first_published_at: p.first_published_at,
             slug: p.slug,
+            withdrawn_at: p.withdrawn_at,
             version: p.version,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -459,6 +466,29 @@ impl PostmortemsApi {
         auth.require(Scope::Write)?;
         let publication = postmortems::publish(ctx, reference.get("reference")?).await?;
         Ok(PostmortemPublished::Created(Json(publication.into())))
+    }
+
+    /// Withdraw the publication
+    ///
+    /// Takes the public post-mortem down: its page answers 410 Gone and it
+    /// leaves the public index and the feed. The stored snapshots stay; the
+    /// post-mortem goes back to `in_review`, and publishing again brings it
+    /// back. 409 when it is not published.
+    #[oai(
+        path = "/incidents/:reference/postmortem/unpublish",
+        method = "post",
+        operation_id = "unpublish_postmortem"
+    )]
+    async fn unpublish_postmortem(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+        /// The incident's UUID or `INC-n` reference.
+        reference: Path<IncidentParam>,
+    ) -> ApiResult<PostmortemFound> {
+        auth.require(Scope::Write)?;
+        let view = postmortems::unpublish(ctx, reference.get("reference")?).await?;
+        Ok(found(view.try_into()?))
     }
 
     /// Render a post-mortem document

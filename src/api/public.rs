@@ -4,7 +4,7 @@
 
 use minijinja::Value;
 use poem::{
-    IntoResponse, Request, Response, handler,
+    IntoResponse, Response, handler,
     http::StatusCode,
     web::{Data, Path},
 };
@@ -16,7 +16,10 @@ use crate::{
         Templates,
         html::{STYLESHEET, escape},
     },
-    services::{Context, postmortems},
+    services::{
+        Context,
+        postmortems::{self, PublicPage},
+    },
 };
 
 /// How many post-mortems the index and the feed show.
@@ -30,6 +33,8 @@ struct IndexEntry {
     title: Value,
     href: Value,
     url: Value,
+    /// The entry's Atom id: the post-mortem's, stable when its address moves.
+    id: Value,
     summary: Value,
     version: i32,
     published: String,
@@ -41,39 +46,20 @@ fn escaped(text: &str) -> Value {
     Value::from_safe_string(escape(text))
 }
 
-/// The absolute base of the public pages: configured, or from the request.
-fn base_url(ctx: &Context, req: &Request) -> String {
-    if let Some(base) = &ctx.settings.documents.public_base_url {
-        return base.trim_end_matches('/').to_string();
-    }
-    let host = req
-        .headers()
-        .get(poem::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
+/// The absolute base of the public pages, when `public_base_url` is set.
+/// Without it links are relative: a `Host` header chosen by a client never
+/// makes its way into a page or the feed.
+fn base_url(ctx: &Context) -> String {
+    ctx.settings
+        .documents
+        .public_base_url
+        .as_deref()
+        .map(|base| base.trim_end_matches('/').to_string())
+        .unwrap_or_default()
 }
 
-fn summary_line(summary: &str) -> String {
-    let text: String = summary
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .filter(|c| !matches!(c, '*' | '_' | '`' | '#'))
-        .collect();
-    if text.chars().count() > 280 {
-        let cut: String = text.chars().take(277).collect();
-        format!("{}…", cut.trim_end())
-    } else {
-        text
-    }
-}
-
+/// The entries as publishing stored and checked them: title and summary
+/// line are shown exactly as they were checked (only escaped).
 async fn entries(ctx: &Context, base: &str) -> Result<Vec<IndexEntry>, ServiceError> {
     Ok(postmortems::published(ctx, LISTED)
         .await?
@@ -81,8 +67,9 @@ async fn entries(ctx: &Context, base: &str) -> Result<Vec<IndexEntry>, ServiceEr
         .map(|e| IndexEntry {
             href: escaped(&format!("/public/postmortems/{}", e.slug)),
             url: escaped(&format!("{base}/public/postmortems/{}", e.slug)),
+            id: escaped(&format!("urn:uuid:{}", e.postmortem_id)),
             title: escaped(&e.title),
-            summary: escaped(&summary_line(&e.summary)),
+            summary: escaped(&e.summary),
             version: e.version,
             published: e.published_at.format("%Y-%m-%d").to_string(),
             first_published: e.first_published_at.to_rfc3339(),
@@ -102,9 +89,9 @@ fn problem(err: ServiceError) -> Response {
 
 /// `GET /public/postmortems`: the index page.
 #[handler]
-pub async fn index(req: &Request, Data(ctx): Data<&Context>) -> Response {
+pub async fn index(Data(ctx): Data<&Context>) -> Response {
     let result = async {
-        let base = base_url(ctx, req);
+        let base = base_url(ctx);
         let entries = entries(ctx, &base).await?;
         templates(ctx)?
             .render(
@@ -128,9 +115,9 @@ pub async fn index(req: &Request, Data(ctx): Data<&Context>) -> Response {
 
 /// `GET /public/postmortems/feed.atom`: the Atom feed.
 #[handler]
-pub async fn feed(req: &Request, Data(ctx): Data<&Context>) -> Response {
+pub async fn feed(Data(ctx): Data<&Context>) -> Response {
     let result = async {
-        let base = base_url(ctx, req);
+        let base = base_url(ctx);
         let entries = entries(ctx, &base).await?;
         let updated = entries
             .iter()
@@ -145,6 +132,10 @@ pub async fn feed(req: &Request, Data(ctx): Data<&Context>) -> Response {
                     updated => updated,
                     index_url => escaped(&format!("{base}/public/postmortems")),
                     feed_url => escaped(&format!("{base}/public/postmortems/feed.atom")),
+                    feed_id => escaped(&match ctx.settings.documents.public_base_url {
+                        Some(_) => format!("{base}/public/postmortems"),
+                        None => "urn:debrief:public-postmortems".to_string(),
+                    }),
                 },
             )
             .map_err(|e| ServiceError::Internal(e.into()))
@@ -174,13 +165,14 @@ pub async fn page(Path(slug): Path<String>, Data(ctx): Data<&Context>) -> Respon
         .into_response();
     }
     match postmortems::public_page(ctx, &slug).await {
-        Ok(html) => Response::builder()
+        Ok(PublicPage::Page(html)) => Response::builder()
             .content_type("text/html; charset=utf-8")
-            .header(
-                "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:",
-            )
             .body(html),
+        Ok(PublicPage::Gone) => Problem::new(
+            StatusCode::GONE,
+            "this post-mortem was published here and has been withdrawn or moved",
+        )
+        .into_response(),
         Err(err) => problem(err),
     }
 }

@@ -71,15 +71,17 @@ pub struct Sitrep {
     pub deliveries: Vec<Delivery>,
 }
 
-/// Attach each sitrep's delivery records.
+/// Attach each sitrep's delivery records, as a token of `scope` may see
+/// them.
 async fn with_deliveries(
     ctx: &Context,
     mut items: Vec<Sitrep>,
+    scope: Scope,
 ) -> Result<Vec<Sitrep>, ServiceError> {
     let rows = channels::sitrep_deliveries(&ctx.db, items.iter().map(|s| s.id).collect()).await?;
     for row in rows {
         if let Some(item) = items.iter_mut().find(|s| Some(s.id) == row.sitrep_id) {
-            item.deliveries.push(row.into());
+            item.deliveries.push(Delivery::shown_to(row, scope));
         }
     }
     Ok(items)
@@ -279,10 +281,10 @@ impl SitrepsApi {
         reference: Path<IncidentParam>,
         body: ApiJson<CreateSitrepRequest>,
     ) -> ApiResult<SitrepIssued> {
-        auth.require(Scope::Write)?;
+        let scope = auth.require(Scope::Write)?.scope;
         let new = NewSitrep::try_from(body.0)?;
         let (sitrep, update) = sitreps::create(ctx, reference.get("reference")?, new).await?;
-        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?])
+        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?], scope)
             .await?
             .remove(0);
         Ok(SitrepIssued::Created(Json(SitrepCreated {
@@ -304,13 +306,13 @@ impl SitrepsApi {
         /// The incident's UUID or `INC-n` reference.
         reference: Path<IncidentParam>,
     ) -> ApiResult<SitrepsListed> {
-        auth.require(Scope::Read)?;
+        let scope = auth.require(Scope::Read)?.scope;
         let items = sitreps::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
             .map(Sitrep::try_from)
             .collect::<Result<_, _>>()?;
-        let items = with_deliveries(ctx, items).await?;
+        let items = with_deliveries(ctx, items, scope).await?;
         Ok(SitrepsListed::Ok(Json(SitrepList {
             items,
             next_cursor: None,
@@ -333,9 +335,9 @@ impl SitrepsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "2147483647")))]
         version: Path<i32>,
     ) -> ApiResult<SitrepFound> {
-        auth.require(Scope::Read)?;
+        let scope = auth.require(Scope::Read)?.scope;
         let sitrep = sitreps::get(ctx, reference.get("reference")?, version.0).await?;
-        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?])
+        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?], scope)
             .await?
             .remove(0);
         Ok(SitrepFound::Ok(Json(sitrep)))

@@ -5,11 +5,13 @@ mod enums;
 mod milestones;
 mod reference;
 mod schedule;
+mod webhook_secret;
 
 pub use enums::*;
 pub use milestones::{MILESTONE_FIELDS, Milestones};
 pub use reference::{IncidentRef, RemediationRef, RoleName};
 pub use schedule::{CronSpec, IsoWeek, parse_time_zone, start_of_day};
+pub use webhook_secret::{WEBHOOK_SECRET_PREFIX, WebhookSecret};
 
 use crate::error::ServiceError;
 

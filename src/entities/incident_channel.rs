@@ -11,6 +11,9 @@ pub struct Model {
     /// `email` or `webhook`.
     pub kind: String,
     pub target: String,
+    /// The key webhook calls to this channel are signed with; shown once,
+    /// when the channel is created (e-mail channels have one too, unused).
+    pub signing_secret: crate::domain::WebhookSecret,
     pub created_at: DateTimeUtc,
 }
 

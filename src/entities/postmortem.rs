@@ -18,7 +18,8 @@ pub struct Model {
     pub due_on: Option<Date>,
     pub review_at: Option<DateTimeUtc>,
     pub status: String,
-    /// Set at the first publication; stable after.
+    /// Where the public page is served: set at the first publication, and
+    /// changed only when a redaction rule comes to match it.
     pub slug: Option<String>,
     /// The latest published version (0: never published).
     pub published_version: i32,
@@ -26,6 +27,9 @@ pub struct Model {
     pub published_at: Option<DateTimeUtc>,
     /// The first publication; stable after.
     pub first_published_at: Option<DateTimeUtc>,
+    /// When the publication was withdrawn (`None`: public, or never
+    /// published); publishing again clears it.
+    pub withdrawn_at: Option<DateTimeUtc>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -39,6 +39,9 @@ struct LogEntry {
 struct Reference {
     #[serde(default)]
     summary: Option<String>,
+    /// `user_reference` for a person; services and integrations are tools.
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
 }
 
 /// The timeline kind of an entry type; `None` for types with no timeline
@@ -88,7 +91,13 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
         } else {
             domain::required_text(&p("summary"), &summary, 100_000)?
         };
-        let author = entry.agent.and_then(|a| a.summary);
+        // Only a person is an author: an entry made by a service or an
+        // integration (`PagerDuty`, `Datadog`) has none, so that the public
+        // document never takes a tool's name for a person's.
+        let author = entry
+            .agent
+            .filter(|a| a.kind.as_deref().is_none_or(|k| k.starts_with("user")))
+            .and_then(|a| a.summary);
         let record = EventRecord {
             id: None,
             occurred_at: at,

@@ -58,9 +58,9 @@ pub struct Jobs {
 impl Jobs {
     pub fn new(ctx: Context, mailer: Mailer) -> anyhow::Result<Self> {
         Ok(Self {
+            webhooks: WebhookClient::new(&ctx.settings.webhooks)?,
             ctx,
             mailer,
-            webhooks: WebhookClient::new()?,
             holder: format!("debrief-{}", uuid::Uuid::new_v4().simple()),
         })
     }

@@ -1,6 +1,7 @@
 //! The outbox worker: lease a due delivery (one row, one recipient), send
 //! it, record the outcome; failures are retried with exponential backoff
-//! until `jobs.max_attempts`, then marked `failed`.
+//! until `jobs.max_attempts`, then marked `failed` (at once when no retry
+//! can help, as for a webhook call whose channel was removed).
 //!
 //! A lease is a conditional update (`pending` and due, or `sending` with an
 //! expired lease → `sending` until `now + claim_seconds`, `now` being the
@@ -20,9 +21,35 @@ use sea_orm::{
 use crate::{
     entities::{delivery, digest},
     error::ServiceError,
-    notify::{Mailer, WebhookClient, mailer},
-    services::Context,
+    notify::{
+        Mailer, WebhookClient, mailer,
+        webhook::{WebhookError, masked_target},
+    },
+    services::{Context, channels},
 };
+
+/// A delivery that no retry can make: given up at its first failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Undeliverable(&'static str);
+
+/// Is `err` a failure that no retry can mend?
+fn is_permanent(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<Undeliverable>().is_some()
+        || err
+            .downcast_ref::<WebhookError>()
+            .is_some_and(|e| e.is_permanent())
+}
+
+/// The recipient as logs show it: webhook URLs keep their credentials in
+/// their path, so only scheme, host and port.
+fn shown_recipient(row: &delivery::Model) -> String {
+    if row.channel == "webhook" {
+        masked_target(&row.recipient)
+    } else {
+        row.recipient.clone()
+    }
+}
 
 /// What one pass over the outbox did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -184,14 +211,15 @@ async fn drain_one(
                 delivery.kind = %row.kind,
                 delivery.channel = %row.channel,
                 delivery.id = %row.id,
-                "Delivered {} {} to {}", row.kind, row.channel, row.recipient
+                "Delivered {} {} to {}", row.kind, row.channel, shown_recipient(&row)
             );
             report.sent += 1;
         }
         Err(err) => {
             let error = format!("{err:#}");
-            let gave_up =
-                u32::try_from(row.attempts).unwrap_or(u32::MAX) >= ctx.settings.jobs.max_attempts;
+            let gave_up = is_permanent(&err)
+                || u32::try_from(row.attempts).unwrap_or(u32::MAX)
+                    >= ctx.settings.jobs.max_attempts;
             let retry_at = now + backoff(ctx.settings.jobs.retry_base_seconds, row.attempts);
             update
                 .col_expr(
@@ -227,7 +255,14 @@ async fn deliver(
     row: &delivery::Model,
 ) -> anyhow::Result<()> {
     if row.channel == "webhook" {
-        return webhooks.post(&row.recipient, &row.payload).await;
+        let Some(secret) = channels::webhook_secret(&ctx.db, row).await? else {
+            // Never unsigned: a receiver that checks would drop it anyway.
+            return Err(Undeliverable("not sent: the channel was removed").into());
+        };
+        webhooks
+            .post(&row.recipient, &row.payload, &secret, ctx.now())
+            .await?;
+        return Ok(());
     }
     let from = ctx.settings.mail.from.as_str();
     let message = match row.digest_week.as_deref() {

@@ -108,8 +108,7 @@ impl Mailer {
                     .context("the SMTP server did not accept the message")?;
             }
             Self::File(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
+                crate::files::private_dir(dir)
                     .with_context(|| format!("cannot create {}", dir.display()))?;
                 let id = message
                     .headers()
@@ -127,8 +126,11 @@ impl Mailer {
                     })
                     .collect();
                 let path = dir.join(format!("{}.eml", name.trim_matches('_')));
-                tokio::fs::write(&path, message.formatted())
+                let bytes = message.formatted();
+                let target = path.clone();
+                tokio::task::spawn_blocking(move || crate::files::write_private(&target, &bytes))
                     .await
+                    .context("the writer task failed")?
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
             Self::Memory(mailbox) => {

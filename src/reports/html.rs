@@ -51,16 +51,51 @@ fn neutralise(event: Event<'_>) -> Event<'_> {
 }
 
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
-    let scheme = url
+    if is_scripting_url(&url) {
+        CowStr::from("#")
+    } else {
+        url
+    }
+}
+
+/// Whether a link target would run something or embed a document when
+/// followed (`javascript:`, `vbscript:`, `data:`, `file:`): such targets are
+/// disarmed in HTML and in PDF link annotations alike. Invisible characters
+/// and escapes inside the scheme do not hide it.
+pub fn is_scripting_url(url: &str) -> bool {
+    let folded = super::fold::fold(url, super::fold::Fold::Plain);
+    let trimmed: String = folded
         .trim_start()
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect();
+    if trimmed.starts_with('/') || !trimmed.contains(':') {
+        return false;
+    }
+    let scheme = trimmed
         .split(':')
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let scripting = url.contains(':')
-        && !url.trim_start().starts_with('/')
-        && matches!(scheme.as_str(), "javascript" | "vbscript" | "data" | "file");
-    if scripting { CowStr::from("#") } else { url }
+    matches!(scheme.as_str(), "javascript" | "vbscript" | "data" | "file")
+}
+
+/// The values of the attributes a reader can obtain from a page (`href`,
+/// `src`, `title`, `alt`), one per line, entities decoded: the leak check
+/// reads them with the visible text.
+pub fn attribute_values(html: &str) -> String {
+    static ATTRIBUTE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)\s(?:href|src|title|alt)\s*=\s*(?:"([^"]*)"|'([^']*)')"#)
+            .expect("the attribute pattern compiles")
+    });
+    let mut out = String::new();
+    for caps in ATTRIBUTE.captures_iter(html) {
+        if let Some(value) = caps.get(1).or_else(|| caps.get(2)) {
+            out.push_str(&html_escape::decode_html_entities(value.as_str()));
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// A complete, standalone HTML page around a rendered body.

@@ -9,6 +9,7 @@
 
 pub mod chart;
 pub mod digest;
+pub mod fold;
 pub mod html;
 pub mod markdown;
 pub mod pdf;
@@ -205,6 +206,60 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// What public documents and pages say whatever the incident: the labels,
+/// roles, statuses and units Debrief writes into them.
+pub const PUBLIC_LABELS: &[&str] = &[
+    "Started",
+    "Resolved",
+    "Duration",
+    "the incident commander",
+    "the communications lead",
+    "the scribe",
+    "a subject-matter expert",
+    "a responder",
+    redaction::REDACTED,
+    "investigating identified monitoring resolved",
+    "min h d s UTC",
+    "Published updated version",
+    "Post-mortems",
+    "Atom feed",
+];
+
+/// The templates a public document or page is made from.
+const PUBLIC_TEMPLATES: &[&str] = &[
+    "postmortem_public.md.j2",
+    "public_index.html.j2",
+    "feed.atom.j2",
+];
+
+/// Every word a public document shows whatever the incident: the text of
+/// the public templates (template code and HTML tags removed, attribute
+/// values kept) and [`PUBLIC_LABELS`]. A redaction rule may not match it.
+pub fn public_vocabulary(templates: &Templates) -> String {
+    static CODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}")
+            .expect("the template code pattern compiles")
+    });
+    static TAG: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?s)<style.*?</style>|<[^>]*>").expect("the tag pattern compiles")
+    });
+    let mut words = String::new();
+    for name in PUBLIC_TEMPLATES {
+        let Some(source) = templates.source(name) else {
+            continue;
+        };
+        let text = CODE.replace_all(&source, " ");
+        words.push_str(&html::attribute_values(&text));
+        words.push_str(&TAG.replace_all(&text, " "));
+        words.push('\n');
+    }
+    for label in PUBLIC_LABELS {
+        words.push_str(label);
+        words.push('\n');
+    }
+    words
+}
+
 /// The template set: the embedded ones, each replaced by a file of the same
 /// name in the override directory when there is one.
 #[derive(Debug)]
@@ -246,6 +301,14 @@ impl Templates {
                 })?;
         }
         Ok(Self { env })
+    }
+
+    /// The source of a template, as loaded (embedded or overridden).
+    pub fn source(&self, name: &str) -> Option<String> {
+        self.env
+            .get_template(name)
+            .ok()
+            .map(|t| t.source().to_string())
     }
 
     /// Render a template with a serialisable context.

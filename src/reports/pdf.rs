@@ -93,8 +93,9 @@ pub fn render_pdf(markdown: &str, options: &PdfOptions) -> Result<Vec<u8>, PdfEr
     render_pdf_with_text(markdown, options).map(|(pdf, _)| pdf)
 }
 
-/// [`render_pdf`], also returning every piece of text drawn on the pages
-/// (one line per drawn line), so a caller can check what a reader will see.
+/// [`render_pdf`], also returning every piece of text a reader can obtain
+/// from the file: each drawn line, then every link target and link title,
+/// then the metadata (title, subject), so a caller can check all of it.
 pub fn render_pdf_with_text(
     markdown: &str,
     options: &PdfOptions,
@@ -120,7 +121,27 @@ fn lay_out(
     for event in parser {
         layout.event(event)?;
     }
-    let (pages, text) = layout.finish();
+    let (pages, mut text) = layout.finish();
+    for event in Parser::new_ext(markdown, crate::reports::html::markdown_options()) {
+        if let Event::Start(
+            Tag::Link {
+                dest_url, title, ..
+            }
+            | Tag::Image {
+                dest_url, title, ..
+            },
+        ) = event
+        {
+            for part in [dest_url, title] {
+                text.push('\n');
+                text.push_str(&part);
+            }
+        }
+    }
+    for part in [&options.title, &options.subject] {
+        text.push('\n');
+        text.push_str(part);
+    }
     let info = &mut doc.metadata.info;
     let created = printpdf::OffsetDateTime::from_unix_timestamp(options.created_at.timestamp())
         .unwrap_or_else(|_| printpdf::OffsetDateTime::epoch());
@@ -928,7 +949,12 @@ impl<'a> Layout<'a> {
             }
             Tag::Emphasis => self.italic += 1,
             Tag::Strong => self.bold += 1,
-            Tag::Link { dest_url, .. } => self.link = Some(dest_url.to_string()),
+            // A scripting target is disarmed, as in HTML: the text stays,
+            // without a link.
+            Tag::Link { dest_url, .. } => {
+                self.link = (!crate::reports::html::is_scripting_url(&dest_url))
+                    .then(|| dest_url.to_string());
+            }
             Tag::Image { dest_url, .. } => {
                 self.image = Some((dest_url.to_string(), String::new()));
             }

@@ -4,10 +4,17 @@
 //! and IPv6 addresses, e-mail addresses and host names under the configured
 //! internal domains. The same rules then check the rendered documents: a
 //! document in which any of them still matches is refused (fail closed).
+//!
+//! Redaction replaces what it finds as written; the check looks further: it
+//! matches the rules against the folded text ([`super::fold`]), so a term
+//! disguised with invisible characters, look-alike letters, fullwidth forms
+//! or entity and percent escapes is still caught, and the document refused.
 
 use std::net::Ipv6Addr;
 
 use regex::{Regex, RegexBuilder};
+
+use super::fold::{Fold, fold, fold_mapped};
 
 /// What replaces a redacted term or pattern match.
 pub const REDACTED: &str = "[redacted]";
@@ -41,6 +48,9 @@ struct Rule {
     /// The term or pattern as configured.
     label: String,
     regex: Regex,
+    /// The rule as the check applies it, to text folded with `fold`.
+    check: Regex,
+    fold: Fold,
     replacement: String,
     origin: RuleOrigin,
     /// For IPv6 candidates: only real addresses count.
@@ -57,6 +67,11 @@ pub struct Leak {
     /// The pattern, when a pattern matched.
     pub pattern: Option<String>,
     pub origin: RuleOrigin,
+    /// The text as it appears in the checked output (it can differ from
+    /// the term: `Mercu&#114;ial`, a look-alike letter, an invisible one).
+    pub shown: String,
+    /// Which rule matched (an index into the rules).
+    rule: usize,
 }
 
 /// The rules one public document is passed through.
@@ -93,6 +108,11 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, PatternError> {
     Ok(regex)
 }
 
+/// The check's form of a term: the folded term, any spacing between words.
+fn folded_term_regex(term: &str, whole_word: bool) -> Option<Regex> {
+    term_regex(&fold(term, Fold::Skeleton), whole_word)
+}
+
 fn term_regex(term: &str, whole_word: bool) -> Option<Regex> {
     let words: Vec<String> = term.split_whitespace().map(regex::escape).collect();
     if words.is_empty() {
@@ -118,6 +138,8 @@ impl RedactionRules {
         let builtin = |label: &str, source: &str, ipv6: bool| Rule {
             label: label.to_string(),
             regex: Regex::new(source).expect("built-in patterns compile"),
+            check: Regex::new(source).expect("built-in patterns compile"),
+            fold: Fold::Plain,
             replacement: REDACTED.to_string(),
             origin: RuleOrigin::Builtin,
             ipv6,
@@ -158,10 +180,14 @@ impl RedactionRules {
     /// A term, replaced by [`REDACTED`] wherever it appears (any case, any
     /// spacing between its words).
     pub fn add_term(&mut self, term: &str, origin: RuleOrigin) {
-        if let Some(regex) = term_regex(term, false) {
+        if let (Some(regex), Some(check)) =
+            (term_regex(term, false), folded_term_regex(term, false))
+        {
             self.rules.push(Rule {
                 label: term.trim().to_string(),
                 regex,
+                check,
+                fold: Fold::Skeleton,
                 replacement: REDACTED.to_string(),
                 origin,
                 ipv6: false,
@@ -176,10 +202,13 @@ impl RedactionRules {
         if name.chars().count() < 2 {
             return;
         }
-        if let Some(regex) = term_regex(name, true) {
+        if let (Some(regex), Some(check)) = (term_regex(name, true), folded_term_regex(name, true))
+        {
             self.rules.push(Rule {
                 label: name.to_string(),
                 regex,
+                check,
+                fold: Fold::Skeleton,
                 replacement: role.to_string(),
                 origin: RuleOrigin::Person,
                 ipv6: false,
@@ -193,6 +222,8 @@ impl RedactionRules {
         let regex = compile_pattern(pattern)?;
         self.rules.push(Rule {
             label: pattern.to_string(),
+            check: regex.clone(),
+            fold: Fold::Plain,
             regex,
             replacement: REDACTED.to_string(),
             origin,
@@ -257,42 +288,65 @@ impl RedactionRules {
     }
 
     /// The first rule that still matches `text` (a rendered document's
-    /// visible text), if any.
+    /// visible text, a link target, a title …), if any. The rules match the
+    /// folded text, so disguised forms of a term are found too.
     pub fn find_leak(&self, text: &str) -> Option<Leak> {
-        for rule in &self.rules {
-            for m in rule.regex.find_iter(text) {
-                if rule.ipv6 && !is_ipv6_at(text, m.start(), m.end()) {
-                    continue;
-                }
-                return Some(if rule.is_pattern {
-                    Leak {
-                        term: m.as_str().to_string(),
-                        pattern: Some(rule.label.clone()),
-                        origin: rule.origin.clone(),
-                    }
+        let plain = fold(text, Fold::Plain);
+        let skeleton = fold(text, Fold::Skeleton);
+        for (index, rule) in self.rules.iter().enumerate() {
+            let folded = match rule.fold {
+                Fold::Plain => &plain,
+                Fold::Skeleton => &skeleton,
+            };
+            if let Some(found) = rule_match(rule, folded) {
+                // Only on a leak: fold again with the spans, to quote the
+                // text as it was written.
+                let mapped = fold_mapped(text, rule.fold);
+                let span = rule_match(rule, &mapped.text)
+                    .map(|m| mapped.source_span(m))
+                    .unwrap_or(0..0);
+                let shown = text.get(span).unwrap_or_default().to_string();
+                let term = if rule.is_pattern {
+                    folded[found].to_string()
                 } else {
-                    Leak {
-                        term: rule.label.clone(),
-                        pattern: None,
-                        origin: rule.origin.clone(),
-                    }
+                    rule.label.clone()
+                };
+                return Some(Leak {
+                    term,
+                    pattern: rule.is_pattern.then(|| rule.label.clone()),
+                    origin: rule.origin.clone(),
+                    shown,
+                    rule: index,
                 });
             }
         }
         None
     }
 
-    /// Whether `text` (a source of the document, Markdown formatting
-    /// ignored) holds the leaked term: to trace a leak to where it came from.
-    pub fn source_holds(leak: &Leak, text: &str) -> bool {
-        let needle = leak.term.to_lowercase();
-        let haystack: String = text
-            .chars()
-            .filter(|c| !matches!(c, '*' | '_' | '`' | '~'))
-            .collect::<String>()
-            .to_lowercase();
-        squash(&haystack).contains(&squash(&needle))
+    /// Whether the rule behind `leak` matches `text` (a source of the
+    /// document, as redaction left it): to trace a leak to where it came
+    /// from. Markdown formatting is ignored when `ignore_formatting`.
+    pub fn still_leaks(&self, leak: &Leak, text: &str, ignore_formatting: bool) -> bool {
+        let Some(rule) = self.rules.get(leak.rule) else {
+            return false;
+        };
+        let text = if ignore_formatting {
+            text.chars()
+                .filter(|c| !matches!(c, '*' | '_' | '`' | '~' | '#' | '\\'))
+                .collect()
+        } else {
+            text.to_string()
+        };
+        rule_match(rule, &fold(&text, rule.fold)).is_some()
     }
+}
+
+/// Where `rule` matches folded text (an IPv6 candidate only if it is one).
+fn rule_match(rule: &Rule, folded: &str) -> Option<std::ops::Range<usize>> {
+    rule.check
+        .find_iter(folded)
+        .find(|m| !rule.ipv6 || is_ipv6_at(folded, m.start(), m.end()))
+        .map(|m| m.range())
 }
 
 fn capitalise(text: &str) -> String {
@@ -301,10 +355,6 @@ fn capitalise(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
-}
-
-fn squash(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Whether `text[start..end]` is an IPv6 address standing alone (not part
@@ -363,5 +413,35 @@ mod tests {
             .add_pattern(r"cust-\d+", RuleOrigin::Incident)
             .unwrap();
         assert_eq!(rules.redact("CUST-42 saw it"), "[redacted] saw it");
+    }
+
+    #[test]
+    fn disguised_terms_are_caught_and_quoted_as_written() {
+        let mut rules = RedactionRules::default();
+        rules.add_term("Mercurial", RuleOrigin::Global);
+        for shown in [
+            "Mercu\u{200b}rial",
+            "M\u{435}rcurial",
+            "ＭＥＲＣＵＲＩＡＬ",
+            "mercu&#114;ial",
+            "mercu%72ial",
+        ] {
+            let text = format!("the {shown} cluster");
+            let leak = rules
+                .find_leak(&text)
+                .unwrap_or_else(|| panic!("{shown:?} passed"));
+            assert_eq!(leak.term, "Mercurial");
+            assert_eq!(leak.shown, shown);
+        }
+        assert_eq!(rules.find_leak("the Mercury cluster"), None);
+    }
+
+    #[test]
+    fn disguised_addresses_are_caught() {
+        let rules = RedactionRules::with_builtins(&["corp.example.net".to_string()]);
+        let leak = rules.find_leak("at 10.\u{200b}1.2.3").unwrap();
+        assert_eq!(leak.pattern.as_deref(), Some("IPv4 address"));
+        assert_eq!(leak.shown, "10.\u{200b}1.2.3");
+        assert!(rules.find_leak("api.corp&#46;example.net").is_some());
     }
 }

@@ -5,16 +5,19 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    sea_query::OnConflict,
+    QuerySelect, sea_query::OnConflict,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    domain::{IncidentRef, optional_text},
+    domain::{IncidentRef, WebhookSecret, optional_text},
     entities::{delivery, incident, incident_channel, sitrep},
     error::ServiceError,
-    notify::webhook::slack_payload,
+    notify::{
+        address_policy::{AddressPolicy, REGISTRATION_RESOLVE_TIMEOUT},
+        webhook::slack_payload,
+    },
     reports::digest::render,
     services::{
         Context, find_incident, new_id,
@@ -41,10 +44,13 @@ impl ChannelKind {
 }
 
 /// A channel checked at the edge: a valid address, or an http(s) URL.
+/// Where a webhook URL points is checked by [`add`], which may resolve it.
 #[derive(Debug, Clone)]
 pub struct NewChannel {
     kind: ChannelKind,
     target: String,
+    /// The parsed webhook URL.
+    url: Option<reqwest::Url>,
 }
 
 impl NewChannel {
@@ -52,6 +58,7 @@ impl NewChannel {
         let target = optional_text("target", Some(target.to_string()), 2000)?
             .ok_or_else(|| ServiceError::validation("target", "`target` must not be blank"))?;
         let target = target.trim().to_string();
+        let mut webhook_url = None;
         match kind {
             ChannelKind::Email => {
                 target.parse::<lettre::Address>().map_err(|err| {
@@ -74,18 +81,42 @@ impl NewChannel {
                         format!("`target` {target:?} must be an http or https URL"),
                     ));
                 }
+                webhook_url = Some(url);
             }
         }
-        Ok(Self { kind, target })
+        Ok(Self {
+            kind,
+            target,
+            url: webhook_url,
+        })
     }
 }
 
-/// Add a channel to an incident; the same target twice is a 409.
+/// Add a channel to an incident, with a new signing secret; the same
+/// target twice is a 409. A webhook URL whose host is, or resolves to, an
+/// address that `webhooks.allow_addresses` does not allow (loopback,
+/// private, link-local …) is a 422 naming `target`. A name that does not
+/// resolve now is accepted: every call resolves it again and is refused
+/// then if it points somewhere not allowed.
 pub async fn add(
     ctx: &Context,
     reference: IncidentRef,
     new: NewChannel,
 ) -> Result<incident_channel::Model, ServiceError> {
+    if let Some(url) = &new.url {
+        // Before the transaction: resolving is a network wait.
+        AddressPolicy::new(&ctx.settings.webhooks.allow_addresses)
+            .check_target(url, REGISTRATION_RESOLVE_TIMEOUT)
+            .await
+            .map_err(|_| {
+                ServiceError::validation(
+                    "target",
+                    "`target` points to an address webhooks may not reach (loopback, private, \
+                     link-local, multicast or reserved); an operator can allow it with \
+                     webhooks.allow_addresses",
+                )
+            })?;
+    }
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
@@ -94,6 +125,7 @@ pub async fn add(
         incident_id: incident.id,
         kind: new.kind.as_str().into(),
         target: new.target,
+        signing_secret: WebhookSecret::generate(),
         created_at: now,
     };
     let inserted = incident_channel::Entity::insert(model.clone().into_active_model())
@@ -138,7 +170,9 @@ pub async fn list(
         .await?)
 }
 
-/// Remove a channel; deliveries already queued still go out.
+/// Remove a channel. E-mails already queued still go out; webhook calls
+/// already queued are given up, since the channel's signing secret goes
+/// with it (see [`webhook_secret`]).
 pub async fn remove(ctx: &Context, reference: IncidentRef, id: Uuid) -> Result<(), ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
     let txn = ctx.begin_write().await?;
@@ -246,6 +280,37 @@ pub async fn enqueue_sitrep<C: ConnectionTrait>(
         .exec_without_returning(txn)
         .await?;
     Ok(count)
+}
+
+/// The signing secret for a webhook delivery: that of the webhook channel
+/// of the sitrep's incident with the delivery's target (re-created with
+/// the same target, the new channel's). `None` when there is no such
+/// channel any more.
+pub async fn webhook_secret<C: ConnectionTrait>(
+    db: &C,
+    delivery: &delivery::Model,
+) -> Result<Option<WebhookSecret>, ServiceError> {
+    let Some(sitrep_id) = delivery.sitrep_id else {
+        return Ok(None);
+    };
+    let incident_id: Option<Uuid> = sitrep::Entity::find_by_id(sitrep_id)
+        .select_only()
+        .column(sitrep::Column::IncidentId)
+        .into_tuple()
+        .one(db)
+        .await?;
+    let Some(incident_id) = incident_id else {
+        return Ok(None);
+    };
+    Ok(incident_channel::Entity::find()
+        .select_only()
+        .column(incident_channel::Column::SigningSecret)
+        .filter(incident_channel::Column::IncidentId.eq(incident_id))
+        .filter(incident_channel::Column::Kind.eq(ChannelKind::Webhook.as_str()))
+        .filter(incident_channel::Column::Target.eq(&delivery.recipient))
+        .into_tuple()
+        .one(db)
+        .await?)
 }
 
 /// The deliveries of some sitreps, by sitrep.

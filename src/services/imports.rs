@@ -762,6 +762,7 @@ impl<'t> Importer<'t> {
                 .map_or(i32::from(published), |e| e.published_version),
             published_at: pm.published_at,
             first_published_at: pm.first_published_at,
+            withdrawn_at: existing.as_ref().and_then(|e| e.withdrawn_at),
             version: existing.as_ref().map_or(1, |e| e.version),
             created_at: pm.created_at,
             updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),

@@ -19,7 +19,7 @@ use super::{
 use crate::{
     config::{DuePeriod, PostmortemDue},
     db,
-    domain::{IncidentRef, PostmortemKind, PostmortemStatus, Visibility},
+    domain::{EventSource, IncidentRef, PostmortemKind, PostmortemStatus, Visibility},
     entities::{
         cleanup_item, incident, postmortem, postmortem_publication, postmortem_section,
         postmortem_snapshot, remediation_incident, remediation_item, role_assignment,
@@ -343,6 +343,7 @@ pub(crate) async fn ensure<C: ConnectionTrait>(
         published_version: 0,
         published_at: None,
         first_published_at: None,
+        withdrawn_at: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -655,7 +656,8 @@ fn humanize(value: &str) -> String {
     value.replace('_', " ")
 }
 
-/// Where each piece of public text came from: (field, raw text).
+/// Where each piece of public text came from: (field, the text as
+/// redaction left it).
 type Sources = Vec<(String, String)>;
 
 fn build_document(
@@ -675,8 +677,9 @@ fn build_document(
     let public = variant == Variant::Public;
     let mut clean = |field: String, text: &str| -> String {
         if public {
-            sources.push((field, text.to_string()));
-            rules.redact(text)
+            let redacted = rules.redact(text);
+            sources.push((field, redacted.clone()));
+            redacted
         } else {
             text.to_string()
         }
@@ -905,10 +908,12 @@ fn public_rules(
             *entry = role;
         }
     }
+    // Event authors count as people only from sources where people write
+    // (not Debrief's own `system` events), and never under a tool's name.
     let others = record
         .timeline
         .iter()
-        .filter(|e| e.source != "system")
+        .filter(|e| e.source != EventSource::System.as_str())
         .filter_map(|e| e.author.clone())
         .chain(record.sitreps.iter().filter_map(|s| s.author.clone()))
         .chain(record.cleanup.iter().filter_map(|c| c.owner.clone()))
@@ -918,9 +923,32 @@ fn public_rules(
         people.entry(person).or_insert("a responder");
     }
     for (person, role) in people {
-        rules.add_person(&person, role);
+        if !is_tool_name(&person) {
+            rules.add_person(&person, role);
+        }
     }
     Ok(rules)
+}
+
+/// Names of the tools and systems an incident record is written by: never
+/// taken for a person's name, even when a tool is recorded as an author.
+const TOOL_NAMES: &[&str] = &[
+    "system",
+    "debrief",
+    "pagerduty",
+    "statuspage",
+    "slack",
+    "slackbot",
+    "opsgenie",
+    "datadog",
+    "grafana",
+    "prometheus",
+    "alertmanager",
+];
+
+fn is_tool_name(name: &str) -> bool {
+    let name = name.trim().to_lowercase();
+    TOOL_NAMES.contains(&name.as_str()) || name.ends_with(" bot") || name.ends_with("[bot]")
 }
 
 /// One rendered document.
@@ -973,7 +1001,10 @@ fn render_set(
         let body = html::markdown_to_html(&markdown);
         let marking = (document.variant == Variant::Internal).then_some("INTERNAL");
         let page = html::page(&options.title, "en", &body, marking);
-        visible.insert("HTML", html::visible_text(&page));
+        let mut readable = html::visible_text(&page);
+        readable.push('\n');
+        readable.push_str(&html::attribute_values(&page));
+        visible.insert("HTML", readable);
         page
     } else {
         String::new()
@@ -986,12 +1017,13 @@ fn render_set(
     } else {
         Vec::new()
     };
-    let summary = document
-        .sections
-        .iter()
-        .find(|s| s.key == "public_summary" || s.key == "summary")
-        .map(|s| s.body.clone())
-        .unwrap_or_default();
+    let summary = summary_line(
+        document
+            .sections
+            .iter()
+            .find(|s| s.key == "public_summary" || s.key == "summary")
+            .map_or("", |s| s.body.as_str()),
+    );
     Ok((
         RenderedSet {
             markdown,
@@ -1005,29 +1037,43 @@ fn render_set(
 }
 
 /// Fail closed: refuse the document if any rule still matches what a reader
-/// would see in any format, naming the term and the source it came from.
+/// would obtain from it (`visible`: each format's text, link targets and
+/// metadata, the index entry, the address), naming the term and the source
+/// it came from.
 fn leak_check(
     rules: &RedactionRules,
     visible: &BTreeMap<&'static str, String>,
     sources: &Sources,
 ) -> Result<(), ServiceError> {
-    for (format, text) in visible {
-        let Some(leak) = rules.find_leak(text) else {
-            continue;
-        };
-        let source = sources
-            .iter()
-            .find(|(_, raw)| RedactionRules::source_holds(&leak, raw))
-            .map(|(field, _)| field.clone());
-        return Err(leak_error(&leak, format, source));
+    for (shown_in, text) in visible {
+        if let Some(leak) = rules.find_leak(text) {
+            return Err(leak_error(
+                &leak,
+                shown_in,
+                leak_source(rules, &leak, sources),
+            ));
+        }
     }
     Ok(())
 }
 
-fn leak_error(leak: &Leak, format: &str, source: Option<String>) -> ServiceError {
+/// The field a leak came from: the first source in which the rule still
+/// matches after redaction, as written, then with Markdown formatting
+/// ignored (a term split by emphasis is joined again when rendered).
+fn leak_source(rules: &RedactionRules, leak: &Leak, sources: &Sources) -> Option<String> {
+    [false, true].into_iter().find_map(|ignore_formatting| {
+        sources
+            .iter()
+            .find(|(_, text)| rules.still_leaks(leak, text, ignore_formatting))
+            .map(|(field, _)| field.clone())
+    })
+}
+
+fn leak_error(leak: &Leak, shown_in: &str, source: Option<String>) -> ServiceError {
     let what = match &leak.pattern {
         Some(pattern) => format!("`{}` (matched by {pattern})", leak.term),
-        None => format!("`{}`", leak.term),
+        None if leak.shown.is_empty() || leak.shown == leak.term => format!("`{}`", leak.term),
+        None => format!("`{}` (written as {:?})", leak.term, leak.shown),
     };
     let from = source
         .clone()
@@ -1035,12 +1081,46 @@ fn leak_error(leak: &Leak, format: &str, source: Option<String>) -> ServiceError
     ServiceError::validation(
         source.unwrap_or_else(|| "template".into()),
         format!(
-            "the public document was refused: {what}, {}, would appear in its {format}; \
-             it comes from {from}. Reword it there (redaction cannot see through Markdown \
-             formatting inside a term) or add a rule that covers it",
+            "the public document was refused: {what}, {}, would appear in its {shown_in}; \
+             it comes from {from}. Reword it there (look-alike letters, invisible characters, \
+             escapes and Markdown formatting inside a term do not hide it) or add a rule \
+             that covers it",
             leak.origin.describe()
         ),
     )
+}
+
+/// The one-line summary the index and the feed show: the text of the
+/// summary's Markdown (formatting dropped as a reader's eyes drop it),
+/// cut at a word boundary. Computed before the leak check, which reads it.
+pub fn summary_line(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Parser, TagEnd};
+    let mut text = String::new();
+    for event in Parser::new_ext(markdown, html::markdown_options()) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::End(
+                TagEnd::Emphasis
+                | TagEnd::Strong
+                | TagEnd::Strikethrough
+                | TagEnd::Link
+                | TagEnd::Image,
+            ) => {}
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            Event::Html(t) | Event::InlineHtml(t) => text.push_str(&t),
+            _ => {}
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= 280 {
+        return text;
+    }
+    let cut: String = text.chars().take(277).collect();
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > 200 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end())
 }
 
 async fn stored_rules(
@@ -1109,8 +1189,10 @@ fn render_checked(
     };
     let mut sources = Vec::new();
     let document = build_document(ctx, record, variant, &rules, &mut sources)?;
-    let (set, visible) = render_set(ctx, &document, formats)?;
+    let (set, mut visible) = render_set(ctx, &document, formats)?;
     if variant == Variant::Public {
+        // What the index and the feed will show of it.
+        visible.insert("index entry", format!("{}\n{}", set.title, set.summary));
         leak_check(&rules, &visible, &sources)?;
     }
     Ok(set)
@@ -1150,12 +1232,17 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
     let blocking_ctx = ctx.clone();
     let record_version = record.view.postmortem.version;
     let postmortem_id = record.view.postmortem.id;
-    let number = record.view.incident.number;
-    let (internal, public) = tokio::task::spawn_blocking(move || {
+    let (internal, public, slugs) = tokio::task::spawn_blocking(move || {
         let all = [Format::Markdown, Format::Html, Format::Pdf];
         let public = render_checked(&blocking_ctx, &record, &stored, Variant::Public, &all)?;
         let internal = render_checked(&blocking_ctx, &record, &stored, Variant::Internal, &all)?;
-        Ok::<_, ServiceError>((internal, public))
+        let rules = public_rules(&blocking_ctx, &record, &stored)?;
+        let slugs = choose_slug(
+            &rules,
+            record.view.postmortem.slug.as_deref(),
+            &public.title,
+        )?;
+        Ok::<_, ServiceError>((internal, public, slugs))
     })
     .await
     .map_err(|e| ServiceError::Internal(e.into()))??;
@@ -1173,10 +1260,10 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
         ));
     }
     let version = current.published_version + 1;
-    let slug = current
-        .slug
-        .clone()
-        .unwrap_or_else(|| slugify(number, &public.title));
+    let slug = match slugs {
+        SlugChoice::Keep(slug) => slug,
+        SlugChoice::New(base) => unique_slug(&txn, postmortem_id, &base).await?,
+    };
     let publication = postmortem_publication::Model {
         id: new_id(),
         postmortem_id,
@@ -1224,11 +1311,8 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
     next.published_version = version;
     next.published_at = Some(now);
     next.first_published_at = next.first_published_at.or(Some(now));
-    next.version += 1;
-    next.updated_at = now;
-    postmortem::Entity::update(next.into_active_model().reset_all())
-        .exec(&txn)
-        .await?;
+    next.withdrawn_at = None;
+    save_next_version(&txn, next, now).await?;
     txn.commit().await?;
     Ok(Publication {
         publication,
@@ -1239,6 +1323,7 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
 /// A published post-mortem as the public pages list it.
 #[derive(Debug, Clone)]
 pub struct PublicEntry {
+    pub postmortem_id: Uuid,
     pub slug: String,
     pub title: String,
     pub summary: String,
@@ -1253,6 +1338,7 @@ pub async fn published(ctx: &Context, limit: u64) -> Result<Vec<PublicEntry>, Se
     use sea_orm::QuerySelect;
     let postmortems = postmortem::Entity::find()
         .filter(postmortem::Column::PublishedVersion.gt(0))
+        .filter(postmortem::Column::WithdrawnAt.is_null())
         .order_by_desc(postmortem::Column::PublishedAt)
         .order_by_desc(postmortem::Column::Id)
         .limit(limit)
@@ -1282,6 +1368,7 @@ pub async fn published(ctx: &Context, limit: u64) -> Result<Vec<PublicEntry>, Se
             continue;
         };
         entries.push(PublicEntry {
+            postmortem_id: pm.id,
             slug: latest.slug.clone(),
             title: latest.title.clone(),
             summary: latest.summary.clone(),
@@ -1293,15 +1380,37 @@ pub async fn published(ctx: &Context, limit: u64) -> Result<Vec<PublicEntry>, Se
     Ok(entries)
 }
 
-/// The stored public HTML page of the latest publication under `slug`.
-pub async fn public_page(ctx: &Context, slug: &str) -> Result<Vec<u8>, ServiceError> {
+/// What a public address leads to.
+#[derive(Debug)]
+pub enum PublicPage {
+    /// The stored public HTML of the latest publication.
+    Page(Vec<u8>),
+    /// A post-mortem was published here, and was withdrawn or moved.
+    Gone,
+}
+
+/// The public page under `slug`: the latest publication of the post-mortem
+/// that has this address now, [`PublicPage::Gone`] for an address a
+/// post-mortem has left (withdrawn, or moved because a redaction rule came
+/// to match it), not found otherwise.
+pub async fn public_page(ctx: &Context, slug: &str) -> Result<PublicPage, ServiceError> {
     let not_found = || ServiceError::NotFound(format!("published post-mortem {slug:?}"));
-    let pm = postmortem::Entity::find()
+    let live = postmortem::Entity::find()
         .filter(postmortem::Column::Slug.eq(slug))
         .filter(postmortem::Column::PublishedVersion.gt(0))
+        .filter(postmortem::Column::WithdrawnAt.is_null())
         .one(&ctx.db)
-        .await?
-        .ok_or_else(not_found)?;
+        .await?;
+    let Some(pm) = live else {
+        let left = postmortem_publication::Entity::find()
+            .filter(postmortem_publication::Column::Slug.eq(slug))
+            .one(&ctx.db)
+            .await?;
+        return match left {
+            Some(_) => Ok(PublicPage::Gone),
+            None => Err(not_found()),
+        };
+    };
     let publication = postmortem_publication::Entity::find()
         .filter(postmortem_publication::Column::PostmortemId.eq(pm.id))
         .filter(postmortem_publication::Column::Version.eq(pm.published_version))
@@ -1315,30 +1424,157 @@ pub async fn public_page(ctx: &Context, slug: &str) -> Result<Vec<u8>, ServiceEr
         .one(&ctx.db)
         .await?
         .ok_or_else(not_found)?;
-    Ok(snapshot.content)
+    Ok(PublicPage::Page(snapshot.content))
 }
 
-/// `inc-42-checkout-failing-for-eu-customers`: stable once published.
-pub fn slugify(number: i64, title: &str) -> String {
-    let mut slug = format!("inc-{number}");
-    let mut last_dash = false;
+/// Withdraw a publication: its page answers `410 Gone` and it leaves the
+/// index and the feed. The snapshots stay (the internal record of what was
+/// published); the post-mortem goes back to `in_review`, and publishing
+/// again brings it back (at the same address unless a rule now matches it).
+pub async fn unpublish(
+    ctx: &Context,
+    reference: IncidentRef,
+) -> Result<PostmortemView, ServiceError> {
+    use sea_orm::QuerySelect;
+    let incident = find_incident(&ctx.db, reference).await?;
+    let txn = ctx.begin_write().await?;
+    let current = postmortem::Entity::find()
+        .filter(postmortem::Column::IncidentId.eq(incident.id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("post-mortem".into()))?;
+    if current.published_version == 0 || current.withdrawn_at.is_some() {
+        return Err(ServiceError::Conflict {
+            detail: "the post-mortem is not published: there is nothing to withdraw".into(),
+            field: Some("status".into()),
+            pending_cleanup_items: Vec::new(),
+        });
+    }
+    let now = ctx.now();
+    let mut next = current;
+    next.withdrawn_at = Some(now);
+    next.status = PostmortemStatus::InReview.as_str().into();
+    save_next_version(&txn, next, now).await?;
+    txn.commit().await?;
+    get(ctx, reference).await
+}
+
+/// Store a changed post-mortem row as its next version.
+async fn save_next_version<C: ConnectionTrait>(
+    db: &C,
+    mut next: postmortem::Model,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    next.version += 1;
+    next.updated_at = now;
+    postmortem::Entity::update(next.into_active_model().reset_all())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The address a publication goes to.
+#[derive(Debug)]
+enum SlugChoice {
+    /// The address it has: no rule matches it.
+    Keep(String),
+    /// A new address from the public title (made unique when stored).
+    New(String),
+}
+
+/// Keep the current slug unless a redaction rule matches it now; a new
+/// slug comes from the public (redacted) title and must pass the same check.
+fn choose_slug(
+    rules: &RedactionRules,
+    current: Option<&str>,
+    public_title: &str,
+) -> Result<SlugChoice, ServiceError> {
+    let leak = |slug: &str| {
+        rules
+            .find_leak(slug)
+            .or_else(|| rules.find_leak(&slug.replace('-', " ")))
+    };
+    if let Some(current) = current
+        && leak(current).is_none()
+    {
+        return Ok(SlugChoice::Keep(current.to_string()));
+    }
+    let fresh = slugify(public_title);
+    if let Some(found) = leak(&fresh) {
+        return Err(leak_error(&found, "address", Some("incident.title".into())));
+    }
+    Ok(SlugChoice::New(fresh))
+}
+
+/// `base`, or `base-2`, `base-3` … : the first that no other post-mortem
+/// has or had (an address once published is never given to another).
+async fn unique_slug<C: ConnectionTrait>(
+    db: &C,
+    postmortem_id: Uuid,
+    base: &str,
+) -> Result<String, ServiceError> {
+    for n in 1..=1000 {
+        let candidate = if n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{n}")
+        };
+        let held = postmortem::Entity::find()
+            .filter(postmortem::Column::Slug.eq(candidate.as_str()))
+            .filter(postmortem::Column::Id.ne(postmortem_id))
+            .one(db)
+            .await?
+            .is_some();
+        let had = postmortem_publication::Entity::find()
+            .filter(postmortem_publication::Column::Slug.eq(candidate.as_str()))
+            .filter(postmortem_publication::Column::PostmortemId.ne(postmortem_id))
+            .one(db)
+            .await?
+            .is_some();
+        if !held && !had {
+            return Ok(candidate);
+        }
+    }
+    Err(ServiceError::conflict(format!(
+        "more than a thousand post-mortems have the address {base:?}: give this one another title"
+    )))
+}
+
+/// Longest slug, in bytes; it is cut at a word boundary.
+const SLUG_MAX: usize = 60;
+
+/// `checkout-failing-for-eu-customers`, from the public title: accents
+/// dropped, other characters as word breaks, cut at a word boundary. No
+/// incident number: the address says nothing the public page does not.
+pub fn slugify(title: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
     let mut words = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() && c.is_ascii() {
+    let mut last_dash = true;
+    for c in title.nfkd().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
             words.push(c);
             last_dash = false;
+        } else if unicode_normalization::char::is_combining_mark(c) {
+            continue;
         } else if !last_dash {
             words.push('-');
             last_dash = true;
         }
     }
-    let words: String = words.trim_matches('-').chars().take(80).collect();
-    let words = words.trim_end_matches('-');
-    if !words.is_empty() {
-        slug.push('-');
-        slug.push_str(words);
+    let mut slug = words.trim_matches('-').to_string();
+    if slug.len() > SLUG_MAX {
+        let cut = match slug[..=SLUG_MAX].rfind('-') {
+            Some(dash) if dash > 0 => dash,
+            _ => SLUG_MAX,
+        };
+        slug.truncate(cut);
     }
-    slug
+    if slug.is_empty() {
+        "post-mortem".into()
+    } else {
+        slug
+    }
 }
 
 #[cfg(test)]
@@ -1384,9 +1620,15 @@ mod tests {
     #[test]
     fn slugs_are_readable_and_safe() {
         assert_eq!(
-            slugify(42, "Checkout failing for EU customers!"),
-            "inc-42-checkout-failing-for-eu-customers"
+            slugify("Checkout failing for EU customers!"),
+            "checkout-failing-for-eu-customers"
         );
-        assert_eq!(slugify(7, "Ünïcode ✓"), "inc-7-n-code");
+        assert_eq!(slugify("Ünïcode ✓"), "unicode");
+        assert_eq!(slugify("数据库"), "post-mortem");
+        // Cut at the last whole word within the limit.
+        assert_eq!(
+            slugify(&"replication lag ".repeat(10)),
+            "replication-lag-replication-lag-replication-lag-replication"
+        );
     }
 }

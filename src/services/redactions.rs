@@ -8,8 +8,13 @@ use uuid::Uuid;
 
 use super::{Context, find_incident, insert_model, new_id};
 use crate::{
-    domain::IncidentRef, entities::redaction_rule, error::ServiceError,
-    reports::redaction::compile_pattern,
+    domain::IncidentRef,
+    entities::redaction_rule,
+    error::ServiceError,
+    reports::{
+        Templates, public_vocabulary,
+        redaction::{RedactionRules, RuleOrigin, compile_pattern},
+    },
 };
 
 /// A new rule: exactly one of a term or a pattern.
@@ -63,6 +68,7 @@ async fn insert(
         NewRule::Term(t) => ("term", t),
         NewRule::Pattern(p) => ("pattern", p),
     };
+    check_template_words(ctx, kind, &value)?;
     let model = redaction_rule::Model {
         id: new_id(),
         incident_id,
@@ -82,6 +88,39 @@ async fn insert(
     insert_model(&txn, model.clone().into_active_model()).await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// A rule must not match the words every public document is made of (the
+/// templates' own text, the labels and units Debrief writes): it would
+/// make every public document fail the leak check. Refused with the word.
+fn check_template_words(ctx: &Context, kind: &str, value: &str) -> Result<(), ServiceError> {
+    let templates = Templates::load(ctx.settings.documents.templates_dir.as_deref())
+        .map_err(|e| ServiceError::Internal(e.into()))?;
+    let vocabulary = public_vocabulary(&templates);
+    let mut rules = RedactionRules::default();
+    match kind {
+        "pattern" => rules
+            .add_pattern(value, RuleOrigin::Global)
+            .map_err(|err| ServiceError::validation("pattern", format!("`pattern`: {err}")))?,
+        _ => rules.add_term(value, RuleOrigin::Global),
+    }
+    let Some(leak) = rules.find_leak(&vocabulary) else {
+        return Ok(());
+    };
+    // Name the whole word, not only the part that matched.
+    let word = vocabulary
+        .split_whitespace()
+        .find(|word| rules.find_leak(word).is_some())
+        .unwrap_or(leak.shown.as_str());
+    Err(ServiceError::validation(
+        kind,
+        format!(
+            "the {kind} {value:?} matches {word:?} ({:?}), words of every public document \
+             (its templates, labels and units): every public document would be refused. \
+             Make the {kind} longer or more specific",
+            leak.shown
+        ),
+    ))
 }
 
 /// Every public render runs each rule of its scopes over the whole
@@ -193,13 +232,18 @@ pub async fn rules_for<C: ConnectionTrait>(
         .await?)
 }
 
-/// Remove a rule (global or of any incident) by id.
-pub async fn delete(ctx: &Context, id: Uuid) -> Result<(), ServiceError> {
+/// Remove a rule (global or of any incident) by id; a global rule only
+/// when `may_remove_global` (the caller has the admin scope).
+pub async fn delete(ctx: &Context, id: Uuid, may_remove_global: bool) -> Result<(), ServiceError> {
     let txn = ctx.begin_write().await?;
-    let result = redaction_rule::Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
-    if result.rows_affected == 0 {
-        return Err(ServiceError::NotFound(format!("redaction rule {id}")));
+    let rule = redaction_rule::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("redaction rule {id}")))?;
+    if rule.incident_id.is_none() && !may_remove_global {
+        return Err(ServiceError::Forbidden("admin"));
     }
+    redaction_rule::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
     Ok(())
 }

@@ -184,6 +184,25 @@ async fn digest_command_prints_writes_and_sends_to_the_file_outbox() {
         .collect();
     eml.sort();
     assert_eq!(eml.len(), 2);
+    // Only this user can read the data: the directory, the database, the
+    // outbox and each message.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "data directory");
+        assert_eq!(mode(&data.join("outbox")), 0o700, "outbox directory");
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+            }
+        }
+        for entry in std::fs::read_dir(data.join("outbox")).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
     assert!(
         eml.iter()
             .all(|m| m.contains("Subject: Ops Review digest 2026-W47"))

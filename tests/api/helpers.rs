@@ -36,7 +36,7 @@ pub fn t0() -> DateTime<Utc> {
 
 /// A fresh, empty database URL: a new PostgreSQL database when
 /// `TEST_DATABASE_URL` is set, otherwise `None` (SQLite in the data dir).
-async fn fresh_database() -> Option<String> {
+pub async fn fresh_database() -> Option<String> {
     let base = std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
@@ -71,6 +71,12 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // Tests drive the scheduler themselves and read mail from memory.
     settings.jobs.enabled = false;
     settings.mail.transport = debrief::config::MailTransport::Memory;
+    // Webhook receivers in tests listen on loopback; a test that needs the
+    // production default clears this list.
+    settings.webhooks.allow_addresses = vec![
+        "127.0.0.0/8".parse().expect("a range"),
+        "::1/128".parse().expect("a range"),
+    ];
     let backend = match fresh_database().await {
         Some(url) => {
             settings.database_url = Some(debrief::config::Secret::new(url));

@@ -20,6 +20,8 @@ mod postmortems;
 mod read_cache;
 mod remediations;
 mod roles;
+mod security;
 mod sitreps;
 mod status_updates;
 mod timeline;
+mod webhooks;
