@@ -224,6 +224,7 @@ async fn seed(
             published_at: published,
             first_published_at: published,
             withdrawn_at: None,
+            not_required_reason: None,
             version: 1,
             created_at: started,
             updated_at: published.unwrap_or(started),

@@ -152,6 +152,8 @@ async fn import(ctx: &Context, file: &Path, events: u64) -> anyhow::Result<(f64,
             format: ImportFormat::Bundle,
             incident: None,
             dry_run: false,
+            channel: None,
+            history_before: None,
         },
         std::fs::File::open(file)?,
     )

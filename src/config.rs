@@ -385,6 +385,17 @@ fn ip_networks<'de, D: serde::Deserializer<'de>>(
         .collect()
 }
 
+/// Imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ImportSettings {
+    /// The post-mortem of an imported incident resolved before this day
+    /// (`"2026-01-01"`, 00:00 UTC) is marked `not_required` as imported
+    /// history, unless the import names another day (`history_before`).
+    /// Unset: none is.
+    pub history_before: Option<chrono::NaiveDate>,
+}
+
 /// Bounds on what clients may hold: connections, time, concurrent renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -478,6 +489,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Outgoing webhook calls: the addresses they may reach.
     pub webhooks: WebhookSettings,
+    /// Imports: which imported history needs no post-mortem.
+    pub imports: ImportSettings,
 }
 
 impl Default for Settings {
@@ -503,6 +516,7 @@ impl Default for Settings {
             postmortem_due: PostmortemDue::default(),
             limits: LimitSettings::default(),
             webhooks: WebhookSettings::default(),
+            imports: ImportSettings::default(),
         }
     }
 }
@@ -672,6 +686,38 @@ mod tests {
             assert_eq!(loaded.body_limit_bytes, defaults.body_limit_bytes);
             assert_eq!(loaded.customer_update_minutes.sev1, Some(30));
             assert_eq!(loaded.customer_update_minutes.sev4, Some(0));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn imported_history_day_from_the_file_and_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+            assert_eq!(
+                Settings::load(None).expect("loads").imports.history_before,
+                None
+            );
+            jail.create_file(
+                "debrief.toml",
+                "[imports]\nhistory_before = \"2026-01-01\"\n",
+            )?;
+            let path = std::path::Path::new("debrief.toml");
+            let s = Settings::load(Some(path)).expect("loads");
+            assert_eq!(s.imports.history_before, day("2026-01-01"));
+            jail.set_env("DEBRIEF_IMPORTS__HISTORY_BEFORE", "2025-07-01");
+            let s = Settings::load(Some(path)).expect("loads");
+            assert_eq!(
+                s.imports.history_before,
+                day("2025-07-01"),
+                "the environment wins"
+            );
+            jail.set_env("DEBRIEF_IMPORTS__HISTORY_BEFORE", "2026-02-30");
+            let err = Settings::load(Some(path)).expect_err("not a day");
+            assert!(
+                err.to_string().to_lowercase().contains("history_before"),
+                "the error names the key: {err}"
+            );
             Ok(())
         });
     }

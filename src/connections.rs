@@ -114,6 +114,7 @@ impl<A: Acceptor> Acceptor for LimitedAcceptor<A> {
             first_read: true,
             deadline: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
             reader: None,
+            replacement: None,
             _slot: slot,
             open: self.open.clone(),
         };
@@ -148,8 +149,52 @@ pub struct LimitedIo<T> {
     /// The waker of the last read that found nothing: woken when a phase
     /// with a deadline starts, so the deadline is armed at once.
     reader: Option<std::task::Waker>,
+    /// A problem response written in place of an empty one of hyper's own
+    /// (see [`problem_for_hyper_error`]), still to go out.
+    replacement: Option<(Vec<u8>, usize)>,
     _slot: OwnedSemaphorePermit,
     open: prometheus::IntGauge,
+}
+
+/// hyper answers a request it cannot parse itself (a URL or a head too
+/// long, a malformed request line), with an empty body. Such an answer —
+/// recognised by its status and `content-length: 0`: the service's own
+/// error answers always have a body — is replaced by the same status with
+/// a problem+json body, as every other error.
+fn problem_for_hyper_error(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head.get(..head.len().min(512))?).ok()?;
+    let (status, reason, detail) = match text.get(..12)? {
+        "HTTP/1.1 400" | "HTTP/1.0 400" => (400, "Bad Request", "the request is not valid HTTP"),
+        "HTTP/1.1 414" | "HTTP/1.0 414" => (
+            414,
+            "URI Too Long",
+            "the request's URL is longer than the server reads",
+        ),
+        "HTTP/1.1 431" | "HTTP/1.0 431" => (
+            431,
+            "Request Header Fields Too Large",
+            "the request's headers are larger than the server reads",
+        ),
+        _ => return None,
+    };
+    if !text.to_ascii_lowercase().contains("content-length: 0\r\n") {
+        return None;
+    }
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": reason,
+        "status": status,
+        "detail": detail,
+    })
+    .to_string();
+    Some(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/problem+json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
 }
 
 impl<T> Drop for LimitedIo<T> {
@@ -241,6 +286,27 @@ impl<T: AsyncRead + Unpin> AsyncRead for LimitedIo<T> {
     }
 }
 
+impl<T: AsyncWrite + Unpin> LimitedIo<T> {
+    /// Write out what is left of a replacement response.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some((bytes, at)) = &mut self.replacement {
+            if *at >= bytes.len() {
+                self.replacement = None;
+                break;
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &bytes[*at..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => *at += n,
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for LimitedIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -248,6 +314,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for LimitedIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Poll::Ready(Err(err)) = this.poll_replacement(cx) {
+            return Poll::Ready(Err(err));
+        }
+        if this.phase != Phase::Http2
+            && let Some(replacement) = problem_for_hyper_error(buf)
+        {
+            // hyper's empty answer is taken as written; ours goes out instead.
+            this.replacement = Some((replacement, 0));
+            return match this.poll_replacement(cx) {
+                Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+                _ => Poll::Ready(Ok(buf.len())),
+            };
+        }
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = written
             && n > 0
@@ -263,6 +342,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for LimitedIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
+            && this.phase != Phase::Http2
+            && problem_for_hyper_error(first).is_some()
+        {
+            // The head alone is enough to recognise and replace the answer.
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            return Pin::new(this).poll_write(cx, &all);
+        }
         let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = written
             && n > 0
@@ -278,11 +365,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for LimitedIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_replacement(cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `debrief` command: serve, migrate, token, import, render, digest,
-//! openapi.
+//! job, openapi.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -14,7 +14,7 @@ use debrief::{
     domain::{IncidentRef, IsoWeek, Scope},
     error::ServiceError,
     ingest::ImportFormat,
-    jobs::Jobs,
+    jobs::{JobName, Jobs},
     notify::Mailer,
     reports::{Format, Variant},
     services::{
@@ -65,12 +65,20 @@ enum Command {
         /// The file's format.
         #[arg(long, value_enum)]
         format: ImportFormatArg,
-        /// The incident (INC-n or its id) PagerDuty or Slack records go to.
+        /// The incident (INC-n or its id) PagerDuty, Opsgenie or Slack records go to.
         #[arg(long)]
         incident: Option<String>,
+        /// Slack workspace export ZIP: the channel to import, by name.
+        #[arg(long)]
+        channel: Option<String>,
         /// Do all the work and print the summary, then roll it back.
         #[arg(long)]
         dry_run: bool,
+        /// Mark the post-mortems of incidents resolved before this day
+        /// (YYYY-MM-DD, 00:00 UTC) `not_required` as imported history
+        /// (default: the `imports.history_before` setting).
+        #[arg(long, value_parser = parse_day)]
+        history_before: Option<chrono::NaiveDate>,
     },
     /// Render a post-mortem document to a file.
     Render {
@@ -102,6 +110,11 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a scheduled job now.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// Print the OpenAPI specification.
     Openapi {
         /// Output format.
@@ -121,6 +134,54 @@ enum TokenCommand {
         #[arg(long, value_enum)]
         scope: ScopeArg,
     },
+    /// List the tokens: id, name, scope, created, last used, revoked (never
+    /// a secret: only its hash is stored).
+    List,
+    /// Revoke a token, by id or by name (a name that several live tokens
+    /// share is refused: use the id).
+    Revoke {
+        /// The token's id, or its name.
+        token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Run one pass of a scheduled job now (as its schedule would at its
+    /// latest scheduled time), deliver the outbox, and print what it did.
+    /// Safe beside `debrief serve` and twice in a row: nothing is sent twice.
+    Run {
+        /// `digest`: the previous week's digest to `digest.recipients`;
+        /// `reminders`: owners of overdue remediation items; `outbox`:
+        /// deliver what is queued.
+        #[arg(value_enum)]
+        job: JobArg,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum JobArg {
+    Digest,
+    Reminders,
+    Outbox,
+}
+
+impl From<JobArg> for JobName {
+    fn from(job: JobArg) -> Self {
+        match job {
+            JobArg::Digest => JobName::Digest,
+            JobArg::Reminders => JobName::Reminders,
+            JobArg::Outbox => JobName::Outbox,
+        }
+    }
+}
+
+/// A day as `YYYY-MM-DD`, and only that (`2026-02-30` is refused).
+fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| format!("{text:?} is not a day like 2026-01-01"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -145,6 +206,7 @@ enum ImportFormatArg {
     Bundle,
     Statuspage,
     Pagerduty,
+    Opsgenie,
     Slack,
 }
 
@@ -155,6 +217,7 @@ impl From<ImportFormatArg> for ImportFormat {
             ImportFormatArg::Statuspage => ImportFormat::Statuspage,
             ImportFormatArg::Pagerduty => ImportFormat::Pagerduty,
             ImportFormatArg::Slack => ImportFormat::Slack,
+            ImportFormatArg::Opsgenie => ImportFormat::Opsgenie,
         }
     }
 }
@@ -182,10 +245,9 @@ enum SpecFormat {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Openapi { format } = cli.command {
-        let service = api::service();
         match format {
-            SpecFormat::Yaml => print!("{}", service.spec_yaml()),
-            SpecFormat::Json => println!("{}", service.spec()),
+            SpecFormat::Yaml => print!("{}", api::spec::spec_yaml()),
+            SpecFormat::Json => println!("{}", api::spec::spec_json()),
         }
         return Ok(());
     }
@@ -220,12 +282,63 @@ async fn main() -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Token {
+            command: TokenCommand::List,
+        } => {
+            let conn = open_database(&settings).await?;
+            let list = tokens::list(&conn)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            print!("{}", token_table(&list));
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { token },
+        } => {
+            let conn = open_database(&settings).await?;
+            let revoked = tokens::revoke_by_id_or_name(&conn, chrono::Utc::now(), &token)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "Revoked token {} ({}, scope {}) at {}",
+                revoked.id,
+                revoked.name,
+                revoked.scope,
+                revoked.revoked_at.map_or_else(String::new, cli_time)
+            );
+            Ok(())
+        }
+        Command::Job {
+            command: JobCommand::Run { job },
+        } => {
+            let mailer = Mailer::from_settings(&settings).context("invalid mail settings")?;
+            let ctx = open_context(settings).await?;
+            let report = Jobs::new(ctx, mailer)?
+                .run_now(job.into())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Import {
             file,
             format,
             incident,
             dry_run,
-        } => import(settings, file, format.into(), incident, dry_run).await,
+            channel,
+            history_before,
+        } => {
+            import(
+                settings,
+                file,
+                format.into(),
+                incident,
+                dry_run,
+                channel,
+                history_before,
+            )
+            .await
+        }
         Command::Render {
             incident,
             variant,
@@ -250,6 +363,8 @@ async fn import(
     format: ImportFormat,
     incident: Option<String>,
     dry_run: bool,
+    channel: Option<String>,
+    history_before: Option<chrono::NaiveDate>,
 ) -> anyhow::Result<()> {
     let incident = incident
         .as_deref()
@@ -260,8 +375,18 @@ async fn import(
         format,
         incident,
         dry_run,
+        channel,
+        history_before,
     };
-    imports::check_request(&request).map_err(|e| anyhow::anyhow!("--incident: {e}"))?;
+    imports::check_request(&request).map_err(|e| match &e {
+        ServiceError::Validation { field, .. }
+        | ServiceError::BadRequest {
+            field: Some(field), ..
+        } => {
+            anyhow::anyhow!("--{field}: {e}")
+        }
+        _ => anyhow::anyhow!("{e}"),
+    })?;
     let opened =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
@@ -275,7 +400,7 @@ async fn import(
         .progress_chars("=> "),
     );
     // Checked whole before the write transaction opens, as the API does.
-    let result = match imports::check_file(format, &file).await {
+    let result = match imports::check_file(&ctx, &request, &file).await {
         Ok(()) => imports::import(&ctx, request, progress.wrap_read(opened)).await,
         Err(err) => Err(err),
     };
@@ -330,6 +455,58 @@ fn import_summary(file: &std::path::Path, report: &imports::ImportReport) -> Str
         );
     }
     let _ = writeln!(out, "skipped entries: {}", report.skipped);
+    if report.shortened_total > 0 {
+        let _ = writeln!(
+            out,
+            "shortened values: {} (each kept whole in an internal note)",
+            report.shortened_total
+        );
+        for s in &report.shortened {
+            let unit = match s.unit {
+                debrief::ingest::LengthUnit::Characters => "characters",
+                debrief::ingest::LengthUnit::Entries => "entries",
+            };
+            let _ = writeln!(out, "  {}: {} → {} {unit}", s.field, s.from, s.to);
+        }
+    }
+    out
+}
+
+/// A time as `debrief token list` shows it.
+fn cli_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// The table `debrief token list` prints: one token a line, no secret.
+fn token_table(list: &[debrief::entities::api_token::Model]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let name_width = list
+        .iter()
+        .map(|t| t.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let _ = writeln!(
+        out,
+        "{:<36}  {:<name_width$}  {:<5}  {:<23}  {:<23}  revoked",
+        "id", "name", "scope", "created", "last used"
+    );
+    for t in list {
+        let _ = writeln!(
+            out,
+            "{:<36}  {:<name_width$}  {:<5}  {:<23}  {:<23}  {}",
+            t.id.to_string(),
+            t.name,
+            t.scope,
+            cli_time(t.created_at),
+            t.last_used_at.map_or_else(|| "never".into(), cli_time),
+            t.revoked_at.map_or_else(|| "no".into(), cli_time),
+        );
+    }
+    if list.is_empty() {
+        out.push_str("(no tokens)\n");
+    }
     out
 }
 

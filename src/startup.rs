@@ -146,7 +146,14 @@ fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
 pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
     let metrics = ctx.metrics.clone();
     let api = api::service();
-    let spec = api.spec_endpoint();
+    // The published spec (with the additions of `api::spec`), compiled into
+    // the request validators now rather than on the first request.
+    api::spec::prepare();
+    let spec = get(poem::endpoint::make_sync(|_| {
+        Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(api::spec::spec_json())
+    }));
     let docs = api.swagger_ui();
     let limit = ctx.settings.body_limit_bytes;
     let body_timeout = Duration::from_secs(ctx.settings.limits.body_timeout_seconds);
@@ -168,7 +175,7 @@ pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
     route
         .around(move |ep, req| limit_body(ep, req, limit))
         .around(move |ep, req| connections::body_timeout(ep, req, body_timeout))
-        .around(move |ep, req| answer_method_not_allowed(ep, req, allowed.clone()))
+        .around(move |ep, req| answer_request_errors(ep, req, allowed.clone()))
         .data(ctx)
         .data(metrics)
         .around(|ep, req| async move {
@@ -208,7 +215,52 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         "default-src 'none'; frame-ancestors 'none'"
     };
     set(headers, "content-security-policy", csp);
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static("Bearer realm=\"debrief\""),
+        );
+    }
     Ok(response)
+}
+
+/// A path or query parameter that does not parse (poem-openapi's own
+/// message names internal types) is answered with 422 in Debrief's words,
+/// from the parameter's schema in the spec.
+fn parameter_problem(
+    err: poem::Error,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+) -> poem::Result<Response> {
+    let name = if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
+        e.name.to_string()
+    } else if let Some(e) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
+        e.name.to_string()
+    } else {
+        return Err(err);
+    };
+    let value = query.and_then(|q| query_value(q, &name));
+    let Some((field, detail)) = api::spec::parameter_problem(method, path, &name, value.as_deref())
+    else {
+        return Err(err);
+    };
+    Ok(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+        .with_field(Some(field))
+        .into_poem_response())
+}
+
+/// The (first) value of `name` in a query string.
+fn query_value(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        (decode(key) == name).then(|| decode(value))
+    })
 }
 
 /// Refuse bodies over the limit with 413 before any handler reads them.
@@ -304,12 +356,16 @@ fn segments(path: &str) -> Vec<String> {
 }
 
 /// A 405 says which methods the resource does answer (RFC 9110 `Allow`).
-async fn answer_method_not_allowed<E: Endpoint>(
+/// and a parameter that cannot be read is a 422 (see
+/// [`parameter_problem`]).
+async fn answer_request_errors<E: Endpoint>(
     ep: Arc<E>,
     req: Request,
     allowed: Arc<AllowedMethods>,
 ) -> poem::Result<Response> {
+    let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
     match ep.call(req).await {
         Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
             let mut resp = Problem::new(
@@ -324,7 +380,8 @@ async fn answer_method_not_allowed<E: Endpoint>(
             }
             Ok(resp)
         }
-        other => other.map(IntoResponse::into_response),
+        Err(err) => parameter_problem(err, &method, &path, query.as_deref()),
+        Ok(response) => Ok(response.into_response()),
     }
 }
 

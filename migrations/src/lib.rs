@@ -14,6 +14,7 @@ mod m20261124_000005_digests_and_outbox;
 mod m20261125_000006_service_state;
 mod m20261130_000007_channel_signing_secret;
 mod m20261130_000008_postmortem_withdrawal;
+mod m20261130_000009_postmortem_not_required;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_service_state::Migration),
             Box::new(m20261130_000007_channel_signing_secret::Migration),
             Box::new(m20261130_000008_postmortem_withdrawal::Migration),
+            Box::new(m20261130_000009_postmortem_not_required::Migration),
         ]
     }
 }

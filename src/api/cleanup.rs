@@ -91,7 +91,6 @@ pub struct CreateCleanupItemRequest {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdateCleanupItemRequest {
     /// New status; `kept` needs a `reason`.
-    #[oai(nullable)]
     pub status: Option<CleanupStatus>,
     /// Why it is kept.
     #[serde(default)]
@@ -107,10 +106,8 @@ pub struct UpdateCleanupItemRequest {
         min_length = 1,
         max_length = 5000
     ))]
-    #[oai(nullable)]
     pub description: Option<String>,
     /// What kind of change it is.
-    #[oai(nullable)]
     pub kind: Option<CleanupKind>,
 }
 

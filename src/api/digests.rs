@@ -320,7 +320,7 @@ impl DigestsApi {
                     ServiceError::NotFound(format!("the PDF of the digest {week}"))
                 })?)),
                 other => {
-                    return Err(ServiceError::bad_request(
+                    return Err(ServiceError::validation(
                         "file",
                         format!("`{other}` is not a digest format: md, html, pdf or png"),
                     )

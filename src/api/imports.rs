@@ -1,5 +1,6 @@
 //! `/imports/{format}`: import a Debrief bundle, Statuspage incidents,
-//! PagerDuty log entries or a Slack channel export; and
+//! PagerDuty log entries, an Opsgenie incident timeline or a Slack export
+//! (a channel's JSON array or a workspace export ZIP); and
 //! `/incidents/{reference}/bundle`: export an incident as a bundle.
 //!
 //! The import body is spooled to a temporary file as it arrives (never
@@ -14,28 +15,39 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry},
 };
 
-use super::{ApiTags, TokenAuth, params::IncidentParam};
+use super::{ApiTags, TokenAuth, params::IncidentParam, text::Date};
 use crate::{
     domain::{IncidentRef, Scope},
     error::{ApiError, ApiResult, Problem, ServiceError},
-    ingest::ImportFormat,
+    ingest::{ImportFormat, LengthUnit, Shortening},
     services::{
         Context,
         imports::{self, ImportCounts, ImportReport, ImportRequest, KindCounts},
     },
 };
 
-/// A JSON file to import, read as a stream, with its declared length.
+/// A file to import, read as a stream, with its declared length and
+/// whether it was declared a ZIP (`Content-Type: application/zip`).
 pub struct ImportFile {
     body: Body,
     declared_length: Option<u64>,
+    declared_zip: bool,
+}
+
+/// The media type of a Slack workspace export.
+const ZIP: &str = "application/zip";
+
+fn is_zip_type(content_type: &str) -> bool {
+    matches!(content_type.parse::<mime::Mime>(), Ok(ct) if ct.type_() == "application"
+        && (ct.subtype() == "zip" || ct.subtype() == "x-zip-compressed"))
 }
 
 impl Payload for ImportFile {
     const CONTENT_TYPE: &'static str = "application/json";
 
     fn check_content_type(content_type: &str) -> bool {
-        matches!(content_type.parse::<mime::Mime>(), Ok(ct) if ct.type_() == "application"
+        is_zip_type(content_type)
+            || matches!(content_type.parse::<mime::Mime>(), Ok(ct) if ct.type_() == "application"
             && (ct.subtype() == "json" || ct.suffix().is_some_and(|s| s == "json")))
     }
 
@@ -44,12 +56,25 @@ impl Payload for ImportFile {
             description: Some(
                 "The file, in the format named by the path: a Debrief bundle \
                  (openapi/bundle.schema.json), Statuspage incidents.json or one \
-                 incident, PagerDuty `{\"log_entries\": [...]}`, or a Slack channel \
+                 incident, PagerDuty `{\"log_entries\": [...]}`, an Opsgenie incident \
+                 timeline (`{\"data\": {\"entries\": [...]}}`), or a Slack channel \
                  export (an array of messages).",
             ),
             ..MetaSchema::ANY
         }))
     }
+}
+
+/// The ZIP form of the body, in the spec.
+fn zip_schema() -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        description: Some(
+            "slack only: a Slack workspace export ZIP (`channels.json`, `users.json`, \
+             `<channel>/<YYYY-MM-DD>.json`); name the channel with `channel`.",
+        ),
+        format: Some("binary"),
+        ..MetaSchema::new("string")
+    }))
 }
 
 impl ParsePayload for ImportFile {
@@ -61,9 +86,11 @@ impl ParsePayload for ImportFile {
             .get(poem::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let declared_zip = request.content_type().is_some_and(is_zip_type);
         Ok(Self {
             body: body.take()?,
             declared_length,
+            declared_zip,
         })
     }
 }
@@ -89,10 +116,16 @@ impl<'a> ApiExtractor<'a> for ImportFile {
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
             description: None,
-            content: vec![MetaMediaType {
-                content_type: <Self as Payload>::CONTENT_TYPE,
-                schema: <Self as Payload>::schema_ref(),
-            }],
+            content: vec![
+                MetaMediaType {
+                    content_type: <Self as Payload>::CONTENT_TYPE,
+                    schema: <Self as Payload>::schema_ref(),
+                },
+                MetaMediaType {
+                    content_type: ZIP,
+                    schema: zip_schema(),
+                },
+            ],
             required: true,
         })
     }
@@ -109,12 +142,17 @@ impl<'a> ApiExtractor<'a> for ImportFile {
             Some(ct) => Err(problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type",
-                format!("`Content-Type: {ct}` is not supported; send `application/json`"),
+                format!(
+                    "`Content-Type: {ct}` is not supported; send `application/json` \
+                     (or `application/zip`, for a Slack workspace export)"
+                ),
             )),
             None => Err(problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type",
-                "the `Content-Type` header is missing; send `application/json`".into(),
+                "the `Content-Type` header is missing; send `application/json` \
+                 (or `application/zip`, for a Slack workspace export)"
+                    .into(),
             )),
         }
     }
@@ -181,6 +219,34 @@ impl From<ImportCounts> for ImportCountsByKind {
     }
 }
 
+/// A value longer than Debrief stores, shortened on import. The whole value
+/// is kept in an internal `note` event of the incident's timeline ("Kept
+/// whole on import: …"), so nothing of the file is lost.
+#[derive(Debug, Clone, Object)]
+pub struct ImportShortening {
+    /// Where the value is in the file, as a JSON path
+    /// (`incidents[0].components[3].name`, `incident-42/2026-11-20.json[7].text`).
+    pub field: String,
+    /// Its length in the file.
+    pub from: u64,
+    /// Its length as stored: a text's characters (the last one `…`), or a
+    /// list's first entries.
+    pub to: u64,
+    /// What `from` and `to` count.
+    pub unit: LengthUnit,
+}
+
+impl From<Shortening> for ImportShortening {
+    fn from(s: Shortening) -> Self {
+        Self {
+            field: s.field,
+            from: s.from,
+            to: s.to,
+            unit: s.unit,
+        }
+    }
+}
+
 /// What an import did; for a dry run, what it would have done.
 #[derive(Debug, Clone, Object)]
 pub struct ImportResult {
@@ -194,8 +260,16 @@ pub struct ImportResult {
     /// Created, updated and unchanged records per kind.
     pub counts: ImportCountsByKind,
     /// Entries read and deliberately left out: Slack join/leave and bot
-    /// messages, PagerDuty entry types with no timeline meaning.
+    /// messages, PagerDuty entry types with no timeline meaning, hidden
+    /// Opsgenie entries.
     pub skipped: u64,
+    /// Values longer than Debrief stores (title 300 characters, component
+    /// and person names 200, 100 components, texts 100,000), shortened
+    /// rather than refused, each kept whole in an internal `note` event;
+    /// the first 1,000 are listed.
+    pub shortened: Vec<ImportShortening>,
+    /// How many values were shortened in all.
+    pub shortened_total: u64,
 }
 
 impl From<ImportReport> for ImportResult {
@@ -206,6 +280,8 @@ impl From<ImportReport> for ImportResult {
             incidents: r.incidents,
             counts: r.counts.into(),
             skipped: r.skipped,
+            shortened: r.shortened.into_iter().map(Into::into).collect(),
+            shortened_total: r.shortened_total,
         }
     }
 }
@@ -269,31 +345,59 @@ impl ImportsApi {
     /// Reads the body in the format named by the path, as a stream, and
     /// applies it in one transaction: all of it lands, or nothing does.
     /// Records are matched with what is stored (bundle: by id; Statuspage:
-    /// by the Statuspage ids; PagerDuty: by log entry id; Slack: by message
-    /// `ts`), so importing the same file twice changes nothing the second
-    /// time. An error names the position in the file (`field`: a JSON path
-    /// such as `timeline[41].kind`) and the reason.
+    /// by the Statuspage ids; PagerDuty: by log entry id; Opsgenie: by entry
+    /// id; Slack: by message `ts`), so importing the same file twice changes
+    /// nothing the second time. An error names the position in the file
+    /// (`field`: a JSON path such as `timeline[41].kind`) and the reason.
+    ///
+    /// `slack` also reads a workspace export ZIP (`channels.json`,
+    /// `users.json`, `<channel>/<YYYY-MM-DD>.json`), recognised by its first
+    /// bytes (`PK\x03\x04`) or sent as `Content-Type: application/zip`; the
+    /// channel is chosen by name with `channel` (422 naming `channel` and
+    /// listing the channels when it is missing or unknown). User ids become
+    /// names from `users.json`, and Slack markup becomes Markdown (links,
+    /// mentions, `:shortcode:` emoji, bold/italic/strike). The ZIP is read,
+    /// never unpacked to disk: at most 100,000 entries, stored or deflated,
+    /// and once unpacked no more than `import_limit_bytes` (422 past it).
+    ///
+    /// A value longer than Debrief stores (a Statuspage component name of
+    /// 412 characters, say) does not refuse the file: it is shortened, kept
+    /// whole in an internal `note` event, and listed in `shortened`.
     #[oai(
         path = "/imports/:format",
         method = "post",
         operation_id = "create_import"
     )]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per documented query parameter"
+    )]
     async fn create_import(
         &self,
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
-        /// `bundle`, `statuspage`, `pagerduty` or `slack`.
-        #[oai(validator(pattern = "^(bundle|statuspage|pagerduty|slack)$"))]
+        /// `bundle`, `statuspage`, `pagerduty`, `opsgenie` or `slack`.
+        #[oai(validator(pattern = "^(bundle|statuspage|pagerduty|opsgenie|slack)$"))]
         format: Path<String>,
-        /// The incident (UUID or `INC-n`) that PagerDuty log entries or Slack
-        /// messages are added to; required for those formats and refused for
-        /// the others, whose files name their own incidents.
+        /// The incident (UUID or `INC-n`) that PagerDuty log entries,
+        /// Opsgenie timeline entries or Slack messages are added to; required
+        /// for those formats and refused for the others, whose files name
+        /// their own incidents.
         #[oai(validator(
             pattern = "^(INC-[1-9][0-9]{0,17}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
         ))]
         incident: Query<Option<String>>,
         /// Do all the work and report it, then roll it back.
         dry_run: Query<Option<bool>>,
+        /// slack only: the channel to import from a workspace export ZIP, by
+        /// name (`incident-42`); required for a ZIP, refused otherwise.
+        #[oai(validator(min_length = 1, max_length = 80))]
+        channel: Query<Option<String>>,
+        /// Mark the post-mortem of every imported incident resolved before
+        /// this day (00:00 UTC) `not_required` ("imported history: resolved
+        /// before …"), unless it is published; absent: the
+        /// `imports.history_before` setting.
+        history_before: Query<Option<Date>>,
         body: ImportFile,
     ) -> ApiResult<ImportDone> {
         auth.require(Scope::Write)?;
@@ -304,18 +408,40 @@ impl ImportsApi {
             .transpose()?;
         let format: ImportFormat = format
             .parse()
-            .map_err(|e: String| ServiceError::bad_request("format", e))?;
+            .map_err(|e: String| ServiceError::validation("format", e))?;
         let import = ImportRequest {
             format,
             incident,
             dry_run: dry_run.0.unwrap_or(false),
+            channel: channel.0,
+            history_before: history_before.0.map(|d| d.0),
         };
         imports::check_request(&import)?;
+        if body.declared_zip && import.format != ImportFormat::Slack {
+            return Err(ApiError::from_problem(
+                Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    format!(
+                        "a {} import is JSON; only slack reads a ZIP (a workspace export)",
+                        import.format.as_str()
+                    ),
+                )
+                .with_field(Some("Content-Type".into())),
+            ));
+        }
         let limit = ctx.settings.import_limit_bytes;
         if body.declared_length.is_some_and(|len| len > limit) {
             return Err(too_large(limit));
         }
         let spooled = spool(ctx, body.body, limit).await?;
+        if body.declared_zip && !imports::is_zip(&spooled)? {
+            return Err(ServiceError::bad_request(
+                "body",
+                "the body was sent as `application/zip` but is not a ZIP archive \
+                 (it does not start with `PK\\x03\\x04`)",
+            )
+            .into());
+        }
         let report = imports::import_file(ctx, import, &spooled).await?;
         Ok(ImportDone::Ok(Json(report.into())))
     }

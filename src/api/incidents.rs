@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     ApiJson, ApiTags, RenderedJson, TokenAuth,
-    params::IncidentParam,
+    params::{DateOrTime, IncidentParam},
     roles::RoleAssignment,
     sitreps::Sitrep,
     text::{LIST_ENTRY_MAX, ListEntry, entries},
@@ -218,7 +218,8 @@ pub struct CreateIncidentRequest {
     #[serde(default)]
     #[oai(nullable)]
     pub labels: Option<Vec<ListEntry>>,
-    /// When the problem began; now when absent.
+    /// When the problem began; when absent, the earliest milestone given
+    /// (detected, acknowledged, mitigated, resolved), else now.
     #[oai(nullable)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it was detected.
@@ -245,20 +246,18 @@ pub struct UpdateIncidentRequest {
         min_length = 1,
         max_length = 300
     ))]
-    #[oai(nullable)]
     pub title: Option<String>,
     /// New severity.
-    #[oai(nullable)]
     pub severity: Option<Severity>,
-    /// New status. `closed` is refused (409) while cleanup items are pending.
-    #[oai(nullable)]
+    /// New status. `closed` is refused (409) while cleanup items are pending;
+    /// reopening a `resolved` or `closed` incident clears `resolved_at` and
+    /// `closed_at` (422 if `resolved_at` is set in the same change).
     pub status: Option<IncidentStatus>,
     /// What customers experience.
     #[serde(default)]
     #[oai(nullable, validator(pattern = "^[^\\x00]*$"))]
     pub customer_impact: MaybeUndefined<String>,
     /// Components affected (replaces the list).
-    #[oai(nullable)]
     pub affected_components: Option<Vec<ListEntry>>,
     /// Link to the chat room.
     #[serde(default)]
@@ -268,7 +267,6 @@ pub struct UpdateIncidentRequest {
     )]
     pub chat_room_url: MaybeUndefined<String>,
     /// Labels (replaces the list).
-    #[oai(nullable)]
     pub labels: Option<Vec<ListEntry>>,
     /// When the problem began.
     #[serde(default)]
@@ -434,7 +432,8 @@ impl IncidentsApi {
     ///
     /// Creates an incident with the next `INC-n` reference. Milestones that
     /// are set must be in order (started ≤ detected ≤ acknowledged ≤
-    /// mitigated ≤ resolved); `started_at` defaults to now.
+    /// mitigated ≤ resolved); `started_at` defaults to the earliest milestone
+    /// given, else to now.
     #[oai(path = "/incidents", method = "post", operation_id = "create_incident")]
     async fn create_incident(
         &self,
@@ -466,10 +465,12 @@ impl IncidentsApi {
         status: Query<Option<IncidentStatus>>,
         /// Only incidents of this severity.
         severity: Query<Option<Severity>>,
-        /// Only incidents that started at or after this time.
-        since: Query<Option<DateTime<Utc>>>,
-        /// Only incidents that started before this time.
-        until: Query<Option<DateTime<Utc>>>,
+        /// Only incidents that started at or after this date (from its
+        /// midnight in `digest.time_zone`) or date-time.
+        since: Query<Option<DateOrTime>>,
+        /// Only incidents that started before this date-time, or up to the
+        /// end of this date (the whole day included).
+        until: Query<Option<DateOrTime>>,
         /// Only incidents whose title contains this text (case-insensitive).
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
@@ -484,11 +485,12 @@ impl IncidentsApi {
     ) -> ApiResult<IncidentsListed> {
         auth.require(Scope::Read)?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let zone = crate::services::digests::time_zone(&ctx.settings);
         let filter = IncidentFilter {
             status: status.0,
             severity: severity.0,
-            since: since.0,
-            until: until.0,
+            since: since.0.map(|d| d.start(zone)),
+            until: until.0.map(|d| d.end(zone)),
             q: q.0,
             customer_update_overdue: customer_update_overdue.0,
         };
@@ -540,7 +542,10 @@ impl IncidentsApi {
     ///
     /// Send `If-Match` with the version you read: if the incident changed
     /// since, the answer is 412 and nothing is changed. Setting `status` to
-    /// `closed` is refused (409) while cleanup items are pending.
+    /// `closed` is refused (409) while cleanup items are pending. Reopening
+    /// (a `resolved` or `closed` incident set to `investigating`,
+    /// `identified` or `monitoring`) clears `resolved_at` and `closed_at`,
+    /// and a `system` timeline event records what they were.
     #[oai(
         path = "/incidents/:reference",
         method = "patch",

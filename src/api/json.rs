@@ -1,9 +1,12 @@
 //! A JSON request body that reports *which field* is wrong.
 //!
-//! poem-openapi's own `Json<T>` reports type errors without the field; this
-//! payload parses with serde and `serde_path_to_error`, so a bad value in
-//! the 4,000th event of a batch is reported as `events[3999].occurred_at`.
-//! The schema still comes from the type's `Object` derive.
+//! A body is read in three steps: JSON syntax (a malformed body is `400`),
+//! the check against the type's schema in the published spec (unknown
+//! fields, `null` where the spec does not allow it, lengths, patterns,
+//! ranges, enum values: `422` naming the field, see [`super::spec`]), then
+//! serde with `serde_path_to_error`, so a bad value in the 4,000th event of
+//! a batch is reported as `events[3999].occurred_at` (also `422`).
+//! The schema comes from the type's `Object` derive.
 
 use std::marker::PhantomData;
 
@@ -18,9 +21,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::Problem;
 
-/// A request body type: how to read it from bytes.
+/// A request body type: how to read it from a JSON value that passed its
+/// schema.
 pub trait JsonBody: Sized + Send {
-    fn from_json(bytes: &[u8]) -> Result<Self, BodyError>;
+    fn from_value(value: serde_json::Value) -> Result<Self, BodyError>;
 }
 
 /// Why a body could not be read, and where.
@@ -28,6 +32,8 @@ pub trait JsonBody: Sized + Send {
 pub struct BodyError {
     pub field: String,
     pub detail: String,
+    /// Not JSON at all (400), rather than JSON with a wrong value (422).
+    pub malformed: bool,
 }
 
 /// Parse `bytes` as `T` with serde, locating the failing field.
@@ -63,6 +69,7 @@ fn body_error(path: String, inner: &serde_json::Error) -> BodyError {
         return BodyError {
             field: "body".into(),
             detail: format!("the request body is not valid JSON: {message}"),
+            malformed: true,
         };
     }
     // "missing field `title`" is reported at the parent: name the field itself.
@@ -86,6 +93,7 @@ fn body_error(path: String, inner: &serde_json::Error) -> BodyError {
     BodyError {
         detail: format!("`{field}`: {message}"),
         field,
+        malformed: false,
     }
 }
 
@@ -139,8 +147,10 @@ impl<T> poem::IntoResponse for RenderedJson<T> {
 macro_rules! serde_json_body {
     ($($ty:ty),+ $(,)?) => {
         $(impl $crate::api::JsonBody for $ty {
-            fn from_json(bytes: &[u8]) -> Result<Self, $crate::api::json::BodyError> {
-                $crate::api::json::parse_serde(bytes)
+            fn from_value(
+                value: serde_json::Value,
+            ) -> Result<Self, $crate::api::json::BodyError> {
+                $crate::api::json::parse_value("", value)
             }
         })+
     };
@@ -182,15 +192,28 @@ impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
             Some(b'{') => {}
             Some(_) => {
                 return Err(problem(
-                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNPROCESSABLE_ENTITY,
                     "body",
                     "the request body must be a JSON object".into(),
                 ));
             }
         }
-        T::from_json(&bytes)
+        let status = |e: &BodyError| {
+            if e.malformed {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        };
+        let value: serde_json::Value =
+            parse_serde(&bytes).map_err(|e| problem(status(&e), &e.field, e.detail))?;
+        if let MetaSchemaRef::Reference(name) = T::schema_ref() {
+            super::spec::check(&name, &value)
+                .map_err(|v| problem(StatusCode::UNPROCESSABLE_ENTITY, &v.field, v.detail))?;
+        }
+        T::from_value(value)
             .map(ApiJson)
-            .map_err(|e| problem(StatusCode::BAD_REQUEST, &e.field, e.detail))
+            .map_err(|e| problem(status(&e), &e.field, e.detail))
     }
 }
 

@@ -108,6 +108,96 @@ impl ParseFromParameter for RemediationParam {
     }
 }
 
+/// A date (`2026-11-30`) or an RFC 3339 date-time, as a query parameter:
+/// every date filter takes either. A date is read in the digest's time
+/// zone (`digest.time_zone`): as a lower bound it starts at its midnight,
+/// as an upper bound it includes the whole day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateOrTime {
+    Date(chrono::NaiveDate),
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+impl DateOrTime {
+    /// What the parameter's schema says it looks like.
+    pub const PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$";
+
+    /// As a lower bound: the instant itself, or a date's first instant.
+    pub fn start(self, tz: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Self::Time(t) => t,
+            Self::Date(d) => midnight(d, tz),
+        }
+    }
+
+    /// As an upper bound (excluded): the instant itself, or the first
+    /// instant after a date.
+    pub fn end(self, tz: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Self::Time(t) => t,
+            Self::Date(d) => midnight(d.succ_opt().unwrap_or(d), tz),
+        }
+    }
+
+    /// The day it names (a date-time's day in `tz`).
+    pub fn day(self, tz: chrono_tz::Tz) -> chrono::NaiveDate {
+        match self {
+            Self::Time(t) => t.with_timezone(&tz).date_naive(),
+            Self::Date(d) => d,
+        }
+    }
+}
+
+fn midnight(day: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    let local = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map_or_else(|| local.and_utc(), |t| t.with_timezone(&chrono::Utc))
+}
+
+impl Type for DateOrTime {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "string(date-or-date-time)".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            format: Some(crate::api::spec::DATE_OR_TIME),
+            pattern: Some(Self::PATTERN.to_string()),
+            max_length: Some(64),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for DateOrTime {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        if value.len() == 10
+            && let Ok(day) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        {
+            return Ok(Self::Date(day));
+        }
+        chrono::DateTime::parse_from_rfc3339(value)
+            .map(|t| Self::Time(t.with_timezone(&chrono::Utc)))
+            .map_err(|_| poem_openapi::types::ParseError::custom("not a date or a date-time"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

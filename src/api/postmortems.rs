@@ -57,14 +57,21 @@ pub struct Postmortem {
     /// Who writes it.
     #[oai(nullable)]
     pub owner: Option<String>,
-    /// `draft` → `in_review` → `published`.
+    /// `draft` → `in_review` → `published`, or `not_required`.
     pub status: PostmortemStatus,
+    /// Why no post-mortem is needed; set exactly when `status` is
+    /// `not_required`.
+    #[oai(nullable)]
+    pub not_required_reason: Option<String>,
     /// When it is due: `due_date_source` says whether it was set or comes
     /// from the incident's severity (see the `postmortem_due` settings).
+    /// `null` while `not_required`.
     #[oai(nullable)]
     pub due_date: Option<Date>,
-    /// `set` (given in a PUT), `severity` (from the configured period) or
-    /// `none` (the severity has no due period).
+    /// `set` (given in a PUT), `severity` (from the configured period),
+    /// `none` (the severity has no due period) or `not_required` (never
+    /// due; a date set earlier applies again when it goes back to `draft`
+    /// or `in_review`).
     pub due_date_source: String,
     /// Not published and past its due date.
     pub overdue: bool,
@@ -103,7 +110,9 @@ impl TryFrom<PostmortemView> for Postmortem {
 
     fn try_from(v: PostmortemView) -> Result<Self, ServiceError> {
         let p = v.postmortem;
-        let due_date_source = if p.due_date.is_some() {
+        let due_date_source = if p.status == PostmortemStatus::NotRequired.as_str() {
+            "not_required"
+        } else if p.due_date.is_some() {
             "set"
         } else if v.due_date.is_some() {
             "severity"
@@ -117,6 +126,7 @@ impl TryFrom<PostmortemView> for Postmortem {
             kind: parse_stored(&p.kind)?,
             owner: p.owner,
             status: parse_stored(&p.status)?,
+            not_required_reason: p.not_required_reason,
             due_date: v.due_date.map(Date),
             due_date_source: due_date_source.into(),
             overdue: v.overdue,
@@ -178,15 +188,20 @@ fn internal() -> Visibility {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdatePostmortemRequest {
     /// `ops_review` or `dedicated`.
-    #[oai(nullable)]
     pub kind: Option<PostmortemKind>,
     /// Who writes it; `null` clears it.
     #[serde(default)]
     #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub owner: MaybeUndefined<String>,
-    /// `draft` or `in_review` (`published` is reached by publishing).
-    #[oai(nullable)]
+    /// `draft`, `in_review` or `not_required` (`published` is reached by
+    /// publishing). `not_required` needs `not_required_reason` and is
+    /// refused (409) for a `published` post-mortem: withdraw it first.
+    /// `draft` or `in_review` takes a `not_required` one back.
     pub status: Option<PostmortemStatus>,
+    /// Why no post-mortem is needed (with `status` `not_required`, or to
+    /// change the reason of one that is).
+    #[oai(validator(pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$", max_length = 2000))]
+    pub not_required_reason: Option<String>,
     /// Due date; `null` goes back to the date from the severity.
     #[serde(default)]
     #[oai(nullable)]
@@ -196,7 +211,7 @@ pub struct UpdatePostmortemRequest {
     #[oai(nullable)]
     pub review_at: MaybeUndefined<DateTime<Utc>>,
     /// The whole ordered list of sections: it replaces the current list.
-    #[oai(nullable, validator(max_items = 100))]
+    #[oai(validator(max_items = 100))]
     pub sections: Option<Vec<PostmortemSectionInput>>,
 }
 
@@ -265,9 +280,13 @@ pub enum PostmortemFound {
 
 #[derive(ApiResponse)]
 pub enum PostmortemPublished {
-    /// Every document was rendered, checked and stored.
+    /// Every document was rendered, checked and stored as a new version.
     #[oai(status = 201)]
     Created(Json<PostmortemPublication>),
+    /// Nothing changed since the latest publication (same six documents,
+    /// same address): it is the answer, and nothing was stored.
+    #[oai(status = 200)]
+    Unchanged(Json<PostmortemPublication>),
 }
 
 /// A rendered document, in the content type of its format.
@@ -324,7 +343,7 @@ impl ApiResponse for DocumentDownload {
 /// `internal.pdf` → (internal, pdf).
 fn parse_document(document: &str) -> Result<(Variant, Format), ServiceError> {
     let bad = || {
-        ServiceError::bad_request(
+        ServiceError::validation(
             "document",
             format!(
                 "`{document}` is not one of internal.md, internal.html, internal.pdf, public.md, public.html, public.pdf"
@@ -430,6 +449,16 @@ impl PostmortemsApi {
             due_date: Option::<Option<Date>>::from(r.due_date).map(|d| d.map(|d| d.0)),
             review_at: r.review_at.into(),
             status: r.status,
+            not_required_reason: r
+                .not_required_reason
+                .map(|reason| {
+                    domain::required_text(
+                        "not_required_reason",
+                        &reason,
+                        postmortems::NOT_REQUIRED_REASON_MAX,
+                    )
+                })
+                .transpose()?,
             sections,
         };
         let view = postmortems::update(
@@ -446,8 +475,11 @@ impl PostmortemsApi {
     ///
     /// Renders the internal and public documents in Markdown, HTML and PDF,
     /// and stores them as an immutable snapshot with their SHA-256 under the
-    /// next version. The post-mortem must be `in_review` (or already
-    /// `published`, for a new version): 409 for a `draft`. If a redaction
+    /// next version (201). If the documents are those of the latest
+    /// publication — the same SHA-256 for all six when rendered as at its
+    /// time, and the same address — nothing is stored and that publication
+    /// is returned with 200. The post-mortem must be `in_review` (or already
+    /// `published`): 409 for a `draft` or `not_required` one. If a redaction
     /// term or pattern would survive in any public format, nothing is
     /// stored and the answer is 422 naming the term and where it came from.
     /// The public HTML is then served at `/public/postmortems/{slug}`.
@@ -465,7 +497,11 @@ impl PostmortemsApi {
     ) -> ApiResult<PostmortemPublished> {
         auth.require(Scope::Write)?;
         let publication = postmortems::publish(ctx, reference.get("reference")?).await?;
-        Ok(PostmortemPublished::Created(Json(publication.into())))
+        Ok(if publication.unchanged {
+            PostmortemPublished::Unchanged(Json(publication.into()))
+        } else {
+            PostmortemPublished::Created(Json(publication.into()))
+        })
     }
 
     /// Withdraw the publication

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiTags, TokenAuth,
     incidents::etag,
-    params::{IncidentParam, RemediationParam},
+    params::{DateOrTime, IncidentParam, RemediationParam},
     text::Date,
 };
 use crate::{
@@ -182,7 +182,8 @@ pub struct CreateRemediationRequest {
     /// Which team owns it.
     #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub team: Option<String>,
-    /// When it is due; not before today. Absent: today plus the priority's
+    /// When it is due; a past date is accepted (an item entered after the
+    /// fact is overdue from the start). Absent: today plus the priority's
     /// default period (p0 7 days, p1 30, p2 90, p3 none by default).
     #[oai(nullable)]
     pub due_date: Option<Date>,
@@ -208,24 +209,19 @@ pub struct CreateRemediationRequest {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdateRemediationRequest {
     /// New title.
-    #[oai(
-        nullable,
-        validator(
-            pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-            min_length = 1,
-            max_length = 300
-        )
-    )]
+    #[oai(validator(
+        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
+        min_length = 1,
+        max_length = 300
+    ))]
     pub title: Option<String>,
     /// Details.
     #[serde(default)]
     #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 20000))]
     pub description: MaybeUndefined<String>,
     /// What it does.
-    #[oai(nullable)]
     pub kind: Option<RemediationKind>,
     /// How urgent it is (the due date stays as it is).
-    #[oai(nullable)]
     pub priority: Option<Priority>,
     /// Who does it.
     #[serde(default)]
@@ -235,13 +231,12 @@ pub struct UpdateRemediationRequest {
     #[serde(default)]
     #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
     pub team: MaybeUndefined<String>,
-    /// When it is due; not before the item was created.
+    /// When it is due; a past date is accepted (the item is then overdue).
     #[serde(default)]
     #[oai(nullable)]
     pub due_date: MaybeUndefined<Date>,
     /// New status. Open work may move to any status; a `done` or `wont_do`
     /// item can only be reopened (`open`). `wont_do` needs a `reason`.
-    #[oai(nullable)]
     pub status: Option<RemediationStatus>,
     /// Why it is `wont_do`.
     #[serde(default)]
@@ -544,9 +539,9 @@ impl RemediationsApi {
         /// Only overdue items (`true`) or items that are not overdue (`false`).
         overdue: Query<Option<bool>>,
         /// Only items due before this day.
-        due_before: Query<Option<Date>>,
+        due_before: Query<Option<DateOrTime>>,
         /// Only items due on or after this day.
-        due_after: Query<Option<Date>>,
+        due_after: Query<Option<DateOrTime>>,
         /// Only items whose title or description contains this text.
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
@@ -559,6 +554,7 @@ impl RemediationsApi {
     ) -> ApiResult<RemediationsListed> {
         auth.require(Scope::Read)?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
+        let zone = crate::services::digests::time_zone(&ctx.settings);
         let filter = RemediationFilter {
             statuses: status
                 .0
@@ -567,7 +563,7 @@ impl RemediationsApi {
                     list.split(',')
                         .map(|s| {
                             s.parse()
-                                .map_err(|e: String| ServiceError::bad_request("status", e))
+                                .map_err(|e: String| ServiceError::validation("status", e))
                         })
                         .collect::<Result<Vec<RemediationStatus>, _>>()
                 })
@@ -579,8 +575,8 @@ impl RemediationsApi {
             kind: kind.0,
             incident: incident.0.map(|r| r.get("incident")).transpose()?,
             overdue: overdue.0,
-            due_before: due_before.0.map(|d| d.0),
-            due_after: due_after.0.map(|d| d.0),
+            due_before: due_before.0.map(|d| d.day(zone)),
+            due_after: due_after.0.map(|d| d.day(zone)),
             q: q.0,
         };
         let page = remediations::list(ctx, filter, page).await?;
@@ -609,13 +605,17 @@ impl RemediationsApi {
         &self,
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
-        /// First day of the completion-rate period; 90 days before `to` by default.
-        from: Query<Option<Date>>,
-        /// Last day of the period; today by default.
-        to: Query<Option<Date>>,
+        /// First day of the completion-rate period (a date, or a date-time's
+        /// day); 90 days before `to` by default.
+        from: Query<Option<DateOrTime>>,
+        /// Last day of the period (a date, or a date-time's day); today by
+        /// default.
+        to: Query<Option<DateOrTime>>,
     ) -> ApiResult<RemediationSummarised> {
         auth.require(Scope::Read)?;
-        let s = remediations::summary(ctx, from.0.map(|d| d.0), to.0.map(|d| d.0)).await?;
+        let zone = crate::services::digests::time_zone(&ctx.settings);
+        let s = remediations::summary(ctx, from.0.map(|d| d.day(zone)), to.0.map(|d| d.day(zone)))
+            .await?;
         Ok(RemediationSummarised::Ok(Json(RemediationSummary {
             as_of: Date(s.as_of),
             from: Date(s.from),

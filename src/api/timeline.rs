@@ -126,8 +126,7 @@ pub enum TimelineInput {
 }
 
 impl JsonBody for TimelineInput {
-    fn from_json(bytes: &[u8]) -> Result<Self, BodyError> {
-        let value: serde_json::Value = super::json::parse_serde(bytes)?;
+    fn from_value(value: serde_json::Value) -> Result<Self, BodyError> {
         if value.get("events").is_some() {
             parse_value("", value).map(TimelineInput::Batch)
         } else {

@@ -120,6 +120,7 @@ domain_enum! {
         Chat = "chat",
         Pagerduty = "pagerduty",
         Statuspage = "statuspage",
+        Opsgenie = "opsgenie",
         Import = "import",
         System = "system",
     }
@@ -248,7 +249,8 @@ domain_enum! {
 }
 
 domain_enum! {
-    /// Where a post-mortem stands: `draft` → `in_review` → `published`.
+    /// Where a post-mortem stands: `draft` → `in_review` → `published`;
+    /// or `not_required` (with a reason), which is never due.
     pub enum PostmortemStatus {
         /// Being written.
         Draft = "draft",
@@ -256,5 +258,9 @@ domain_enum! {
         InReview = "in_review",
         /// Reviewed and published (set by the publish operation).
         Published = "published",
+        /// No post-mortem is needed (`not_required_reason` says why): never
+        /// due or overdue, and not published until set back to `draft` or
+        /// `in_review`.
+        NotRequired = "not_required",
     }
 }

@@ -16,7 +16,7 @@ pub enum IncidentRef {
 impl IncidentRef {
     pub fn parse(field: &str, value: &str) -> Result<Self, ServiceError> {
         value.parse().map_err(|()| {
-            ServiceError::bad_request(
+            ServiceError::validation(
                 field,
                 format!("{value:?} is neither an incident UUID nor a reference like INC-42"),
             )
@@ -53,7 +53,7 @@ impl RemediationRef {
         match parse_reference("REM-", value) {
             Some(Ok(id)) => Ok(Self::Id(id)),
             Some(Err(n)) => Ok(Self::Number(n)),
-            None => Err(ServiceError::bad_request(
+            None => Err(ServiceError::validation(
                 field,
                 format!("{value:?} is neither a remediation item UUID nor a reference like REM-7"),
             )),

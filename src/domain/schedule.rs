@@ -20,7 +20,7 @@ impl IsoWeek {
     /// year, a year out of range): 422.
     pub fn parse(field: &str, text: &str) -> Result<Self, ServiceError> {
         text.parse().map_err(|err: WeekError| match err {
-            WeekError::Form(why) => ServiceError::bad_request(field, format!("`{field}`: {why}")),
+            WeekError::Form(why) => ServiceError::validation(field, format!("`{field}`: {why}")),
             WeekError::NoSuchWeek(why) => {
                 ServiceError::validation(field, format!("`{field}`: {why}"))
             }

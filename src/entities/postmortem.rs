@@ -30,6 +30,9 @@ pub struct Model {
     /// When the publication was withdrawn (`None`: public, or never
     /// published); publishing again clears it.
     pub withdrawn_at: Option<DateTimeUtc>,
+    /// Why no post-mortem is needed: set exactly when `status` is
+    /// `not_required`.
+    pub not_required_reason: Option<String>,
     pub version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -72,6 +72,10 @@ pub struct BundlePostmortem {
     #[serde(default)]
     pub review_at: Option<DateTime<Utc>>,
     pub status: PostmortemStatus,
+    /// Why no post-mortem is needed: required with `status`
+    /// `not_required`, refused with any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_required_reason: Option<String>,
     #[serde(default)]
     pub slug: Option<String>,
     #[serde(default)]
@@ -129,6 +133,7 @@ impl BundlePostmortem {
             owner: domain::optional_text(&p("owner"), self.owner, 200)?,
             due_date: self.due_date,
             review_at: opt_micros(self.review_at),
+            not_required_reason: not_required_reason(self.status, self.not_required_reason)?,
             status: self.status,
             slug: domain::optional_text(&p("slug"), self.slug, 200)?,
             published_at: opt_micros(self.published_at),
@@ -136,6 +141,31 @@ impl BundlePostmortem {
             sections,
             created_at: micros(self.created_at),
         })
+    }
+}
+
+/// A bundle post-mortem's `not_required_reason`: there exactly when its
+/// status is `not_required`.
+fn not_required_reason(
+    status: PostmortemStatus,
+    reason: Option<String>,
+) -> Result<Option<String>, ServiceError> {
+    const FIELD: &str = "postmortem.not_required_reason";
+    match (status, reason) {
+        (PostmortemStatus::NotRequired, Some(reason)) => Ok(Some(domain::required_text(
+            FIELD,
+            &reason,
+            crate::services::postmortems::NOT_REQUIRED_REASON_MAX,
+        )?)),
+        (PostmortemStatus::NotRequired, None) => Err(ServiceError::validation(
+            FIELD,
+            "a `not_required` post-mortem needs `not_required_reason`",
+        )),
+        (_, None) => Ok(None),
+        (status, Some(_)) => Err(ServiceError::validation(
+            FIELD,
+            format!("`not_required_reason` goes with `status` `not_required`, not `{status}`"),
+        )),
     }
 }
 
@@ -605,13 +635,13 @@ impl<'de> Visitor<'de> for &mut State<'_> {
                 continue;
             };
             if self.seen.contains(&name) {
-                return Err(self.fail(ServiceError::bad_request(
+                return Err(self.fail(ServiceError::validation(
                     name,
                     format!("`{name}` appears twice in the bundle"),
                 )));
             }
             if name == "timeline" && !self.seen.contains(&"incident") {
-                return Err(self.fail(ServiceError::bad_request(
+                return Err(self.fail(ServiceError::validation(
                     name,
                     "`timeline` must come after `incident`: the timeline is streamed into \
                      the incident as it is read (the export writes it last)",
@@ -678,7 +708,7 @@ impl<'de> Visitor<'de> for &mut State<'_> {
         }
         for required in ["format", "version", "incident"] {
             if !self.seen.contains(&required) {
-                return Err(self.fail(ServiceError::bad_request(
+                return Err(self.fail(ServiceError::validation(
                     required,
                     format!("`{required}` is missing: a bundle needs format, version and incident"),
                 )));

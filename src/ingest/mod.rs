@@ -1,18 +1,24 @@
-//! Foreign formats (Statuspage, PagerDuty, Slack) and Debrief's own bundle,
-//! read into domain records.
+//! Foreign formats (Statuspage, PagerDuty, Opsgenie, Slack) and Debrief's own
+//! bundle, read into domain records.
 //!
 //! A parser reads from a [`Read`] on a blocking thread and hands records to
 //! the import service through a [`Sink`] (a bounded channel), timeline events
 //! in chunks of [`CHUNK`]: a file of any size is held only a window at a time.
 //! Every error names the position in the file (a JSON path such as
 //! `timeline[41].kind`) and the reason.
+//!
+//! A foreign value longer than Debrief stores is never a reason to refuse a
+//! file: [`Fit`] shortens it, keeps it whole in an internal `note` event and
+//! reports the shortening ([`Shortening`]).
 
 pub mod bundle;
+pub mod mrkdwn;
+pub mod opsgenie;
 pub mod pagerduty;
 pub mod slack;
 pub mod statuspage;
 
-use std::io::Read;
+use std::io::{BufRead, Read, Seek};
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use poem_openapi::Enum;
@@ -21,7 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        CleanupKind, CleanupStatus, EventSource, IncidentStatus, Milestones, PostmortemKind,
+        self, CleanupKind, CleanupStatus, EventSource, IncidentStatus, Milestones, PostmortemKind,
         PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, Severity,
         TimelineKind, Visibility,
     },
@@ -43,8 +49,11 @@ pub enum ImportFormat {
     Statuspage,
     /// PagerDuty incident log entries (`{"log_entries": [...]}`).
     Pagerduty,
-    /// A Slack channel export (a JSON array of messages).
+    /// A Slack channel export: a JSON array of messages, or a workspace
+    /// export ZIP with `channel` naming the channel.
     Slack,
+    /// An Opsgenie incident timeline (`{"data": {"entries": [...]}}`).
+    Opsgenie,
 }
 
 impl ImportFormat {
@@ -54,13 +63,14 @@ impl ImportFormat {
             Self::Statuspage => "statuspage",
             Self::Pagerduty => "pagerduty",
             Self::Slack => "slack",
+            Self::Opsgenie => "opsgenie",
         }
     }
 
     /// Whether the format carries its own incidents (bundle, Statuspage) or
-    /// adds to an incident named with `incident` (PagerDuty, Slack).
+    /// adds to an incident named with `incident` (PagerDuty, Opsgenie, Slack).
     pub fn needs_target(self) -> bool {
-        matches!(self, Self::Pagerduty | Self::Slack)
+        matches!(self, Self::Pagerduty | Self::Slack | Self::Opsgenie)
     }
 }
 
@@ -72,8 +82,9 @@ impl std::str::FromStr for ImportFormat {
             "statuspage" => Ok(Self::Statuspage),
             "pagerduty" => Ok(Self::Pagerduty),
             "slack" => Ok(Self::Slack),
+            "opsgenie" => Ok(Self::Opsgenie),
             other => Err(format!(
-                "{other:?} is not one of: bundle, statuspage, pagerduty, slack"
+                "{other:?} is not one of: bundle, statuspage, pagerduty, opsgenie, slack"
             )),
         }
     }
@@ -198,6 +209,8 @@ pub struct PostmortemRecord {
     pub due_date: Option<NaiveDate>,
     pub review_at: Option<DateTime<Utc>>,
     pub status: PostmortemStatus,
+    /// Set exactly when `status` is `not_required`.
+    pub not_required_reason: Option<String>,
     pub slug: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
     pub first_published_at: Option<DateTime<Utc>>,
@@ -241,8 +254,12 @@ pub enum Record {
         acknowledged_at: Option<(DateTime<Utc>, String)>,
     },
     /// Entries that were read and deliberately left out (Slack joins and
-    /// bots, PagerDuty entry types with no timeline meaning).
+    /// bots, PagerDuty entry types with no timeline meaning, hidden Opsgenie
+    /// entries).
     Skipped(u64),
+    /// Values that were longer than Debrief stores and were shortened (each
+    /// kept whole in an internal `note` event).
+    Shortened(Vec<Shortening>),
 }
 
 /// Where a parser sends records; `Err` means the import stopped on the other
@@ -259,15 +276,228 @@ impl std::fmt::Display for Stopped {
     }
 }
 
+/// What a parse needs besides the file.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// The channel to read from a Slack workspace export ZIP.
+    pub channel: Option<String>,
+    /// The most a ZIP may hold once unpacked, in bytes (the import limit).
+    pub max_unpacked_bytes: u64,
+}
+
 /// Read a whole file of `format` and send its records to `sink`.
-pub fn parse(format: ImportFormat, reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
+pub fn parse(
+    format: ImportFormat,
+    options: &ParseOptions,
+    reader: impl Read + Seek,
+    sink: Sink<'_>,
+) -> Result<(), ServiceError> {
     let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
     match format {
         ImportFormat::Bundle => bundle::parse(reader, sink),
         ImportFormat::Statuspage => statuspage::parse(reader, sink),
         ImportFormat::Pagerduty => pagerduty::parse(reader, sink),
-        ImportFormat::Slack => slack::parse(reader, sink),
+        ImportFormat::Opsgenie => opsgenie::parse(reader, sink),
+        ImportFormat::Slack => slack::parse(reader, options, sink),
     }
+}
+
+/// The first bytes of every ZIP archive (a local file header).
+pub const ZIP_MAGIC: &[u8; 4] = b"PK\x03\x04";
+
+/// Whether the buffered file starts like a ZIP archive; reads nothing away.
+pub fn starts_as_zip(reader: &mut impl BufRead) -> std::io::Result<bool> {
+    Ok(reader.fill_buf()?.starts_with(ZIP_MAGIC))
+}
+
+// Debrief's own limits on what it stores, the same as the API's and the
+// bundle schema's (`openapi/bundle.schema.json`). Each is at least what the
+// sources document (README, "Limits"); a longer value is shortened by
+// [`Fit`], never refused.
+
+/// Characters of an incident title (a column of this width).
+pub const TITLE_MAX: usize = 300;
+/// Characters of a name: a component, a person.
+pub const NAME_MAX: usize = 200;
+/// Components per incident and per status update.
+pub const LIST_MAX: usize = 100;
+/// Characters of a timeline event body or a status update message.
+pub const BODY_MAX: usize = 100_000;
+/// Characters of an external id; ids are matched, so a longer one is refused.
+pub const EXTERNAL_ID_MAX: usize = 200;
+
+/// What a [`Shortening`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
+#[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum LengthUnit {
+    /// The value was a text of `from` characters, shortened to `to`.
+    Characters,
+    /// The value was a list of `from` entries, of which the first `to` are kept.
+    Entries,
+}
+
+/// A value longer than Debrief stores, shortened on import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortening {
+    /// Where the value is in the file (`incidents[0].components[3].name`).
+    pub field: String,
+    /// Its length in the file.
+    pub from: u64,
+    /// Its length as stored.
+    pub to: u64,
+    pub unit: LengthUnit,
+}
+
+/// Fits foreign values into Debrief's limits: a text longer than its limit
+/// is cut (ending in `…`), a list longer than its limit keeps its first
+/// entries, and each whole value is kept to be stored as an internal `note`
+/// event ([`Fit::flush`]). Blank or NUL-holding required values are still
+/// errors: those are not a question of length.
+#[derive(Debug, Default)]
+pub(crate) struct Fit {
+    shortened: Vec<Shortening>,
+    /// The whole values, with the index of their shortening.
+    kept: Vec<(usize, String)>,
+}
+
+impl Fit {
+    /// A required text of at most `max` characters (trimmed).
+    pub fn required(
+        &mut self,
+        field: &str,
+        value: &str,
+        max: usize,
+    ) -> Result<String, ServiceError> {
+        let whole = domain::required_text(field, value, usize::MAX)?;
+        Ok(self.shorten(field, whole, max))
+    }
+
+    /// An optional text of at most `max` characters; blank becomes `None`.
+    pub fn optional(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        max: usize,
+    ) -> Result<Option<String>, ServiceError> {
+        Ok(domain::optional_text(field, value, usize::MAX)?.map(|v| self.shorten(field, v, max)))
+    }
+
+    /// A list of at most `max_items` names of at most `max_len` characters;
+    /// `entry(i)` names the i-th entry's field (`components[3].name`).
+    pub fn list(
+        &mut self,
+        field: &str,
+        values: Vec<String>,
+        max_items: usize,
+        max_len: usize,
+        entry: impl Fn(usize) -> String,
+    ) -> Result<Vec<String>, ServiceError> {
+        let total = values.len();
+        let mut kept = Vec::with_capacity(total.min(max_items));
+        let mut rest = Vec::new();
+        for (i, value) in values.into_iter().enumerate() {
+            let at = entry(i);
+            if i < max_items {
+                kept.push(self.required(&at, &value, max_len)?);
+            } else {
+                rest.push(domain::required_text(&at, &value, usize::MAX)?);
+            }
+        }
+        if !rest.is_empty() {
+            self.kept.push((self.shortened.len(), rest.join("\n")));
+            self.shortened.push(Shortening {
+                field: field.to_string(),
+                from: total as u64,
+                to: max_items as u64,
+                unit: LengthUnit::Entries,
+            });
+        }
+        Ok(kept)
+    }
+
+    fn shorten(&mut self, field: &str, value: String, max: usize) -> String {
+        let length = value.chars().count();
+        if length <= max {
+            return value;
+        }
+        let mut short: String = value.chars().take(max.saturating_sub(1)).collect();
+        short.push('…');
+        self.kept.push((self.shortened.len(), value));
+        self.shortened.push(Shortening {
+            field: field.to_string(),
+            from: length as u64,
+            to: max as u64,
+            unit: LengthUnit::Characters,
+        });
+        short
+    }
+
+    /// Hand over what was shortened since the last flush: each whole value
+    /// as internal `note` events at `at` (split into parts of at most
+    /// [`BODY_MAX`] characters), recognised by external ids derived from
+    /// `id`; and the list, for the report.
+    pub fn flush(
+        &mut self,
+        source: EventSource,
+        id: &str,
+        at: DateTime<Utc>,
+        index: usize,
+        events: &mut EventBatcher,
+        sink: Sink<'_>,
+    ) -> Result<(), Stopped> {
+        if self.shortened.is_empty() {
+            return Ok(());
+        }
+        for (n, (which, whole)) in std::mem::take(&mut self.kept).into_iter().enumerate() {
+            let s = &self.shortened[which];
+            let unit = match s.unit {
+                LengthUnit::Characters => "characters",
+                LengthUnit::Entries => "entries",
+            };
+            let head = format!(
+                "Kept whole on import: `{}` has {} {unit}; Debrief stores {}.",
+                s.field, s.from, s.to
+            );
+            // Room for the head and a part number in every part.
+            let room = BODY_MAX - head.chars().count() - 40;
+            let chars: Vec<char> = whole.chars().collect();
+            let parts: Vec<String> = chars.chunks(room).map(|c| c.iter().collect()).collect();
+            for (k, part) in parts.iter().enumerate() {
+                let (body, suffix) = if parts.len() == 1 {
+                    (format!("{head}\n\n{part}"), format!("kept-{n}"))
+                } else {
+                    (
+                        format!("{head} (part {} of {})\n\n{part}", k + 1, parts.len()),
+                        format!("kept-{n}.{}", k + 1),
+                    )
+                };
+                let record = EventRecord {
+                    id: None,
+                    occurred_at: at,
+                    kind: TimelineKind::Note,
+                    body,
+                    author: None,
+                    source,
+                    external_id: Some(derived_id(id, &suffix)),
+                    visibility: Visibility::Internal,
+                };
+                events.push(index, record, sink)?;
+            }
+        }
+        sink(Record::Shortened(std::mem::take(&mut self.shortened)))
+    }
+}
+
+/// An external id for a record derived from another (`id~suffix`); one that
+/// would be longer than [`EXTERNAL_ID_MAX`] becomes its SHA-256 (hex).
+pub(crate) fn derived_id(id: &str, suffix: &str) -> String {
+    let derived = format!("{id}~{suffix}");
+    if derived.chars().count() <= EXTERNAL_ID_MAX {
+        return derived;
+    }
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(derived.as_bytes()))
 }
 
 /// Times are kept to the microsecond, as PostgreSQL stores them, so that a
@@ -316,7 +546,7 @@ pub(crate) fn parse_error(path: &str, err: &serde_json::Error) -> ServiceError {
         .next()
         .unwrap_or(&message)
         .to_string();
-    ServiceError::bad_request(field.clone(), format!("`{field}`: {message}"))
+    ServiceError::validation(field.clone(), format!("`{field}`: {message}"))
 }
 
 /// Deserialize a whole (small) document with paths on errors.

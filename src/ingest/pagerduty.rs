@@ -6,13 +6,21 @@
 //! and `assign` → page, `annotate` → note, `resolve` → resolution. Other
 //! entry types (snooze, reach_trigger_limit, …) are counted as skipped.
 //! `summary` is the text, `agent.summary` the author, `id` the external id.
+//!
+//! PagerDuty documents a 1,024-character limit for an event's summary (the
+//! text incidents and their trigger entries carry); Debrief keeps bodies of
+//! up to [`BODY_MAX`] characters and names of up to [`NAME_MAX`], and
+//! shortens (and keeps whole) anything longer ([`Fit`]).
 
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{EventBatcher, EventRecord, Record, Sink, micros, read_document, stopped};
+use super::{
+    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink, micros,
+    read_document, stopped,
+};
 use crate::{
     domain::{self, EventSource, TimelineKind, Visibility},
     error::ServiceError,
@@ -67,9 +75,10 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
     let mut detected_at: Option<(DateTime<Utc>, String)> = None;
     let mut acknowledged_at: Option<(DateTime<Utc>, String)> = None;
     let mut skipped = 0;
+    let mut fit = Fit::default();
     for (i, entry) in document.log_entries.into_iter().enumerate() {
         let p = |f: &str| format!("log_entries[{i}].{f}");
-        let id = domain::required_text(&p("id"), &entry.id, 200)?;
+        let id = domain::required_text(&p("id"), &entry.id, EXTERNAL_ID_MAX)?;
         let Some(kind) = kind_of(&entry.entry_type) else {
             skipped += 1;
             continue;
@@ -89,7 +98,7 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
         let body = if summary.trim().is_empty() {
             entry.entry_type.replace('_', " ")
         } else {
-            domain::required_text(&p("summary"), &summary, 100_000)?
+            fit.required(&p("summary"), &summary, BODY_MAX)?
         };
         // Only a person is an author: an entry made by a service or an
         // integration (`PagerDuty`, `Datadog`) has none, so that the public
@@ -103,12 +112,14 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
             occurred_at: at,
             kind,
             body,
-            author: domain::optional_text(&p("agent.summary"), author, 200)?,
+            author: fit.optional(&p("agent.summary"), author, NAME_MAX)?,
             source: EventSource::Pagerduty,
-            external_id: Some(id),
+            external_id: Some(id.clone()),
             visibility: Visibility::Internal,
         };
         events.push(i, record, sink).map_err(stopped)?;
+        fit.flush(EventSource::Pagerduty, &id, at, i, &mut events, sink)
+            .map_err(stopped)?;
     }
     events.flush(sink).map_err(stopped)?;
     sink(Record::FillMilestones {

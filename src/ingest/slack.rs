@@ -1,20 +1,49 @@
-//! A Slack channel export (one day file or a whole channel: a JSON array of
-//! messages) into internal `note` events of one incident.
+//! Slack exports into internal `note` events of one incident: a channel's
+//! messages as one JSON array (one day file, or a whole channel), or a
+//! workspace export ZIP (`channels.json`, `users.json`,
+//! `<channel>/<YYYY-MM-DD>.json`) with the channel chosen by name.
 //!
 //! Join/leave messages and bot messages are skipped (and counted); the
 //! message `ts` (epoch seconds with a fraction, unique in a channel) is the
 //! external id, so importing the same export twice stores each message once.
+//! User ids become names (`users.json`, else the messages' own
+//! `user_profile`), and the text becomes Markdown ([`super::mrkdwn`]).
+//!
+//! Slack truncates a message's text at 40,000 characters
+//! (docs.slack.dev/reference/methods/chat.postMessage); Debrief keeps
+//! [`BODY_MAX`] = 100,000, which the converted text (longer by a few
+//! characters per link or resolved mention) fits in practice; anything
+//! longer is shortened and kept whole ([`Fit`]).
+//!
+//! A ZIP is read, never unpacked to disk: entries are looked up by the
+//! names Debrief builds itself (so names such as `../x` are never used),
+//! at most [`MAX_ZIP_ENTRIES`] entries, only stored or deflated ones, and
+//! everything read counts against the import limit once unpacked, so a
+//! small archive that unpacks to gigabytes (a "zip bomb") is refused as soon
+//! as it passes the limit.
 
-use std::io::Read;
+use std::{
+    cell::Cell,
+    collections::BTreeSet,
+    io::{BufRead, Read, Seek},
+    rc::Rc,
+};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{EventBatcher, EventRecord, Record, Sink, read_document, stopped};
+use super::{
+    BODY_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, ParseOptions, Record, Sink,
+    mrkdwn::{self, Names},
+    parse_error, read_document, starts_as_zip, stopped,
+};
 use crate::{
-    domain::{self, EventSource, TimelineKind, Visibility},
+    domain::{EventSource, TimelineKind, Visibility},
     error::ServiceError,
 };
+
+/// Entries a workspace export ZIP may hold.
+pub const MAX_ZIP_ENTRIES: usize = 100_000;
 
 #[derive(Deserialize)]
 struct Message {
@@ -31,7 +60,7 @@ struct Message {
     bot_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Profile {
     #[serde(default)]
     real_name: Option<String>,
@@ -39,6 +68,25 @@ struct Profile {
     display_name: Option<String>,
     #[serde(default)]
     name: Option<String>,
+}
+
+/// An entry of `users.json`.
+#[derive(Deserialize)]
+struct User {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    real_name: Option<String>,
+    #[serde(default)]
+    profile: Option<Profile>,
+}
+
+/// An entry of `channels.json` (or `groups.json`, private channels).
+#[derive(Deserialize)]
+struct Channel {
+    id: String,
+    name: String,
 }
 
 /// Channel noise: people joining or leaving, and bots.
@@ -51,6 +99,20 @@ const NOISE: &[&str] = &[
     "bot_add",
     "bot_remove",
 ];
+
+/// The first non-blank of the given names.
+fn first_name<'a>(names: impl IntoIterator<Item = &'a Option<String>>) -> Option<String> {
+    names
+        .into_iter()
+        .flatten()
+        .find(|n| !n.trim().is_empty())
+        .cloned()
+}
+
+/// The name a person goes by: the real name, else the display name.
+fn profile_name(p: &Profile) -> Option<String> {
+    first_name([&p.real_name, &p.display_name, &p.name])
+}
 
 /// `"1562075520.000200"` → the instant, to the microsecond.
 fn parse_ts(field: &str, ts: &str) -> Result<DateTime<Utc>, ServiceError> {
@@ -73,43 +135,347 @@ fn parse_ts(field: &str, ts: &str) -> Result<DateTime<Utc>, ServiceError> {
     DateTime::from_timestamp(secs, micros * 1000).ok_or_else(bad)
 }
 
-pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
-    let messages: Vec<Message> = read_document(reader)?;
-    let mut events = EventBatcher::new("");
-    let mut skipped = 0;
-    for (i, message) in messages.into_iter().enumerate() {
-        let p = |f: &str| format!("[{i}].{f}");
-        let noise = message.bot_id.is_some()
-            || message
-                .subtype
-                .as_deref()
-                .is_some_and(|s| NOISE.contains(&s));
-        let text = message.text.unwrap_or_default();
-        if noise || text.trim().is_empty() {
-            skipped += 1;
-            continue;
-        }
-        let occurred_at = parse_ts(&p("ts"), &message.ts)?;
-        let profile = message.user_profile.and_then(|p| {
-            [p.real_name, p.display_name, p.name]
-                .into_iter()
-                .flatten()
-                .find(|n| !n.trim().is_empty())
-        });
-        let record = EventRecord {
-            id: None,
-            occurred_at,
-            kind: TimelineKind::Note,
-            body: domain::required_text(&p("text"), &text, 100_000)?,
-            author: domain::optional_text(&p("user"), profile.or(message.user), 200)?,
-            source: EventSource::Chat,
-            external_id: Some(message.ts),
-            visibility: Visibility::Internal,
-        };
-        events.push(i, record, sink).map_err(stopped)?;
+pub fn parse(
+    mut reader: impl BufRead + Seek,
+    options: &ParseOptions,
+    sink: Sink<'_>,
+) -> Result<(), ServiceError> {
+    let zip = starts_as_zip(&mut reader).map_err(|e| {
+        ServiceError::bad_request("body", format!("the file could not be read: {e}"))
+    })?;
+    if zip {
+        return parse_zip(reader, options, sink);
     }
-    events.flush(sink).map_err(stopped)?;
-    sink(Record::Skipped(skipped)).map_err(stopped)
+    if options.channel.is_some() {
+        return Err(ServiceError::validation(
+            "channel",
+            "`channel` chooses a channel of a Slack workspace export (a ZIP); \
+             this file is one channel's messages (a JSON array): leave `channel` out",
+        ));
+    }
+    let messages: Vec<Message> = read_document(reader)?;
+    // Without users.json, the messages' own profiles name their authors.
+    let mut names = Names::default();
+    for m in &messages {
+        if let (Some(id), Some(name)) = (&m.user, m.user_profile.as_ref().and_then(profile_name)) {
+            names.users.entry(id.clone()).or_insert(name);
+        }
+    }
+    let mut reading = ChannelReader::new(names);
+    reading.messages("", messages, sink)?;
+    reading.finish(sink)
+}
+
+/// Converts the messages of one channel, file after file.
+struct ChannelReader {
+    names: Names,
+    fit: Fit,
+    skipped: u64,
+}
+
+impl ChannelReader {
+    fn new(names: Names) -> Self {
+        Self {
+            names,
+            fit: Fit::default(),
+            skipped: 0,
+        }
+    }
+
+    /// The messages of one file; `file` prefixes their paths (`""` for a
+    /// lone JSON array, `incident-42/2026-11-20.json` in a ZIP).
+    fn messages(
+        &mut self,
+        file: &str,
+        messages: Vec<Message>,
+        sink: Sink<'_>,
+    ) -> Result<(), ServiceError> {
+        let mut events = EventBatcher::new(file);
+        for (i, message) in messages.into_iter().enumerate() {
+            let p = |f: &str| format!("{file}[{i}].{f}");
+            let noise = message.bot_id.is_some()
+                || message
+                    .subtype
+                    .as_deref()
+                    .is_some_and(|s| NOISE.contains(&s));
+            let text = message.text.unwrap_or_default();
+            if noise || text.trim().is_empty() {
+                self.skipped += 1;
+                continue;
+            }
+            let occurred_at = parse_ts(&p("ts"), &message.ts)?;
+            let author = message
+                .user
+                .as_ref()
+                .and_then(|id| self.names.users.get(id).cloned())
+                .or_else(|| message.user_profile.as_ref().and_then(profile_name))
+                .or(message.user);
+            let body = mrkdwn::to_markdown(&text, &self.names);
+            let record = EventRecord {
+                id: None,
+                occurred_at,
+                kind: TimelineKind::Note,
+                body: self.fit.required(&p("text"), &body, BODY_MAX)?,
+                author: self.fit.optional(&p("user"), author, NAME_MAX)?,
+                source: EventSource::Chat,
+                external_id: Some(message.ts.clone()),
+                visibility: Visibility::Internal,
+            };
+            events.push(i, record, sink).map_err(stopped)?;
+            self.fit
+                .flush(
+                    EventSource::Chat,
+                    &message.ts,
+                    occurred_at,
+                    i,
+                    &mut events,
+                    sink,
+                )
+                .map_err(stopped)?;
+        }
+        events.flush(sink).map_err(stopped)
+    }
+
+    fn finish(self, sink: Sink<'_>) -> Result<(), ServiceError> {
+        sink(Record::Skipped(self.skipped)).map_err(stopped)
+    }
+}
+
+/// Counts what is unpacked against the import limit; past it, reading
+/// fails and `exceeded` is set.
+struct Budget {
+    left: Rc<Cell<u64>>,
+    exceeded: Rc<Cell<bool>>,
+}
+
+struct Counted<R> {
+    inner: R,
+    left: Rc<Cell<u64>>,
+    exceeded: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.get().checked_sub(n as u64) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(n)
+            }
+            None => {
+                self.exceeded.set(true);
+                Err(std::io::Error::other("the import limit was reached"))
+            }
+        }
+    }
+}
+
+/// A workspace export, open.
+struct Export<R: Read + Seek> {
+    archive: ::zip::ZipArchive<R>,
+    /// The folder holding `channels.json` (`""`, or one top folder).
+    root: String,
+    budget: Budget,
+    limit: u64,
+}
+
+fn zip_error(err: ::zip::result::ZipError) -> ServiceError {
+    use ::zip::result::ZipError;
+    match err {
+        ZipError::Io(e) => {
+            ServiceError::bad_request("body", format!("the ZIP could not be read: {e}"))
+        }
+        ZipError::UnsupportedArchive(what) => ServiceError::validation(
+            "body",
+            format!("this ZIP cannot be read: {what}; a Slack export is a plain ZIP"),
+        ),
+        ZipError::CompressionMethodNotSupported(m) => ServiceError::validation(
+            "body",
+            format!(
+                "the ZIP uses compression method {m}; only stored and deflated entries are read"
+            ),
+        ),
+        other => ServiceError::bad_request("body", format!("not a valid ZIP archive: {other}")),
+    }
+}
+
+fn too_large(limit: u64) -> ServiceError {
+    ServiceError::validation(
+        "body",
+        format!(
+            "the ZIP unpacks to more than the import limit ({limit} bytes, \
+             `import_limit_bytes`): refused"
+        ),
+    )
+}
+
+impl<R: Read + Seek> Export<R> {
+    /// Read one JSON entry whole; errors name the entry (`users.json[3].id`).
+    fn read<T: serde::de::DeserializeOwned>(&mut self, name: &str) -> Result<T, ServiceError> {
+        let shown = name.strip_prefix(&self.root).unwrap_or(name).to_string();
+        let limit = self.limit;
+        let file = self.archive.by_name(name).map_err(zip_error)?;
+        if file.encrypted() {
+            return Err(ServiceError::validation(
+                "body",
+                format!("`{shown}` in the ZIP is encrypted; Slack exports are not"),
+            ));
+        }
+        if !matches!(
+            file.compression(),
+            ::zip::CompressionMethod::Stored | ::zip::CompressionMethod::Deflated
+        ) {
+            return Err(ServiceError::validation(
+                "body",
+                format!(
+                    "`{shown}` in the ZIP uses compression method {:?}; only stored and \
+                     deflated entries are read",
+                    file.compression()
+                ),
+            ));
+        }
+        if file.size() > self.budget.left.get() {
+            return Err(too_large(limit));
+        }
+        let counted = Counted {
+            inner: file,
+            left: self.budget.left.clone(),
+            exceeded: self.budget.exceeded.clone(),
+        };
+        let value: Result<serde_json::Value, _> =
+            serde_json::from_reader(std::io::BufReader::new(counted));
+        let value = match value {
+            Ok(v) => v,
+            Err(_) if self.budget.exceeded.get() => return Err(too_large(limit)),
+            Err(err) => return Err(parse_error(&shown, &err)),
+        };
+        super::from_value(&shown, value)
+    }
+}
+
+/// The names of a list, for an error: sorted, at most 50.
+fn listing(names: &BTreeSet<String>) -> String {
+    let mut shown: Vec<&str> = names.iter().map(String::as_str).take(50).collect();
+    if names.len() > shown.len() {
+        shown.push("…");
+    }
+    format!("{} ({} in all)", shown.join(", "), names.len())
+}
+
+/// `YYYY-MM-DD.json`.
+fn is_day_file(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.len() == 15
+        && name.ends_with(".json")
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+fn parse_zip<R: Read + Seek>(
+    reader: R,
+    options: &ParseOptions,
+    sink: Sink<'_>,
+) -> Result<(), ServiceError> {
+    let archive = ::zip::ZipArchive::new(reader).map_err(zip_error)?;
+    if archive.len() > MAX_ZIP_ENTRIES {
+        return Err(ServiceError::validation(
+            "body",
+            format!(
+                "the ZIP holds {} entries; at most {MAX_ZIP_ENTRIES} are read",
+                archive.len()
+            ),
+        ));
+    }
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.into_owned())
+        .collect();
+    // `channels.json` at the top, or in one top folder (an export unpacked
+    // and packed again).
+    let root = names
+        .iter()
+        .filter_map(|n| n.strip_suffix("channels.json"))
+        .filter(|root| root.is_empty() || (root.ends_with('/') && root.matches('/').count() == 1))
+        .min_by_key(|root| root.len())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ServiceError::validation(
+                "body",
+                "this ZIP is not a Slack workspace export: it has no `channels.json`",
+            )
+        })?;
+    let mut export = Export {
+        archive,
+        root: root.clone(),
+        budget: Budget {
+            left: Rc::new(Cell::new(options.max_unpacked_bytes)),
+            exceeded: Rc::new(Cell::new(false)),
+        },
+        limit: options.max_unpacked_bytes,
+    };
+    let has = |file: &str| names.iter().any(|n| *n == format!("{root}{file}"));
+    let mut channels: Vec<Channel> = export.read(&format!("{root}channels.json"))?;
+    if has("groups.json") {
+        channels.extend(export.read::<Vec<Channel>>(&format!("{root}groups.json"))?);
+    }
+    let mut lookup = Names::default();
+    for c in &channels {
+        lookup.channels.insert(c.id.clone(), c.name.clone());
+    }
+    if has("users.json") {
+        for user in export.read::<Vec<User>>(&format!("{root}users.json"))? {
+            let name = user
+                .profile
+                .as_ref()
+                .and_then(profile_name)
+                .or_else(|| first_name([&user.real_name, &user.name]));
+            if let Some(name) = name {
+                lookup.users.insert(user.id, name);
+            }
+        }
+    }
+    let available: BTreeSet<String> = channels.iter().map(|c| c.name.clone()).collect();
+    let channel = match options.channel.as_deref() {
+        None => {
+            return Err(ServiceError::validation(
+                "channel",
+                format!(
+                    "a Slack workspace export holds several channels: choose one with \
+                     `channel`; this one has {}",
+                    listing(&available)
+                ),
+            ));
+        }
+        Some(c) if !available.contains(c) => {
+            return Err(ServiceError::validation(
+                "channel",
+                format!(
+                    "there is no channel {c:?} in this export; it has {}",
+                    listing(&available)
+                ),
+            ));
+        }
+        Some(c) => c.to_string(),
+    };
+    let folder = format!("{root}{channel}/");
+    let mut days: Vec<&String> = names
+        .iter()
+        .filter(|n| n.strip_prefix(&folder).is_some_and(is_day_file))
+        .collect();
+    days.sort();
+    let mut reading = ChannelReader::new(lookup);
+    for day in days {
+        let messages: Vec<Message> = export.read(day)?;
+        let shown = day.strip_prefix(&root).unwrap_or(day);
+        reading.messages(shown, messages, sink)?;
+    }
+    reading.finish(sink)
 }
 
 #[cfg(test)]
@@ -126,6 +492,19 @@ mod tests {
         );
         for bad in ["", "abc", "1.2.3", "-5.0", "1562075520.1234567"] {
             assert!(parse_ts("ts", bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn day_files_are_dates() {
+        assert!(is_day_file("2026-11-20.json"));
+        for name in [
+            "2026-11-20.json.bak",
+            "../x.json",
+            "2026_11_20.json",
+            "notes.json",
+        ] {
+            assert!(!is_day_file(name), "{name}");
         }
     }
 }

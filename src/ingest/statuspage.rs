@@ -4,6 +4,12 @@
 //! Each incident becomes an incident recognised by its Statuspage id; each
 //! entry of `incident_updates` becomes a public status update and a public
 //! `communication` timeline event, both recognised by the update's id.
+//!
+//! Statuspage's REST reference (developer.statuspage.io) documents no
+//! maximum length for an incident name, a component name or an update
+//! body, and allows 1,100 components per page
+//! (support.atlassian.com/statuspage/docs/create-a-component/). Values
+//! longer than Debrief stores are shortened and kept whole ([`Fit`]).
 
 use std::io::Read;
 
@@ -11,8 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    EventBatcher, EventRecord, IncidentKey, IncidentRecord, Record, Sink, StatusUpdateRecord,
-    from_value, micros, read_document, stopped,
+    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, IncidentKey, IncidentRecord,
+    LIST_MAX, NAME_MAX, Record, Sink, StatusUpdateRecord, TITLE_MAX, from_value, micros,
+    read_document, stopped,
 };
 use crate::{
     domain::{
@@ -110,13 +117,21 @@ fn incident_status(status: PublicStatus) -> IncidentStatus {
     }
 }
 
-fn names(field: &str, components: Option<Vec<Component>>) -> Result<Vec<String>, ServiceError> {
+/// Component names: at most [`LIST_MAX`] of at most [`NAME_MAX`] characters,
+/// the rest shortened by `fit`.
+fn names(
+    fit: &mut Fit,
+    field: &str,
+    components: Option<Vec<Component>>,
+) -> Result<Vec<String>, ServiceError> {
     let names = components
         .unwrap_or_default()
         .into_iter()
         .map(|c| c.name)
         .collect();
-    domain::text_list(field, names, 100, 200)
+    fit.list(field, names, LIST_MAX, NAME_MAX, |i| {
+        format!("{field}[{i}].name")
+    })
 }
 
 pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
@@ -145,6 +160,9 @@ fn convert(path: &str, incident: Incident, sink: Sink<'_>) -> Result<(), Service
         }
     };
     let status = public_status(&p("status"), &incident.status)?;
+    let mut fit = Fit::default();
+    let incident_id = domain::required_text(&p("id"), &incident.id, EXTERNAL_ID_MAX)?;
+    let started_at = micros(incident.started_at.unwrap_or(incident.created_at));
     let record = IncidentRecord {
         path: if path.is_empty() {
             "body".into()
@@ -153,18 +171,18 @@ fn convert(path: &str, incident: Incident, sink: Sink<'_>) -> Result<(), Service
         },
         key: IncidentKey::External {
             source: EventSource::Statuspage,
-            id: domain::required_text(&p("id"), &incident.id, 200)?,
+            id: incident_id.clone(),
         },
         exact: false,
-        title: domain::required_text(&p("name"), &incident.name, 300)?,
+        title: fit.required(&p("name"), &incident.name, TITLE_MAX)?,
         severity: severity(&p("impact"), incident.impact.as_deref())?,
         status: incident_status(status),
         customer_impact: None,
-        affected_components: names(&p("components"), incident.components)?,
+        affected_components: names(&mut fit, &p("components"), incident.components)?,
         chat_room_url: None,
         labels: Vec::new(),
         milestones: Milestones {
-            started_at: Some(micros(incident.started_at.unwrap_or(incident.created_at))),
+            started_at: Some(started_at),
             mitigated_at: incident.monitoring_at.map(micros),
             resolved_at: incident.resolved_at.map(micros),
             ..Milestones::default()
@@ -175,22 +193,30 @@ fn convert(path: &str, incident: Incident, sink: Sink<'_>) -> Result<(), Service
     sink(Record::Incident(Box::new(record))).map_err(stopped)?;
     let mut updates = Vec::new();
     let mut events = EventBatcher::new(p("incident_updates"));
+    let source = EventSource::Statuspage;
+    fit.flush(source, &incident_id, started_at, 0, &mut events, sink)
+        .map_err(stopped)?;
     for (j, update) in incident.incident_updates.into_iter().enumerate() {
         let u = |f: &str| p(&format!("incident_updates[{j}].{f}"));
-        let id = domain::required_text(&u("id"), &update.id, 200)?;
+        let id = domain::required_text(&u("id"), &update.id, EXTERNAL_ID_MAX)?;
         let status = public_status(&u("status"), &update.status)?;
         let body = update.body.unwrap_or_default();
         let message = if body.trim().is_empty() {
             format!("Status: {status}")
         } else {
-            domain::required_text(&u("body"), &body, 100_000)?
+            fit.required(&u("body"), &body, BODY_MAX)?
         };
         let posted_at = micros(update.display_at.unwrap_or(update.created_at));
+        let affected_components = names(
+            &mut fit,
+            &u("affected_components"),
+            update.affected_components,
+        )?;
         updates.push(StatusUpdateRecord {
             id: None,
             status,
             message: message.clone(),
-            affected_components: names(&u("affected_components"), update.affected_components)?,
+            affected_components,
             posted_at,
             source: Some(EventSource::Statuspage.as_str().into()),
             external_id: Some(id.clone()),
@@ -205,11 +231,13 @@ fn convert(path: &str, incident: Incident, sink: Sink<'_>) -> Result<(), Service
                     body: message,
                     author: None,
                     source: EventSource::Statuspage,
-                    external_id: Some(id),
+                    external_id: Some(id.clone()),
                     visibility: Visibility::Public,
                 },
                 sink,
             )
+            .map_err(stopped)?;
+        fit.flush(source, &id, posted_at, j, &mut events, sink)
             .map_err(stopped)?;
     }
     sink(Record::StatusUpdates(updates)).map_err(stopped)?;

@@ -1,13 +1,14 @@
 //! Background work: the scheduler (cron schedules in the configured zone,
 //! runs claimed in the database), the digest and reminder jobs, and the
 //! outbox worker. `debrief serve` calls [`Jobs::run_once`] every
-//! `jobs.tick_seconds`; tests call it themselves with a manual clock.
+//! `jobs.tick_seconds`; tests call it themselves with a manual clock;
+//! `debrief job run` calls [`Jobs::run_now`] for one job.
 
 pub mod outbox;
 pub mod reminders;
 pub mod scheduler;
 
-use std::time::Duration as StdDuration;
+use std::{fmt, time::Duration as StdDuration};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -42,6 +43,86 @@ impl RunReport {
     /// Whether anything happened ("did work") or there was nothing to do.
     pub fn did_work(&self) -> bool {
         !self.runs.is_empty() || !self.failed_runs.is_empty() || self.deliveries.did_work()
+    }
+}
+
+/// A job `debrief job run` runs now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobName {
+    /// The weekly digest, mailed to `digest.recipients`.
+    Digest,
+    /// Reminders to owners of overdue remediation items.
+    Reminders,
+    /// Delivery of what the outbox holds.
+    Outbox,
+}
+
+/// What a job did when run now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The week's digest was archived and queued.
+    DigestQueued {
+        week: IsoWeek,
+        send_number: i32,
+        recipients: usize,
+    },
+    /// The week's digest had been sent already: nothing was queued.
+    DigestAlreadySent { week: IsoWeek },
+    /// No `digest.recipients`: nothing was queued.
+    DigestNoRecipients { week: IsoWeek },
+    /// Reminders of the run scheduled for `period`, one per owner not
+    /// reminded for that run yet.
+    RemindersQueued {
+        period: DateTime<Utc>,
+        queued: usize,
+    },
+    /// Only the outbox was delivered.
+    Outbox,
+}
+
+/// What [`Jobs::run_now`] did: the job, then the outbox delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRunReport {
+    pub outcome: JobOutcome,
+    pub deliveries: DrainReport,
+}
+
+impl fmt::Display for JobRunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.outcome {
+            JobOutcome::DigestQueued {
+                week,
+                send_number,
+                recipients,
+            } => write!(
+                f,
+                "Digest {week} (send {send_number}) queued for {recipients} recipient(s). "
+            )?,
+            JobOutcome::DigestAlreadySent { week } => write!(
+                f,
+                "Digest {week} was already sent: nothing queued (`debrief digest --week {week} --send --resend` sends it again). "
+            )?,
+            JobOutcome::DigestNoRecipients { week } => write!(
+                f,
+                "Digest {week} not sent: no recipients are configured (digest.recipients). "
+            )?,
+            JobOutcome::RemindersQueued { period, queued } => write!(
+                f,
+                "Reminders for the run of {}: {queued} queued. ",
+                period.to_rfc3339()
+            )?,
+            JobOutcome::Outbox => {}
+        }
+        let d = &self.deliveries;
+        if d.did_work() {
+            write!(
+                f,
+                "Outbox: {} delivered, {} to retry, {} failed.",
+                d.sent, d.retrying, d.failed
+            )
+        } else {
+            write!(f, "Outbox: nothing to deliver.")
+        }
     }
 }
 
@@ -125,27 +206,79 @@ impl Jobs {
     }
 
     async fn run_job(&self, job: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+        self.run_job_at(job, at, SendTrigger::Schedule)
+            .await
+            .map(|_| ())
+    }
+
+    /// The work of the run of `job` scheduled for `at`. Idempotent: the
+    /// digest is sent once per week (a sent week is left alone), a reminder
+    /// once per owner and run.
+    async fn run_job_at(
+        &self,
+        job: &str,
+        at: DateTime<Utc>,
+        trigger: SendTrigger,
+    ) -> Result<JobOutcome, ServiceError> {
         match job {
             DIGEST_JOB => {
-                if self.ctx.settings.digest.recipients.is_empty() {
-                    tracing::warn!(
-                        "No digest recipients configured: the scheduled digest is not sent"
-                    );
-                    return Ok(());
-                }
                 let tz = digests::time_zone(&self.ctx.settings);
                 let week = IsoWeek::of(at.with_timezone(&tz).date_naive()).minus(1);
-                match digests::send(&self.ctx, week, false, SendTrigger::Schedule, None).await {
+                if self.ctx.settings.digest.recipients.is_empty() {
+                    tracing::warn!(
+                        "No digest recipients configured: the digest of {week} is not sent"
+                    );
+                    return Ok(JobOutcome::DigestNoRecipients { week });
+                }
+                match digests::send(&self.ctx, week, false, trigger, None).await {
+                    Ok(queued) => Ok(JobOutcome::DigestQueued {
+                        week,
+                        send_number: queued.send_number,
+                        recipients: queued.recipients.len(),
+                    }),
                     // Already sent (by the API, the CLI or a replica): done.
-                    Ok(_) | Err(ServiceError::Conflict { .. }) => Ok(()),
+                    Err(ServiceError::Conflict { .. }) => {
+                        Ok(JobOutcome::DigestAlreadySent { week })
+                    }
                     Err(err) => Err(err),
                 }
             }
-            REMINDER_JOB => reminders::queue(&self.ctx, at).await.map(|_| ()),
+            REMINDER_JOB => {
+                let queued = reminders::queue(&self.ctx, at).await?;
+                Ok(JobOutcome::RemindersQueued { period: at, queued })
+            }
             other => Err(ServiceError::Internal(anyhow::anyhow!(
                 "unknown job {other}"
             ))),
         }
+    }
+
+    /// Run one job now, as its schedule would have at its latest scheduled
+    /// time (the digest of the week before it, the reminders of that run),
+    /// then deliver the outbox. Safe beside `debrief serve` and a second
+    /// time: the run's work is idempotent and deliveries are leased.
+    pub async fn run_now(&self, job: JobName) -> Result<JobRunReport, ServiceError> {
+        let scheduled = match job {
+            JobName::Digest => Some((DIGEST_JOB, &self.ctx.settings.digest.schedule)),
+            JobName::Reminders => Some((REMINDER_JOB, &self.ctx.settings.reminders.schedule)),
+            JobName::Outbox => None,
+        };
+        let outcome = match scheduled {
+            None => JobOutcome::Outbox,
+            Some((name, schedule)) => {
+                let spec = CronSpec::parse(schedule)
+                    .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{name} schedule: {e}")))?;
+                let now = self.ctx.now();
+                let tz = digests::time_zone(&self.ctx.settings);
+                let at = spec.latest_at_or_before(now, tz).unwrap_or(now);
+                self.run_job_at(name, at, SendTrigger::Cli).await?
+            }
+        };
+        let deliveries = self.drain_outbox().await?;
+        Ok(JobRunReport {
+            outcome,
+            deliveries,
+        })
     }
 
     /// Deliver what is due in the outbox.

@@ -200,10 +200,44 @@ fn serialise(doc: PdfDocument, mut pages: Vec<PdfPage>, parts: usize) -> Result<
         });
         join(documents)
     };
+    // The file identifier (trailer `/ID`) printpdf draws at random is
+    // replaced by one made from the file's own content, as reproducible
+    // builds do: the same document gives the same bytes.
+    let placeholder = lopdf::Object::String(
+        FILE_ID_PLACEHOLDER.to_vec(),
+        lopdf::StringFormat::Hexadecimal,
+    );
+    pdf.trailer.set(
+        "ID",
+        lopdf::Object::Array(vec![placeholder.clone(), placeholder]),
+    );
     let mut bytes = Vec::new();
     pdf.save_to(&mut bytes)
         .map_err(|err| PdfError::Write(err.to_string()))?;
+    let id = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&bytes);
+        hex_upper(&digest[..FILE_ID_PLACEHOLDER.len()])
+    };
+    let written = hex_upper(FILE_ID_PLACEHOLDER);
+    let mut at = 0;
+    while let Some(found) = bytes[at..]
+        .windows(written.len())
+        .position(|w| w == written.as_bytes())
+    {
+        let start = at + found;
+        bytes[start..start + written.len()].copy_from_slice(id.as_bytes());
+        at = start + written.len();
+    }
     Ok(bytes)
+}
+
+/// Stands for the file identifier until the file's hash is known: 16
+/// bytes no real content has (the hex form is searched for in the file).
+const FILE_ID_PLACEHOLDER: &[u8; 16] = b"\xDB\xF1\x1D\x00debrief-id\x00\xFF";
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// One document of `pages`, its streams compressed. Compression is done
@@ -775,7 +809,14 @@ impl<'a> Layout<'a> {
         if let Some(id) = &self.font_ids[face.index()] {
             return id.clone();
         }
-        let id = self.doc.add_font(&font(face).parsed);
+        // A fixed id instead of printpdf's random one (`add_font`): it names
+        // the font in the file and tags its subset, so the same document
+        // gives the same bytes (publishing compares their SHA-256).
+        let id = FontId(format!("DBFNT{}", char::from(b'A' + face.index() as u8)));
+        self.doc.resources.fonts.map.insert(
+            id.clone(),
+            printpdf::PdfFont::new(font(face).parsed.clone()),
+        );
         self.font_ids[face.index()] = Some(id.clone());
         id
     }
@@ -1343,7 +1384,13 @@ impl<'a> Layout<'a> {
         }
         self.ensure(height + 4.0);
         let (iw, ih) = (image.width as f32, image.height as f32);
-        let id = self.doc.add_image(&image);
+        // A fixed id, as for fonts: the same document gives the same bytes.
+        let id = printpdf::XObjectId(format!("DBIMG{}", self.doc.resources.xobjects.map.len()));
+        self.doc
+            .resources
+            .xobjects
+            .map
+            .insert(id.clone(), printpdf::XObject::Image(image.clone()));
         let x = self.left();
         let y = self.y - height;
         self.ops().push(Op::UseXobject {
@@ -1939,6 +1986,31 @@ mod tests {
             .insert("bad.png".into(), b"not a png".to_vec());
         let err = render_pdf("![Bad](bad.png)", &options).unwrap_err();
         assert!(err.to_string().contains("bad.png"));
+    }
+
+    #[test]
+    fn the_same_document_gives_the_same_bytes() {
+        let mut options = options();
+        options.images.insert("chart.png".into(), tiny_png());
+        let mut markdown = String::from(
+            "# Title\n\n**Bold**, *italic*, ***both***, `mono` and a [link](https://example.com/x).\n\n![Trend](chart.png)\n\n| When | What |\n|---|---|\n",
+        );
+        // Long enough to be serialised in runs of pages, joined.
+        for i in 0..300 {
+            markdown.push_str(&format!("| 10:{:02} | event {i} |\n", i % 60));
+        }
+        let first = render_pdf(&markdown, &options).unwrap();
+        let second = render_pdf(&markdown, &options).unwrap();
+        assert!(first == second, "two renders differ");
+        let raw = String::from_utf8_lossy(&first);
+        assert!(raw.contains("/ID"), "the file has an identifier");
+        assert!(
+            !raw.contains(&hex_upper(FILE_ID_PLACEHOLDER)),
+            "the identifier is made from the content"
+        );
+        options.title.push_str(" (changed)");
+        let changed = render_pdf(&markdown, &options).unwrap();
+        assert!(changed != first);
     }
 
     /// A 4×2 RGB PNG.

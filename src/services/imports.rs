@@ -12,7 +12,11 @@
 //! once to check, with no transaction open, then once to write, so the
 //! write transaction lasts as long as the database work and no longer.
 
-use std::{collections::HashMap, io::Read, path::Path};
+use std::{
+    collections::HashMap,
+    io::{Read, Seek},
+    path::Path,
+};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -44,8 +48,8 @@ use crate::{
     },
     error::ServiceError,
     ingest::{
-        self, CleanupRecord, EventRecord, ImportFormat, IncidentKey, IncidentRecord, Record,
-        RemediationRecord, RoleRecord, SitrepRecord, StatusUpdateRecord,
+        self, CleanupRecord, EventRecord, ImportFormat, IncidentKey, IncidentRecord, ParseOptions,
+        Record, RemediationRecord, RoleRecord, Shortening, SitrepRecord, StatusUpdateRecord,
         bundle::{
             BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleCleanupItem, BundleEvent, BundleIncident,
             BundleRemediationItem, BundleRole, BundleSitrep, BundleStatusUpdate,
@@ -61,11 +65,20 @@ const CHANNEL_DEPTH: usize = 4;
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
     pub format: ImportFormat,
-    /// The incident PagerDuty and Slack records go to.
+    /// The incident PagerDuty, Opsgenie and Slack records go to.
     pub incident: Option<IncidentRef>,
     /// Do all the work, then roll it back.
     pub dry_run: bool,
+    /// The channel to read from a Slack workspace export ZIP.
+    pub channel: Option<String>,
+    /// Mark the post-mortems of incidents resolved before this day
+    /// `not_required` (imported history); `None`: `imports.history_before`.
+    pub history_before: Option<chrono::NaiveDate>,
 }
+
+/// Shortenings listed in a report; the rest are counted in
+/// [`ImportReport::shortened_total`].
+pub const SHORTENINGS_LISTED: usize = 1000;
 
 /// Created, updated and unchanged records of one kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -115,24 +128,54 @@ pub struct ImportReport {
     pub incidents: Vec<String>,
     pub counts: ImportCounts,
     /// Entries read and deliberately left out (Slack joins and bots,
-    /// PagerDuty entry types with no timeline meaning).
+    /// PagerDuty entry types with no timeline meaning, hidden Opsgenie
+    /// entries).
     pub skipped: u64,
+    /// Values longer than Debrief stores, shortened (each kept whole in an
+    /// internal `note` event); the first [`SHORTENINGS_LISTED`].
+    pub shortened: Vec<Shortening>,
+    /// How many values were shortened in all.
+    pub shortened_total: u64,
 }
 
 /// Check the request before any of the file is read.
 pub fn check_request(request: &ImportRequest) -> Result<(), ServiceError> {
+    if let Some(channel) = &request.channel {
+        if request.format != ImportFormat::Slack {
+            return Err(ServiceError::validation(
+                "channel",
+                "`channel` chooses a channel of a Slack workspace export; it is only for slack",
+            ));
+        }
+        // Slack channel names: at most 80 characters, no spaces or periods.
+        let valid = !channel.is_empty()
+            && channel.chars().count() <= 80
+            && !channel
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '\\' | '.'));
+        if !valid {
+            return Err(ServiceError::validation(
+                "channel",
+                format!(
+                    "`channel` is {channel:?}; a Slack channel name has 1 to 80 characters \
+                     and no spaces, periods or slashes"
+                ),
+            ));
+        }
+    }
     match (request.format.needs_target(), &request.incident) {
-        (true, None) => Err(ServiceError::bad_request(
+        (true, None) => Err(ServiceError::validation(
             "incident",
             format!(
                 "a {} import adds to an existing incident: name it with `incident` (INC-n or its id)",
                 request.format.as_str()
             ),
         )),
-        (false, Some(_)) => Err(ServiceError::bad_request(
+        (false, Some(_)) => Err(ServiceError::validation(
             "incident",
             format!(
-                "a {} file names its own incidents; `incident` is only for pagerduty and slack",
+                "a {} file names its own incidents; `incident` is only for pagerduty, opsgenie \
+                 and slack",
                 request.format.as_str()
             ),
         )),
@@ -140,11 +183,45 @@ pub fn check_request(request: &ImportRequest) -> Result<(), ServiceError> {
     }
 }
 
+/// What the parser needs besides the file.
+fn parse_options(ctx: &Context, request: &ImportRequest) -> ParseOptions {
+    ParseOptions {
+        channel: request.channel.clone(),
+        max_unpacked_bytes: ctx.settings.import_limit_bytes,
+    }
+}
+
+/// Whether a file on disk is a ZIP archive (by its first bytes).
+pub fn is_zip(path: &Path) -> Result<bool, ServiceError> {
+    let mut magic = [0u8; 4];
+    let mut file = open_spooled(path)?;
+    let mut read = 0;
+    while read < magic.len() {
+        match file.read(&mut magic[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) => {
+                return Err(ServiceError::Internal(anyhow::anyhow!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(&magic == ingest::ZIP_MAGIC)
+}
+
 /// Read a whole file on disk once to check it, with no transaction open:
 /// a malformed file is refused before it costs any writer time.
-pub async fn check_file(format: ImportFormat, path: &Path) -> Result<(), ServiceError> {
+pub async fn check_file(
+    ctx: &Context,
+    request: &ImportRequest,
+    path: &Path,
+) -> Result<(), ServiceError> {
     let file = open_spooled(path)?;
-    tokio::task::spawn_blocking(move || ingest::parse(format, file, &mut |_| Ok(())))
+    let format = request.format;
+    let options = parse_options(ctx, request);
+    tokio::task::spawn_blocking(move || ingest::parse(format, &options, file, &mut |_| Ok(())))
         .await
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("import check failed: {e}")))?
 }
@@ -158,7 +235,7 @@ pub async fn import_file(
     path: &Path,
 ) -> Result<ImportReport, ServiceError> {
     check_request(&request)?;
-    check_file(request.format, path).await?;
+    check_file(ctx, &request, path).await?;
     import(ctx, request, open_spooled(path)?).await
 }
 
@@ -168,7 +245,7 @@ fn open_spooled(path: &Path) -> Result<std::fs::File, ServiceError> {
 }
 
 /// Import a whole file from `reader`, in one transaction.
-pub async fn import<R: Read + Send + 'static>(
+pub async fn import<R: Read + Seek + Send + 'static>(
     ctx: &Context,
     request: ImportRequest,
     reader: R,
@@ -177,14 +254,18 @@ pub async fn import<R: Read + Send + 'static>(
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let mut importer = Importer::new(&txn, now, &ctx.settings.postmortem_due);
+    importer.history_before = request
+        .history_before
+        .or(ctx.settings.imports.history_before);
     if let Some(target) = request.incident {
         let target = find_incident(&txn, target).await?;
         importer.enter(target);
     }
     let (tx, mut rx) = mpsc::channel::<Record>(CHANNEL_DEPTH);
     let format = request.format;
+    let options = parse_options(ctx, &request);
     let reading = tokio::task::spawn_blocking(move || {
-        ingest::parse(format, reader, &mut |record| {
+        ingest::parse(format, &options, reader, &mut |record| {
             tx.blocking_send(record).map_err(|_| ingest::Stopped)
         })
     });
@@ -221,6 +302,7 @@ pub async fn import<R: Read + Send + 'static>(
         import.dry_run = request.dry_run,
         incidents = %report.incidents.join(","),
         events.created = report.counts.timeline_events.created,
+        import.shortened = report.shortened_total,
         "Imported {} file",
         format.as_str()
     );
@@ -237,7 +319,12 @@ struct Importer<'t> {
     touched: Vec<incident::Model>,
     counts: ImportCounts,
     skipped: u64,
+    shortened: Vec<Shortening>,
+    shortened_total: u64,
     remediations_changed: bool,
+    /// Post-mortems of incidents resolved before this day become
+    /// `not_required` (see [`postmortems::mark_history_not_required`]).
+    history_before: Option<chrono::NaiveDate>,
     /// Incidents this import created: nothing of theirs can be stored yet,
     /// so their events are inserted without looking them up first.
     created: Vec<Uuid>,
@@ -267,7 +354,10 @@ impl<'t> Importer<'t> {
             touched: Vec::new(),
             counts: ImportCounts::default(),
             skipped: 0,
+            shortened: Vec::new(),
+            shortened_total: 0,
             remediations_changed: false,
+            history_before: None,
             created: Vec::new(),
             held: Vec::new(),
             held_path: String::new(),
@@ -283,7 +373,7 @@ impl<'t> Importer<'t> {
 
     fn incident_id(&self, section: &str) -> Result<Uuid, ServiceError> {
         self.current.as_ref().map(|i| i.id).ok_or_else(|| {
-            ServiceError::bad_request(section, format!("`{section}` comes before its incident"))
+            ServiceError::validation(section, format!("`{section}` comes before its incident"))
         })
     }
 
@@ -298,11 +388,16 @@ impl<'t> Importer<'t> {
                 .collect(),
             counts: self.counts,
             skipped: self.skipped,
+            shortened: self.shortened.clone(),
+            shortened_total: self.shortened_total,
         }
     }
 
     async fn apply(&mut self, record: Record) -> Result<(), ServiceError> {
-        if !matches!(record, Record::Events { .. }) {
+        if !matches!(
+            record,
+            Record::Events { .. } | Record::Skipped(_) | Record::Shortened(_)
+        ) {
             self.insert_held().await?;
         }
         match record {
@@ -347,6 +442,12 @@ impl<'t> Importer<'t> {
             } => self.fill_milestones(detected_at, acknowledged_at).await,
             Record::Skipped(n) => {
                 self.skipped += n;
+                Ok(())
+            }
+            Record::Shortened(list) => {
+                self.shortened_total += list.len() as u64;
+                let room = SHORTENINGS_LISTED.saturating_sub(self.shortened.len());
+                self.shortened.extend(list.into_iter().take(room));
                 Ok(())
             }
         }
@@ -480,7 +581,7 @@ impl<'t> Importer<'t> {
         let old = self
             .current
             .clone()
-            .ok_or_else(|| ServiceError::bad_request("incident", "no incident to add to"))?;
+            .ok_or_else(|| ServiceError::validation("incident", "no incident to add to"))?;
         let mut m = old.clone();
         let mut path = None;
         if let (None, Some((at, p))) = (m.detected_at, detected_at) {
@@ -753,7 +854,11 @@ impl<'t> Importer<'t> {
             owner: pm.owner,
             due_date: pm.due_date,
             // Brought in line with the incident by `finish`.
-            due_on: pm.due_date.or(existing.as_ref().and_then(|e| e.due_on)),
+            due_on: if pm.status == PostmortemStatus::NotRequired {
+                None
+            } else {
+                pm.due_date.or(existing.as_ref().and_then(|e| e.due_on))
+            },
             review_at: pm.review_at,
             status: pm.status.as_str().into(),
             slug: pm.slug,
@@ -763,6 +868,7 @@ impl<'t> Importer<'t> {
             published_at: pm.published_at,
             first_published_at: pm.first_published_at,
             withdrawn_at: existing.as_ref().and_then(|e| e.withdrawn_at),
+            not_required_reason: pm.not_required_reason,
             version: existing.as_ref().map_or(1, |e| e.version),
             created_at: pm.created_at,
             updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
@@ -1015,6 +1121,12 @@ impl<'t> Importer<'t> {
             }
             // Every incident has its post-mortem; a bundle's own was saved above.
             postmortems::ensure(txn, &updated, self.due_periods, self.now).await?;
+            if let Some(before) = self.history_before
+                && postmortems::mark_history_not_required(txn, &updated, before, self.now).await?
+                && !self.created.contains(&updated.id)
+            {
+                self.counts.postmortems.updated += 1;
+            }
             *m = updated;
         }
         if self.remediations_changed {
@@ -1316,6 +1428,7 @@ pub async fn export_bundle(
                 due_date: pm.due_date,
                 review_at: pm.review_at,
                 status: parse_stored(&pm.status)?,
+                not_required_reason: pm.not_required_reason,
                 slug: pm.slug,
                 published_at: pm.published_at,
                 first_published_at: pm.first_published_at,

@@ -179,7 +179,18 @@ impl Context {
 pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, ServiceError> {
     let now = ctx.now();
     let mut milestones = new.milestones;
-    milestones.started_at.get_or_insert(now);
+    // Without `started_at`, the incident started at the earliest milestone
+    // given (a back-dated record is not refused), else now.
+    let earliest = [
+        milestones.detected_at,
+        milestones.acknowledged_at,
+        milestones.mitigated_at,
+        milestones.resolved_at,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    milestones.started_at.get_or_insert(earliest.unwrap_or(now));
     if matches!(
         new.status,
         IncidentStatus::Resolved | IncidentStatus::Closed
@@ -410,12 +421,27 @@ pub async fn update(
     apply(&mut next.resolved_at, changes.resolved_at);
 
     let new_status = changes.status.unwrap_or(old_status);
+    // Reopening (resolved or closed → an open status): the incident is no
+    // longer resolved, so `resolved_at` and `closed_at` are cleared and
+    // the timeline says what they were.
+    let reopened = !old_status.is_open() && new_status.is_open();
+    if reopened && matches!(changes.resolved_at, Some(Some(_))) {
+        return Err(ServiceError::validation(
+            "resolved_at",
+            format!(
+                "reopening the incident as `{new_status}` clears `resolved_at`; it cannot be set in the same change"
+            ),
+        ));
+    }
     if new_status != old_status {
         if matches!(
             new_status,
             IncidentStatus::Resolved | IncidentStatus::Closed
         ) {
             next.resolved_at.get_or_insert(now);
+        }
+        if reopened {
+            next.resolved_at = None;
         }
         next.closed_at = (new_status == IncidentStatus::Closed).then_some(now);
     }
@@ -472,12 +498,24 @@ pub async fn update(
         });
     }
     if new_status != old_status {
-        let event = system_event(
-            current.id,
-            now,
-            TimelineKind::StatusChange,
-            format!("Status changed from {old_status} to {new_status}."),
-        );
+        let text = if reopened {
+            let cleared: Vec<String> = [
+                ("resolved_at", current.resolved_at),
+                ("closed_at", current.closed_at),
+            ]
+            .into_iter()
+            .filter_map(|(name, at)| Some(format!("{name} ({})", at?.to_rfc3339())))
+            .collect();
+            let cleared = if cleared.is_empty() {
+                String::new()
+            } else {
+                format!(" Cleared {}.", cleared.join(" and "))
+            };
+            format!("Incident reopened: status changed from {old_status} to {new_status}.{cleared}")
+        } else {
+            format!("Status changed from {old_status} to {new_status}.")
+        };
+        let event = system_event(current.id, now, TimelineKind::StatusChange, text);
         insert_model(&txn, event.into_active_model()).await?;
     }
     // A new severity or start moves the post-mortem's due date.

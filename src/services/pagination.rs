@@ -20,7 +20,7 @@ impl<K: DeserializeOwned> PageRequest<K> {
     pub fn parse(limit: Option<u64>, cursor: Option<&str>) -> Result<Self, ServiceError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ServiceError::bad_request(
+            return Err(ServiceError::validation(
                 "limit",
                 format!("`limit` must be between 1 and {MAX_LIMIT}"),
             ));
@@ -75,7 +75,7 @@ fn decode<K: DeserializeOwned>(cursor: &str) -> Result<K, ServiceError> {
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(|| {
-            ServiceError::bad_request(
+            ServiceError::validation(
                 "cursor",
                 "`cursor` is not a cursor this list returned; start again without it",
             )

@@ -101,23 +101,39 @@ pub struct PostmortemChanges {
     pub due_date: Option<Option<NaiveDate>>,
     pub review_at: Option<Option<DateTime<Utc>>>,
     pub status: Option<PostmortemStatus>,
+    /// Why no post-mortem is needed: with `status` `not_required` (or on
+    /// one that is), already checked as a required text.
+    pub not_required_reason: Option<String>,
     /// The whole ordered list of sections, replacing the current one.
     pub sections: Option<Vec<SectionInput>>,
 }
 
-/// The due date of a post-mortem by its incident's severity, counted from
-/// the day the incident started (UTC).
-pub fn default_due_date(ctx: &Context, incident: &incident::Model) -> Option<NaiveDate> {
-    due_by_severity(&ctx.settings.postmortem_due, incident)
-}
+/// The longest reason for a post-mortem being `not_required`, in characters.
+pub const NOT_REQUIRED_REASON_MAX: usize = 2000;
 
-/// [`default_due_date`] from the configured due periods.
+/// The due date of a post-mortem by its incident's severity, counted from
+/// the day the incident started (UTC), with the configured due periods.
 pub fn due_by_severity(periods: &PostmortemDue, incident: &incident::Model) -> Option<NaiveDate> {
     let start = incident
         .started_at
         .unwrap_or(incident.created_at)
         .date_naive();
     due_after(start, periods.period(&incident.severity))
+}
+
+/// The due date in force (`due_on`) of a post-mortem: none when it is
+/// `not_required`, else the one set on it, else its incident's severity's.
+pub fn due_in_force(
+    postmortem: &postmortem::Model,
+    incident: &incident::Model,
+    periods: &PostmortemDue,
+) -> Option<NaiveDate> {
+    if postmortem.status == PostmortemStatus::NotRequired.as_str() {
+        return None;
+    }
+    postmortem
+        .due_date
+        .or_else(|| due_by_severity(periods, incident))
 }
 
 /// `start` plus a due period; business days skip Saturdays and Sundays.
@@ -145,9 +161,8 @@ fn view(
     postmortem: postmortem::Model,
     sections: Vec<postmortem_section::Model>,
 ) -> PostmortemView {
-    let due_date = postmortem
-        .due_date
-        .or_else(|| default_due_date(ctx, &incident));
+    // `not_required`: no due date in force, so never overdue.
+    let due_date = due_in_force(&postmortem, &incident, &ctx.settings.postmortem_due);
     let overdue = postmortem.status != PostmortemStatus::Published.as_str()
         && due_date.is_some_and(|due| due < ctx.now().date_naive());
     PostmortemView {
@@ -211,6 +226,7 @@ pub async fn sync_due_on<C: ConnectionTrait>(
             postmortem::Column::DueOn,
         ])
         .filter(postmortem::Column::DueDate.is_null())
+        .filter(postmortem::Column::Status.ne(PostmortemStatus::NotRequired.as_str()))
         .into_tuple()
         .all(db)
         .await?;
@@ -321,9 +337,7 @@ pub(crate) async fn ensure<C: ConnectionTrait>(
         .one(db)
         .await?;
     if let Some(mut existing) = existing {
-        let due_on = existing
-            .due_date
-            .or_else(|| due_by_severity(periods, incident));
+        let due_on = due_in_force(&existing, incident, periods);
         if existing.due_on != due_on {
             set_due_on(db, existing.id, due_on).await?;
             existing.due_on = due_on;
@@ -344,6 +358,7 @@ pub(crate) async fn ensure<C: ConnectionTrait>(
         published_at: None,
         first_published_at: None,
         withdrawn_at: None,
+        not_required_reason: None,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -409,6 +424,11 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<PostmortemView
 }
 
 /// Change a post-mortem. `published` is reached only by publishing.
+///
+/// `not_required` needs a reason and may be set on a `draft` or `in_review`
+/// post-mortem (a `published` one is withdrawn first: 409); it leaves by
+/// setting `draft` or `in_review`, which drops the reason and puts the due
+/// date back in force.
 pub async fn update(
     ctx: &Context,
     reference: IncidentRef,
@@ -430,6 +450,7 @@ pub async fn update(
     let current = ensure(&txn, &incident, &ctx.settings.postmortem_due, now).await?;
     check_if_match(if_match, current.version)?;
     let mut next = current.clone();
+    apply_status(&mut next, changes.status, changes.not_required_reason)?;
     if let Some(kind) = changes.kind {
         next.kind = kind.as_str().into();
     }
@@ -438,13 +459,10 @@ pub async fn update(
     }
     if let Some(due) = changes.due_date {
         next.due_date = due;
-        next.due_on = due.or_else(|| default_due_date(ctx, &incident));
     }
+    next.due_on = due_in_force(&next, &incident, &ctx.settings.postmortem_due);
     if let Some(review_at) = changes.review_at {
         next.review_at = review_at;
-    }
-    if let Some(status) = changes.status {
-        next.status = status.as_str().into();
     }
     let mut sections_changed = false;
     if let Some(inputs) = changes.sections {
@@ -501,6 +519,84 @@ pub async fn update(
     let sections = sections_of(&txn, next.id).await?;
     txn.commit().await?;
     Ok(view(ctx, incident, next, sections))
+}
+
+/// The status and `not_required_reason` a change leaves a post-mortem with.
+fn apply_status(
+    next: &mut postmortem::Model,
+    status: Option<PostmortemStatus>,
+    reason: Option<String>,
+) -> Result<(), ServiceError> {
+    let current: PostmortemStatus = parse_stored(&next.status)?;
+    let status = status.unwrap_or(current);
+    if status != PostmortemStatus::NotRequired {
+        if reason.is_some() {
+            return Err(ServiceError::validation(
+                "not_required_reason",
+                format!(
+                    "`not_required_reason` goes with `status` `not_required`; the post-mortem would be `{status}`"
+                ),
+            ));
+        }
+        next.status = status.as_str().into();
+        next.not_required_reason = None;
+        return Ok(());
+    }
+    if current == PostmortemStatus::Published {
+        return Err(ServiceError::Conflict {
+            detail: "the post-mortem is `published`: withdraw it (POST …/postmortem/unpublish) before marking it `not_required`".into(),
+            field: Some("status".into()),
+            pending_cleanup_items: Vec::new(),
+        });
+    }
+    let Some(reason) = reason.or_else(|| next.not_required_reason.clone()) else {
+        return Err(ServiceError::validation(
+            "not_required_reason",
+            "`status` `not_required` needs `not_required_reason`: say why no post-mortem is needed",
+        ));
+    };
+    next.status = status.as_str().into();
+    next.not_required_reason = Some(reason);
+    Ok(())
+}
+
+/// Mark the post-mortem of `incident` `not_required` when the incident was
+/// resolved (else closed) before `before` (00:00 UTC of that day) and the
+/// post-mortem is neither published nor already marked: the history an
+/// import brings in. Returns whether it changed.
+pub(crate) async fn mark_history_not_required<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    before: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
+    let Some(ended) = incident.resolved_at.or(incident.closed_at) else {
+        return Ok(false);
+    };
+    if ended >= before.and_time(chrono::NaiveTime::MIN).and_utc() {
+        return Ok(false);
+    }
+    let Some(current) = postmortem::Entity::find()
+        .filter(postmortem::Column::IncidentId.eq(incident.id))
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let status: PostmortemStatus = parse_stored(&current.status)?;
+    if matches!(
+        status,
+        PostmortemStatus::Published | PostmortemStatus::NotRequired
+    ) || current.published_version > 0
+    {
+        return Ok(false);
+    }
+    let mut next = current;
+    next.status = PostmortemStatus::NotRequired.as_str().into();
+    next.not_required_reason = Some(format!("imported history: resolved before {before}"));
+    next.due_on = None;
+    save_next_version(db, next, now).await?;
+    Ok(true)
 }
 
 fn check_sections(sections: &[SectionInput]) -> Result<(), ServiceError> {
@@ -660,12 +756,14 @@ fn humanize(value: &str) -> String {
 /// redaction left it).
 type Sources = Vec<(String, String)>;
 
+/// The document of `record` as generated at `at` (the time it prints).
 fn build_document(
     ctx: &Context,
     record: &Record,
     variant: Variant,
     rules: &RedactionRules,
     sources: &mut Sources,
+    at: DateTime<Utc>,
 ) -> Result<PostmortemDocument, ServiceError> {
     let zone = ctx
         .settings
@@ -804,7 +902,7 @@ fn build_document(
             cleanup_items: Vec::new(),
             remediations: Vec::new(),
             sections,
-            generated_at: fmt.time(ctx.now()),
+            generated_at: fmt.time(at),
         }
     } else {
         PostmortemDocument {
@@ -872,7 +970,7 @@ fn build_document(
                 })
                 .collect(),
             sections,
-            generated_at: fmt.time(ctx.now()),
+            generated_at: fmt.time(at),
         }
     };
     Ok(document)
@@ -968,12 +1066,12 @@ struct RenderedSet {
     summary: String,
 }
 
-fn pdf_options(ctx: &Context, document: &PostmortemDocument) -> PdfOptions {
+fn pdf_options(ctx: &Context, document: &PostmortemDocument, at: DateTime<Utc>) -> PdfOptions {
     let title = match document.variant {
         Variant::Internal => format!("{} post-mortem: {}", document.reference, document.title),
         Variant::Public => document.title.clone(),
     };
-    let mut options = PdfOptions::new(title, ctx.now());
+    let mut options = PdfOptions::new(title, at);
     options.subject = match document.variant {
         Variant::Internal => "Internal post-mortem".into(),
         Variant::Public => "Post-mortem".into(),
@@ -989,12 +1087,13 @@ fn render_set(
     ctx: &Context,
     document: &PostmortemDocument,
     formats: &[Format],
+    at: DateTime<Utc>,
 ) -> Result<(RenderedSet, BTreeMap<&'static str, String>), ServiceError> {
     let templates = Templates::load(ctx.settings.documents.templates_dir.as_deref())
         .map_err(|e| ServiceError::Internal(e.into()))?;
     let markdown = reports::markdown::render_postmortem(&templates, document)
         .map_err(|e| ServiceError::Internal(e.into()))?;
-    let options = pdf_options(ctx, document);
+    let options = pdf_options(ctx, document, at);
     let mut visible = BTreeMap::new();
     visible.insert("Markdown", markdown.clone());
     let html = if formats.contains(&Format::Html) {
@@ -1155,7 +1254,7 @@ fn render_blocking(
     variant: Variant,
     format: Format,
 ) -> Result<RenderedDocument, ServiceError> {
-    let set = render_checked(ctx, record, stored, variant, &[format])?;
+    let set = render_checked(ctx, record, stored, variant, &[format], ctx.now())?;
     let bytes = match format {
         Format::Markdown => set.markdown.into_bytes(),
         Format::Html => set.html.into_bytes(),
@@ -1168,12 +1267,15 @@ fn render_blocking(
     })
 }
 
+/// The document of `variant` in `formats`, generated at `at`; a public one
+/// is rendered in every format and passes the leak check, or is refused.
 fn render_checked(
     ctx: &Context,
     record: &Record,
     stored: &[crate::entities::redaction_rule::Model],
     variant: Variant,
     formats: &[Format],
+    at: DateTime<Utc>,
 ) -> Result<RenderedSet, ServiceError> {
     let rules = match variant {
         Variant::Public => public_rules(ctx, record, stored)?,
@@ -1188,8 +1290,8 @@ fn render_checked(
         formats
     };
     let mut sources = Vec::new();
-    let document = build_document(ctx, record, variant, &rules, &mut sources)?;
-    let (set, mut visible) = render_set(ctx, &document, formats)?;
+    let document = build_document(ctx, record, variant, &rules, &mut sources, at)?;
+    let (set, mut visible) = render_set(ctx, &document, formats, at)?;
     if variant == Variant::Public {
         // What the index and the feed will show of it.
         visible.insert("index entry", format!("{}\n{}", set.title, set.summary));
@@ -1212,43 +1314,106 @@ pub struct PublishedDocument {
 pub struct Publication {
     pub publication: postmortem_publication::Model,
     pub documents: Vec<PublishedDocument>,
+    /// Nothing was stored: the documents are those of the latest
+    /// publication, which this is.
+    pub unchanged: bool,
+}
+
+/// The six documents in the order they are stored and listed.
+const DOCUMENTS: [(Variant, Format); 6] = [
+    (Variant::Internal, Format::Markdown),
+    (Variant::Internal, Format::Html),
+    (Variant::Internal, Format::Pdf),
+    (Variant::Public, Format::Markdown),
+    (Variant::Public, Format::Html),
+    (Variant::Public, Format::Pdf),
+];
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What the rendering step of [`publish`] found.
+enum Rendered {
+    /// The documents and the address are those of the latest publication.
+    Unchanged,
+    /// New documents, generated at the publication's time.
+    New(Box<NewDocuments>),
+}
+
+/// The six documents of a new publication and where it goes.
+struct NewDocuments {
+    internal: RenderedSet,
+    public: RenderedSet,
+    slug: SlugChoice,
 }
 
 /// Publish: render all six documents (the public ones pass the leak check
 /// or nothing is stored), store them as an immutable snapshot with their
 /// SHA-256 under the next version, and mark the post-mortem `published`.
+///
+/// Publishing again with nothing changed stores nothing: when a live (not
+/// withdrawn) publication exists, the documents are first rendered as they
+/// would have been at its time (the "generated" time and the PDF's dates
+/// are the only parts that follow the clock), and if all six have the
+/// SHA-256 of its snapshots and the address stays, that publication is the
+/// answer (`unchanged`). The documents always show the post-mortem as
+/// `published`, the status it has once they are public.
 pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publication, ServiceError> {
     let turn = ctx.renders.admit().await?;
-    let record = load_record(ctx, reference).await?;
+    let mut record = load_record(ctx, reference).await?;
     let status: PostmortemStatus = parse_stored(&record.view.postmortem.status)?;
-    if status == PostmortemStatus::Draft {
+    let refused = match status {
+        PostmortemStatus::Draft => Some(
+            "the post-mortem is a `draft`: move it to `in_review` (PUT …/postmortem) before publishing",
+        ),
+        PostmortemStatus::NotRequired => Some(
+            "the post-mortem is `not_required`: set its `status` back to `draft` or `in_review` (PUT …/postmortem) before publishing",
+        ),
+        PostmortemStatus::InReview | PostmortemStatus::Published => None,
+    };
+    if let Some(detail) = refused {
         return Err(ServiceError::Conflict {
-            detail: "the post-mortem is a `draft`: move it to `in_review` (PUT …/postmortem) before publishing".into(),
+            detail: detail.into(),
             field: Some("status".into()),
             pending_cleanup_items: Vec::new(),
         });
     }
+    record.view.postmortem.status = PostmortemStatus::Published.as_str().into();
+    let latest = live_publication(ctx, &record.view.postmortem).await?;
     let stored = stored_rules(ctx, record.view.incident.id).await?;
     let blocking_ctx = ctx.clone();
     let record_version = record.view.postmortem.version;
     let postmortem_id = record.view.postmortem.id;
-    let (internal, public, slugs) = tokio::task::spawn_blocking(move || {
+    // One time for the documents and the publication record alike.
+    let now = ctx.now();
+    let previous = latest.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let ctx = &blocking_ctx;
+        if let Some(previous) = &previous
+            && unchanged_since(ctx, &record, &stored, previous)?
+        {
+            return Ok::<_, ServiceError>(Rendered::Unchanged);
+        }
         let all = [Format::Markdown, Format::Html, Format::Pdf];
-        let public = render_checked(&blocking_ctx, &record, &stored, Variant::Public, &all)?;
-        let internal = render_checked(&blocking_ctx, &record, &stored, Variant::Internal, &all)?;
-        let rules = public_rules(&blocking_ctx, &record, &stored)?;
-        let slugs = choose_slug(
+        let public = render_checked(ctx, &record, &stored, Variant::Public, &all, now)?;
+        let internal = render_checked(ctx, &record, &stored, Variant::Internal, &all, now)?;
+        let rules = public_rules(ctx, &record, &stored)?;
+        let slug = choose_slug(
             &rules,
             record.view.postmortem.slug.as_deref(),
             &public.title,
         )?;
-        Ok::<_, ServiceError>((internal, public, slugs))
+        Ok(Rendered::New(Box::new(NewDocuments {
+            internal,
+            public,
+            slug,
+        })))
     })
     .await
     .map_err(|e| ServiceError::Internal(e.into()))??;
     drop(turn);
 
-    let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let current = postmortem::Entity::find_by_id(postmortem_id)
         .one(&txn)
@@ -1259,6 +1424,32 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
             "the post-mortem changed while it was being rendered; publish again",
         ));
     }
+    let (internal, public, slugs) = match rendered {
+        Rendered::New(new) => {
+            let NewDocuments {
+                internal,
+                public,
+                slug,
+            } = *new;
+            (internal, public, slug)
+        }
+        Rendered::Unchanged => {
+            let Some(publication) = latest else {
+                return Err(ServiceError::Internal(anyhow::anyhow!(
+                    "an unchanged publication without a previous one"
+                )));
+            };
+            // Moved back to `in_review` with nothing changed: what is public
+            // is current again.
+            if current.status != PostmortemStatus::Published.as_str() {
+                let mut next = current;
+                next.status = PostmortemStatus::Published.as_str().into();
+                save_next_version(&txn, next, now).await?;
+            }
+            txn.commit().await?;
+            return Ok(publication);
+        }
+    };
     let version = current.published_version + 1;
     let slug = match slugs {
         SlugChoice::Keep(slug) => slug,
@@ -1281,7 +1472,7 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
             (Format::Html, set.html.into_bytes()),
             (Format::Pdf, set.pdf),
         ] {
-            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let sha256 = sha256_hex(&bytes);
             let size = bytes.len() as i64;
             insert_model(
                 &txn,
@@ -1317,7 +1508,116 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
     Ok(Publication {
         publication,
         documents,
+        unchanged: false,
     })
+}
+
+/// The latest publication with its documents (not their bytes), unless
+/// there is none or it was withdrawn.
+async fn live_publication(
+    ctx: &Context,
+    postmortem: &postmortem::Model,
+) -> Result<Option<Publication>, ServiceError> {
+    use sea_orm::QuerySelect;
+    if postmortem.published_version == 0 || postmortem.withdrawn_at.is_some() {
+        return Ok(None);
+    }
+    let Some(publication) = postmortem_publication::Entity::find()
+        .filter(postmortem_publication::Column::PostmortemId.eq(postmortem.id))
+        .filter(postmortem_publication::Column::Version.eq(postmortem.published_version))
+        .one(&ctx.db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rows: Vec<(String, String, String, i64)> = postmortem_snapshot::Entity::find()
+        .select_only()
+        .columns([
+            postmortem_snapshot::Column::Variant,
+            postmortem_snapshot::Column::Format,
+            postmortem_snapshot::Column::Sha256,
+            postmortem_snapshot::Column::Size,
+        ])
+        .filter(postmortem_snapshot::Column::PublicationId.eq(publication.id))
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let documents = DOCUMENTS
+        .iter()
+        .filter_map(|&(variant, format)| {
+            let (_, _, sha256, size) = rows
+                .iter()
+                .find(|(v, f, _, _)| v == variant.as_str() && f == format.extension())?;
+            Some(PublishedDocument {
+                variant,
+                format,
+                sha256: sha256.clone(),
+                size: *size,
+            })
+        })
+        .collect();
+    Ok(Some(Publication {
+        publication,
+        documents,
+        unchanged: true,
+    }))
+}
+
+/// Whether publishing `record` now would store what `previous` holds: the
+/// six documents, rendered as at `previous`'s time, have its SHA-256s (the
+/// public ones passing today's leak check), and the address stays. The
+/// Markdown is compared first: it is cheap, and it differs whenever the
+/// record does.
+fn unchanged_since(
+    ctx: &Context,
+    record: &Record,
+    stored: &[crate::entities::redaction_rule::Model],
+    previous: &Publication,
+) -> Result<bool, ServiceError> {
+    if previous.documents.len() != DOCUMENTS.len() {
+        return Ok(false);
+    }
+    let at = previous.publication.published_at;
+    let stored_sha = |variant: Variant, format: Format| {
+        previous
+            .documents
+            .iter()
+            .find(|d| d.variant == variant && d.format == format)
+            .map(|d| d.sha256.as_str())
+    };
+    for variant in [Variant::Internal, Variant::Public] {
+        let rules = match variant {
+            Variant::Public => public_rules(ctx, record, stored)?,
+            Variant::Internal => RedactionRules::default(),
+        };
+        let document = build_document(ctx, record, variant, &rules, &mut Vec::new(), at)?;
+        let (set, _) = render_set(ctx, &document, &[Format::Markdown], at)?;
+        if stored_sha(variant, Format::Markdown)
+            != Some(sha256_hex(set.markdown.as_bytes()).as_str())
+        {
+            return Ok(false);
+        }
+    }
+    let all = [Format::Markdown, Format::Html, Format::Pdf];
+    for variant in [Variant::Internal, Variant::Public] {
+        let set = render_checked(ctx, record, stored, variant, &all, at)?;
+        for (format, bytes) in [
+            (Format::Html, set.html.as_bytes()),
+            (Format::Pdf, set.pdf.as_slice()),
+        ] {
+            if stored_sha(variant, format) != Some(sha256_hex(bytes).as_str()) {
+                return Ok(false);
+            }
+        }
+        if variant == Variant::Public {
+            let rules = public_rules(ctx, record, stored)?;
+            let slug = choose_slug(&rules, record.view.postmortem.slug.as_deref(), &set.title)?;
+            if !matches!(slug, SlugChoice::Keep(ref kept) if *kept == previous.publication.slug) {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// A published post-mortem as the public pages list it.

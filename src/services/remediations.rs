@@ -354,17 +354,11 @@ pub async fn create(
             "a remediation item links to at least one incident",
         ));
     }
+    // A due date in the past is accepted: follow-ups entered after the fact
+    // (history brought in from another tool) are overdue from the start.
     let due_date = new
         .due_date
         .or_else(|| default_due(&ctx.settings.remediation_due_days, new.priority, today));
-    if let Some(due) = new.due_date
-        && due < today
-    {
-        return Err(ServiceError::validation(
-            "due_date",
-            format!("`due_date` ({due}) is before the item is created ({today})"),
-        ));
-    }
     check_status_reason(new.status, &new.reason)?;
     let txn = ctx.begin_write().await?;
     let incidents = resolve_incidents(&txn, "incidents", &new.incidents).await?;
@@ -579,17 +573,6 @@ pub async fn update(
         next.team = v;
     }
     if let Some(v) = changes.due_date {
-        if let Some(due) = v
-            && due < current.created_at.date_naive()
-        {
-            return Err(ServiceError::validation(
-                "due_date",
-                format!(
-                    "`due_date` ({due}) is before the item was created ({})",
-                    current.created_at.date_naive()
-                ),
-            ));
-        }
         next.due_date = v;
     }
     if let Some(v) = changes.tracker_url {

@@ -130,8 +130,8 @@ pub struct IncidentLine {
     /// `resolved_at − start` in seconds; absent while unresolved.
     #[oai(nullable)]
     pub duration_seconds: Option<i64>,
-    /// The post-mortem's status (`draft`, `in_review`, `published`), or
-    /// absent when there is none.
+    /// The post-mortem's status (`draft`, `in_review`, `published`,
+    /// `not_required`), or absent when there is none.
     #[oai(nullable)]
     pub postmortem_status: Option<String>,
 }
@@ -421,7 +421,8 @@ async fn postmortem_statuses<C: ConnectionTrait>(
 
 /// Post-mortems due in `[from, to)`, first published in it, and overdue at
 /// `to`, by the due date in force (`due_on`: the one set, else the
-/// severity's). Each reads one index range: `idx_postmortems_due_on`,
+/// severity's; none for a `not_required` one, which is therefore never
+/// counted as due or overdue). Each reads one index range: `idx_postmortems_due_on`,
 /// `idx_postmortems_first_published_due_on`.
 async fn postmortem_figures<C: ConnectionTrait>(
     db: &C,

@@ -127,3 +127,38 @@ pub async fn revoke(
         ..token
     })
 }
+
+/// Revoke a token named by its id or, failing that, by its name: the one
+/// live token of that name (none, or several, is an error saying so).
+pub async fn revoke_by_id_or_name(
+    db: &DatabaseConnection,
+    now: chrono::DateTime<chrono::Utc>,
+    token: &str,
+) -> Result<api_token::Model, ServiceError> {
+    if let Ok(id) = token.trim().parse::<Uuid>()
+        && api_token::Entity::find_by_id(id).one(db).await?.is_some()
+    {
+        return revoke(db, now, id).await;
+    }
+    let named = api_token::Entity::find()
+        .filter(api_token::Column::Name.eq(token))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .order_by_asc(api_token::Column::CreatedAt)
+        .all(db)
+        .await?;
+    match named.as_slice() {
+        [] => Err(ServiceError::NotFound(format!(
+            "live token with the id or name {token:?}"
+        ))),
+        [one] => revoke(db, now, one.id).await,
+        several => Err(ServiceError::conflict(format!(
+            "{} live tokens are named {token:?}; revoke one by its id: {}",
+            several.len(),
+            several
+                .iter()
+                .map(|t| t.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}

@@ -127,7 +127,7 @@ async fn an_incident_cannot_close_with_pending_cleanup() {
             json!({"kind": "unicorn", "description": "x"}),
         )
         .await,
-        400,
+        422,
         Some("kind"),
     )
     .await;

@@ -218,3 +218,191 @@ async fn digest_command_prints_writes_and_sends_to_the_file_outbox() {
     assert!(resent.status.success(), "{resent:?}");
     assert_eq!(std::fs::read_dir(data.join("outbox")).unwrap().count(), 4);
 }
+
+/// The binary on the database of an app spawned with `data` as its data
+/// directory (SQLite there, or the app's PostgreSQL database).
+fn run_on(
+    data: &std::path::Path,
+    database_url: Option<&debrief::config::Secret>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env("DEBRIEF_DATA_DIR", data)
+        .env_remove("DEBRIEF_MAIL__TRANSPORT")
+        .env_remove("DEBRIEF_DIGEST_RECIPIENTS")
+        .envs(env.iter().copied());
+    match database_url {
+        Some(url) => command.env("DEBRIEF_DATABASE_URL", url.expose()),
+        None => command.env_remove("DEBRIEF_DATABASE_URL"),
+    };
+    let out = command.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn token_list_shows_no_secret_and_revoke_takes_a_name_or_an_id() {
+    use crate::helpers::spawn_app_with;
+    use serde_json::{Value, json};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let mut database_url = None;
+    let app = spawn_app_with(|s| {
+        s.data_dir = data.clone();
+        database_url = s.database_url.clone();
+    })
+    .await;
+    let ci = app.token("read").await;
+    let mut shared = Vec::new();
+    for _ in 0..2 {
+        let resp = app
+            .post("/tokens", json!({"name": "shared", "scope": "write"}))
+            .await;
+        let body: Value = resp.json().await.unwrap();
+        shared.push(body["id"].as_str().unwrap().to_string());
+    }
+    let used = app
+        .client
+        .get(app.url("/api/v1/incidents"))
+        .bearer_auth(&ci)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 200);
+    let cli = |args: &[&str]| run_on(&data, database_url.as_ref(), args, &[]);
+
+    let (ok, listed, err) = cli(&["token", "list"]);
+    assert!(ok, "{err}");
+    let header = listed.lines().next().unwrap();
+    for column in ["id", "name", "scope", "created", "last used", "revoked"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert_eq!(
+        listed.lines().count(),
+        5,
+        "a header and four tokens: {listed}"
+    );
+    assert!(!listed.contains("dbf_"), "no secret is shown: {listed}");
+    let line = |name: &str| {
+        listed
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("{name} in {listed}"))
+            .to_string()
+    };
+    let read_line = line("read-token");
+    assert!(read_line.contains(" read "), "{read_line}");
+    assert!(
+        read_line.contains("2026-11-20 10:00:00 UTC") && read_line.trim_end().ends_with("no"),
+        "created and used at the app's time, not revoked: {read_line}"
+    );
+    assert!(line("shared").contains("never"), "never used");
+
+    let (ok, out, err) = cli(&["token", "revoke", "read-token"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Revoked token "), "{out}");
+    let refused = app
+        .client
+        .get(app.url("/api/v1/incidents"))
+        .bearer_auth(&ci)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "a revoked token is refused");
+
+    let (ok, _, err) = cli(&["token", "revoke", "shared"]);
+    assert!(!ok);
+    assert!(err.contains("2 live tokens are named \"shared\""), "{err}");
+    let (ok, _, err) = cli(&["token", "revoke", &shared[1]]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&["token", "revoke", "shared"]);
+    assert!(ok, "the one left of that name: {err}");
+    let (ok, _, err) = cli(&["token", "revoke", "nobody"]);
+    assert!(!ok);
+    assert!(err.contains("not found"), "{err}");
+
+    let (_, listed, _) = cli(&["token", "list"]);
+    let revoked = listed
+        .lines()
+        .skip(1)
+        .filter(|l| l.trim_end().ends_with("UTC"))
+        .count();
+    assert_eq!(revoked, 3, "{listed}");
+}
+
+#[tokio::test]
+async fn job_run_does_one_pass_of_a_job_and_never_sends_twice() {
+    use crate::helpers::spawn_app_with;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let mut database_url = None;
+    let app = spawn_app_with(|s| {
+        s.data_dir = data.clone();
+        database_url = s.database_url.clone();
+    })
+    .await;
+    app.simple_incident().await;
+    let resp = app
+        .post(
+            "/remediations",
+            json!({"title": "Alert on replica lag", "kind": "detect", "priority": "p1",
+                   "owner": "ana@example.com", "due_date": "2025-11-20",
+                   "incidents": ["INC-1"]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let recipients = [("DEBRIEF_DIGEST_RECIPIENTS", "leads@example.com")];
+    let job = |name: &str, env: &[(&str, &str)]| {
+        run_on(&data, database_url.as_ref(), &["job", "run", name], env)
+    };
+    let outbox = || {
+        std::fs::read_dir(data.join("outbox"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+
+    let (ok, out, err) = job("reminders", &[]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("Reminders for the run of "), "{out}");
+    assert!(
+        out.contains(": 1 queued. Outbox: 1 delivered, 0 to retry, 0 failed."),
+        "{out}"
+    );
+    assert_eq!(outbox(), 1);
+    let (ok, out, _) = job("reminders", &[]);
+    assert!(ok);
+    assert!(
+        out.contains(": 0 queued. Outbox: nothing to deliver."),
+        "the same run again reminds no one twice: {out}"
+    );
+
+    let (ok, out, _) = job("digest", &[]);
+    assert!(ok);
+    assert!(out.contains("no recipients are configured"), "{out}");
+    let (ok, out, err) = job("digest", &recipients);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("(send 1) queued for 1 recipient(s). Outbox: 1 delivered"),
+        "{out}"
+    );
+    assert_eq!(outbox(), 2);
+    let (ok, out, _) = job("digest", &recipients);
+    assert!(ok);
+    assert!(out.contains("was already sent: nothing queued"), "{out}");
+
+    let (ok, out, _) = job("outbox", &[]);
+    assert!(ok);
+    assert_eq!(out.trim(), "Outbox: nothing to deliver.");
+    assert_eq!(outbox(), 2);
+
+    let (ok, _, err) = job("backup", &[]);
+    assert!(!ok);
+    assert!(err.contains("backup"), "{err}");
+}

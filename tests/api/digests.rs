@@ -200,7 +200,7 @@ async fn a_post_mortem_is_due_by_its_severity_until_a_date_is_set() {
 async fn bad_periods_and_weeks_are_refused_naming_the_field() {
     let app = spawn_app_with(with_recipients).await;
     for (query, status, field, why) in [
-        ("from=yesterday&to=2026-11-22", 400, "from", "not a date"),
+        ("from=yesterday&to=2026-11-22", 422, "from", "not a date"),
         ("from=2026-11-16&to=2026-13-01", 422, "to", "no 13th month"),
         (
             "from=2026-11-16T25:00:00Z&to=2026-11-22",
@@ -210,7 +210,7 @@ async fn bad_periods_and_weeks_are_refused_naming_the_field() {
         ),
         (
             "from=2026-11-16&to=22.11.2026",
-            400,
+            422,
             "to",
             "not the form of a date",
         ),
@@ -232,13 +232,13 @@ async fn bad_periods_and_weeks_are_refused_naming_the_field() {
         assert!(body["detail"].is_string(), "{why}");
     }
     let resp = app.get("/stats?from=2026-11-16").await;
-    assert_problem(resp, 400, Some("to")).await;
+    assert_problem(resp, 422, Some("to")).await;
     for (file, status, why) in [
-        ("2026-W47.doc", 400, "unknown format"),
-        ("2026-47.md", 400, "not a week"),
-        ("2026-W54.md", 400, "no week 54"),
+        ("2026-W47.doc", 422, "unknown format"),
+        ("2026-47.md", 422, "not a week"),
+        ("2026-W54.md", 422, "no week 54"),
         ("2025-W53.md", 422, "2025 has 52 weeks"),
-        ("1969-W10.md", 400, "before 1970"),
+        ("1969-W10.md", 422, "before 1970"),
         ("9999-W10.md", 422, "after 9998"),
     ] {
         let resp = app.get(&format!("/digests/{file}")).await;
@@ -246,11 +246,11 @@ async fn bad_periods_and_weeks_are_refused_naming_the_field() {
         let _ = why;
     }
     let resp = app.post("/digests", json!({"week": "2026-W99"})).await;
-    assert_problem(resp, 400, Some("week")).await;
+    assert_problem(resp, 422, Some("week")).await;
     let resp = app.post("/digests", json!({"week": 47})).await;
-    assert_problem(resp, 400, Some("week")).await;
+    assert_problem(resp, 422, Some("week")).await;
     let resp = app.post("/digests/2026-W99/send", json!({})).await;
-    assert_problem(resp, 400, Some("week")).await;
+    assert_problem(resp, 422, Some("week")).await;
     let resp = app.post("/digests/2025-W53/send", json!({})).await;
     assert_problem(resp, 422, Some("week")).await;
     let resp = app.post("/digests", json!({"week": "2025-W53"})).await;
@@ -258,7 +258,7 @@ async fn bad_periods_and_weeks_are_refused_naming_the_field() {
     let resp = app
         .post("/digests/2026-W47/send", json!({"resend": "yes"}))
         .await;
-    assert_problem(resp, 400, Some("resend")).await;
+    assert_problem(resp, 422, Some("resend")).await;
     // Nothing was archived or queued by any of them.
     let list: Value = app.get("/digests").await.json().await.unwrap();
     assert_eq!(list["items"], json!([]));

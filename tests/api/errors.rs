@@ -165,3 +165,193 @@ async fn if_match_that_names_no_version_is_a_bad_request() {
         .unwrap();
     assert_eq!(resp.status(), 200, "a list of ETags matches when one does");
 }
+
+#[tokio::test]
+async fn unknown_fields_and_nulls_that_cannot_be_null_are_refused() {
+    let app = spawn_app().await;
+    let problem = assert_problem(
+        app.post(
+            "/incidents",
+            serde_json::json!({"title": "Checkout", "severity": "sev2", "custmer_impact": "x"}),
+        )
+        .await,
+        422,
+        Some("custmer_impact"),
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `customer_impact`?"),
+        "{problem}"
+    );
+    let list: Value = app.get("/incidents").await.json().await.unwrap();
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        0,
+        "nothing created"
+    );
+
+    app.simple_incident().await;
+    for (body, field) in [
+        (serde_json::json!({"title": null}), "title"),
+        (serde_json::json!({"severity": null}), "severity"),
+        (serde_json::json!({"labels": null}), "labels"),
+        (serde_json::json!({"sevrity": "sev1"}), "sevrity"),
+    ] {
+        assert_problem(app.patch("/incidents/INC-1", body).await, 422, Some(field)).await;
+    }
+    let incident: Value = app.get("/incidents/INC-1").await.json().await.unwrap();
+    assert_eq!(incident["title"], "Checkout errors", "unchanged");
+    assert_eq!(incident["version"], 1, "no refused PATCH changed anything");
+    // A field that may be cleared takes null.
+    for value in [serde_json::json!("Some card payments fail"), Value::Null] {
+        let resp = app
+            .patch(
+                "/incidents/INC-1",
+                serde_json::json!({"customer_impact": value.clone()}),
+            )
+            .await;
+        assert_eq!(resp.status(), 200);
+        let incident: Value = resp.json().await.unwrap();
+        assert_eq!(incident["customer_impact"], value);
+    }
+
+    // Nested objects and batches too, with the path of the field.
+    let resp = app
+        .post(
+            "/incidents/INC-1/timeline",
+            serde_json::json!({"events": [
+                {"kind": "note", "body": "a"},
+                {"kind": "note", "body": "b", "external_id": ""}
+            ]}),
+        )
+        .await;
+    assert_problem(resp, 422, Some("events[1].external_id")).await;
+    let resp = app
+        .post(
+            "/incidents/INC-1/timeline",
+            serde_json::json!({"kind": "note", "body": "a", "colour": "red"}),
+        )
+        .await;
+    assert_problem(resp, 422, Some("colour")).await;
+}
+
+#[tokio::test]
+async fn parameters_are_checked_in_debriefs_own_words() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    for (path, field, says) in [
+        (
+            "/incidents?limit=501",
+            "limit",
+            "`limit` is \"501\": it must be a whole number from 1 to 500",
+        ),
+        (
+            "/incidents?status=bogus",
+            "status",
+            "`status` is \"bogus\": it must be one of `investigating`",
+        ),
+        (
+            "/incidents?since=2026-13-01",
+            "since",
+            "it must be a date such as 2026-11-30 or an RFC 3339 date-time",
+        ),
+        (
+            "/incidents?customer_update_overdue=maybe",
+            "customer_update_overdue",
+            "it must be `true` or `false`",
+        ),
+        ("/incidents/INC-x", "reference", "INC-42"),
+        (
+            "/remediations?due_before=soon",
+            "due_before",
+            "it must be a date such as 2026-11-30",
+        ),
+    ] {
+        let problem = assert_problem(app.get(path).await, 422, Some(field)).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(says), "{path}: {detail}");
+        assert!(!detail.contains("optional_"), "{path}: {detail}");
+    }
+    let resp = app
+        .api(Method::DELETE, "/redactions/not-a-uuid")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(resp, 422, Some("rule_id")).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("a UUID"),
+        "{problem}"
+    );
+
+    // A date or a date-time, in every date filter.
+    for path in [
+        "/incidents?since=2026-11-17&until=2026-11-30",
+        "/incidents?since=2026-11-17T00:00:00Z",
+        "/remediations?due_before=2026-11-17",
+        "/remediations?due_after=2026-11-17T10:00:00%2B01:00",
+        "/remediations/summary?from=2026-01-01&to=2026-11-30T12:00:00Z",
+    ] {
+        assert_eq!(app.get(path).await.status(), 200, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_error_status_has_a_problem_body() {
+    let app = spawn_app().await;
+    // 401 says how to authenticate.
+    let resp = app
+        .client
+        .get(app.url("/api/v1/incidents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"debrief\""
+    );
+    assert_problem(resp, 401, Some("Authorization")).await;
+
+    // 414: hyper's own answer, with a problem body.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let long = "a".repeat(70_000);
+    stream
+        .write_all(format!("GET /api/v1/incidents?q={long} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    let body: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["status"], 414);
+}
+
+#[tokio::test]
+async fn an_incident_opened_with_a_milestone_started_at_the_earliest_one() {
+    let app = spawn_app().await;
+    // The test clock is 2026-11-20; these milestones are days before it.
+    let incident = app
+        .create_incident(serde_json::json!({
+            "title": "Back-dated", "severity": "sev3",
+            "detected_at": "2026-11-02T09:58:00Z", "mitigated_at": "2026-11-02T11:00:00Z"
+        }))
+        .await;
+    let started: chrono::DateTime<chrono::Utc> =
+        incident["started_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(started.to_rfc3339(), "2026-11-02T09:58:00+00:00");
+    let incident = app
+        .create_incident(serde_json::json!({"title": "Now", "severity": "sev3"}))
+        .await;
+    assert!(incident["started_at"].is_string());
+}

@@ -514,7 +514,7 @@ async fn an_error_at_the_last_entry_leaves_the_database_unchanged() {
     let last = events.len() - 1;
     events[last]["kind"] = json!("teleportation");
     let resp = import(&app, "bundle", "", &bundle).await;
-    let problem = assert_problem(resp, 400, Some(&format!("timeline[{last}].kind"))).await;
+    let problem = assert_problem(resp, 422, Some(&format!("timeline[{last}].kind"))).await;
     assert!(
         problem["detail"]
             .as_str()
@@ -608,27 +608,27 @@ async fn bad_imports_are_problems_naming_the_field() {
         b
     };
     let cases: Vec<(&str, &str, Value, u16, &str)> = vec![
-        ("slack", "", json!([]), 400, "incident"),
-        ("pagerduty", "", json!({"log_entries": []}), 400, "incident"),
-        ("bundle", "?incident=INC-1", good.clone(), 400, "incident"),
+        ("slack", "", json!([]), 422, "incident"),
+        ("pagerduty", "", json!({"log_entries": []}), 422, "incident"),
+        ("bundle", "?incident=INC-1", good.clone(), 422, "incident"),
         (
             "statuspage",
             "?incident=INC-1",
             json!({"incidents": []}),
-            400,
+            422,
             "incident",
         ),
         ("slack", "?incident=INC-99", json!([]), 404, ""),
-        ("slack", "?incident=nope", json!([]), 400, "incident"),
-        ("bundle", "?dry_run=maybe", good.clone(), 400, "dry_run"),
-        ("bundle", "", with(&["version"], json!(2)), 400, "version"),
-        ("bundle", "", with(&["format"], json!("zip")), 400, "format"),
-        ("bundle", "", with(&["colour"], json!("red")), 400, "colour"),
+        ("slack", "?incident=nope", json!([]), 422, "incident"),
+        ("bundle", "?dry_run=maybe", good.clone(), 422, "dry_run"),
+        ("bundle", "", with(&["version"], json!(2)), 422, "version"),
+        ("bundle", "", with(&["format"], json!("zip")), 422, "format"),
+        ("bundle", "", with(&["colour"], json!("red")), 422, "colour"),
         (
             "bundle",
             "",
             with(&["incident", "severity"], json!("sev9")),
-            400,
+            422,
             "incident.severity",
         ),
         (
@@ -656,24 +656,24 @@ async fn bad_imports_are_problems_naming_the_field() {
             "bundle",
             "",
             with(&["timeline", "3", "occurred_at"], json!("noon")),
-            400,
+            422,
             "timeline[3].occurred_at",
         ),
         (
             "bundle",
             "",
             with(&["remediation_items", "1", "priority"], json!("p9")),
-            400,
+            422,
             "remediation_items[1].priority",
         ),
         (
             "bundle",
             "",
             json!({"version": 1, "format": "debrief-bundle"}),
-            400,
+            422,
             "incident",
         ),
-        ("bundle", "", json!([1, 2]), 400, "body"),
+        ("bundle", "", json!([1, 2]), 422, "body"),
         (
             "statuspage",
             "",
@@ -692,21 +692,21 @@ async fn bad_imports_are_problems_naming_the_field() {
             "statuspage",
             "",
             json!({"incidents": [{"id": "x", "status": "resolved", "created_at": "2026-01-01T00:00:00Z"}]}),
-            400,
+            422,
             "incidents[0].name",
         ),
         (
             "pagerduty",
             "?incident=INC-1",
             json!({"log_entries": [{"id": "Q", "type": "trigger_log_entry"}]}),
-            400,
+            422,
             "log_entries[0].created_at",
         ),
         (
             "pagerduty",
             "?incident=INC-1",
             json!({"entries": []}),
-            400,
+            422,
             "log_entries",
         ),
     ];
@@ -724,9 +724,9 @@ async fn bad_imports_are_problems_naming_the_field() {
         good["timeline"], good["incident"]
     );
     let resp = import_raw(&app, "bundle", "", timeline_first.into_bytes()).await;
-    assert_problem(resp, 400, Some("timeline")).await;
+    assert_problem(resp, 422, Some("timeline")).await;
     let resp = import(&app, "zip", "", &json!({})).await;
-    assert_problem(resp, 400, Some("format")).await;
+    assert_problem(resp, 422, Some("format")).await;
     let resp = app
         .api(Method::POST, "/imports/bundle")
         .header("content-type", "text/plain")
@@ -976,4 +976,575 @@ async fn a_long_timeline_is_exported_page_by_page_in_order() {
         .collect();
     expected.sort();
     assert_eq!(got, expected);
+}
+
+// ---------------------------------------------------------------- real exports come in whole
+
+/// A Statuspage page whose first incident has a long name, a component
+/// name longer than Debrief stores (412 and 201 characters) and an update
+/// listing 120 components.
+fn statuspage_with_long_values() -> (Value, String, String) {
+    let mut page = fixture("statuspage/incidents-page.json");
+    let long_name = format!("Elevated errors: {}", "WAF rule evaluation ".repeat(20))
+        .trim_end()
+        .to_string(); // 416 characters
+    let long_component = format!("Edge {}", "x".repeat(407)); // 412
+    let component_201 = "c".repeat(201);
+    let incident = &mut page["incidents"][0];
+    incident["name"] = json!(long_name);
+    incident["components"] = json!([
+        {"id": "a1", "name": "API"},
+        {"id": "a2", "name": "Dashboard"},
+        {"id": "a3", "name": "CDN"},
+        {"id": "a4", "name": long_component},
+        {"id": "a5", "name": component_201},
+    ]);
+    let many: Vec<Value> = (0..120)
+        .map(|i| json!({"id": format!("m{i}"), "name": format!("PoP {i:03}")}))
+        .collect();
+    incident["incident_updates"][0]["affected_components"] = json!(many);
+    (page, long_name, long_component)
+}
+
+#[tokio::test]
+async fn values_longer_than_debrief_stores_are_shortened_kept_whole_and_reported() {
+    let app = spawn_app().await;
+    let (page, long_name, long_component) = statuspage_with_long_values();
+    let report = import_ok(&app, "statuspage", "", &page).await;
+    assert_eq!(report["incidents"], json!(["INC-1", "INC-2", "INC-3"]));
+    assert_eq!(counts(&report, "incidents"), (3, 0, 0));
+    let shortened = report["shortened"].as_array().unwrap();
+    let expected = [
+        json!({"field": "incidents[0].name", "from": long_name.chars().count(), "to": 300, "unit": "characters"}),
+        json!({"field": "incidents[0].components[3].name", "from": 412, "to": 200, "unit": "characters"}),
+        json!({"field": "incidents[0].components[4].name", "from": 201, "to": 200, "unit": "characters"}),
+        json!({"field": "incidents[0].incident_updates[0].affected_components", "from": 120, "to": 100, "unit": "entries"}),
+    ];
+    assert_eq!(shortened, &expected, "{report}");
+    assert_eq!(report["shortened_total"], 4);
+
+    let incident = get_json(&app, "/incidents/INC-1").await;
+    let title = incident["title"].as_str().unwrap();
+    assert_eq!(title.chars().count(), 300);
+    assert!(title.ends_with('…') && long_name.starts_with(title.trim_end_matches('…')));
+    let components = incident["affected_components"].as_array().unwrap();
+    assert_eq!(components.len(), 5);
+    let stored = components[3].as_str().unwrap();
+    assert_eq!(stored.chars().count(), 200);
+    assert!(stored.starts_with("Edge xxx") && stored.ends_with('…'));
+
+    // Each whole value is an internal note of the incident.
+    let notes = get_json(&app, "/incidents/INC-1/timeline?kind=note").await;
+    let notes = notes["items"].as_array().unwrap();
+    assert_eq!(notes.len(), 4, "{notes:#?}");
+    assert!(notes.iter().all(|n| {
+        n["visibility"] == "internal"
+            && n["source"] == "statuspage"
+            && n["body"]
+                .as_str()
+                .unwrap()
+                .starts_with("Kept whole on import: ")
+    }));
+    let bodies: Vec<&str> = notes.iter().map(|n| n["body"].as_str().unwrap()).collect();
+    assert!(bodies.iter().any(|b| b.contains(&long_component)
+        && b.contains("`incidents[0].components[3].name` has 412 characters; Debrief stores 200")));
+    assert!(bodies.iter().any(|b| b.contains(&long_name)));
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains("PoP 100\nPoP 101") && b.contains("PoP 119"))
+    );
+    let updates = get_json(&app, "/incidents/INC-1/status-updates").await;
+    let newest = updates["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(newest["affected_components"].as_array().unwrap().len(), 100);
+
+    // The same file again changes nothing, and still says what it shortens.
+    let again = import_ok(&app, "statuspage", "", &page).await;
+    nothing_changed(&again);
+    assert_eq!(again["shortened"], report["shortened"]);
+}
+
+#[tokio::test]
+async fn the_report_lists_at_most_a_thousand_shortenings_and_counts_all() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    let long = "n".repeat(250);
+    let entries: Vec<Value> = (0..1005)
+        .map(|i| {
+            json!({"id": format!("L{i}"), "type": "annotate_log_entry", "summary": "note",
+                   "created_at": "2026-11-20T10:00:00Z",
+                   "agent": {"type": "user_reference", "summary": long}})
+        })
+        .collect();
+    let report = import_ok(
+        &app,
+        "pagerduty",
+        "?incident=INC-1",
+        &json!({"log_entries": entries}),
+    )
+    .await;
+    assert_eq!(report["shortened_total"], 1005);
+    let listed = report["shortened"].as_array().unwrap();
+    assert_eq!(listed.len(), 1000);
+    assert_eq!(
+        listed[7],
+        json!({"field": "log_entries[7].agent.summary", "from": 250, "to": 200, "unit": "characters"})
+    );
+    // 1005 entries and the 1005 notes keeping the authors' names whole.
+    assert_eq!(counts(&report, "timeline_events"), (2010, 0, 0));
+}
+
+// ---------------------------------------------------------------- slack workspace export
+
+/// The workspace export in `tests/fixtures/slack-export/`, zipped as Slack
+/// does, with `extra` entries added (name, bytes).
+fn slack_zip(extra: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let dir = format!("{}/tests/fixtures/slack-export", env!("CARGO_MANIFEST_DIR"));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for name in [
+        "channels.json",
+        "users.json",
+        "integration_logs.json",
+        "general/2026-11-20.json",
+        "incident-42/2026-11-20.json",
+        "incident-42/2026-11-21.json",
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&std::fs::read(format!("{dir}/{name}")).unwrap())
+            .unwrap();
+    }
+    for (name, bytes) in extra {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+async fn post_zip(app: &TestApp, query: &str, content_type: &str, body: Vec<u8>) -> Response {
+    app.api(Method::POST, &format!("/imports/slack{query}"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_slack_workspace_export_zip_imports_one_channel_as_markdown() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    let before = get_json(&app, "/incidents/INC-1/timeline").await;
+    // Names a path outside the export: read never, written never.
+    let zip = slack_zip(&[("../../evil.json", b"[]".to_vec())]);
+
+    // No channel, or one the export does not hold: 422 naming `channel`,
+    // listing what there is; nothing stored.
+    for query in ["?incident=INC-1", "?incident=INC-1&channel=incident-43"] {
+        let resp = post_zip(&app, query, "application/zip", zip.clone()).await;
+        let problem = assert_problem(resp, 422, Some("channel")).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("general, incident-42 (2 in all)"),
+            "{detail}"
+        );
+    }
+    assert_eq!(get_json(&app, "/incidents/INC-1/timeline").await, before);
+
+    // Recognised by its first bytes, whatever the declared type.
+    let report: Value = post_zip(
+        &app,
+        "?incident=INC-1&channel=incident-42",
+        "application/json",
+        zip.clone(),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(counts(&report, "timeline_events"), (5, 0, 0), "{report}");
+    assert_eq!(report["skipped"], 5, "3 joins/leaves and 2 bot messages");
+    assert_eq!(report["shortened"], json!([]));
+
+    let notes = get_json(&app, "/incidents/INC-1/timeline?kind=note").await;
+    let notes: Vec<(&str, &str)> = notes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["author"].as_str().unwrap(), n["body"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            (
+                "Ana Ruiz",
+                "🔥 @channel checkout error rate is at 12%, see \
+                 [dashboard](https://grafana.example.com/d/checkout?from=now-1h&to=now)"
+            ),
+            (
+                "Sam O.",
+                "@Ana Ruiz I'm on it. **Payments API** returns 502s since the *14:58* deploy 👀"
+            ),
+            (
+                "Lee Chen",
+                "Rolling back: ~~4f2a91c~~ → `payments-api@9b1d0e3`. Runbook: \
+                 <https://wiki.example.com/runbooks/payments>"
+            ),
+            (
+                "Ana Ruiz",
+                "Error rate back to 0.1% ✅ — moving to monitoring. Follow-ups in #general and <the doc>"
+            ),
+            ("Sam O.", "Thanks all 🙏🏽"),
+        ]
+    );
+    let timeline = get_json(&app, "/incidents/INC-1/timeline?kind=note").await;
+    let first = &timeline["items"][0];
+    assert_eq!(first["external_id"], "1763632920.000300");
+    assert_eq!(first["source"], "chat");
+    assert_eq!(first["visibility"], "internal");
+
+    // Sent as a ZIP, again: each message is stored once.
+    let resp = post_zip(
+        &app,
+        "?incident=INC-1&channel=incident-42",
+        "application/zip",
+        zip,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    nothing_changed(&resp.json().await.unwrap());
+}
+
+#[tokio::test]
+async fn bad_slack_exports_are_refused_naming_the_field_and_store_nothing() {
+    let app = spawn_app_with(|s| s.import_limit_bytes = 256 * 1024).await;
+    app.simple_incident().await;
+    let before = get_json(&app, "/incidents/INC-1/timeline").await;
+    let q = "?incident=INC-1&channel=incident-42";
+
+    // A zip bomb: a day file of a few hundred bytes that unpacks past the limit.
+    let mut bomb = b"[".to_vec();
+    bomb.extend(std::iter::repeat_n(b' ', 2 * 1024 * 1024));
+    bomb.extend(b"]");
+    let zip = slack_zip(&[("incident-42/2026-11-22.json", bomb)]);
+    assert!(zip.len() < 64 * 1024, "the bomb is small: {}", zip.len());
+    let problem = assert_problem(
+        post_zip(&app, q, "application/zip", zip).await,
+        422,
+        Some("body"),
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("import limit"),
+        "{problem}"
+    );
+
+    // Too many entries.
+    let many = {
+        use std::io::Write;
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file("channels.json", options).unwrap();
+        zip.write_all(b"[]").unwrap();
+        for i in 0..100_000 {
+            zip.start_file(format!("{i}"), options).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    };
+    let app_big = spawn_app().await;
+    app_big.simple_incident().await;
+    let problem = assert_problem(
+        post_zip(&app_big, q, "application/zip", many).await,
+        422,
+        Some("body"),
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("100001 entries"),
+        "{problem}"
+    );
+
+    let cases: Vec<(String, &str, Vec<u8>, u16, &str)> = vec![
+        // Declared a ZIP, but is not one.
+        (q.into(), "application/zip", b"[]".to_vec(), 400, "body"),
+        // A ZIP that is not a Slack export.
+        (
+            q.into(),
+            "application/zip",
+            {
+                use std::io::Write;
+                let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+                zip.start_file("notes.txt", zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                zip.write_all(b"hello").unwrap();
+                zip.finish().unwrap().into_inner()
+            },
+            422,
+            "body",
+        ),
+        // A broken ZIP.
+        (
+            q.into(),
+            "application/zip",
+            slack_zip(&[])[..300].to_vec(),
+            400,
+            "body",
+        ),
+        // A bad message inside: the path names the file.
+        (
+            q.into(),
+            "application/zip",
+            slack_zip(&[(
+                "incident-42/2026-11-22.json",
+                br#"[{"type": "message", "text": "x", "user": "U01ANA", "ts": "yesterday"}]"#
+                    .to_vec(),
+            )]),
+            422,
+            "incident-42/2026-11-22.json[0].ts",
+        ),
+        (
+            q.into(),
+            "application/zip",
+            slack_zip(&[("incident-42/2026-11-22.json", b"[{\"text\": ".to_vec())]),
+            400,
+            "incident-42/2026-11-22.json",
+        ),
+        // `channel` for a single channel's JSON array, or another format.
+        (q.into(), "application/json", b"[]".to_vec(), 422, "channel"),
+        (
+            "?incident=INC-1&channel=a/b".into(),
+            "application/zip",
+            slack_zip(&[]),
+            422,
+            "channel",
+        ),
+    ];
+    for (query, content_type, body, status, field) in cases {
+        eprintln!("case: {query} {content_type} expecting {status} {field}");
+        let resp = post_zip(&app, &query, content_type, body).await;
+        assert_problem(resp, status, Some(field)).await;
+    }
+    let resp = app
+        .api(
+            Method::POST,
+            "/imports/pagerduty?incident=INC-1&channel=incident-42",
+        )
+        .header("content-type", "application/json")
+        .body(r#"{"log_entries": []}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 422, Some("channel")).await;
+    let resp = app
+        .api(Method::POST, "/imports/bundle")
+        .header("content-type", "application/zip")
+        .body(slack_zip(&[]))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(resp, 415, Some("Content-Type")).await;
+    assert_eq!(get_json(&app, "/incidents/INC-1/timeline").await, before);
+}
+
+// ---------------------------------------------------------------- opsgenie
+
+#[tokio::test]
+async fn opsgenie_timeline_entries_become_events_and_hidden_ones_are_skipped() {
+    let app = spawn_app().await;
+    app.create_incident(json!({"title": "Checkout errors", "severity": "sev2",
+                               "started_at": "2026-11-20T10:00:00Z"}))
+        .await;
+    let timeline = fixture("opsgenie/incident-timeline.json");
+    let report = import_ok(&app, "opsgenie", "?incident=INC-1", &timeline).await;
+    assert_eq!(counts(&report, "timeline_events"), (5, 0, 0), "{report}");
+    assert_eq!(report["skipped"], 1, "the hidden entry");
+
+    let events = get_json(&app, "/incidents/INC-1/timeline?limit=500").await;
+    let events: Vec<(&str, &str, &Value)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "opsgenie")
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap(),
+                e["body"].as_str().unwrap(),
+                &e["author"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "detection",
+                "Incident created: Checkout error rate above 5%",
+                &Value::Null
+            ),
+            (
+                "page",
+                "Payments on-call team added as responder",
+                &Value::Null
+            ),
+            (
+                "acknowledgement",
+                "Ana Ruiz acknowledged the alert",
+                &json!("Ana Ruiz")
+            ),
+            (
+                "note",
+                "Rolled back payments-api to 9b1d0e3",
+                &json!("Sam Okafor")
+            ),
+            ("resolution", "Incident resolved", &json!("Ana Ruiz")),
+        ]
+    );
+    let again = import_ok(&app, "opsgenie", "?incident=INC-1", &timeline).await;
+    nothing_changed(&again);
+
+    // Pages of a longer timeline, as an array of responses.
+    let mut second = timeline.clone();
+    second["data"]["entries"] = json!([{
+        "id": "page-2-entry", "group": "custom", "type": "CustomUserEntry",
+        "eventTime": "2026-11-20T11:00:00Z", "hidden": false,
+        "actor": {"name": "Ana Ruiz", "type": "user"},
+        "description": {"name": "Post-mortem scheduled", "type": "plain_text"}
+    }]);
+    let report = import_ok(
+        &app,
+        "opsgenie",
+        "?incident=INC-1",
+        &json!([timeline, second]),
+    )
+    .await;
+    assert_eq!(counts(&report, "timeline_events"), (1, 0, 5));
+
+    // Well-formed but not a timeline: 422 naming the field; not JSON: 400.
+    let resp = import_raw(&app, "opsgenie", "?incident=INC-1", b"{\"data\": ".to_vec()).await;
+    assert_problem(resp, 400, Some("data")).await;
+    let bad: Vec<(Value, u16, &str)> = vec![
+        (json!({"data": {}}), 422, "data.entries"),
+        (json!({"entries": []}), 422, "data"),
+        (
+            json!({"data": {"entries": [{"id": "x", "type": "CustomUserEntry"}]}}),
+            422,
+            "data.entries[0].eventTime",
+        ),
+        (
+            json!({"data": {"entries": [{"id": "x", "eventTime": "noon"}]}}),
+            422,
+            "data.entries[0].eventTime",
+        ),
+        (
+            json!({"data": {"entries": [{"id": " ", "eventTime": "2026-11-20T10:00:00Z"}]}}),
+            422,
+            "data.entries[0].id",
+        ),
+        (
+            json!([{"data": {"entries": [{"id": "x"}]}}]),
+            422,
+            "[0].data.entries[0].eventTime",
+        ),
+    ];
+    for (body, status, field) in bad {
+        let resp = import(&app, "opsgenie", "?incident=INC-1", &body).await;
+        assert_problem(resp, status, Some(field)).await;
+    }
+    let resp = import(&app, "opsgenie", "", &timeline).await;
+    assert_problem(resp, 422, Some("incident")).await;
+    let stored = get_json(&app, "/incidents/INC-1/timeline?limit=500").await;
+    let stored = stored["items"].as_array().unwrap();
+    assert_eq!(
+        stored.iter().filter(|e| e["source"] == "opsgenie").count(),
+        6
+    );
+}
+
+#[tokio::test]
+async fn cli_imports_one_channel_of_a_slack_zip_and_an_opsgenie_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let bundle = dir.path().join("bundle.json");
+    std::fs::write(
+        &bundle,
+        serde_json::to_vec(&realcase_bundle(&realcase(REALCASES[0]))).unwrap(),
+    )
+    .unwrap();
+    let ok = run_cli(
+        &data,
+        &["import", bundle.to_str().unwrap(), "--format", "bundle"],
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let zip = dir.path().join("export.zip");
+    std::fs::write(&zip, slack_zip(&[])).unwrap();
+    let zip = zip.to_str().unwrap();
+    let refused = run_cli(
+        &data,
+        &["import", zip, "--format", "slack", "--incident", "INC-1"],
+    );
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("`channel`") && err.contains("incident-42"),
+        "{err}"
+    );
+    let args = [
+        "import",
+        zip,
+        "--format",
+        "slack",
+        "--incident",
+        "INC-1",
+        "--channel",
+        "incident-42",
+    ];
+    let out = run_cli(&data, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cli_counts(&stdout, "timeline_events"),
+        (5, 0, 0),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skipped entries: 5"), "{stdout}");
+
+    let timeline = format!(
+        "{}/tests/fixtures/opsgenie/incident-timeline.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let args = [
+        "import",
+        &timeline,
+        "--format",
+        "opsgenie",
+        "--incident",
+        "INC-1",
+    ];
+    let out = run_cli(&data, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cli_counts(&stdout, "timeline_events"),
+        (5, 0, 0),
+        "{stdout}"
+    );
 }

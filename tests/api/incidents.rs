@@ -42,7 +42,7 @@ async fn create_and_get_by_ref_and_uuid() {
 }
 
 #[tokio::test]
-async fn unknown_incident_is_404_and_malformed_ref_is_400() {
+async fn unknown_incident_is_404_and_malformed_ref_is_422() {
     let app = spawn_app().await;
     assert_problem(app.get("/incidents/INC-999").await, 404, None).await;
     assert_problem(
@@ -52,7 +52,7 @@ async fn unknown_incident_is_404_and_malformed_ref_is_400() {
         None,
     )
     .await;
-    assert_problem(app.get("/incidents/INC-x").await, 400, Some("reference")).await;
+    assert_problem(app.get("/incidents/INC-x").await, 422, Some("reference")).await;
 }
 
 #[tokio::test]
@@ -238,17 +238,17 @@ async fn list_filters_and_paginates() {
 
     assert_problem(
         app.get("/incidents?cursor=garbage").await,
-        400,
+        422,
         Some("cursor"),
     )
     .await;
     assert_problem(
         app.get("/incidents?status=bogus").await,
-        400,
+        422,
         Some("status"),
     )
     .await;
-    assert_problem(app.get("/incidents?limit=501").await, 400, Some("limit")).await;
+    assert_problem(app.get("/incidents?limit=501").await, 422, Some("limit")).await;
 }
 
 #[tokio::test]
@@ -321,19 +321,19 @@ async fn bad_create_inputs_are_refused_and_change_nothing() {
     let cases: Vec<(Value, u16, &str, &str)> = vec![
         (
             json!({"severity": "sev1"}),
-            400,
+            422,
             "title",
             "title is required",
         ),
         (
             json!({"title": "x"}),
-            400,
+            422,
             "severity",
             "severity is required",
         ),
         (
             json!({"title": "x", "severity": "sev9"}),
-            400,
+            422,
             "severity",
             "unknown severity",
         ),
@@ -351,19 +351,19 @@ async fn bad_create_inputs_are_refused_and_change_nothing() {
         ),
         (
             json!({"title": "x", "severity": "sev1", "status": "done"}),
-            400,
+            422,
             "status",
             "unknown status",
         ),
         (
             json!({"title": "x", "severity": "sev1", "started_at": "yesterday"}),
-            400,
+            422,
             "started_at",
             "bad time",
         ),
         (
             json!({"title": "x", "severity": "sev1", "labels": "a,b"}),
-            400,
+            422,
             "labels",
             "labels not a list",
         ),
@@ -379,7 +379,7 @@ async fn bad_create_inputs_are_refused_and_change_nothing() {
             "chat_room_url",
             "not a URL",
         ),
-        (json!(["not", "an", "object"]), 400, "body", "not an object"),
+        (json!(["not", "an", "object"]), 422, "body", "not an object"),
     ];
     for (body, status, field, why) in cases {
         let resp = app.post("/incidents", body).await;
@@ -388,4 +388,73 @@ async fn bad_create_inputs_are_refused_and_change_nothing() {
     }
     let list: Value = app.get("/incidents").await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn reopening_clears_resolved_and_closed_and_the_timeline_says_so() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    for status in ["resolved", "closed"] {
+        let resp = app
+            .patch("/incidents/INC-1", json!({ "status": status }))
+            .await;
+        assert_eq!(resp.status(), 200, "{status}");
+    }
+    let closed: Value = app.get("/incidents/INC-1").await.json().await.unwrap();
+    assert_eq!(closed["resolved_at"], "2026-11-20T10:00:00+00:00");
+    assert_eq!(closed["closed_at"], "2026-11-20T10:00:00+00:00");
+
+    // Reopening and setting `resolved_at` in one change contradict each other.
+    let resp = app
+        .patch(
+            "/incidents/INC-1",
+            json!({"status": "investigating", "resolved_at": "2026-11-20T10:30:00Z"}),
+        )
+        .await;
+    assert_problem(resp, 422, Some("resolved_at")).await;
+
+    let resp = app
+        .patch("/incidents/INC-1", json!({"status": "investigating"}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let reopened: Value = resp.json().await.unwrap();
+    assert_eq!(reopened["status"], "investigating");
+    assert_eq!(reopened["resolved_at"], Value::Null);
+    assert_eq!(reopened["closed_at"], Value::Null);
+
+    // Resolved again, then reopened as `monitoring`: cleared again.
+    app.patch("/incidents/INC-1", json!({"status": "resolved"}))
+        .await;
+    let resp = app
+        .patch("/incidents/INC-1", json!({"status": "monitoring"}))
+        .await;
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["resolved_at"],
+        Value::Null
+    );
+
+    let timeline: Value = app
+        .get("/incidents/INC-1/timeline?kind=status_change")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let reopenings: Vec<&Value> = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["body"].as_str().unwrap().starts_with("Incident reopened"))
+        .collect();
+    assert_eq!(reopenings.len(), 2, "{timeline}");
+    assert_eq!(reopenings[0]["source"], "system");
+    assert_eq!(
+        reopenings[0]["body"],
+        "Incident reopened: status changed from closed to investigating. \
+         Cleared resolved_at (2026-11-20T10:00:00+00:00) and closed_at (2026-11-20T10:00:00+00:00)."
+    );
+    assert_eq!(
+        reopenings[1]["body"],
+        "Incident reopened: status changed from resolved to monitoring. \
+         Cleared resolved_at (2026-11-20T10:00:00+00:00)."
+    );
 }

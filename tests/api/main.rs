@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod backfill;
 mod cleanup;
 mod cli;
 mod digest_support;
@@ -24,4 +25,5 @@ mod security;
 mod sitreps;
 mod status_updates;
 mod timeline;
+mod tour;
 mod webhooks;

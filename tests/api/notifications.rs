@@ -145,11 +145,11 @@ async fn bad_channels_are_refused_naming_the_field() {
         ),
         (
             json!({"kind": "pager", "target": "x@example.com"}),
-            400,
+            422,
             "kind",
             "unknown kind",
         ),
-        (json!({"kind": "email"}), 400, "target", "missing"),
+        (json!({"kind": "email"}), 422, "target", "missing"),
     ] {
         let resp = app.post(&path, body).await;
         assert_problem(resp, status, Some(field)).await;

@@ -278,9 +278,9 @@ async fn put_changes_fields_and_sections_with_optimistic_concurrency() {
     // Bad inputs: each is refused, naming the field, and changes nothing.
     let cases = [
         (json!({"status": "published"}), 422, "status"),
-        (json!({"status": "finished"}), 400, "status"),
-        (json!({"kind": "long"}), 400, "kind"),
-        (json!({"due_date": "tomorrow"}), 400, "due_date"),
+        (json!({"status": "finished"}), 422, "status"),
+        (json!({"kind": "long"}), 422, "kind"),
+        (json!({"due_date": "tomorrow"}), 422, "due_date"),
         (
             json!({"sections": [{"key": "a", "title": "A"}, {"key": "a", "title": "B"}]}),
             422,
@@ -298,7 +298,7 @@ async fn put_changes_fields_and_sections_with_optimistic_concurrency() {
         ),
         (
             json!({"sections": [{"key": "a", "title": "A", "visibility": "secret"}]}),
-            400,
+            422,
             "sections[0].visibility",
         ),
         (json!({"owner": "x".repeat(201)}), 422, "owner"),
@@ -523,7 +523,7 @@ async fn redaction_rules_are_managed_and_checked() {
         (json!({"term": "x"}), 422, "term"),
         (json!({"pattern": "(unclosed"}), 422, "pattern"),
         (json!({"pattern": "a*"}), 422, "pattern"),
-        (json!({"term": 7}), 400, "term"),
+        (json!({"term": 7}), 422, "term"),
     ];
     for (body, status, field) in cases {
         assert_problem(app.post("/redactions", body).await, status, Some(field)).await;
@@ -710,7 +710,7 @@ async fn document_names_are_checked() {
     let app = spawn_app().await;
     app.simple_incident().await;
     for name in ["internal.docx", "secret.md", "internal", "public.pdf.exe"] {
-        assert_problem(document(&app, name).await, 400, Some("document")).await;
+        assert_problem(document(&app, name).await, 422, Some("document")).await;
     }
     let resp = app.get("/incidents/INC-7/postmortem/internal.md").await;
     assert_problem(resp, 404, None).await;
@@ -1191,4 +1191,92 @@ async fn stored_due_dates_follow_a_change_of_the_configured_periods_only() {
     debrief::db::migrate(&other, &settings).await.unwrap();
     let expected = (t0() + chrono::Days::new(5)).date_naive().to_string();
     assert_eq!(due_on(other.clone()).await, expected);
+}
+
+#[tokio::test]
+async fn publishing_unchanged_documents_returns_the_latest_version() {
+    let app = spawn_app().await;
+    rich_incident(&app).await;
+    put(&app, json!({"status": "in_review"}), None).await;
+    let publish = || app.post("/incidents/INC-1/postmortem/publish", json!({}));
+    let resp = publish().await;
+    assert_eq!(resp.status(), 201);
+    let first: Value = resp.json().await.unwrap();
+    let pm: Value = app
+        .get("/incidents/INC-1/postmortem")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Later, with nothing changed: the documents would differ only in the
+    // time they say they were generated, so the first publication is the
+    // answer and nothing is stored.
+    app.clock.advance(chrono::TimeDelta::hours(3));
+    let resp = publish().await;
+    assert_eq!(resp.status(), 200);
+    let again: Value = resp.json().await.unwrap();
+    assert_eq!(again, first, "the same version, time and documents");
+    let now: Value = app
+        .get("/incidents/INC-1/postmortem")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["published_version"], 1);
+    assert_eq!(
+        now["version"], pm["version"],
+        "the post-mortem is unchanged"
+    );
+
+    // Moved back to `in_review` with nothing else changed: still version 1,
+    // and `published` again.
+    put(&app, json!({"status": "in_review"}), None).await;
+    let resp = publish().await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["version"], 1);
+    let now: Value = app
+        .get("/incidents/INC-1/postmortem")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["status"], "published");
+
+    // A change to the record (a linked remediation item is in the action
+    // items) makes new documents: version 2.
+    let resp = app
+        .post(
+            "/remediations",
+            json!({"title": "Canary deploys for checkout", "kind": "prevent",
+                   "priority": "p1", "incidents": ["INC-1"]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = publish().await;
+    assert_eq!(resp.status(), 201);
+    let second: Value = resp.json().await.unwrap();
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["slug"], first["slug"]);
+    assert_eq!(publish().await.status(), 200);
+
+    // A withdrawn publication comes back as a new version.
+    let resp = app
+        .post("/incidents/INC-1/postmortem/unpublish", json!({}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let resp = publish().await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.json::<Value>().await.unwrap()["version"], 3);
+
+    // A redaction rule that matches the address moves it: a new version.
+    let slug = first["slug"].as_str().unwrap();
+    assert!(slug.contains("checkout"), "{slug}");
+    app.post("/incidents/INC-1/redactions", json!({"term": "checkout"}))
+        .await;
+    let resp = publish().await;
+    assert_eq!(resp.status(), 201);
+    let moved: Value = resp.json().await.unwrap();
+    assert_eq!(moved["version"], 4);
+    assert_ne!(moved["slug"], first["slug"]);
 }

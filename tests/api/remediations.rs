@@ -169,24 +169,24 @@ async fn bad_inputs_are_refused_and_change_nothing() {
             "not a reference",
         ),
         (
-            with("due_date", json!("2026-11-19")),
+            with("due_date", json!("2026-02-30")),
             422,
             "due_date",
-            "due before creation",
+            "a date that does not exist (a past date is fine: back-filling)",
         ),
         (
             with("due_date", json!("soon")),
-            400,
+            422,
             "due_date",
             "not a date",
         ),
         (
             with("priority", json!("p9")),
-            400,
+            422,
             "priority",
             "unknown priority",
         ),
-        (with("kind", json!("fix")), 400, "kind", "unknown kind"),
+        (with("kind", json!("fix")), 422, "kind", "unknown kind"),
         (
             with("status", json!("wont_do")),
             422,
@@ -212,7 +212,7 @@ async fn bad_inputs_are_refused_and_change_nothing() {
     let item = create(&app, base).await;
     assert_eq!(item["ref"], "REM-1");
     assert_problem(
-        app.patch("/remediations/REM-1", json!({"due_date": "2026-01-01"}))
+        app.patch("/remediations/REM-1", json!({"due_date": "2025-02-29"}))
             .await,
         422,
         Some("due_date"),
@@ -221,14 +221,14 @@ async fn bad_inputs_are_refused_and_change_nothing() {
     assert_problem(
         app.patch("/remediations/REM-1", json!({"status": "finished"}))
             .await,
-        400,
+        422,
         Some("status"),
     )
     .await;
     assert_problem(app.get("/remediations/REM-9").await, 404, None).await;
     assert_problem(
         app.get("/remediations/REM-x").await,
-        400,
+        422,
         Some("remediation"),
     )
     .await;

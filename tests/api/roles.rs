@@ -103,7 +103,7 @@ async fn bad_role_inputs() {
     assert_problem(
         app.post("/incidents/INC-1/roles", json!({"role": "comms"}))
             .await,
-        400,
+        422,
         Some("person"),
     )
     .await;

@@ -216,7 +216,7 @@ async fn a_bad_status_update_rolls_the_sitrep_back() {
             json!({"summary": "ok", "status_update": {"status": "closed", "message": "x"}}),
         )
         .await;
-    assert_problem(resp, 400, Some("status_update.status")).await;
+    assert_problem(resp, 422, Some("status_update.status")).await;
     let list: Value = app
         .get("/incidents/INC-1/sitreps")
         .await

@@ -33,7 +33,7 @@ async fn status_updates_are_listed_in_posting_order() {
             json!({"status": "closed", "message": "x"}),
         )
         .await,
-        400,
+        422,
         Some("status"),
     )
     .await;
@@ -43,7 +43,7 @@ async fn status_updates_are_listed_in_posting_order() {
             json!({"status": "resolved"}),
         )
         .await,
-        400,
+        422,
         Some("message"),
     )
     .await;

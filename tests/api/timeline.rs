@@ -112,7 +112,7 @@ async fn a_bad_event_in_a_batch_rejects_the_whole_batch() {
             json!({"events": batch.clone()}),
         )
         .await;
-    assert_problem(resp, 400, Some("events[57].kind")).await;
+    assert_problem(resp, 422, Some("events[57].kind")).await;
 
     batch[57]["kind"] = json!("note");
     batch[99]["body"] = json!("   ");
@@ -177,7 +177,7 @@ async fn filters_by_visibility_and_kind() {
     assert_eq!(actions["items"][0]["body"], "Restarted db-7");
     assert_problem(
         app.get("/incidents/INC-1/timeline?kind=party").await,
-        400,
+        422,
         Some("kind"),
     )
     .await;
