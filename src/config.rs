@@ -110,14 +110,23 @@ pub struct DocumentSettings {
     pub display_time_zone: String,
     /// Paper of PDF documents: `a4` or `letter`.
     pub paper_size: crate::reports::pdf::PaperSize,
+    /// Directories searched, with their subdirectories, for the fonts PDF
+    /// documents fall back to for characters DejaVu lacks (CJK, emoji …).
+    /// Empty: DejaVu only.
+    pub font_dirs: Vec<PathBuf>,
     /// Directory whose template files replace the embedded ones of the same
     /// name (see `reports/templates/`).
     pub templates_dir: Option<PathBuf>,
     /// Host names under these domains are redacted from public documents.
     pub internal_domains: Vec<String>,
     /// Absolute base URL of the public pages, for the Atom feed's links
-    /// (`https://status.example.com`). Unset: taken from the request's Host.
+    /// (`https://status.example.com`). Unset: links are relative.
     pub public_base_url: Option<String>,
+    /// The organisation named at the top of every public page.
+    pub organisation: Option<String>,
+    /// A PNG, JPEG or SVG logo shown beside it on public pages (inlined
+    /// into the page: public pages load nothing from elsewhere).
+    pub logo: Option<PathBuf>,
 }
 
 impl Default for DocumentSettings {
@@ -125,10 +134,27 @@ impl Default for DocumentSettings {
         Self {
             display_time_zone: "UTC".into(),
             paper_size: crate::reports::pdf::PaperSize::A4,
+            font_dirs: crate::reports::pdf::system_font_dirs(),
             templates_dir: None,
             internal_domains: Vec::new(),
             public_base_url: None,
+            organisation: None,
+            logo: None,
         }
+    }
+}
+
+/// Largest logo file: it is inlined into every public page.
+pub const MAX_LOGO_BYTES: u64 = 256 * 1024;
+
+/// The media type of a logo file, by its extension; `None` when it is not
+/// a PNG, JPEG or SVG file.
+pub fn logo_media_type(path: &std::path::Path) -> Option<&'static str> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "png" => Some("image/png"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "svg" => Some("image/svg+xml"),
+        _ => None,
     }
 }
 
@@ -279,6 +305,11 @@ pub struct MailSettings {
     pub transport: MailTransport,
     /// The `From:` of every message.
     pub from: String,
+    /// Absolute base URL at which people reach this Debrief service
+    /// (`https://debrief.internal.example.com`): mails link to the incident,
+    /// remediation item or digest under `<base>/api/v1/…`. Unset: no links.
+    /// Internal on purpose: `documents.public_base_url` is for customers.
+    pub link_base_url: Option<String>,
     pub smtp: SmtpSettings,
 }
 
@@ -287,6 +318,7 @@ impl Default for MailSettings {
         Self {
             transport: MailTransport::File,
             from: "Debrief <debrief@localhost>".into(),
+            link_base_url: None,
             smtp: SmtpSettings::default(),
         }
     }
@@ -630,11 +662,36 @@ impl Settings {
             DuePeriod::parse(value)
                 .map_err(|err| ConfigError(format!("postmortem_due.{key}: {err}")))?;
         }
+        if let Some(logo) = &self.documents.logo {
+            if logo_media_type(logo).is_none() {
+                return Err(ConfigError(format!(
+                    "documents.logo: {} is not a .png, .jpg or .svg file",
+                    logo.display()
+                )));
+            }
+            let size = std::fs::metadata(logo)
+                .map_err(|err| ConfigError(format!("documents.logo: {}: {err}", logo.display())))?
+                .len();
+            if size > MAX_LOGO_BYTES {
+                return Err(ConfigError(format!(
+                    "documents.logo: {} is {size} bytes; a logo may be {MAX_LOGO_BYTES} at most \
+                     (it is inlined into every public page)",
+                    logo.display()
+                )));
+            }
+        }
         if let Some(url) = &self.documents.public_base_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(ConfigError(format!(
                 "documents.public_base_url: {url:?} is not an http(s) URL"
+            )));
+        }
+        if let Some(url) = &self.mail.link_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError(format!(
+                "mail.link_base_url: {url:?} is not an http(s) URL"
             )));
         }
         Ok(())
@@ -686,6 +743,25 @@ mod tests {
             assert_eq!(loaded.body_limit_bytes, defaults.body_limit_bytes);
             assert_eq!(loaded.customer_update_minutes.sev1, Some(30));
             assert_eq!(loaded.customer_update_minutes.sev4, Some(0));
+            assert_eq!(loaded.documents.font_dirs, defaults.documents.font_dirs);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn font_dirs_default_to_the_system_font_directories() {
+        figment::Jail::expect_with(|jail| {
+            let dirs = Settings::load(None).expect("loads").documents.font_dirs;
+            assert_eq!(
+                dirs,
+                [
+                    PathBuf::from("/usr/share/fonts"),
+                    PathBuf::from("/usr/local/share/fonts")
+                ]
+            );
+            jail.set_env("DEBRIEF_DOCUMENTS__FONT_DIRS", "[\"/opt/fonts\"]");
+            let dirs = Settings::load(None).expect("loads").documents.font_dirs;
+            assert_eq!(dirs, [PathBuf::from("/opt/fonts")]);
             Ok(())
         });
     }
@@ -847,6 +923,11 @@ mod tests {
                 "reminders.schedule",
             ),
             ("DEBRIEF_MAIL__FROM", "nobody", "mail.from"),
+            (
+                "DEBRIEF_MAIL__LINK_BASE_URL",
+                "debrief.example.com",
+                "mail.link_base_url",
+            ),
         ] {
             figment::Jail::expect_with(|jail| {
                 jail.set_env(key, value);

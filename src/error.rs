@@ -155,10 +155,11 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
 /// The error responses every operation may give, as documented in the spec.
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
-    /// The request cannot be read: malformed JSON, a wrong type, a bad parameter.
+    /// The request cannot be read: the body is not JSON (malformed, empty), or
+    /// a header cannot be read (`If-Match`).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
-    /// No valid bearer token.
+    /// No valid bearer token (`WWW-Authenticate: Bearer`).
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
     /// The token lacks the scope this operation needs.
@@ -182,7 +183,10 @@ pub enum ApiError {
     /// The request body is not JSON.
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
-    /// The request is well-formed but breaks a rule; `field` names it.
+    /// Well-formed but invalid, in the body, a path or a query parameter
+    /// alike: an unknown field, `null` where it cannot be, a wrong type, a
+    /// value out of range or not allowed, a broken rule. `field` names it,
+    /// `detail` says what is allowed.
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// Something failed on our side; the cause is in the service's log.

@@ -15,6 +15,7 @@ mod m20261125_000006_service_state;
 mod m20261130_000007_channel_signing_secret;
 mod m20261130_000008_postmortem_withdrawal;
 mod m20261130_000009_postmortem_not_required;
+mod m20261201_000010_delivery_html;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_channel_signing_secret::Migration),
             Box::new(m20261130_000008_postmortem_withdrawal::Migration),
             Box::new(m20261130_000009_postmortem_not_required::Migration),
+            Box::new(m20261201_000010_delivery_html::Migration),
         ]
     }
 }

@@ -21,6 +21,10 @@ pub struct Model {
     /// from its archive row instead.
     #[sea_orm(column_type = "Text")]
     pub payload: String,
+    /// HTML body of an e-mail, the alternative to `payload`; none for
+    /// webhooks, digests and mails queued before HTML was written.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub html: Option<String>,
     pub message_id: String,
     pub digest_week: Option<String>,
     pub send_number: Option<i32>,

@@ -22,9 +22,11 @@ use crate::{
     entities::{delivery, digest},
     error::ServiceError,
     notify::{
-        Mailer, WebhookClient, mailer,
+        Mailer, WebhookClient,
+        mailer::{self, InlineImage},
         webhook::{WebhookError, masked_target},
     },
+    reports::email::{self, MailLinks},
     services::{Context, channels},
 };
 
@@ -272,13 +274,25 @@ async fn deliver(
                 .one(&ctx.db)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("the digest of {week} is not in the archive"))?;
+            // The mail's HTML is made from the archived Markdown: the
+            // archived HTML is the downloadable page, with the chart as a
+            // `data:` URI that webmail clients do not show.
+            let links = MailLinks::from_settings(&ctx.settings);
+            let chart_cid = chart_content_id(&row.message_id);
             mailer::build(mailer::Email {
                 from,
                 to: &row.recipient,
                 subject: &row.subject,
                 message_id: &row.message_id,
-                text: archived.markdown,
-                html: Some(archived.html),
+                date: ctx.now(),
+                text: email::digest_mail_text(week, &archived.markdown, &links),
+                html: email::digest_mail_html(week, &archived.markdown, &chart_cid, &links)?,
+                inline_images: vec![InlineImage {
+                    content_id: chart_cid,
+                    file_name: "chart.png".into(),
+                    content_type: "image/png",
+                    bytes: archived.chart_png,
+                }],
                 pdf: archived
                     .pdf
                     .map(|bytes| (format!("ops-review-{week}.pdf"), bytes)),
@@ -289,12 +303,26 @@ async fn deliver(
             to: &row.recipient,
             subject: &row.subject,
             message_id: &row.message_id,
+            date: ctx.now(),
             text: row.payload.clone(),
-            html: None,
+            html: row
+                .html
+                .clone()
+                .unwrap_or_else(|| email::text_as_html(&row.payload)),
+            inline_images: Vec::new(),
             pdf: None,
         })?,
     };
     mailer.send(&message).await
+}
+
+/// The Content-ID of the digest chart in one mail: unique per message,
+/// like its Message-ID (`<digest-…@domain>` → `chart.digest-…@domain`).
+fn chart_content_id(message_id: &str) -> String {
+    format!(
+        "chart.{}",
+        message_id.trim_start_matches('<').trim_end_matches('>')
+    )
 }
 
 #[cfg(test)]

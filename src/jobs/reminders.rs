@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
 use sea_orm::{
     ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
@@ -14,7 +15,7 @@ use crate::{
     domain::RemediationRef,
     entities::{delivery, remediation_item, reminder},
     error::ServiceError,
-    reports::digest::render,
+    reports::email::{MailBody, MailLinks, render_mail},
     services::{
         Context, digests, new_id,
         outbox::{self, NewDelivery},
@@ -29,21 +30,27 @@ struct ReminderLine {
     team: Option<String>,
     due_date: String,
     days_overdue: i64,
+    /// The item in Debrief, when `mail.link_base_url` is set.
+    url: Option<String>,
 }
 
-/// The address of an owner: the owner itself when it is an address,
-/// otherwise `owner@<reminders.owner_domain>` when that is set.
-pub fn owner_address(owner: &str, owner_domain: Option<&str>) -> Option<String> {
+/// Where an owner's reminder goes: the owner itself when it is an address
+/// or a mailbox (`Łukasz Nowak <lukasz@example.com>`), otherwise the owner
+/// by name at `owner@<reminders.owner_domain>` when that is set
+/// (`Ben <ben@example.com>`).
+pub fn owner_mailbox(owner: &str, owner_domain: Option<&str>) -> Option<Mailbox> {
     let owner = owner.trim();
-    if owner.parse::<lettre::Address>().is_ok() {
-        return Some(owner.to_string());
+    if let Ok(address) = owner.parse::<lettre::Address>() {
+        return Some(Mailbox::new(None, address));
+    }
+    if let Ok(mailbox) = owner.parse::<Mailbox>() {
+        return Some(mailbox);
     }
     let domain = owner_domain?;
-    let candidate = format!("{}@{domain}", owner.to_lowercase().replace(' ', "."));
-    candidate
+    let address = format!("{}@{domain}", owner.to_lowercase().replace(' ', "."))
         .parse::<lettre::Address>()
-        .is_ok()
-        .then_some(candidate)
+        .ok()?;
+    Some(Mailbox::new(Some(owner.to_string()), address))
 }
 
 /// Queue this period's reminders; returns how many were queued.
@@ -59,13 +66,16 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
         .order_by_asc(remediation_item::Column::Number)
         .all(&ctx.db)
         .await?;
+    let links = MailLinks::from_settings(&ctx.settings);
     let mut by_owner: BTreeMap<String, Vec<ReminderLine>> = BTreeMap::new();
     for item in overdue {
         let (Some(owner), Some(due)) = (item.owner.clone(), item.due_date) else {
             continue;
         };
+        let reference = RemediationRef::display(item.number);
         by_owner.entry(owner).or_default().push(ReminderLine {
-            reference: RemediationRef::display(item.number),
+            url: links.remediation(&reference),
+            reference,
             title: item.title,
             priority: item.priority,
             team: item.team,
@@ -77,14 +87,17 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
     let domain = outbox::message_id_domain(&ctx.settings);
     let mut queued = 0;
     for (owner, items) in by_owner {
-        let Some(address) = owner_address(&owner, ctx.settings.reminders.owner_domain.as_deref())
+        let Some(mailbox) = owner_mailbox(&owner, ctx.settings.reminders.owner_domain.as_deref())
         else {
             tracing::warn!(remediation.owner = %owner, "No reminder address for owner {owner}: set reminders.owner_domain or use e-mail addresses as owners");
             continue;
         };
-        let text = render(
-            "reminder_email.txt",
-            serde_json::json!({ "owner": owner, "items": items }),
+        let MailBody { text, html } = render_mail(
+            "reminder_email",
+            serde_json::json!({
+                "owner": mailbox.name.as_deref().unwrap_or(&owner),
+                "items": items,
+            }),
         )?;
         let now = ctx.now();
         let txn = ctx.begin_write().await?;
@@ -93,7 +106,7 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
                 id: new_id(),
                 owner: owner.clone(),
                 period: period_key.clone(),
-                address: address.clone(),
+                address: mailbox.email.to_string(),
                 items: serde_json::to_string(
                     &items
                         .iter()
@@ -121,13 +134,15 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
                 key: format!("reminder:{period_key}:{owner}"),
                 kind: "reminder",
                 channel: "email".into(),
-                recipient: address,
+                // With the owner's name: `To: Ben <ben@example.com>`.
+                recipient: mailbox.to_string(),
                 subject: format!(
                     "{} overdue remediation item{}",
                     items.len(),
                     if items.len() == 1 { "" } else { "s" }
                 ),
                 payload: text,
+                html: Some(html),
                 message_id: format!(
                     "<reminder-{}-{tag}@{domain}>",
                     period.format("%Y%m%dT%H%M%SZ")

@@ -1,14 +1,17 @@
 //! The mailer: SMTP through lettre (rustls; STARTTLS, implicit TLS or
 //! plain; optional auth), a `file` back end writing `.eml` files under
-//! `<data_dir>/outbox/` (the default), and a memory back end for tests.
+//! `<data_dir>/outbox/` (the default), and a memory back end for tests;
+//! and [`build`], which makes every mail a MIME message with text and HTML
+//! alternatives.
 
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType},
@@ -159,14 +162,32 @@ pub struct Email<'a> {
     pub subject: &'a str,
     /// `<…@…>`, stable for the same message to the same recipient.
     pub message_id: &'a str,
+    /// The `Date:`: when it is sent, by the service's clock.
+    pub date: DateTime<Utc>,
     pub text: String,
-    pub html: Option<String>,
+    pub html: String,
+    /// Images the HTML shows by `cid:` reference.
+    pub inline_images: Vec<InlineImage>,
     /// File name and bytes of a PDF to attach.
     pub pdf: Option<(String, Vec<u8>)>,
 }
 
-/// Build the message: text alone, or multipart text + HTML, with the PDF
-/// attached when there is one.
+/// An image carried in the mail and shown by the HTML as `cid:{content_id}`.
+pub struct InlineImage {
+    /// Without the angle brackets: `chart.digest-2026-W47-1-…@example.com`.
+    pub content_id: String,
+    pub file_name: String,
+    /// `image/png`.
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// Build the message, always MIME: `multipart/alternative` of the text and
+/// the HTML (the HTML inside `multipart/related` with its inline images
+/// when it has any), inside `multipart/mixed` with the PDF when there is
+/// one. Each text part is UTF-8 with the transfer encoding lettre finds
+/// best for it (7bit, quoted-printable or base64); display names and the
+/// subject are encoded words (RFC 2047) when they are not ASCII.
 pub fn build(email: Email<'_>) -> anyhow::Result<Message> {
     let from: Mailbox = email.from.parse().context("mail.from")?;
     let to: Mailbox = email
@@ -177,18 +198,32 @@ pub fn build(email: Email<'_>) -> anyhow::Result<Message> {
         .from(from)
         .to(to)
         .subject(email.subject)
+        .date(SystemTime::from(email.date))
         .message_id(Some(email.message_id.to_string()));
-    let body = match email.html {
-        Some(html) => MultiPart::alternative()
-            .singlepart(SinglePart::plain(email.text))
-            .singlepart(SinglePart::html(html)),
-        None => return Ok(builder.body(email.text)?),
+    let text = SinglePart::plain(email.text);
+    let html = SinglePart::html(email.html);
+    let alternative = if email.inline_images.is_empty() {
+        MultiPart::alternative().singlepart(text).singlepart(html)
+    } else {
+        let mut related = MultiPart::related().singlepart(html);
+        for image in email.inline_images {
+            related = related.singlepart(
+                Attachment::new_inline_with_name(image.content_id, image.file_name).body(
+                    image.bytes,
+                    ContentType::parse(image.content_type)
+                        .with_context(|| format!("content type {:?}", image.content_type))?,
+                ),
+            );
+        }
+        MultiPart::alternative().singlepart(text).multipart(related)
     };
     let message = match email.pdf {
-        Some((name, bytes)) => builder.multipart(MultiPart::mixed().multipart(body).singlepart(
-            Attachment::new(name).body(bytes, ContentType::parse("application/pdf")?),
-        ))?,
-        None => builder.multipart(body)?,
+        Some((name, bytes)) => {
+            builder.multipart(MultiPart::mixed().multipart(alternative).singlepart(
+                Attachment::new(name).body(bytes, ContentType::parse("application/pdf")?),
+            ))?
+        }
+        None => builder.multipart(alternative)?,
     };
     Ok(message)
 }

@@ -10,6 +10,8 @@ use plotters::{
 };
 use serde::Serialize;
 
+use super::figures::TIME_TO_RESOLVE;
+
 /// One week of the trend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrendPoint {
@@ -85,7 +87,7 @@ where
         .fold(1.0_f64, f64::max);
     let chart = ChartBuilder::on(root)
         .caption(
-            "Incidents per week by severity, and median time to resolve",
+            format!("Incidents per week by severity, and median {TIME_TO_RESOLVE}"),
             (FONT, 18).into_font().style(FontStyle::Bold),
         )
         .margin(12)
@@ -120,7 +122,7 @@ where
         .map_err(err)?;
     chart
         .configure_secondary_axes()
-        .y_desc("median time to resolve (h)")
+        .y_desc("median time to resolve (hours)")
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 13))
         .draw()
@@ -152,7 +154,7 @@ where
     chart
         .draw_secondary_series(LineSeries::new(line.clone(), blue.stroke_width(2)))
         .map_err(err)?
-        .label("median time to resolve")
+        .label(format!("median {TIME_TO_RESOLVE}"))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], blue.stroke_width(2)));
     chart
         .draw_secondary_series(line.into_iter().map(|p| Circle::new(p, 3, blue.filled())))

@@ -1,7 +1,7 @@
 //! The digest as Markdown (from `reports/templates/digest.md.j2`) and HTML
-//! (the same Markdown through pulldown-cmark, the chart inline), and the
-//! text bodies of the sitrep and reminder e-mails. Templates are embedded at
-//! compile time.
+//! (the same Markdown through pulldown-cmark, the chart inline) for the
+//! download; the mails' bodies are `reports::email`'s. Templates are
+//! embedded at compile time.
 
 use std::sync::OnceLock;
 
@@ -10,7 +10,10 @@ use minijinja::{Environment, Value, context};
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
 use serde::Serialize;
 
-use crate::{reports::chart::TrendPoint, services::stats::PeriodStats};
+use crate::{
+    reports::{chart::TrendPoint, figures},
+    services::stats::PeriodStats,
+};
 
 /// Where the Markdown points at the chart; HTML replaces it with the image.
 pub const CHART_REF: &str = "chart.png";
@@ -56,14 +59,6 @@ fn environment() -> &'static Environment<'static> {
                 "digest.html",
                 include_str!("../../reports/templates/digest.html.j2"),
             ),
-            (
-                "sitrep_email.txt",
-                include_str!("../../reports/templates/sitrep_email.txt.j2"),
-            ),
-            (
-                "reminder_email.txt",
-                include_str!("../../reports/templates/reminder_email.txt.j2"),
-            ),
         ] {
             env.add_template(name, source)
                 .expect("the embedded templates parse");
@@ -71,6 +66,17 @@ fn environment() -> &'static Environment<'static> {
         env.add_filter("dur", duration_filter);
         env.add_filter("pct", percent_filter);
         env.add_filter("md", markdown_text_filter);
+        env.add_filter("words", figures::words_filter);
+        // The time figures' names, shared with the post-mortem.
+        env.add_global(
+            "time_to",
+            context! {
+                detect => figures::TIME_TO_DETECT,
+                acknowledge => figures::TIME_TO_ACKNOWLEDGE,
+                mitigate => figures::TIME_TO_MITIGATE,
+                resolve => figures::TIME_TO_RESOLVE,
+            },
+        );
         env
     })
 }
@@ -80,25 +86,10 @@ pub fn render(template: &str, ctx: impl Serialize) -> anyhow::Result<String> {
     Ok(environment().get_template(template)?.render(ctx)?)
 }
 
-/// A duration in seconds as text: `45 s`, `12 min`, `3 h 05 min`, `2 d 4 h`;
-/// `—` when absent.
-pub fn format_duration(seconds: Option<i64>) -> String {
-    let Some(s) = seconds else {
-        return "—".into();
-    };
-    let sign = if s < 0 { "-" } else { "" };
-    let s = s.abs();
-    let text = match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min", s / 60),
-        3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
-    };
-    format!("{sign}{text}")
-}
-
+/// `{{ seconds | dur }}`: a duration as every figure is written
+/// ([`figures::duration`]); `—` when absent.
 fn duration_filter(value: Value) -> String {
-    format_duration(i64::try_from(value).ok())
+    i64::try_from(value).map_or_else(|_| "—".into(), figures::duration)
 }
 
 fn percent_filter(value: Value) -> String {
@@ -186,12 +177,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_read_well() {
-        assert_eq!(format_duration(None), "—");
-        assert_eq!(format_duration(Some(42)), "42 s");
-        assert_eq!(format_duration(Some(720)), "12 min");
-        assert_eq!(format_duration(Some(3 * 3600 + 300)), "3 h 05 min");
-        assert_eq!(format_duration(Some(2 * 86_400 + 4 * 3600)), "2 d 4 h");
+    fn durations_read_as_everywhere_else() {
+        assert_eq!(duration_filter(Value::from(())), "—");
+        assert_eq!(duration_filter(Value::from(720)), "12 min");
+        assert_eq!(duration_filter(Value::from(3 * 3600 + 300)), "3 h 5 min");
+        assert_eq!(
+            duration_filter(Value::from(24 * 3600 + 14 * 60)),
+            "1 d 0 h 14 min"
+        );
     }
 
     #[test]

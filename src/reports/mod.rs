@@ -9,6 +9,8 @@
 
 pub mod chart;
 pub mod digest;
+pub mod email;
+pub mod figures;
 pub mod fold;
 pub mod html;
 pub mod markdown;
@@ -211,7 +213,7 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
 pub const PUBLIC_LABELS: &[&str] = &[
     "Started",
     "Resolved",
-    "Duration",
+    "Time to resolve (from start)",
     "the incident commander",
     "the communications lead",
     "the scribe",
@@ -219,7 +221,7 @@ pub const PUBLIC_LABELS: &[&str] = &[
     "a responder",
     redaction::REDACTED,
     "investigating identified monitoring resolved",
-    "min h d s UTC",
+    "under min h d UTC",
     "Published updated version",
     "Post-mortems",
     "Atom feed",
@@ -283,6 +285,7 @@ impl Templates {
         });
         env.add_filter("cell", markdown::cell_filter);
         env.add_filter("inline", markdown::inline_filter);
+        env.add_filter("words", figures::words_filter);
         for (name, source) in EMBEDDED_TEMPLATES {
             let source = match dir.map(|d| d.join(name)) {
                 Some(path) if path.is_file() => {

@@ -2,26 +2,36 @@
 //! printpdf's operations API and embedded DejaVu fonts.
 //!
 //! One general entry point, [`render_pdf`], used by the post-mortem documents
-//! and the Ops Review digest alike: headings, wrapped paragraphs measured with
-//! the fonts' real glyph advances, bold and italic, bullet and numbered lists,
-//! GFM tables whose cells wrap and whose header repeats after a page break,
-//! code blocks, block quotes, clickable links, PNG images scaled to the text
-//! width, the document title in every page's header, an optional marking
-//! ("INTERNAL") on every page and "Page n of m" in the footer.
+//! and the Ops Review digest alike: headings kept with what follows them,
+//! wrapped paragraphs measured with the fonts' real glyph advances, bold and
+//! italic, bullet and numbered lists, GFM tables whose cells wrap and whose
+//! header repeats on every page the table spans, code blocks, block quotes,
+//! clickable links, PNG images scaled to the text width, the document title
+//! in every page's header (shortened before the marking), an optional
+//! marking ("INTERNAL") on every page and "Page n of m" in the footer.
 //!
-//! printpdf shapes nothing: one glyph per character, no kerning, no
-//! right-to-left text. Latin, Greek and Cyrillic come out right.
+//! Characters DejaVu lacks (CJK, emoji, many scripts) come from fallback
+//! fonts found in [`PdfOptions::font_dirs`]; right-to-left text (Hebrew,
+//! Arabic) is put in visual order with the Unicode Bidirectional Algorithm
+//! and shaped with rustybuzz, as are the scripts whose letters join or
+//! combine (see the `fonts` module). A character no font covers is drawn as
+//! U+FFFD and counted in a warning.
 
-use std::{collections::BTreeMap, sync::LazyLock};
+mod fonts;
+
+use std::{collections::BTreeMap, path::PathBuf};
 
 use chrono::{DateTime, Utc};
+use fonts::{FontRef, Fonts, PLACEHOLDER, Source};
 use printpdf::{
-    Actions, BorderArray, Color, FontId, LinePoint, LinkAnnotation, Op, PaintMode, ParsedFont,
+    Actions, BorderArray, Codepoint, Color, FontId, LinePoint, LinkAnnotation, Op, PaintMode,
     PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Polygon, PolygonRing, Pt, RawImage,
     Rect, Rgb, TextItem, TextMatrix, WindingOrder, XObjectTransform,
 };
 use pulldown_cmark::{Alignment, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::{Deserialize, Serialize};
+
+pub use fonts::SYSTEM_FONT_DIRS;
 
 /// Paper the document is laid out on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -60,11 +70,14 @@ pub struct PdfOptions {
     /// Images the Markdown refers to as `![alt](name)`: name → PNG bytes.
     /// An image that is not in this map is printed as its alt text.
     pub images: BTreeMap<String, Vec<u8>>,
+    /// Directories searched, with their subdirectories, for fonts to draw
+    /// the characters DejaVu lacks (`.ttf`, `.otf`, `.ttc`, `.otc`).
+    pub font_dirs: Vec<PathBuf>,
 }
 
 impl PdfOptions {
     /// Options with a title and a creation date; A4, no subject, no marking,
-    /// no images.
+    /// no images, fallback fonts from the system font directories.
     pub fn new(title: impl Into<String>, created_at: DateTime<Utc>) -> Self {
         Self {
             title: title.into(),
@@ -73,8 +86,27 @@ impl PdfOptions {
             paper: PaperSize::A4,
             marking: None,
             images: BTreeMap::new(),
+            font_dirs: system_font_dirs(),
         }
     }
+}
+
+/// The system font directories ([`SYSTEM_FONT_DIRS`]).
+pub fn system_font_dirs() -> Vec<PathBuf> {
+    SYSTEM_FONT_DIRS.iter().map(PathBuf::from).collect()
+}
+
+/// The characters of `text` that no font covers, neither DejaVu nor a font
+/// in `font_dirs`: what a PDF would show as U+FFFD.
+pub fn uncovered_characters(text: &str, font_dirs: &[PathBuf]) -> Vec<char> {
+    let fonts = Fonts::new(font_dirs);
+    let mut missing: Vec<char> = text
+        .split('\n')
+        .flat_map(|line| fonts.uncovered(line))
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    missing
 }
 
 /// A PDF that cannot be produced.
@@ -88,7 +120,8 @@ pub enum PdfError {
     Write(String),
 }
 
-/// Lay `markdown` out as a PDF.
+/// Lay `markdown` out as a PDF. Characters no font covers are drawn as
+/// U+FFFD and counted in a warning in the log.
 pub fn render_pdf(markdown: &str, options: &PdfOptions) -> Result<Vec<u8>, PdfError> {
     render_pdf_with_text(markdown, options).map(|(pdf, _)| pdf)
 }
@@ -100,18 +133,53 @@ pub fn render_pdf_with_text(
     markdown: &str,
     options: &PdfOptions,
 ) -> Result<(Vec<u8>, String), PdfError> {
-    let (doc, pages, text) = lay_out(markdown, options)?;
+    let LaidOut {
+        doc,
+        pages,
+        text,
+        missing,
+    } = lay_out(markdown, options)?;
+    if !missing.is_empty() {
+        let count: usize = missing.values().sum();
+        let examples: Vec<String> = missing
+            .keys()
+            .take(8)
+            .map(|c| format!("U+{:04X}", u32::from(*c)))
+            .collect();
+        tracing::warn!(
+            pdf.title = %options.title,
+            pdf.missing_characters = count,
+            "PDF \"{}\": {count} characters that no installed font covers were drawn as \u{FFFD} ({}); \
+             install a font for them in one of documents.font_dirs ({})",
+            options.title,
+            examples.join(", "),
+            options
+                .font_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let parts = (pages.len() / PAGES_PER_PART).clamp(1, cores);
     let bytes = serialise(doc, pages, parts)?;
     Ok((bytes, text))
 }
 
+/// A laid-out document.
+struct LaidOut {
+    /// The document: fonts, images, metadata.
+    doc: PdfDocument,
+    pages: Vec<PdfPage>,
+    /// The text drawn, then link targets and metadata.
+    text: String,
+    /// Characters no font covers, drawn as U+FFFD: how many of each.
+    missing: BTreeMap<char, usize>,
+}
+
 /// The document (fonts, metadata) and its pages, with the text drawn.
-fn lay_out(
-    markdown: &str,
-    options: &PdfOptions,
-) -> Result<(PdfDocument, Vec<PdfPage>, String), PdfError> {
+fn lay_out(markdown: &str, options: &PdfOptions) -> Result<LaidOut, PdfError> {
     let mut doc = PdfDocument::new(&options.title);
     let mut layout = Layout::new(options, &mut doc);
     let parser = Parser::new_ext(
@@ -121,7 +189,7 @@ fn lay_out(
     for event in parser {
         layout.event(event)?;
     }
-    let (pages, mut text) = layout.finish();
+    let (pages, mut text, missing) = layout.finish();
     for event in Parser::new_ext(markdown, crate::reports::html::markdown_options()) {
         if let Event::Start(
             Tag::Link {
@@ -152,7 +220,12 @@ fn lay_out(
     info.creation_date = created;
     info.modification_date = created;
     info.metadata_date = created;
-    Ok((doc, pages, text))
+    Ok(LaidOut {
+        doc,
+        pages,
+        text,
+        missing,
+    })
 }
 
 // ---------------------------------------------------------- serialising
@@ -401,8 +474,8 @@ fn deflate(stream: &mut lopdf::Stream) {
 
 // ---------------------------------------------------------------- fonts
 
-/// The faces a document may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The styles of text a document uses: each a DejaVu face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Face {
     Regular,
     Bold,
@@ -425,68 +498,6 @@ impl Face {
             (_, false, false) => Face::Regular,
         }
     }
-}
-
-/// A parsed font with its advances, in ems, cached for Latin-1.
-struct FontFace {
-    parsed: ParsedFont,
-    latin1: [f32; 256],
-    units_per_em: f32,
-}
-
-impl FontFace {
-    fn load(bytes: &[u8]) -> Self {
-        let mut warnings = Vec::new();
-        let parsed = ParsedFont::from_bytes(bytes, 0, &mut warnings)
-            .expect("the embedded DejaVu fonts parse");
-        let units_per_em = f32::from(parsed.pdf_font_metrics.units_per_em.max(1));
-        let mut face = Self {
-            parsed,
-            latin1: [0.0; 256],
-            units_per_em,
-        };
-        for code in 0..256u32 {
-            let c = char::from_u32(code).unwrap_or(' ');
-            face.latin1[code as usize] = face.lookup(c);
-        }
-        face
-    }
-
-    fn lookup(&self, c: char) -> f32 {
-        let glyph = self
-            .parsed
-            .lookup_glyph_index(c as u32)
-            .or_else(|| self.parsed.lookup_glyph_index('?' as u32))
-            .unwrap_or(0);
-        f32::from(self.parsed.get_horizontal_advance(glyph)) / self.units_per_em
-    }
-
-    /// Advance of one character, in ems.
-    fn advance(&self, c: char) -> f32 {
-        match self.latin1.get(c as usize) {
-            Some(width) => *width,
-            None => self.lookup(c),
-        }
-    }
-
-    /// Width of `text` at `size` points.
-    fn width(&self, text: &str, size: f32) -> f32 {
-        text.chars().map(|c| self.advance(c)).sum::<f32>() * size
-    }
-}
-
-static FONTS: LazyLock<[FontFace; 5]> = LazyLock::new(|| {
-    [
-        FontFace::load(dejavu::sans::regular()),
-        FontFace::load(dejavu::sans::bold()),
-        FontFace::load(dejavu::sans::oblique()),
-        FontFace::load(dejavu::sans::bold_oblique()),
-        FontFace::load(dejavu::sans_mono::regular()),
-    ]
-});
-
-fn font(face: Face) -> &'static FontFace {
-    &FONTS[face.index()]
 }
 
 // ---------------------------------------------------------------- geometry and style
@@ -527,28 +538,46 @@ struct Span {
     link: Option<String>,
 }
 
-/// A placed piece of a line.
+/// The look of a piece of a line: font, colour, link.
+#[derive(Debug, Clone, PartialEq)]
+struct Look {
+    font: FontRef,
+    color: Rgb3,
+    link: Option<String>,
+}
+
+/// A placed piece of a line, all in one font and one direction.
 #[derive(Debug, Clone)]
 struct Frag {
     x: f32,
     text: String,
-    face: Face,
+    font: FontRef,
     color: Rgb3,
     link: Option<String>,
     width: f32,
+    /// Right to left: shaped as such, its glyphs drawn in visual order.
+    rtl: bool,
+    /// Where the piece starts in the line's text in reading order (pieces
+    /// of a right-to-left run are placed in the reverse order).
+    order: usize,
 }
 
-/// One laid-out line; `x` of each fragment is relative to the line start.
+/// One laid-out line; `x` of each fragment is relative to the line start,
+/// the fragments in visual order (left to right).
 #[derive(Debug, Clone, Default)]
 struct Line {
     frags: Vec<Frag>,
     width: f32,
+    /// The paragraph is written right to left: the line is set flush right.
+    rtl: bool,
 }
 
 /// Break spans into lines no wider than `width` at `size` points: at spaces,
-/// and inside a word only when the word alone is wider than a line.
-fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
+/// between ideographs, and inside a word only when the word alone is wider
+/// than a line. Each line is then put in visual order.
+fn wrap(spans: &[Span], size: f32, width: f32, fonts: &Fonts) -> Vec<Line> {
     let mut wrapper = Wrapper {
+        fonts,
         size,
         width: width.max(size),
         lines: Vec::new(),
@@ -556,38 +585,41 @@ fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
         word: Vec::new(),
         word_width: 0.0,
         space_pending: None,
+        last: None,
     };
     for span in spans {
-        let face = font(span.face);
-        // The look of the span without its text: cloned for every word.
-        let look = Span {
-            text: String::new(),
-            face: span.face,
-            color: span.color,
-            link: span.link.clone(),
-        };
         for (i, part) in span.text.split('\n').enumerate() {
             if i > 0 {
                 wrapper.flush_word();
                 wrapper.break_line();
             }
-            let mut rest = part;
-            while !rest.is_empty() {
-                let (chunk, next, is_space) = match rest.find(' ') {
-                    Some(0) => {
-                        let end = rest.find(|c| c != ' ').unwrap_or(rest.len());
-                        (&rest[..end], &rest[end..], true)
-                    }
-                    Some(pos) => (&rest[..pos], &rest[pos..], false),
-                    None => (rest, "", false),
+            for (font, run) in fonts.runs(part, span.face) {
+                // The look of the span without its text: cloned for every word.
+                let look = Look {
+                    font,
+                    color: span.color,
+                    link: span.link.clone(),
                 };
-                if is_space {
-                    wrapper.flush_word();
-                    wrapper.space_pending = Some((look.clone(), face.width(" ", size)));
-                } else {
-                    wrapper.push_word_piece(&look, chunk, face.width(chunk, size));
+                let mut rest = run;
+                while !rest.is_empty() {
+                    let (chunk, next, is_space) = match rest.find(' ') {
+                        Some(0) => {
+                            let end = rest.find(|c| c != ' ').unwrap_or(rest.len());
+                            (&rest[..end], &rest[end..], true)
+                        }
+                        Some(pos) => (&rest[..pos], &rest[pos..], false),
+                        None => (rest, "", false),
+                    };
+                    if is_space {
+                        wrapper.flush_word();
+                        wrapper.last = None;
+                        wrapper.space_pending =
+                            Some((look.clone(), fonts.measure(font, " ", size)));
+                    } else {
+                        wrapper.push_chunk(&look, chunk);
+                    }
+                    rest = next;
                 }
-                rest = next;
             }
         }
     }
@@ -596,24 +628,158 @@ fn wrap(spans: &[Span], size: f32, width: f32) -> Vec<Line> {
         let line = std::mem::take(&mut wrapper.line);
         wrapper.lines.push(line);
     }
-    wrapper.lines
+    let rtl = paragraph_is_rtl(spans);
+    let mut lines = wrapper.lines;
+    for line in &mut lines {
+        reorder(line, rtl, size, fonts);
+    }
+    lines
 }
 
-struct Wrapper {
+/// `text` on one line, however long (a header, a marker, a page number).
+fn one_line(text: &str, face: Face, color: Rgb3, size: f32, fonts: &Fonts) -> Line {
+    let span = Span {
+        text: text.replace('\n', " "),
+        face,
+        color,
+        link: None,
+    };
+    wrap(&[span], size, f32::MAX, fonts)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// Whether a paragraph is written right to left: whether its first letter
+/// with a direction is (rule P2 of the Bidirectional Algorithm).
+fn paragraph_is_rtl(spans: &[Span]) -> bool {
+    for c in spans.iter().flat_map(|s| s.text.chars()) {
+        if c.is_ascii() {
+            if c.is_ascii_alphabetic() {
+                return false;
+            }
+            continue;
+        }
+        match unicode_bidi::bidi_class(c) {
+            unicode_bidi::BidiClass::L => return false,
+            unicode_bidi::BidiClass::R | unicode_bidi::BidiClass::AL => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Put a line laid out in reading order into visual order: the runs of
+/// each direction, as the Bidirectional Algorithm orders them, placed left
+/// to right; a run of several pieces that reads right to left has its
+/// pieces in reverse. Lines with no right-to-left text in a left-to-right
+/// paragraph are left as they are.
+fn reorder(line: &mut Line, rtl: bool, size: f32, fonts: &Fonts) {
+    line.rtl = rtl;
+    if !rtl
+        && !line
+            .frags
+            .iter()
+            .any(|f| fonts::may_need_shaping(&f.text) && f.text.chars().any(fonts::is_rtl))
+    {
+        return;
+    }
+    let text: String = line.frags.iter().map(|f| f.text.as_str()).collect();
+    let mut starts = Vec::with_capacity(line.frags.len());
+    let mut at = 0;
+    for frag in &line.frags {
+        starts.push(at);
+        at += frag.text.len();
+    }
+    let level = if rtl {
+        unicode_bidi::Level::rtl()
+    } else {
+        unicode_bidi::Level::ltr()
+    };
+    let bidi = unicode_bidi::ParagraphBidiInfo::new(&text, Some(level));
+    let (levels, runs) = bidi.visual_runs(0..text.len());
+    let frags = std::mem::take(&mut line.frags);
+    let mut x = 0.0;
+    for run in runs {
+        let run_rtl = levels.get(run.start).is_some_and(|l| l.is_rtl());
+        let mut pieces = Vec::new();
+        for (frag, start) in frags.iter().zip(&starts) {
+            let end = start + frag.text.len();
+            let (from, to) = (run.start.max(*start), run.end.min(end));
+            if from >= to {
+                continue;
+            }
+            let piece = &frag.text[from - start..to - start];
+            let width = if piece.len() == frag.text.len() {
+                frag.width
+            } else {
+                fonts.measure(frag.font, piece, size)
+            };
+            pieces.push(Frag {
+                text: piece.to_string(),
+                width,
+                rtl: run_rtl,
+                order: from,
+                ..frag.clone()
+            });
+        }
+        if run_rtl {
+            pieces.reverse();
+        }
+        for mut piece in pieces {
+            piece.x = x;
+            x += piece.width;
+            line.frags.push(piece);
+        }
+    }
+    line.width = x;
+}
+
+struct Wrapper<'f> {
+    fonts: &'f Fonts,
     size: f32,
     width: f32,
     lines: Vec<Line>,
     line: Line,
     /// The word being collected: pieces in different looks, no space between.
-    word: Vec<(Span, String, f32)>,
+    word: Vec<(Look, String, f32)>,
     word_width: f32,
     /// A space seen since the last word (its look and width).
-    space_pending: Option<(Span, f32)>,
+    space_pending: Option<(Look, f32)>,
+    /// The last character of the word being collected.
+    last: Option<char>,
 }
 
-impl Wrapper {
-    fn push_word_piece(&mut self, span: &Span, text: &str, width: f32) {
-        self.word.push((span.clone(), text.to_string(), width));
+impl Wrapper<'_> {
+    /// Add a run of characters with no space, cut where a line may break
+    /// between two characters (ideographs).
+    fn push_chunk(&mut self, look: &Look, chunk: &str) {
+        if !fonts::may_hold_ideographs(chunk) && self.last.is_none_or(|c| c < '\u{2E80}') {
+            self.last = chunk.chars().next_back();
+            self.push_word_piece(look, chunk);
+            return;
+        }
+        let mut start = 0;
+        for (at, c) in chunk.char_indices() {
+            if let Some(last) = self.last
+                && fonts::breaks_between(last, c)
+            {
+                if at > start {
+                    self.push_word_piece(look, &chunk[start..at]);
+                }
+                self.flush_word();
+                start = at;
+            }
+            self.last = Some(c);
+        }
+        if start < chunk.len() {
+            self.push_word_piece(look, &chunk[start..]);
+        }
+    }
+
+    fn push_word_piece(&mut self, look: &Look, text: &str) {
+        let width = self.fonts.measure(look.font, text, self.size);
+        self.word.push((look.clone(), text.to_string(), width));
         self.word_width += width;
     }
 
@@ -621,6 +787,7 @@ impl Wrapper {
         let line = std::mem::take(&mut self.line);
         self.lines.push(line);
         self.space_pending = None;
+        self.last = None;
     }
 
     fn flush_word(&mut self) {
@@ -633,61 +800,64 @@ impl Wrapper {
             self.space_pending.as_ref().map_or(0.0, |(_, w)| *w)
         };
         if !self.line.frags.is_empty() && self.line.width + space + self.word_width > self.width {
+            let last = self.last;
             self.break_line();
+            self.last = last;
         }
         let word = std::mem::take(&mut self.word);
         let word_width = std::mem::take(&mut self.word_width);
         if self.line.frags.is_empty() && word_width > self.width {
             // A word longer than a line: cut it wherever it reaches the edge.
-            for (span, text, _) in word {
-                self.place_breaking(&span, &text);
+            for (look, text, _) in word {
+                self.place_breaking(&look, &text);
             }
             self.space_pending = None;
             return;
         }
         if !self.line.frags.is_empty()
-            && let Some((span, w)) = self.space_pending.take()
+            && let Some((look, w)) = self.space_pending.take()
         {
-            self.place(&span, " ", w);
+            self.place(&look, " ", w);
         }
-        for (span, text, w) in word {
-            self.place(&span, &text, w);
+        for (look, text, w) in word {
+            self.place(&look, &text, w);
         }
         self.space_pending = None;
     }
 
-    fn place_breaking(&mut self, span: &Span, text: &str) {
-        let face = font(span.face);
+    fn place_breaking(&mut self, look: &Look, text: &str) {
         let mut piece = String::new();
         let mut piece_width = 0.0;
         for c in text.chars() {
-            let w = face.advance(c) * self.size;
+            let w = self.fonts.char_width(look.font, c, self.size);
             if self.line.width + piece_width + w > self.width
                 && (!piece.is_empty() || !self.line.frags.is_empty())
             {
                 let done = std::mem::take(&mut piece);
-                self.place(span, &done, piece_width);
+                self.place(look, &done, piece_width);
                 piece_width = 0.0;
+                let last = self.last;
                 self.break_line();
+                self.last = last;
             }
             piece.push(c);
             piece_width += w;
         }
         if !piece.is_empty() {
-            self.place(span, &piece, piece_width);
+            self.place(look, &piece, piece_width);
         }
     }
 
     /// Append text to the current line, merging with the last fragment when
     /// it has the same look.
-    fn place(&mut self, span: &Span, text: &str, width: f32) {
+    fn place(&mut self, look: &Look, text: &str, width: f32) {
         if text.is_empty() {
             return;
         }
         if let Some(last) = self.line.frags.last_mut()
-            && last.face == span.face
-            && last.color == span.color
-            && last.link == span.link
+            && last.font == look.font
+            && last.color == look.color
+            && last.link == look.link
         {
             last.text.push_str(text);
             last.width += width;
@@ -695,10 +865,12 @@ impl Wrapper {
             self.line.frags.push(Frag {
                 x: self.line.width,
                 text: text.to_string(),
-                face: span.face,
-                color: span.color,
-                link: span.link.clone(),
+                font: look.font,
+                color: look.color,
+                link: look.link.clone(),
                 width,
+                rtl: false,
+                order: 0,
             });
         }
         self.line.width += width;
@@ -746,10 +918,44 @@ struct CellLines {
     align: Alignment,
 }
 
+/// A heading laid out and waiting to be drawn with the first line, row or
+/// image of what follows it, so that it never ends a page alone.
+struct PendingHeading {
+    lines: Vec<Line>,
+    size: f32,
+    leading: f32,
+    before: f32,
+    after: f32,
+    /// An H1: a rule under it.
+    rule: bool,
+    left: f32,
+    width: f32,
+    /// Inside a block quote: the quote's bar beside it.
+    quote: bool,
+    /// Gaps asked for after it, before what follows is drawn.
+    gap_after: f32,
+}
+
+impl PendingHeading {
+    fn height(&self) -> f32 {
+        self.before
+            + self.lines.len() as f32 * self.leading
+            + if self.rule { 4.0 } else { 0.0 }
+            + self.after
+            + self.gap_after
+    }
+}
+
 struct Layout<'a> {
     options: &'a PdfOptions,
     doc: &'a mut PdfDocument,
+    fonts: Fonts,
     font_ids: [Option<FontId>; 5],
+    fallback_font_ids: BTreeMap<u16, FontId>,
+    /// Characters no font covers, drawn as U+FFFD: how many of each.
+    missing: BTreeMap<char, usize>,
+    /// Headings not drawn yet (see [`PendingHeading`]).
+    pending_headings: Vec<PendingHeading>,
     page_width: f32,
     page_height: f32,
     pages: Vec<Vec<Op>>,
@@ -782,7 +988,11 @@ impl<'a> Layout<'a> {
         Self {
             options,
             doc,
+            fonts: Fonts::new(&options.font_dirs),
             font_ids: Default::default(),
+            fallback_font_ids: BTreeMap::new(),
+            missing: BTreeMap::new(),
+            pending_headings: Vec::new(),
             page_width,
             page_height,
             pages: vec![Vec::new()],
@@ -805,19 +1015,35 @@ impl<'a> Layout<'a> {
         }
     }
 
-    fn font_id(&mut self, face: Face) -> FontId {
-        if let Some(id) = &self.font_ids[face.index()] {
-            return id.clone();
-        }
-        // A fixed id instead of printpdf's random one (`add_font`): it names
-        // the font in the file and tags its subset, so the same document
-        // gives the same bytes (publishing compares their SHA-256).
-        let id = FontId(format!("DBFNT{}", char::from(b'A' + face.index() as u8)));
+    /// The id of the font a fragment is drawn in, the font added to the
+    /// document on first use.
+    fn font_id(&mut self, font: FontRef) -> FontId {
+        let face = font.face;
+        // Fixed ids instead of printpdf's random ones (`add_font`): an id
+        // names the font in the file and tags its subset, so the same
+        // document gives the same bytes (publishing compares their SHA-256).
+        let id = match font.source {
+            Source::Dejavu | Source::Missing => {
+                if let Some(id) = &self.font_ids[face.index()] {
+                    return id.clone();
+                }
+                let id = FontId(format!("DBFNT{}", char::from(b'A' + face.index() as u8)));
+                self.font_ids[face.index()] = Some(id.clone());
+                id
+            }
+            Source::Fallback(i) => {
+                if let Some(id) = self.fallback_font_ids.get(&i) {
+                    return id.clone();
+                }
+                let id = FontId(format!("DBFNTF{i}"));
+                self.fallback_font_ids.insert(i, id.clone());
+                id
+            }
+        };
         self.doc.resources.fonts.map.insert(
             id.clone(),
-            printpdf::PdfFont::new(font(face).parsed.clone()),
+            printpdf::PdfFont::new(self.fonts.face(font).parsed.clone()),
         );
-        self.font_ids[face.index()] = Some(id.clone());
         id
     }
 
@@ -840,15 +1066,30 @@ impl<'a> Layout<'a> {
         self.at_page_top = true;
     }
 
-    /// Make room for `height` points, starting a new page if needed.
+    /// Make room for `height` points, starting a new page if needed. The
+    /// headings waiting for what follows them are drawn first, on the page
+    /// where they and these `height` points fit together.
     fn ensure(&mut self, height: f32) {
+        if !self.pending_headings.is_empty() {
+            let headings = std::mem::take(&mut self.pending_headings);
+            let needed = headings.iter().map(PendingHeading::height).sum::<f32>() + height;
+            let body = self.page_height - MARGIN_TOP - MARGIN_BOTTOM;
+            if self.y - needed < MARGIN_BOTTOM && !self.at_page_top && needed <= body {
+                self.new_page();
+            }
+            for heading in headings {
+                self.draw_heading(heading);
+            }
+        }
         if self.y - height < MARGIN_BOTTOM && !self.at_page_top {
             self.new_page();
         }
     }
 
     fn gap(&mut self, points: f32) {
-        if !self.at_page_top {
+        if let Some(heading) = self.pending_headings.last_mut() {
+            heading.gap_after += points;
+        } else if !self.at_page_top {
             self.y -= points;
         }
     }
@@ -867,6 +1108,13 @@ impl<'a> Layout<'a> {
             code.push_str(text);
             return;
         }
+        // A tab in running text separates words like a space (controls are
+        // not drawn).
+        let text: &str = &if text.contains('\t') {
+            std::borrow::Cow::Owned(text.replace('\t', " "))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
         let link = self.link.clone();
         if let Some(last) = self.spans.last_mut()
             && last.face == face
@@ -1112,37 +1360,48 @@ impl<'a> Layout<'a> {
             spans
         };
         let width = self.text_width();
-        let lines = wrap(&spans, size, width);
+        let lines = wrap(&spans, size, width, &self.fonts);
+        let left = self.left();
+        let marker = self.marker.take();
+        if self.heading.is_some() && marker.is_none() {
+            // Drawn with the first line of what follows (see `ensure`).
+            self.pending_headings.push(PendingHeading {
+                lines,
+                size,
+                leading,
+                before,
+                after,
+                rule: self.heading == Some(HeadingLevel::H1),
+                left,
+                width,
+                quote: self.quote_depth > 0,
+                gap_after: 0.0,
+            });
+            return;
+        }
         self.gap(before);
         if self.heading.is_some() {
             // Keep a heading with at least two lines of what follows.
             self.ensure(lines.len() as f32 * leading + 2.0 * BODY_LEADING);
+        } else {
+            // No paragraph's first line alone at the bottom of a page.
+            self.ensure(lines.len().min(2) as f32 * leading);
         }
-        let left = self.left();
-        let marker = self.marker.take();
         for (i, line) in lines.iter().enumerate() {
             self.ensure(leading);
             let baseline = self.y - leading * 0.78;
             if i == 0
                 && let Some(marker) = &marker
             {
-                let w = font(Face::Regular).width(marker, size);
-                let frag = Frag {
-                    x: 0.0,
-                    text: marker.clone(),
-                    face: Face::Regular,
-                    color: GREY,
-                    link: None,
-                    width: w,
-                };
-                self.draw_frags(std::slice::from_ref(&frag), left - 5.0 - w, baseline, size);
+                let marker = one_line(marker, Face::Regular, GREY, size, &self.fonts);
+                self.draw_frags(&marker.frags, left - 5.0 - marker.width, baseline, size);
             }
             if self.quote_depth > 0 {
                 let x = left - 10.0;
                 let (top, bottom) = (self.y, self.y - leading);
                 self.vline(x, top, bottom, RULE, 2.0);
             }
-            self.draw_frags(&line.frags, left, baseline, size);
+            self.draw_line(line, left, width, baseline, size);
             self.y -= leading;
             self.at_page_top = false;
         }
@@ -1156,6 +1415,41 @@ impl<'a> Layout<'a> {
         if self.heading.is_none() && !self.lists.is_empty() {
             self.y -= 2.0;
         }
+    }
+
+    /// Draw a heading that waited for what follows it.
+    fn draw_heading(&mut self, heading: PendingHeading) {
+        self.gap(heading.before);
+        for line in &heading.lines {
+            self.ensure(heading.leading);
+            let baseline = self.y - heading.leading * 0.78;
+            if heading.quote {
+                let (top, bottom) = (self.y, self.y - heading.leading);
+                self.vline(heading.left - 10.0, top, bottom, RULE, 2.0);
+            }
+            self.draw_line(line, heading.left, heading.width, baseline, heading.size);
+            self.y -= heading.leading;
+            self.at_page_top = false;
+        }
+        if heading.rule {
+            let right = self.page_width - MARGIN_X;
+            let y = self.y - 2.0;
+            self.hline(heading.left, right, y, RULE, 1.0);
+            self.y -= 4.0;
+        }
+        self.y -= heading.after;
+        self.gap(heading.gap_after);
+    }
+
+    /// Draw a line of a block `width` points wide that starts at `left`:
+    /// flush right when its paragraph is written right to left.
+    fn draw_line(&mut self, line: &Line, left: f32, width: f32, baseline: f32, size: f32) {
+        let x = if line.rtl {
+            left + (width - line.width).max(0.0)
+        } else {
+            left
+        };
+        self.draw_frags(&line.frags, x, baseline, size);
     }
 
     /// Draw fragments on one baseline, starting at `x`.
@@ -1186,20 +1480,23 @@ impl<'a> Layout<'a> {
             return;
         }
         let mut links = Vec::new();
+        let mut line: Vec<&Frag> = Vec::new();
         for item in items {
             let frag = item.frag;
             if !frag.text.is_empty() {
-                self.drawn_text.push_str(&frag.text);
+                line.push(frag);
                 if let Some(url) = &frag.link {
                     links.push((item.x, item.baseline, item.size, frag.width, url.clone()));
                 }
             }
             if item.line_end {
+                self.record_line(&mut line);
                 self.drawn_text.push('\n');
             }
         }
+        self.record_line(&mut line);
         let font_size = |p: &Placed<'_>| {
-            if p.frag.face == Face::Mono {
+            if p.frag.font.face == Face::Mono {
                 p.size * 0.92
             } else {
                 p.size
@@ -1210,19 +1507,20 @@ impl<'a> Layout<'a> {
         order.sort_by(|a, b| b.baseline.total_cmp(&a.baseline).then(a.x.total_cmp(&b.x)));
         let mut ops = Vec::with_capacity(order.len() + 4);
         ops.push(Op::StartTextSection);
-        let mut current_face = None;
+        let mut current_font = None;
         let mut current_color = None;
         let mut i = 0;
         while i < order.len() {
             let first = order[i];
-            let (face, color_of_run, size) = (first.frag.face, first.frag.color, font_size(first));
-            if current_face != Some((face, size.to_bits())) {
-                let id = self.font_id(face);
+            let font = drawn_with(first.frag.font);
+            let (color_of_run, size) = (first.frag.color, font_size(first));
+            if current_font != Some((font, size.to_bits())) {
+                let id = self.font_id(font);
                 ops.push(Op::SetFont {
                     font: PdfFontHandle::External(id),
                     size: Pt(size),
                 });
-                current_face = Some((face, size.to_bits()));
+                current_font = Some((font, size.to_bits()));
             }
             if current_color != Some(color_of_run) {
                 ops.push(Op::SetFillColor {
@@ -1230,19 +1528,18 @@ impl<'a> Layout<'a> {
                 });
                 current_color = Some(color_of_run);
             }
-            let mut shown = vec![TextItem::Text(first.frag.text.clone())];
-            let mut pen = first.x + font(face).width(&first.frag.text, size);
+            let mut shown = Vec::with_capacity(1);
+            let mut pen = first.x + self.show(first.frag, size, &mut shown);
             let mut j = i + 1;
             while let Some(next) = order.get(j).filter(|n| {
                 n.baseline == first.baseline
-                    && n.frag.face == face
+                    && drawn_with(n.frag.font) == font
                     && n.frag.color == color_of_run
                     && font_size(n) == size
             }) {
                 // A TJ number moves the pen left by n/1000 of the font size.
                 shown.push(TextItem::Offset((pen - next.x) * 1000.0 / size));
-                shown.push(TextItem::Text(next.frag.text.clone()));
-                pen = next.x + font(face).width(&next.frag.text, size);
+                pen = next.x + self.show(next.frag, size, &mut shown);
                 j += 1;
             }
             ops.push(Op::SetTextMatrix {
@@ -1266,6 +1563,64 @@ impl<'a> Layout<'a> {
                 ),
             });
         }
+    }
+
+    /// Add the text of one drawn line to what a reader can obtain, in
+    /// reading order; count the characters drawn as placeholders.
+    fn record_line(&mut self, line: &mut Vec<&Frag>) {
+        line.sort_by_key(|frag| frag.order);
+        for frag in line.drain(..) {
+            if frag.font.source == Source::Missing {
+                for c in frag.text.chars() {
+                    *self.missing.entry(c).or_default() += 1;
+                    self.drawn_text.push(PLACEHOLDER);
+                }
+            } else {
+                self.drawn_text.push_str(&frag.text);
+            }
+        }
+    }
+
+    /// Add how a fragment is shown at `size` points to `items` and return
+    /// its width. Text that needs no shaping is given as characters, which
+    /// printpdf maps to glyphs; shaped text as glyphs in visual order, each
+    /// with the text it stands for, and `TJ` offsets that move the pen by
+    /// the shaped advances rather than the font's own.
+    fn show(&self, frag: &Frag, size: f32, items: &mut Vec<TextItem>) -> f32 {
+        let face = self.fonts.face(frag.font);
+        if frag.font.source == Source::Missing {
+            let text: String = frag.text.chars().map(|_| PLACEHOLDER).collect();
+            let width = face.width(&text, size);
+            items.push(TextItem::Text(text));
+            return width;
+        }
+        if !frag.rtl && !fonts::text_needs_shaping(&frag.text) {
+            items.push(TextItem::Text(frag.text.clone()));
+            return face.width(&frag.text, size);
+        }
+        let glyphs = face.shape(&frag.text, frag.rtl);
+        if let Some(first) = glyphs.first()
+            && first.x_offset != 0.0
+        {
+            items.push(TextItem::Offset(-first.x_offset * 1000.0));
+        }
+        let mut advance = 0.0;
+        let codepoints = glyphs
+            .iter()
+            .enumerate()
+            .map(|(k, glyph)| {
+                let next_offset = glyphs.get(k + 1).map_or(0.0, |g| g.x_offset);
+                advance += glyph.advance;
+                Codepoint {
+                    gid: glyph.gid,
+                    offset: (glyph.metric_advance + glyph.x_offset - glyph.advance - next_offset)
+                        * 1000.0,
+                    cid: Some(glyph.text.clone()),
+                }
+            })
+            .collect();
+        items.push(TextItem::GlyphIds(codepoints));
+        advance * size
     }
 
     fn hline(&mut self, x1: f32, x2: f32, y: f32, c: Rgb3, thickness: f32) {
@@ -1323,19 +1678,13 @@ impl<'a> Layout<'a> {
     fn draw_code_block(&mut self, code: &str) {
         let width = self.text_width() - 2.0 * CELL_PAD;
         let left = self.left();
-        let span = |text: &str| Span {
-            text: text.to_string(),
-            face: Face::Mono,
-            color: INK,
-            link: None,
-        };
         self.gap(2.0);
         let code = code.strip_suffix('\n').unwrap_or(code);
         let mut lines = Vec::new();
         for source_line in code.split('\n') {
             // Keep indentation: spaces are significant in code.
             let text = source_line.replace('\t', "    ");
-            lines.extend(wrap_code(&span(&text), CODE_SIZE, width));
+            lines.extend(wrap_code(&text, CODE_SIZE, width, &self.fonts));
         }
         for line in lines {
             self.ensure(CODE_LEADING);
@@ -1437,7 +1786,10 @@ impl<'a> Layout<'a> {
                     .collect()
             })
             .collect();
-        let widths = column_widths(&header, &table.rows, columns, total);
+        let widths = column_widths(&header, &table.rows, columns, total, &self.fonts);
+        // Rows are laid out one at a time as they are drawn (a long table
+        // is not held laid out whole), with a handle on the same fonts.
+        let fonts = self.fonts.clone();
         let layout_row = |cells: &[Vec<Span>]| -> Vec<CellLines> {
             let mut x = left;
             (0..columns)
@@ -1445,7 +1797,7 @@ impl<'a> Layout<'a> {
                     let width = widths[i];
                     let lines = match cells.get(i) {
                         Some(spans) if !spans.is_empty() => {
-                            wrap(spans, TABLE_SIZE, width - 2.0 * CELL_PAD)
+                            wrap(spans, TABLE_SIZE, width - 2.0 * CELL_PAD, &fonts)
                         }
                         _ => vec![Line::default()],
                     };
@@ -1461,24 +1813,36 @@ impl<'a> Layout<'a> {
                 .collect()
         };
         let header_cells = (!header.is_empty()).then(|| layout_row(&header));
+        let mut rows = table.rows.iter().map(|row| layout_row(row));
+        let first = rows.next();
+        let body_height = self.page_height - MARGIN_TOP - MARGIN_BOTTOM;
+        let header_height = header_cells.as_ref().map_or(0.0, |c| row_height(c));
         self.gap(2.0);
+        // A header alone at the bottom of a page is useless: it starts on
+        // the page of the whole first row (of its first line when the row
+        // is taller than a page), and so does a heading before the table.
+        let first_row = first.as_ref().map_or(0.0, |cells| {
+            let height = row_height(cells);
+            if height <= body_height - header_height {
+                height
+            } else {
+                TABLE_LEADING + 2.0 * CELL_PAD
+            }
+        });
+        self.ensure(header_height + first_row);
         if let Some(cells) = &header_cells {
-            // A header alone at the bottom of a page is useless: keep a row with it.
-            self.ensure(row_height(cells) + TABLE_LEADING + 2.0 * CELL_PAD);
             self.draw_row(cells, true, total);
         }
-        for row in &table.rows {
-            let cells = layout_row(row);
-            let height = row_height(&cells);
-            let body_height = self.page_height - MARGIN_TOP - MARGIN_BOTTOM;
-            let header_height = header_cells.as_ref().map_or(0.0, |c| row_height(c));
+        for cells in first.into_iter().chain(rows) {
+            let cells = &cells;
+            let height = row_height(cells);
             if self.y - height < MARGIN_BOTTOM && height <= body_height - header_height {
                 self.new_page();
                 if let Some(cells) = &header_cells {
                     self.draw_row(cells, true, total);
                 }
             }
-            self.draw_row_split(&cells, header_cells.as_ref(), total);
+            self.draw_row_split(cells, header_cells.as_ref(), total);
         }
         self.gap(PARAGRAPH_GAP + 2.0);
     }
@@ -1532,6 +1896,10 @@ impl<'a> Layout<'a> {
                 let x = match cell.align {
                     Alignment::Right => cell.x + CELL_PAD + (inner - line.width).max(0.0),
                     Alignment::Center => cell.x + CELL_PAD + ((inner - line.width) / 2.0).max(0.0),
+                    // Right-to-left text sits flush right unless told otherwise.
+                    Alignment::None if line.rtl => {
+                        cell.x + CELL_PAD + (inner - line.width).max(0.0)
+                    }
                     _ => cell.x + CELL_PAD,
                 };
                 let last = line.frags.len().saturating_sub(1);
@@ -1551,16 +1919,19 @@ impl<'a> Layout<'a> {
     }
 
     /// Add the header and footer to every page and hand the pages over.
-    fn finish(mut self) -> (Vec<PdfPage>, String) {
+    fn finish(mut self) -> (Vec<PdfPage>, String, BTreeMap<char, usize>) {
         self.flush_block();
+        // A heading that ends the document has nothing to wait for.
+        self.ensure(0.0);
         let count = self.pages.len();
         let pages = std::mem::take(&mut self.pages);
         let (width, height) = (self.page_width, self.page_height);
+        let header = self.header();
         let mut out = Vec::with_capacity(count);
         for (index, ops) in pages.into_iter().enumerate() {
             self.pages = vec![Vec::new()];
             self.stroke = None;
-            self.page_furniture(index + 1, count);
+            self.page_furniture(&header, index + 1, count);
             let mut page_ops = std::mem::take(&mut self.pages[0]);
             page_ops.extend(ops);
             out.push(PdfPage::new(
@@ -1569,109 +1940,139 @@ impl<'a> Layout<'a> {
                 page_ops,
             ));
         }
-        (out, self.drawn_text)
+        (out, self.drawn_text, self.missing)
     }
 
-    fn page_furniture(&mut self, number: usize, count: usize) {
-        let (width, height) = (self.page_width, self.page_height);
-        let right = width - MARGIN_X;
-        let header_baseline = height - 34.0;
-        let mut marking_width = 0.0;
-        if let Some(marking) = &self.options.marking {
-            let marking = marking.clone();
-            marking_width = font(Face::Bold).width(&marking, 9.0);
-            let frag = plain_frag(&marking, Face::Bold, MARKING, marking_width);
-            self.draw_frags(&[frag], right - marking_width, header_baseline, 9.0);
+    /// The running header: the marking at the right and the title at the
+    /// left, shortened with an ellipsis so that it ends 16 points before
+    /// the marking.
+    fn header(&self) -> Header {
+        let right = self.page_width - MARGIN_X;
+        let marking = self
+            .options
+            .marking
+            .as_deref()
+            .map(|m| one_line(m, Face::Bold, MARKING, 9.0, &self.fonts));
+        let room = right - MARGIN_X - marking.as_ref().map_or(0.0, |m| m.width) - 16.0;
+        let title = truncate_to_width(&self.options.title, Face::Regular, 8.0, room, &self.fonts);
+        Header {
+            title: one_line(&title, Face::Regular, GREY, 8.0, &self.fonts),
+            marking,
         }
-        let title = truncate_to_width(&self.options.title, Face::Regular, 8.0, {
-            right - MARGIN_X - marking_width - 16.0
-        });
-        let title_width = font(Face::Regular).width(&title, 8.0);
-        let frag = plain_frag(&title, Face::Regular, GREY, title_width);
-        self.draw_frags(&[frag], MARGIN_X, header_baseline, 8.0);
+    }
+
+    fn page_furniture(&mut self, header: &Header, number: usize, count: usize) {
+        let right = self.page_width - MARGIN_X;
+        let header_baseline = self.page_height - 34.0;
+        if let Some(marking) = &header.marking {
+            self.draw_frags(&marking.frags, right - marking.width, header_baseline, 9.0);
+        }
+        self.draw_frags(&header.title.frags, MARGIN_X, header_baseline, 8.0);
         self.hline(MARGIN_X, right, header_baseline - 6.0, RULE, 0.6);
 
         let footer_baseline = 30.0;
-        let page = format!("Page {number} of {count}");
-        let page_width = font(Face::Regular).width(&page, 8.0);
-        let frag = plain_frag(&page, Face::Regular, GREY, page_width);
-        self.draw_frags(&[frag], right - page_width, footer_baseline, 8.0);
+        let page = one_line(
+            &format!("Page {number} of {count}"),
+            Face::Regular,
+            GREY,
+            8.0,
+            &self.fonts,
+        );
+        self.draw_frags(&page.frags, right - page.width, footer_baseline, 8.0);
         if !self.options.subject.is_empty() {
             let subject = truncate_to_width(
                 &self.options.subject,
                 Face::Regular,
                 8.0,
-                right - MARGIN_X - page_width - 16.0,
+                right - MARGIN_X - page.width - 16.0,
+                &self.fonts,
             );
-            let w = font(Face::Regular).width(&subject, 8.0);
-            let frag = plain_frag(&subject, Face::Regular, GREY, w);
-            self.draw_frags(&[frag], MARGIN_X, footer_baseline, 8.0);
+            let subject = one_line(&subject, Face::Regular, GREY, 8.0, &self.fonts);
+            self.draw_frags(&subject.frags, MARGIN_X, footer_baseline, 8.0);
         }
     }
 }
 
-fn plain_frag(text: &str, face: Face, c: Rgb3, width: f32) -> Frag {
-    Frag {
-        x: 0.0,
-        text: text.to_string(),
-        face,
-        color: c,
-        link: None,
-        width,
+/// The running header of every page.
+struct Header {
+    title: Line,
+    marking: Option<Line>,
+}
+
+/// The font a fragment's glyphs are drawn with: placeholders in DejaVu.
+fn drawn_with(font: FontRef) -> FontRef {
+    match font.source {
+        Source::Missing => FontRef::dejavu(font.face),
+        _ => font,
     }
 }
 
-fn truncate_to_width(text: &str, face: Face, size: f32, width: f32) -> String {
-    let f = font(face);
-    if f.width(text, size) <= width {
+/// `text`, shortened with an ellipsis to fit `width` points when it does
+/// not.
+fn truncate_to_width(text: &str, face: Face, size: f32, width: f32, fonts: &Fonts) -> String {
+    if fonts.width(text, face, size) <= width {
         return text.to_string();
     }
-    let ellipsis = f.width("…", size);
+    let ellipsis = fonts.width("…", face, size);
     let mut out = String::new();
     let mut used = 0.0;
-    for c in text.chars() {
-        let w = f.advance(c) * size;
-        if used + w + ellipsis > width {
-            break;
+    'runs: for (font, run) in fonts.runs(text, face) {
+        for c in run.chars() {
+            let w = fonts.char_width(font, c, size);
+            if used + w + ellipsis > width {
+                break 'runs;
+            }
+            out.push(c);
+            used += w;
         }
-        out.push(c);
-        used += w;
     }
-    out.push('…');
-    out
+    // Shaped text may take more room than its characters' advances.
+    while !out.is_empty() && fonts.width(&format!("{out}…"), face, size) > width {
+        out.pop();
+    }
+    format!("{}…", out.trim_end())
 }
 
 /// Code keeps its spaces: break by characters only.
-fn wrap_code(span: &Span, size: f32, width: f32) -> Vec<Line> {
-    let face = font(Face::Mono);
+fn wrap_code(text: &str, size: f32, width: f32, fonts: &Fonts) -> Vec<Line> {
     let mut lines = Vec::new();
-    let mut text = String::new();
-    let mut used = 0.0;
-    for c in span.text.chars() {
-        let w = face.advance(c) * size;
-        if used + w > width && !text.is_empty() {
-            lines.push(code_line(span, std::mem::take(&mut text), used));
-            used = 0.0;
+    let mut line = Line::default();
+    let push = |line: &mut Line, font: FontRef, piece: &mut String, piece_width: &mut f32| {
+        if !piece.is_empty() {
+            line.frags.push(Frag {
+                x: line.width,
+                text: std::mem::take(piece),
+                font,
+                color: INK,
+                link: None,
+                width: *piece_width,
+                rtl: false,
+                order: 0,
+            });
+            line.width += *piece_width;
         }
-        text.push(c);
-        used += w;
+        *piece_width = 0.0;
+    };
+    for (font, run) in fonts.runs(text, Face::Mono) {
+        let mut piece = String::new();
+        let mut piece_width = 0.0;
+        for c in run.chars() {
+            let w = fonts.char_width(font, c, size);
+            if line.width + piece_width + w > width && (!piece.is_empty() || !line.frags.is_empty())
+            {
+                push(&mut line, font, &mut piece, &mut piece_width);
+                lines.push(std::mem::take(&mut line));
+            }
+            piece.push(c);
+            piece_width += w;
+        }
+        push(&mut line, font, &mut piece, &mut piece_width);
     }
-    lines.push(code_line(span, text, used));
+    lines.push(line);
+    for line in &mut lines {
+        reorder(line, false, size, fonts);
+    }
     lines
-}
-
-fn code_line(span: &Span, text: String, width: f32) -> Line {
-    Line {
-        frags: vec![Frag {
-            x: 0.0,
-            text,
-            face: span.face,
-            color: span.color,
-            link: None,
-            width,
-        }],
-        width,
-    }
 }
 
 fn row_height(cells: &[CellLines]) -> f32 {
@@ -1692,12 +2093,13 @@ fn column_widths(
     rows: &[Vec<Vec<Span>>],
     columns: usize,
     total: f32,
+    fonts: &Fonts,
 ) -> Vec<f32> {
     let natural_of = |spans: &[Span]| -> f32 {
         spans
             .iter()
             .flat_map(|s| s.text.split('\n').map(move |t| (s.face, t)))
-            .map(|(face, t)| font(face).width(t, TABLE_SIZE))
+            .map(|(face, t)| fonts.width(t, face, TABLE_SIZE))
             .sum::<f32>()
             + 2.0 * CELL_PAD
             + 1.0
@@ -1750,6 +2152,7 @@ fn column_widths(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fonts::dejavu;
 
     fn options() -> PdfOptions {
         let mut options = PdfOptions::new(
@@ -1782,7 +2185,8 @@ mod tests {
             color: INK,
             link: None,
         };
-        let lines = wrap(std::slice::from_ref(&span), 10.0, 200.0);
+        let fonts = Fonts::new(&[]);
+        let lines = wrap(std::slice::from_ref(&span), 10.0, 200.0, &fonts);
         assert!(lines.len() > 3, "the long word spans several lines");
         for line in &lines {
             assert!(line.width <= 200.0 + 0.01, "line too wide: {}", line.width);
@@ -1796,9 +2200,9 @@ mod tests {
 
     #[test]
     fn widths_come_from_the_glyph_metrics() {
-        let regular = font(Face::Regular);
+        let regular = dejavu(Face::Regular);
         assert!(regular.width("WWWW", 10.0) > regular.width("iiii", 10.0) * 2.0);
-        let mono = font(Face::Mono);
+        let mono = dejavu(Face::Mono);
         assert!((mono.width("WWWW", 10.0) - mono.width("iiii", 10.0)).abs() < 0.01);
     }
 
@@ -1874,8 +2278,8 @@ mod tests {
             markdown.push_str(&format!("| 10:{i:03} | **Event** number {i} `mono` |\n"));
         }
         let render = |parts: usize| {
-            let (doc, pages, _) = lay_out(&markdown, &options()).unwrap();
-            serialise(doc, pages, parts).unwrap()
+            let laid_out = lay_out(&markdown, &options()).unwrap();
+            serialise(laid_out.doc, laid_out.pages, parts).unwrap()
         };
         let whole = render(1);
         let joined = render(3);
@@ -2011,6 +2415,372 @@ mod tests {
         options.title.push_str(" (changed)");
         let changed = render_pdf(&markdown, &options).unwrap();
         assert!(changed != first);
+    }
+
+    const CJK: &str = "決済システムの障害";
+    const EMOJI: &str = "🔥";
+    const HEBREW: &str = "שלום עולם";
+    const ARABIC: &str = "مرحبا بالعالم";
+
+    /// The text `pdftotext` extracts from a PDF (physical layout off, the
+    /// default reading order), without the direction marks it wraps
+    /// right-to-left words in; `None` when poppler-utils is not installed.
+    fn pdftotext(pdf: &[u8]) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("document.pdf");
+        std::fs::write(&path, pdf).unwrap();
+        let output = std::process::Command::new("pdftotext")
+            .arg(&path)
+            .arg("-")
+            .output()
+            .ok()?;
+        assert!(output.status.success(), "pdftotext fails on the PDF");
+        let text = String::from_utf8(output.stdout).expect("pdftotext writes UTF-8");
+        Some(
+            text.chars()
+                .filter(|c| !matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+                .collect(),
+        )
+    }
+
+    fn scripts_markdown() -> String {
+        format!(
+            "# {CJK}\n\nStatus: {EMOJI} on fire since 10:02.\n\n{HEBREW}\n\n{ARABIC}\n\n\
+             A sentence with {HEBREW} inside, then {ARABIC} too.\n\n\
+             | Script | Text |\n|---|---|\n| Japanese | {CJK} |\n| Hebrew | {HEBREW} |\n\
+             | Arabic | {ARABIC} |\n| Emoji | {EMOJI} |\n\n```\nlet s = \"{CJK}\";\n```\n"
+        )
+    }
+
+    #[test]
+    fn every_script_comes_back_in_reading_order() {
+        let missing = uncovered_characters(&scripts_markdown(), &system_font_dirs());
+        if !missing.is_empty() {
+            eprintln!(
+                "skipped: no installed font covers {missing:?}; install fonts-noto-cjk, \
+                 fonts-noto-core and fonts-symbola (.ci/run does)"
+            );
+            return;
+        }
+        let laid_out = lay_out(&scripts_markdown(), &options()).unwrap();
+        assert!(laid_out.missing.is_empty(), "{:?}", laid_out.missing);
+        for needle in [CJK, EMOJI, HEBREW, ARABIC] {
+            assert!(laid_out.text.contains(needle), "{needle} in the drawn text");
+        }
+        let pdf = render_pdf(&scripts_markdown(), &options()).unwrap();
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let fonts: Vec<String> = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_dict().ok()?.get(b"FontName").ok()?.as_name().ok())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        assert!(
+            fonts.iter().any(|f| f.contains("CJK")),
+            "a CJK font is embedded: {fonts:?}"
+        );
+        assert!(
+            fonts.iter().any(|f| f.contains("Symbola")),
+            "a monochrome emoji font is embedded: {fonts:?}"
+        );
+        let Some(text) = pdftotext(&pdf) else {
+            eprintln!("skipped the extraction: pdftotext (poppler-utils) is not installed");
+            return;
+        };
+        for needle in [CJK, EMOJI, HEBREW, ARABIC] {
+            assert!(text.contains(needle), "{needle} missing from:\n{text}");
+        }
+        assert!(text.matches(CJK).count() >= 3, "title, cell, code:\n{text}");
+        assert!(text.contains(&format!("Status: {EMOJI} on fire")), "{text}");
+        assert!(!text.contains('\u{FFFD}'), "{text}");
+    }
+
+    #[test]
+    fn hebrew_and_arabic_are_laid_out_right_to_left_and_shaped() {
+        // DejaVu has Hebrew and Arabic: no fallback font is involved.
+        let fonts = Fonts::new(&[]);
+        let span = |text: &str| Span {
+            text: text.to_string(),
+            face: Face::Regular,
+            color: INK,
+            link: None,
+        };
+        let lines = wrap(&[span(HEBREW)], 10.0, 400.0, &fonts);
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].rtl, "a Hebrew paragraph is right to left");
+        assert!(lines[0].frags.iter().all(|f| f.rtl));
+        let glyphs = dejavu(Face::Regular).shape(HEBREW, true);
+        let nominal = |c: char| dejavu(Face::Regular).glyph(c).unwrap();
+        assert_eq!(
+            glyphs[0].gid,
+            nominal('ם'),
+            "the last letter is drawn leftmost"
+        );
+        assert_eq!(glyphs.last().unwrap().gid, nominal('ש'));
+        let read: String = glyphs.iter().rev().map(|g| g.text.as_str()).collect();
+        assert_eq!(read, HEBREW, "each glyph stands for its letter");
+
+        // Arabic letters take their joined forms: few glyphs are the
+        // isolated letters the character map gives.
+        let glyphs = dejavu(Face::Regular).shape(ARABIC, true);
+        let isolated = glyphs
+            .iter()
+            .zip(ARABIC.chars().rev())
+            .filter(|(g, c)| g.gid == nominal(*c))
+            .count();
+        assert!(
+            isolated <= 3,
+            "{isolated} of {} glyphs unjoined",
+            glyphs.len()
+        );
+        let read: String = glyphs.iter().rev().map(|g| g.text.as_str()).collect();
+        assert_eq!(read, ARABIC);
+
+        // In a left-to-right paragraph, the right-to-left words are
+        // reversed in place and the rest keeps its order.
+        let lines = wrap(
+            &[span(&format!("Then {HEBREW} said hi"))],
+            10.0,
+            400.0,
+            &fonts,
+        );
+        let line = &lines[0];
+        assert!(!line.rtl);
+        let texts: Vec<(&str, bool)> = line
+            .frags
+            .iter()
+            .map(|f| (f.text.as_str(), f.rtl))
+            .collect();
+        assert_eq!(
+            texts,
+            [("Then ", false), (HEBREW, true), (" said hi", false)]
+        );
+        for pair in line.frags.windows(2) {
+            assert!(
+                (pair[0].x + pair[0].width - pair[1].x).abs() < 0.01,
+                "{pair:?}"
+            );
+        }
+
+        // The extracted text reads in logical order, with DejaVu alone.
+        let mut options = options();
+        options.font_dirs = Vec::new();
+        let markdown =
+            format!("{HEBREW}\n\n{ARABIC}\n\n| A | B |\n|---|---|\n| {ARABIC} | {HEBREW} (1) |\n");
+        let pdf = render_pdf(&markdown, &options).unwrap();
+        if let Some(text) = pdftotext(&pdf) {
+            assert!(text.contains(HEBREW), "{text}");
+            assert!(text.contains(ARABIC), "{text}");
+        } else {
+            eprintln!("skipped the extraction: pdftotext (poppler-utils) is not installed");
+        }
+    }
+
+    #[test]
+    fn characters_no_font_covers_are_drawn_as_placeholders_and_counted() {
+        let mut options = options();
+        options.font_dirs = Vec::new();
+        // A tag character (default ignorable, in no font here) is not drawn.
+        let markdown = format!("Before {CJK} {EMOJI} after\u{E007F}.");
+        let laid_out = lay_out(&markdown, &options).unwrap();
+        let count: usize = laid_out.missing.values().sum();
+        assert_eq!(count, CJK.chars().count() + 1, "{:?}", laid_out.missing);
+        assert_eq!(laid_out.missing.get(&'🔥'), Some(&1));
+        let placeholders = "\u{FFFD}".repeat(CJK.chars().count());
+        assert!(
+            laid_out
+                .text
+                .contains(&format!("Before {placeholders} \u{FFFD} after.")),
+            "{}",
+            laid_out.text
+        );
+        let pdf = render_pdf(&markdown, &options).unwrap();
+        let text = pages_text(&pdf).concat();
+        assert_eq!(text.matches('\u{FFFD}').count(), count, "{text}");
+        assert_eq!(
+            uncovered_characters(&markdown, &[]),
+            CJK.chars()
+                .chain([EMOJI.chars().next().unwrap()])
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn dejavu_text_takes_the_simple_path() {
+        let fonts = Fonts::new(&system_font_dirs());
+        for (text, face) in [
+            (
+                "Plain text, punctuation — and “quotes” ✓ → €",
+                Face::Regular,
+            ),
+            ("Ümlaut Ελληνικά Кириллица", Face::Bold),
+            ("fn main() { println!(\"{x:?}\"); }", Face::Mono),
+        ] {
+            let runs = fonts.runs(text, face);
+            assert_eq!(runs, [(FontRef::dejavu(face), text)]);
+            assert!(!text.chars().any(fonts::needs_shaping));
+            let span = Span {
+                text: text.to_string(),
+                face,
+                color: INK,
+                link: None,
+            };
+            for line in wrap(&[span], 10.0, 120.0, &fonts) {
+                assert!(
+                    line.frags
+                        .iter()
+                        .all(|f| !f.rtl && f.font == FontRef::dejavu(face))
+                );
+            }
+        }
+        assert!(
+            !fonts.fallback_consulted(),
+            "the fallback fonts are never indexed for DejaVu text"
+        );
+    }
+
+    #[test]
+    fn cjk_text_breaks_between_ideographs() {
+        let fonts = Fonts::new(&system_font_dirs());
+        let span = Span {
+            text: format!("Impact: {}", CJK.repeat(12)),
+            face: Face::Regular,
+            color: INK,
+            link: None,
+        };
+        let lines = wrap(&[span], 10.0, 200.0, &fonts);
+        assert!(lines.len() > 2);
+        assert!(
+            lines[0].frags[0].text.starts_with("Impact: "),
+            "the ideographs start on the first line: {:?}",
+            lines[0].frags
+        );
+        for line in &lines {
+            assert!(line.width <= 200.0 + 0.01, "{}", line.width);
+        }
+        let joined: String = lines
+            .iter()
+            .flat_map(|l| l.frags.iter().map(|f| f.text.as_str()))
+            .collect();
+        assert_eq!(joined, format!("Impact: {}", CJK.repeat(12)));
+        assert!(
+            !fonts::breaks_between('決', '。'),
+            "no break before a full stop"
+        );
+        assert!(
+            !fonts::breaks_between('「', '決'),
+            "nor after an opening bracket"
+        );
+    }
+
+    /// The number of the first page whose text contains `needle`.
+    fn page_of(pages: &[String], needle: &str) -> usize {
+        pages
+            .iter()
+            .position(|p| squash(p).contains(needle))
+            .unwrap_or_else(|| panic!("{needle} on no page"))
+            + 1
+    }
+
+    #[test]
+    fn headings_stay_with_what_follows_them() {
+        let followers = [
+            "| When | What |\n|---|---|\n| 10:00 | Follower row with a long text that wraps over several lines of the table cell, as timeline entries do, and then some more words to make it three lines at least |\n",
+            "Follower paragraph.\n",
+            "```\nFollower code\n```\n",
+            "- Follower item\n",
+        ];
+        for follower in followers {
+            let mut moved = 0;
+            for filler in 30..75 {
+                let mut markdown = String::new();
+                for i in 0..filler {
+                    markdown.push_str(&format!("Filler paragraph {i}.\n\n"));
+                }
+                markdown.push_str("## Section heading\n\n");
+                markdown.push_str(follower);
+                let pdf = render_pdf(&markdown, &options()).unwrap();
+                let pages = pages_text(&pdf);
+                let heading = page_of(&pages, "Section heading");
+                assert_eq!(
+                    heading,
+                    page_of(&pages, "Follower"),
+                    "with {filler} paragraphs the heading is alone at the bottom of page {heading}"
+                );
+                if heading > 1 && !squash(&pages[heading - 1]).contains("Filler") {
+                    moved += 1;
+                }
+            }
+            assert!(
+                moved > 0,
+                "no filler length puts the heading at a page break"
+            );
+        }
+    }
+
+    #[test]
+    fn table_headers_stay_with_the_first_row_and_repeat() {
+        for filler in 30..75 {
+            let mut markdown = String::new();
+            for i in 0..filler {
+                markdown.push_str(&format!("Filler paragraph {i}.\n\n"));
+            }
+            markdown.push_str("| When | What happened |\n|---|---|\n");
+            markdown.push_str("| 10:00 | First row with a long text that wraps over several lines of the table cell, as timeline entries do, and then some more words to make it three lines at least |\n");
+            for i in 0..80 {
+                markdown.push_str(&format!("| 10:{i:02} | Event number {i} |\n"));
+            }
+            let pdf = render_pdf(&markdown, &options()).unwrap();
+            let pages = pages_text(&pdf);
+            let header = page_of(&pages, "What happened");
+            assert_eq!(
+                header,
+                page_of(&pages, "First row"),
+                "with {filler} paragraphs"
+            );
+            let last = page_of(&pages, "Event number 79");
+            for page in header..=last {
+                assert!(
+                    pages[page - 1].contains("What happened"),
+                    "page {page} of the table repeats its header"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_title_is_shortened_before_the_marking() {
+        let titles = [
+            "INC-1 post-mortem: Cloudflare global 502 outage caused by a WAF rule regular expression (July 2, 2019)".to_string(),
+            format!("INC-2 post-mortem: {}", CJK.repeat(8)),
+            format!("INC-3 post-mortem: {}", HEBREW.repeat(10)),
+            "INC-4 Short title".to_string(),
+        ];
+        for title in titles {
+            let mut options = options();
+            options.title = title.clone();
+            let mut doc = PdfDocument::new(&title);
+            let layout = Layout::new(&options, &mut doc);
+            let header = layout.header();
+            let marking = header.marking.as_ref().expect("a marking");
+            let room = layout.page_width - 2.0 * MARGIN_X - marking.width - 16.0;
+            assert!(
+                header.title.width <= room + 0.01,
+                "{title}: the title reaches the marking"
+            );
+            let shown: String = header.title.frags.iter().map(|f| f.text.as_str()).collect();
+            if title.starts_with("INC-4") {
+                assert_eq!(shown, title);
+            } else {
+                assert!(
+                    shown.ends_with('…') || shown.starts_with('…'),
+                    "{title}: {shown}"
+                );
+                assert!(header.title.width > room * 0.8, "{title}: cut short");
+            }
+        }
     }
 
     /// A 4×2 RGB PNG.

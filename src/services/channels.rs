@@ -18,7 +18,7 @@ use crate::{
         address_policy::{AddressPolicy, REGISTRATION_RESOLVE_TIMEOUT},
         webhook::slack_payload,
     },
-    reports::digest::render,
+    reports::email::{MailBody, MailLinks, render_mail},
     services::{
         Context, find_incident, new_id,
         outbox::{self, NewDelivery},
@@ -203,6 +203,9 @@ struct SitrepMail<'a> {
     current_actions: Vec<String>,
     next_update_due: Option<String>,
     author: Option<&'a str>,
+    /// Links into the service, when `mail.link_base_url` is set.
+    incident_url: Option<String>,
+    sitrep_url: Option<String>,
 }
 
 /// Queue the new sitrep for every channel of its incident, inside the
@@ -223,8 +226,9 @@ pub async fn enqueue_sitrep<C: ConnectionTrait>(
         return Ok(0);
     }
     let reference = IncidentRef::display(incident.number);
-    let text = render(
-        "sitrep_email.txt",
+    let links = MailLinks::from_settings(&ctx.settings);
+    let MailBody { text, html } = render_mail(
+        "sitrep_email",
         SitrepMail {
             version: sitrep.version,
             incident: reference.clone(),
@@ -239,6 +243,8 @@ pub async fn enqueue_sitrep<C: ConnectionTrait>(
             current_actions: parse_json_list(&sitrep.current_actions),
             next_update_due: sitrep.next_update_due.map(|d| d.to_rfc3339()),
             author: sitrep.author.as_deref(),
+            incident_url: links.incident(&reference),
+            sitrep_url: links.sitrep(&reference, sitrep.version),
         },
     )?;
     let subject = format!(
@@ -262,6 +268,7 @@ pub async fn enqueue_sitrep<C: ConnectionTrait>(
                     } else {
                         text.clone()
                     },
+                    html: (!webhook).then(|| html.clone()),
                     message_id: format!("<sitrep-{}-{}@{domain}>", sitrep.id, channel.id),
                     sitrep_id: Some(sitrep.id),
                     ..NewDelivery::default()

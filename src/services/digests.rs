@@ -110,6 +110,7 @@ pub async fn generate<C: ConnectionTrait>(
     let mut options = PdfOptions::new(format!("Ops Review digest {week}"), period_end);
     options.subject = format!("Ops Review digest {week}, {}", model.period);
     options.paper = settings.documents.paper_size;
+    options.font_dirs = settings.documents.font_dirs.clone();
     options
         .images
         .insert(render::CHART_REF.to_string(), chart_png.clone());

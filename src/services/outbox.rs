@@ -19,7 +19,10 @@ pub struct NewDelivery {
     pub channel: String,
     pub recipient: String,
     pub subject: String,
+    /// The text body of an e-mail, or the JSON body of a webhook call.
     pub payload: String,
+    /// The HTML body of an e-mail (sitrep, reminder).
+    pub html: Option<String>,
     pub message_id: String,
     pub digest_week: Option<String>,
     pub send_number: Option<i32>,
@@ -36,6 +39,7 @@ pub fn pending(new: NewDelivery, now: DateTime<Utc>) -> delivery::ActiveModel {
         recipient: new.recipient,
         subject: new.subject,
         payload: new.payload,
+        html: new.html,
         message_id: new.message_id,
         digest_week: new.digest_week,
         send_number: new.send_number,

@@ -28,11 +28,11 @@ use crate::{
     error::ServiceError,
     reports::{
         self, CleanupRow, Figure, Format, PostmortemDocument, RemediationRow, RoleRow,
-        SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow, Variant, html,
+        SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow, Variant, figures, html,
         pdf::{self, PdfOptions},
         redaction::{Leak, RedactionRules, RuleOrigin},
     },
-    services::redactions,
+    services::{redactions, stats},
 };
 
 /// The sections a new post-mortem starts with: key, title, visibility.
@@ -708,32 +708,21 @@ impl TimeFormat {
     }
 }
 
-/// `1 h 19 min`, `45 s`, `2 d 3 h`.
-pub fn format_duration(duration: chrono::TimeDelta) -> String {
-    let secs = duration.num_seconds();
-    if secs < 0 {
-        return "—".into();
-    }
-    let (d, h, m, s) = (
-        secs / 86_400,
-        (secs % 86_400) / 3600,
-        (secs % 3600) / 60,
-        secs % 60,
-    );
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
+/// The time from one milestone to another, written as every figure is
+/// ([`figures::duration`]); "not recorded" without both.
+fn between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
+    match (from, to) {
+        (Some(a), Some(b)) => figures::duration((b - a).num_seconds()),
+        _ => "not recorded".into(),
     }
 }
 
-fn between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> String {
-    match (from, to) {
-        (Some(a), Some(b)) => format_duration(b - a),
-        _ => "not recorded".into(),
+/// A time figure as a document lists it: its label (which says what it
+/// counts from) and its value.
+fn time_figure(label: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Figure {
+    Figure {
+        label: figures::capitalised(label),
+        value: between(from, to),
     }
 }
 
@@ -748,8 +737,21 @@ fn public_role(role: &str) -> &'static str {
     }
 }
 
-fn humanize(value: &str) -> String {
-    value.replace('_', " ")
+/// Whether `event` is one of Debrief's own notes that only records when
+/// history was entered. Debrief writes its notes when it is told (an
+/// incident opened, a role assigned, a sitrep issued, a status changed),
+/// which for a live incident is the time they describe. An incident
+/// recorded after it was resolved — back-filled through the API, or
+/// brought in by an import with its own notes — gets notes dated after
+/// its resolution ("Incident INC-6 opened as sev1, status resolved."):
+/// they describe the data entry, not the incident, so documents leave
+/// them out. The timeline API keeps them, as the record of who entered
+/// what when.
+fn records_only_data_entry(incident: &incident::Model, event: &timeline_event::Model) -> bool {
+    event.source == EventSource::System.as_str()
+        && incident
+            .resolved_at
+            .is_some_and(|resolved| incident.created_at > resolved && event.occurred_at > resolved)
 }
 
 /// Where each piece of public text came from: (field, the text as
@@ -808,33 +810,30 @@ fn build_document(
             });
         }
     }
-    if public && let (Some(a), Some(b)) = (incident.started_at, incident.resolved_at) {
-        milestones.push(Figure {
-            label: "Duration".into(),
-            value: format_duration(b - a),
-        });
+    // The time figures count as the digest's do (README, "Digest
+    // figures"): from the incident's start, or from detection for the
+    // time to acknowledge.
+    let start = Some(stats::opened_at(incident));
+    if public && incident.resolved_at.is_some() {
+        milestones.push(time_figure(
+            figures::TIME_TO_RESOLVE,
+            start,
+            incident.resolved_at,
+        ));
     }
-    let figures = vec![
-        Figure {
-            label: "Time to detect (start → detected)".into(),
-            value: between(incident.started_at, incident.detected_at),
-        },
-        Figure {
-            label: "Time to acknowledge (detected → acknowledged)".into(),
-            value: between(incident.detected_at, incident.acknowledged_at),
-        },
-        Figure {
-            label: "Time to mitigate (detected → mitigated)".into(),
-            value: between(incident.detected_at, incident.mitigated_at),
-        },
-        Figure {
-            label: "Time to resolve (detected → resolved)".into(),
-            value: between(incident.detected_at, incident.resolved_at),
-        },
-        Figure {
-            label: "Total duration (start → resolved)".into(),
-            value: between(incident.started_at, incident.resolved_at),
-        },
+    let time_figures = vec![
+        time_figure(
+            figures::TIME_TO_DETECT,
+            incident.started_at,
+            incident.detected_at,
+        ),
+        time_figure(
+            figures::TIME_TO_ACKNOWLEDGE,
+            incident.detected_at,
+            incident.acknowledged_at,
+        ),
+        time_figure(figures::TIME_TO_MITIGATE, start, incident.mitigated_at),
+        time_figure(figures::TIME_TO_RESOLVE, start, incident.resolved_at),
     ];
     let sections = record
         .view
@@ -852,9 +851,10 @@ fn build_document(
         .timeline
         .iter()
         .filter(|e| !public || e.visibility == Visibility::Public.as_str())
+        .filter(|e| !records_only_data_entry(incident, e))
         .map(|e| TimelineRow {
             at: fmt.time(e.occurred_at),
-            kind: humanize(&e.kind),
+            kind: figures::words(&e.kind),
             author: if public {
                 String::new()
             } else {
@@ -871,7 +871,7 @@ fn build_document(
         .iter()
         .map(|u| StatusUpdateRow {
             at: fmt.time(u.posted_at),
-            status: u.status.clone(),
+            status: figures::words(&u.status),
             message: clean(
                 format!("status update {} ({})", u.id, fmt.time(u.posted_at)),
                 &u.message,
@@ -910,9 +910,9 @@ fn build_document(
             reference: IncidentRef::display(incident.number),
             title,
             severity: incident.severity.clone(),
-            incident_status: incident.status.clone(),
-            status: humanize(&pm.status),
-            kind: humanize(&pm.kind),
+            incident_status: figures::words(&incident.status),
+            status: figures::words(&pm.status),
+            kind: figures::words(&pm.kind),
             owner: pm.owner.clone(),
             due_date: record.view.due_date.map(|d| d.to_string()),
             review_at: pm.review_at.map(|at| fmt.time(at)),
@@ -920,12 +920,12 @@ fn build_document(
             affected_components,
             time_zone: fmt.zone_name(),
             milestones,
-            figures,
+            figures: time_figures,
             roles: record
                 .roles
                 .iter()
                 .map(|r| RoleRow {
-                    role: humanize(&r.role),
+                    role: figures::words(&r.role),
                     person: r.person.clone(),
                     assigned_at: fmt.time(r.assigned_at),
                     relieved_at: r.relieved_at.map(|at| fmt.time(at)),
@@ -947,7 +947,7 @@ fn build_document(
                 .cleanup
                 .iter()
                 .map(|c| CleanupRow {
-                    kind: humanize(&c.kind),
+                    kind: figures::words(&c.kind),
                     description: c.description.clone(),
                     owner: c.owner.clone().unwrap_or_default(),
                     status: match &c.reason {
@@ -962,10 +962,10 @@ fn build_document(
                 .map(|r| RemediationRow {
                     reference: format!("REM-{}", r.number),
                     title: r.title.clone(),
-                    kind: r.kind.clone(),
+                    kind: figures::words(&r.kind),
                     priority: r.priority.clone(),
                     owner: r.owner.clone().unwrap_or_default(),
-                    status: humanize(&r.status),
+                    status: figures::words(&r.status),
                     due_date: r.due_date.map_or_else(|| "—".into(), |d| d.to_string()),
                 })
                 .collect(),
@@ -1077,6 +1077,7 @@ fn pdf_options(ctx: &Context, document: &PostmortemDocument, at: DateTime<Utc>) 
         Variant::Public => "Post-mortem".into(),
     };
     options.paper = ctx.settings.documents.paper_size;
+    options.font_dirs = ctx.settings.documents.font_dirs.clone();
     if document.variant == Variant::Internal {
         options.marking = Some("INTERNAL".into());
     }
@@ -1683,17 +1684,34 @@ pub async fn published(ctx: &Context, limit: u64) -> Result<Vec<PublicEntry>, Se
 /// What a public address leads to.
 #[derive(Debug)]
 pub enum PublicPage {
-    /// The stored public HTML of the latest publication.
-    Page(Vec<u8>),
+    /// A stored public document of the latest publication.
+    Found(PublishedFile),
     /// A post-mortem was published here, and was withdrawn or moved.
     Gone,
 }
 
-/// The public page under `slug`: the latest publication of the post-mortem
-/// that has this address now, [`PublicPage::Gone`] for an address a
-/// post-mortem has left (withdrawn, or moved because a redaction rule came
-/// to match it), not found otherwise.
-pub async fn public_page(ctx: &Context, slug: &str) -> Result<PublicPage, ServiceError> {
+/// A stored public document, with the dates a reader is shown.
+#[derive(Debug)]
+pub struct PublishedFile {
+    pub content: Vec<u8>,
+    pub title: String,
+    pub version: i32,
+    /// When this version was published.
+    pub published_at: DateTime<Utc>,
+    /// When the first version was published.
+    pub first_published_at: DateTime<Utc>,
+}
+
+/// The public document (`Html` or `Pdf`) under `slug`: of the latest
+/// publication of the post-mortem that has this address now,
+/// [`PublicPage::Gone`] for an address a post-mortem has left (withdrawn,
+/// or moved because a redaction rule came to match it), not found
+/// otherwise.
+pub async fn public_page(
+    ctx: &Context,
+    slug: &str,
+    format: Format,
+) -> Result<PublicPage, ServiceError> {
     let not_found = || ServiceError::NotFound(format!("published post-mortem {slug:?}"));
     let live = postmortem::Entity::find()
         .filter(postmortem::Column::Slug.eq(slug))
@@ -1720,11 +1738,17 @@ pub async fn public_page(ctx: &Context, slug: &str) -> Result<PublicPage, Servic
     let snapshot = postmortem_snapshot::Entity::find()
         .filter(postmortem_snapshot::Column::PublicationId.eq(publication.id))
         .filter(postmortem_snapshot::Column::Variant.eq(Variant::Public.as_str()))
-        .filter(postmortem_snapshot::Column::Format.eq(Format::Html.extension()))
+        .filter(postmortem_snapshot::Column::Format.eq(format.extension()))
         .one(&ctx.db)
         .await?
         .ok_or_else(not_found)?;
-    Ok(PublicPage::Page(snapshot.content))
+    Ok(PublicPage::Found(PublishedFile {
+        content: snapshot.content,
+        title: publication.title,
+        version: publication.version,
+        published_at: publication.published_at,
+        first_published_at: pm.first_published_at.unwrap_or(publication.published_at),
+    }))
 }
 
 /// Withdraw a publication: its page answers `410 Gone` and it leaves the
@@ -1906,15 +1930,6 @@ mod tests {
             Some(day("2026-12-02"))
         );
         assert_eq!(due_after(day("2026-11-18"), DuePeriod::None), None);
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        let d = chrono::TimeDelta::seconds;
-        assert_eq!(format_duration(d(45)), "45 s");
-        assert_eq!(format_duration(d(19 * 60)), "19 min");
-        assert_eq!(format_duration(d(3600 + 19 * 60)), "1 h 19 min");
-        assert_eq!(format_duration(d(2 * 86_400 + 3 * 3600 + 5)), "2 d 3 h");
     }
 
     #[test]

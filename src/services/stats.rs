@@ -153,7 +153,9 @@ pub struct OverdueItem {
     pub team: Option<String>,
     /// When it was due.
     pub due_date: NaiveDate,
-    /// Days from the due date to the period's last day.
+    /// Days overdue at the end of the period: from the due date to the
+    /// day the period ends on, so at least 1 (an item due that day is not
+    /// overdue yet).
     pub days_overdue: i64,
 }
 
@@ -194,7 +196,9 @@ pub struct OverduePostmortem {
     pub status: String,
     /// When it was due.
     pub due_date: NaiveDate,
-    /// Days from the due date to the period's last day.
+    /// Days overdue at the end of the period: from the due date to the
+    /// day the period ends on, so at least 1 (an item due that day is not
+    /// overdue yet).
     pub days_overdue: i64,
 }
 
@@ -266,6 +270,13 @@ pub struct PeriodStats {
     pub pending_cleanup: Vec<PendingCleanup>,
     /// Incidents whose customer updates ran late, by reference.
     pub late_customer_updates: Vec<LateCustomerUpdates>,
+}
+
+/// Days overdue on `today` of something due on `due`, counted as the
+/// reminders count them: 1 the day after the due date (on the due date it
+/// is due today, not overdue).
+pub fn days_overdue(due: NaiveDate, today: NaiveDate) -> i64 {
+    (today - due).num_days()
 }
 
 /// An incident's start: `started_at`, else `detected_at`, else its record's creation.
@@ -434,7 +445,6 @@ async fn postmortem_figures<C: ConnectionTrait>(
     use sea_orm::PaginatorTrait;
     let first_day = from.with_timezone(&tz).date_naive();
     let end_day = to.with_timezone(&tz).date_naive();
-    let last_day = end_day.pred_opt().unwrap_or(end_day);
     let due = postmortem::Entity::find()
         .filter(postmortem::Column::DueOn.gte(first_day))
         .filter(postmortem::Column::DueOn.lt(end_day))
@@ -487,7 +497,7 @@ async fn postmortem_figures<C: ConnectionTrait>(
                 owner: pm.owner,
                 status: pm.status,
                 due_date: due,
-                days_overdue: (last_day - due).num_days(),
+                days_overdue: days_overdue(due, end_day),
             })
         })
         .collect();
@@ -519,7 +529,6 @@ async fn remediation_figures<C: ConnectionTrait>(
     let first_day = from.with_timezone(&tz).date_naive();
     // The day `to` falls on: an item due before it is overdue at `to`.
     let end_day = to.with_timezone(&tz).date_naive();
-    let last_day = end_day.pred_opt().unwrap_or(end_day);
     let opened = count(
         db,
         Condition::all()
@@ -580,7 +589,7 @@ async fn remediation_figures<C: ConnectionTrait>(
                 owner: item.owner,
                 team: item.team,
                 due_date: due,
-                days_overdue: (last_day - due).num_days(),
+                days_overdue: days_overdue(due, end_day),
             })
         })
         .collect();
@@ -742,7 +751,16 @@ async fn late_customer_updates<C: ConnectionTrait>(
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use chrono::NaiveDate;
+
+    use super::{days_overdue, median};
+
+    #[test]
+    fn overdue_counts_start_at_one() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        assert_eq!(days_overdue(day(22), day(23)), 1, "due yesterday");
+        assert_eq!(days_overdue(day(13), day(23)), 10);
+    }
 
     #[test]
     fn median_is_the_middle_or_the_mean_of_the_two_middles() {

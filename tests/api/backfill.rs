@@ -226,7 +226,7 @@ async fn imported_history_needs_no_postmortem_and_old_follow_ups_are_overdue() {
     let remediations = &week["stats"]["remediations"];
     assert_eq!(remediations["overdue"], 1);
     assert_eq!(remediations["overdue_items"][0]["reference"], "REM-1");
-    assert_eq!(remediations["overdue_items"][0]["days_overdue"], 417);
+    assert_eq!(remediations["overdue_items"][0]["days_overdue"], 418);
     let markdown = week["markdown"].as_str().unwrap();
     assert!(
         markdown.contains("No post-mortem is overdue."),

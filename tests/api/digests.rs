@@ -96,7 +96,9 @@ async fn stats_count_what_the_readme_defines() {
         .collect();
     assert_eq!(statuses, ["draft", "in_review"]);
     // Cloudflare's (sev1, started Friday 19th) was due Sunday 22nd, is in
-    // review, so overdue by 0 days at the week's end; GitHub's (sev2, five
+    // review, so 1 day overdue at the week's end (Monday 23rd, 00:00: an
+    // item due on a day is overdue from the next, and counts from 1 as the
+    // reminders do); GitHub's (sev2, five
     // business days) is due on Tuesday 24th, in the next week; Stripe's
     // (W46) was published on 13 November.
     let pm = &stats["postmortems"];
@@ -105,7 +107,7 @@ async fn stats_count_what_the_readme_defines() {
     assert_eq!(pm["overdue"], 1);
     assert_eq!(pm["overdue_items"][0]["incident"], "INC-3");
     assert_eq!(pm["overdue_items"][0]["due_date"], "2026-11-22");
-    assert_eq!(pm["overdue_items"][0]["days_overdue"], 0);
+    assert_eq!(pm["overdue_items"][0]["days_overdue"], 1);
     assert_eq!(pm["overdue_items"][0]["owner"], "chidi@example.com");
 
     let w46 = app.get("/stats?from=2026-11-09&to=2026-11-15").await;
@@ -115,7 +117,7 @@ async fn stats_count_what_the_readme_defines() {
     assert_eq!(w46["postmortems"]["due"], 1, "Stripe's, due 14 November");
     assert_eq!(w46["postmortems"]["published"], 1);
     assert_eq!(w46["postmortems"]["overdue"], 0);
-    // A week on, GitHub's is overdue too (by five days on Sunday 29th).
+    // A week on, GitHub's is overdue too (6 days when the week ends).
     let w48 = app.get("/stats?from=2026-11-23&to=2026-11-29").await;
     let w48: Value = w48.json().await.unwrap();
     assert_eq!(w48["postmortems"]["due"], 1, "GitHub's, due 24 November");
@@ -131,7 +133,7 @@ async fn stats_count_what_the_readme_defines() {
             )
         })
         .collect();
-    assert_eq!(overdue, [("INC-3", 7), ("INC-2", 5)]);
+    assert_eq!(overdue, [("INC-3", 8), ("INC-2", 6)]);
 }
 
 async fn w47(app: &TestApp) -> Value {
@@ -171,7 +173,7 @@ async fn a_post_mortem_is_due_by_its_severity_until_a_date_is_set() {
         "{pm}"
     );
     assert_eq!(pm["overdue_items"][0]["due_date"], "2026-11-19");
-    assert_eq!(pm["overdue_items"][0]["days_overdue"], 3);
+    assert_eq!(pm["overdue_items"][0]["days_overdue"], 4);
     // A date set on the post-mortem wins over the severity's.
     let resp = app
         .api(reqwest::Method::PUT, "/incidents/INC-1/postmortem")
@@ -348,13 +350,20 @@ async fn a_real_smtp_conversation_delivers_text_html_and_stable_ids() {
         assert!(text.contains("INC-3"));
         let html = parsed.body_html(0).unwrap();
         assert!(
-            html.contains("<h1>Ops Review digest 2026-W47</h1>"),
+            html.contains(
+                "<h1>Ops Review digest <span style=\"white-space: nowrap;\">2026-W47</span></h1>"
+            ),
             "{html}"
         );
-        assert!(html.contains("data:image/png;base64,"));
+        // The chart is an inline part shown by cid: (see `mails`).
+        assert!(html.contains("<img src=\"cid:chart.digest-2026-W47-1-"));
+        assert!(!html.contains("data:image/png;base64,"));
         // The PDF is attached, and carries the chart as an image.
-        assert_eq!(parsed.attachment_count(), 1);
-        let attachment = parsed.attachment(0).unwrap();
+        assert_eq!(parsed.attachment_count(), 2, "the chart and the PDF");
+        let attachment = parsed
+            .attachments()
+            .find(|a| a.attachment_name() == Some("ops-review-2026-W47.pdf"))
+            .unwrap();
         assert_eq!(
             attachment.attachment_name(),
             Some("ops-review-2026-W47.pdf")

@@ -579,7 +579,8 @@ async fn publishing_stores_snapshots_and_serves_public_pages() {
         assert!(d["size"].as_i64().unwrap() > 0);
     }
 
-    // The public page: no token needed, exactly the stored bytes.
+    // The public page: no token needed; the stored document in the site's
+    // frame (a link to the index, the dates, the PDF of the same version).
     let page = app
         .client
         .get(app.url(&format!("/public/postmortems/{slug}")))
@@ -589,14 +590,30 @@ async fn publishing_stores_snapshots_and_serves_public_pages() {
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     let html = page.bytes().await.unwrap();
-    let public_html = documents
+    {
+        let page = String::from_utf8_lossy(&html);
+        assert!(page.contains("<main class=\"document\">"), "{page}");
+        assert!(page.contains("href=\"../postmortems\">All post-mortems</a>"));
+        assert!(page.contains("Published 20 November 2026"), "{page}");
+        assert!(page.contains("href=\"?format=pdf\""));
+    }
+    let pdf = app
+        .client
+        .get(app.url(&format!("/public/postmortems/{slug}?format=pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let public_pdf = documents
         .iter()
-        .find(|d| d["variant"] == "public" && d["format"] == "html")
+        .find(|d| d["variant"] == "public" && d["format"] == "pdf")
         .unwrap();
     use sha2::Digest;
     assert_eq!(
-        hex::encode(sha2::Sha256::digest(&html)),
-        public_html["sha256"].as_str().unwrap()
+        hex::encode(sha2::Sha256::digest(pdf.bytes().await.unwrap())),
+        public_pdf["sha256"].as_str().unwrap(),
+        "exactly the stored PDF"
     );
     let html = String::from_utf8(html.to_vec()).unwrap();
     assert!(html.contains("What happened") && !html.contains("Project Falcon"));
@@ -804,7 +821,7 @@ async fn templates_can_be_overridden_from_a_directory() {
     );
     let internal = text_of(&app, "internal.md").await;
     assert!(
-        internal.contains("| Started | 2026-11-20 11:00 CET |"),
+        internal.contains("- **Started:** 2026-11-20 11:00 CET\n"),
         "{internal}"
     );
 }
@@ -1001,13 +1018,17 @@ async fn real_incidents_publish_without_their_internal_details() {
     assert_eq!(index.matches("<li>").count(), 3);
 }
 
-/// Regenerates `reports/samples/` (internal PDF, public PDF, public HTML
-/// page) from the Cloudflare fixture:
-/// `cargo test --test api regenerate_samples -- --ignored`.
+/// Regenerates `reports/samples/` from the real incidents in the shared
+/// fixtures: the internal and public documents (PDF, HTML), the public
+/// index, a public page and the 404 page as a browser gets them, with
+/// screenshots at desktop and mobile width (headless Chromium) and PNGs of
+/// the first pages of every PDF (`pdftoppm`), when those tools are
+/// installed. With the digest samples, one command regenerates them all:
+/// `UPDATE_DIGEST_SAMPLES=1 cargo test --test api samples -- --include-ignored`.
 #[tokio::test]
 #[ignore = "writes reports/samples/; run on purpose to regenerate them"]
 async fn regenerate_samples() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|s| s.documents.organisation = Some("Example Networks".into())).await;
     let file = realcase_files()
         .into_iter()
         .find(|f| f.to_string_lossy().contains("cloudflare"))
@@ -1019,28 +1040,102 @@ async fn regenerate_samples() {
     assert_eq!(resp.status(), 201);
     let publication: Value = resp.json().await.unwrap();
     let slug = publication["slug"].as_str().unwrap();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/reports/samples");
-    std::fs::create_dir_all(dir).unwrap();
-    for (name, path) in [
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/samples");
+    std::fs::create_dir_all(&dir).unwrap();
+    let browser = "text/html";
+    for (name, path, status) in [
         (
             "internal.pdf",
             "/api/v1/incidents/INC-1/postmortem/internal.pdf".to_string(),
+            200,
+        ),
+        (
+            "internal.html",
+            "/api/v1/incidents/INC-1/postmortem/internal.html".to_string(),
+            200,
         ),
         (
             "public.pdf",
             "/api/v1/incidents/INC-1/postmortem/public.pdf".to_string(),
+            200,
         ),
-        ("public.html", format!("/public/postmortems/{slug}")),
+        ("public.html", format!("/public/postmortems/{slug}"), 200),
+        ("public-index.html", "/public/postmortems".to_string(), 200),
+        (
+            "public-404.html",
+            "/public/postmortems/no-such-post-mortem".to_string(),
+            404,
+        ),
     ] {
         let resp = app
             .client
             .get(app.url(&path))
             .bearer_auth(&app.admin_token)
+            .header("Accept", browser)
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        std::fs::write(format!("{dir}/{name}"), resp.bytes().await.unwrap()).unwrap();
+        assert_eq!(resp.status(), status, "{path}");
+        std::fs::write(dir.join(name), resp.bytes().await.unwrap()).unwrap();
+    }
+    screenshots(&dir);
+}
+
+/// PNGs of the sample pages (desktop and mobile width) and of the first
+/// page of every sample PDF, with the tools a user would look with.
+fn screenshots(dir: &std::path::Path) {
+    use std::process::Command;
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|bin| Command::new(bin).arg("--version").output().is_ok());
+    match chromium {
+        Some(bin) => {
+            for page in [
+                "public.html",
+                "public-index.html",
+                "public-404.html",
+                "internal.html",
+            ] {
+                let stem = page.trim_end_matches(".html");
+                for (width, height, label) in [(1280, 1400, "desktop"), (390, 1400, "mobile")] {
+                    let out = dir.join(format!("{stem}-{label}.png"));
+                    let status = Command::new(bin)
+                        .args([
+                            "--headless",
+                            "--no-sandbox",
+                            "--disable-gpu",
+                            "--hide-scrollbars",
+                            &format!("--window-size={width},{height}"),
+                            &format!("--screenshot={}", out.display()),
+                        ])
+                        .arg(format!("file://{}", dir.join(page).display()))
+                        .output()
+                        .unwrap();
+                    assert!(status.status.success(), "{bin} on {page}: {status:?}");
+                }
+            }
+        }
+        None => eprintln!("no Chromium found: page screenshots not regenerated"),
+    }
+    let pdfs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pdf"))
+        .collect();
+    for pdf in pdfs {
+        let stem = pdf.with_extension("");
+        let out = Command::new("pdftoppm")
+            .args(["-png", "-r", "60", "-f", "1", "-l", "2"])
+            .arg(&pdf)
+            .arg(format!("{}-page", stem.display()))
+            .output();
+        match out {
+            Ok(out) => assert!(out.status.success(), "pdftoppm on {}", pdf.display()),
+            Err(_) => {
+                eprintln!("no pdftoppm found: PDF page images not regenerated");
+                break;
+            }
+        }
     }
 }
 
