@@ -72,19 +72,7 @@ struct Site {
 impl Site {
     fn of(ctx: &Context) -> Self {
         let documents = &ctx.settings.documents;
-        let logo = documents.logo.as_deref().and_then(|path| {
-            let mime = crate::config::logo_media_type(path)?;
-            match std::fs::read(path) {
-                Ok(bytes) => Some(format!(
-                    "data:{mime};base64,{}",
-                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
-                )),
-                Err(err) => {
-                    tracing::warn!(path = %path.display(), error = %err, "the logo cannot be read");
-                    None
-                }
-            }
-        });
+        let logo = documents.logo.as_deref().and_then(logo_uri);
         Self {
             organisation: documents.organisation.clone(),
             logo,
@@ -109,6 +97,36 @@ impl Site {
              <a class=\"back\" href=\"{index_href}\">All post-mortems</a></header>\n"
         )
     }
+}
+
+/// The logo file as a `data:` URI, read once per process (a new logo file
+/// is shown after a restart).
+fn logo_uri(path: &std::path::Path) -> Option<String> {
+    use std::{
+        collections::HashMap,
+        path::PathBuf,
+        sync::{LazyLock, Mutex},
+    };
+    static READ: LazyLock<Mutex<HashMap<PathBuf, Option<String>>>> =
+        LazyLock::new(Default::default);
+    let mut read = READ
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    read.entry(path.to_path_buf())
+        .or_insert_with(|| {
+            let mime = crate::config::logo_media_type(path)?;
+            match std::fs::read(path) {
+                Ok(bytes) => Some(format!(
+                    "data:{mime};base64,{}",
+                    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes)
+                )),
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "the logo cannot be read");
+                    None
+                }
+            }
+        })
+        .clone()
 }
 
 /// The look of the band at the top of public pages (the documents' own

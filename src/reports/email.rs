@@ -13,7 +13,10 @@ use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, TextMergeStrea
 use regex::Regex;
 use serde::Serialize;
 
-use crate::{config::Settings, reports::digest::CHART_REF};
+use crate::{
+    config::Settings,
+    reports::{digest::CHART_REF, figures},
+};
 
 /// Where a mail's links point: `<base>/api/v1/…`, or nowhere.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,14 +110,10 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// `incident_commander` → `Incident commander`.
+/// `incident_commander` → `Incident commander`: the stored name in words
+/// ([`figures::words`]), starting a line.
 fn words_filter(value: String) -> String {
-    let spaced = value.replace('_', " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => spaced,
-    }
+    figures::capitalised(&figures::words(&value))
 }
 
 /// A link target inside a double-quoted attribute: escaped for that place

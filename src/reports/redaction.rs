@@ -272,7 +272,7 @@ impl RedactionRules {
                         let start = caps.get(0).map_or(0, |m| m.start());
                         let before = out[..start].trim_end_matches([' ', '*', '_']);
                         if before.is_empty() || before.ends_with(['.', '!', '?', '\n', ':']) {
-                            capitalise(&rule.replacement)
+                            super::figures::capitalised(&rule.replacement)
                         } else {
                             rule.replacement.clone()
                         }
@@ -347,14 +347,6 @@ fn rule_match(rule: &Rule, folded: &str) -> Option<std::ops::Range<usize>> {
         .find_iter(folded)
         .find(|m| !rule.ipv6 || is_ipv6_at(folded, m.start(), m.end()))
         .map(|m| m.range())
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// Whether `text[start..end]` is an IPv6 address standing alone (not part
