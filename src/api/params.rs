@@ -53,9 +53,9 @@ impl RemediationParam {
     }
 }
 
-/// A `Type` for a string path parameter with a stated pattern.
-macro_rules! reference_type {
-    ($ty:ty, $name:literal, $pattern:expr) => {
+/// A `Type` for a string parameter with the schema `$schema`.
+macro_rules! string_parameter_type {
+    ($ty:ty, $name:literal, $schema:expr) => {
         impl Type for $ty {
             const IS_REQUIRED: bool = true;
             type RawValueType = Self;
@@ -66,10 +66,7 @@ macro_rules! reference_type {
             }
 
             fn schema_ref() -> MetaSchemaRef {
-                MetaSchemaRef::Inline(Box::new(MetaSchema {
-                    pattern: Some($pattern.to_string()),
-                    ..MetaSchema::new("string")
-                }))
+                MetaSchemaRef::Inline(Box::new($schema))
             }
 
             fn as_raw_value(&self) -> Option<&Self::RawValueType> {
@@ -85,15 +82,21 @@ macro_rules! reference_type {
     };
 }
 
-reference_type!(
+string_parameter_type!(
     IncidentParam,
     "string(incident_reference)",
-    INCIDENT_REF_PATTERN
+    MetaSchema {
+        pattern: Some(INCIDENT_REF_PATTERN.to_string()),
+        ..MetaSchema::new("string")
+    }
 );
-reference_type!(
+string_parameter_type!(
     RemediationParam,
     "string(remediation_reference)",
-    REMEDIATION_REF_PATTERN
+    MetaSchema {
+        pattern: Some(REMEDIATION_REF_PATTERN.to_string()),
+        ..MetaSchema::new("string")
+    }
 );
 
 impl ParseFromParameter for IncidentParam {
@@ -156,34 +159,16 @@ fn midnight(day: chrono::NaiveDate, tz: chrono_tz::Tz) -> chrono::DateTime<chron
         .map_or_else(|| local.and_utc(), |t| t.with_timezone(&chrono::Utc))
 }
 
-impl Type for DateOrTime {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "string(date-or-date-time)".into()
+string_parameter_type!(
+    DateOrTime,
+    "string(date-or-date-time)",
+    MetaSchema {
+        format: Some(crate::api::spec::DATE_OR_TIME),
+        pattern: Some(DateOrTime::PATTERN.to_string()),
+        max_length: Some(64),
+        ..MetaSchema::new("string")
     }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            format: Some(crate::api::spec::DATE_OR_TIME),
-            pattern: Some(Self::PATTERN.to_string()),
-            max_length: Some(64),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
+);
 
 impl ParseFromParameter for DateOrTime {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {

@@ -48,9 +48,7 @@ pub struct DigestModel {
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_keep_trailing_newline(true);
-        for (name, source) in [
+        let mut env = super::embedded_environment(&[
             (
                 "digest.md",
                 include_str!("../../reports/templates/digest.md.j2"),
@@ -59,10 +57,7 @@ fn environment() -> &'static Environment<'static> {
                 "digest.html",
                 include_str!("../../reports/templates/digest.html.j2"),
             ),
-        ] {
-            env.add_template(name, source)
-                .expect("the embedded templates parse");
-        }
+        ]);
         env.add_filter("dur", duration_filter);
         env.add_filter("pct", percent_filter);
         env.add_filter("md", markdown_text_filter);

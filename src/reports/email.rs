@@ -76,10 +76,7 @@ pub struct MailBody {
 fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_keep_trailing_newline(true);
-        // Names ending in `.html` are HTML-escaped (minijinja's default).
-        for (name, source) in [
+        let mut env = super::embedded_environment(&[
             (
                 "sitrep_email.txt",
                 include_str!("../../reports/templates/sitrep_email.txt.j2"),
@@ -100,10 +97,7 @@ fn environment() -> &'static Environment<'static> {
                 "digest_email.html",
                 include_str!("../../reports/templates/digest_email.html.j2"),
             ),
-        ] {
-            env.add_template(name, source)
-                .expect("the embedded templates parse");
-        }
+        ]);
         env.add_filter("words", words_filter);
         env.add_filter("href", href_filter);
         env

@@ -188,6 +188,21 @@ pub enum TemplateError {
     },
 }
 
+/// An environment of templates embedded in the binary (the mail and digest
+/// templates, which are not overridable): trailing newlines kept, names
+/// ending in `.html` HTML-escaped (minijinja's default).
+pub(crate) fn embedded_environment(
+    templates: &[(&'static str, &'static str)],
+) -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_keep_trailing_newline(true);
+    for (name, source) in templates {
+        env.add_template(name, source)
+            .expect("the embedded templates parse");
+    }
+    env
+}
+
 /// The templates shipped in the binary: (file name, source).
 pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     (
