@@ -14,17 +14,24 @@
 //!   (a) on PostgreSQL, and a raw sqlx autocommit loop (one connection, one
 //!   prepared single-row INSERT) into a copy of the table (`LIKE … INCLUDING
 //!   ALL`) in the same database;
-//! * (e) first of all, 8 concurrent `internal.pdf` requests of an incident
-//!   with 30,000 timeline events (imported): the process's peak RSS during
-//!   them (the peak is reset just before, through `/proc/self/clear_refs`);
+//! * (e) first of all, in a `debrief serve` process of its own (the release
+//!   binary cargo builds with this bench, or `BENCH_DEBRIEF_BIN`; a fresh
+//!   data directory, a token from `debrief token create`), 8 concurrent
+//!   `internal.pdf` requests of one incident with 30,000 timeline events
+//!   (imported with `debrief import` before the server starts), then 8 at
+//!   once of 8 such incidents: the server's peak RSS during each (`VmHWM`
+//!   of `/proc/<pid>/status`, reset just before through
+//!   `/proc/<pid>/clear_refs`). `BENCH_RENDERS=0` leaves (e) out,
+//!   `BENCH_RENDERS=2` runs (e) alone;
 //! * (d) mixed load on SQLite for `BENCH_MIXED_SECONDS` (60): 32 clients of
 //!   single writes, 8 readers of the incident, and one 100,000-event bundle
 //!   import started after 5 s: errors, and the p99 of single writes outside
 //!   and inside the import request's time.
 //!
-//! The application runs in this process (`Application::build`), the load
-//! generator too (one reqwest client per connection); everything goes to
-//! 127.0.0.1 only. Peak RSS (`VmHWM`) of the process is printed at the end.
+//! Apart from (e), the application runs in this process
+//! (`Application::build`), the load generator too (one reqwest client per
+//! connection); everything goes to 127.0.0.1 only. Peak RSS (`VmHWM`) of the
+//! process is printed at the end.
 
 use std::{
     sync::Arc,
@@ -496,61 +503,182 @@ async fn mixed(app: &Arc<App>, seconds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn renders(app: &Arc<App>) -> anyhow::Result<()> {
-    let resp = app
-        .client()
-        .post(format!("{}/api/v1/imports/bundle", app.base))
-        .bearer_auth(&app.token)
-        .header("content-type", "application/json")
-        .body(bundle(30_000))
-        .send()
-        .await?;
-    ensure!(resp.status() == 200, "import: {}", resp.text().await?);
-    let report: Value = resp.json().await?;
-    let reference = report["incidents"][0]
-        .as_str()
-        .context("incident")?
-        .to_string();
-    let url = format!(
-        "{}/api/v1/incidents/{reference}/postmortem/internal.pdf",
-        app.base
-    );
-    // One render first, so that fonts and templates are loaded.
-    let first = app
-        .client()
-        .get(&url)
-        .bearer_auth(&app.token)
-        .send()
-        .await?;
-    ensure!(first.status() == 200, "render: {}", first.status());
-    let size = first.bytes().await?.len();
-    let before = rss_mb("VmRSS:");
-    std::fs::write("/proc/self/clear_refs", "5").context("reset the peak RSS")?;
-    let start = Instant::now();
-    let statuses = futures_util::future::join_all((0..8).map(|_| {
-        let client = app.client();
-        let url = url.clone();
-        let token = app.token.clone();
-        async move {
-            let resp = client.get(&url).bearer_auth(token).send().await?;
-            let status = resp.status().as_u16();
-            resp.bytes().await?;
-            reqwest::Result::Ok(status)
+/// A `debrief serve` process of its own, on a fresh data directory, with
+/// an admin token made by `debrief token create` and incidents imported by
+/// `debrief import` before it starts.
+struct Server {
+    child: std::process::Child,
+    base: String,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// `BENCH_DEBRIEF_BIN`, or the release binary cargo built with this
+    /// bench, serving `incidents` imported incidents of `events` timeline
+    /// events each (`INC-1` …).
+    fn start(incidents: usize, events: usize) -> anyhow::Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = std::env::var("BENCH_DEBRIEF_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_debrief").to_string());
+        let dir = tempfile::tempdir()?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let command = |args: &[&str]| {
+            let mut command = std::process::Command::new(&bin);
+            command
+                .args(args)
+                .env("DEBRIEF_DATA_DIR", dir.path())
+                .env("DEBRIEF_LISTEN", format!("127.0.0.1:{port}"))
+                .env("DEBRIEF_BOOTSTRAP_TOKEN", "false")
+                .env("DEBRIEF_JOBS__ENABLED", "false")
+                .env("DEBRIEF_MAIL__TRANSPORT", "memory")
+                .env("RUST_LOG", "warn");
+            command
+        };
+        let created = command(&["token", "create", "--name", "bench", "--scope", "admin"])
+            .output()
+            .with_context(|| format!("run {bin}"))?;
+        ensure!(
+            created.status.success(),
+            "token create: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let token = String::from_utf8(created.stdout)?
+            .lines()
+            .last()
+            .context("the token's secret")?
+            .trim()
+            .to_string();
+        let file = dir.path().join("bundle.json");
+        for _ in 0..incidents {
+            std::fs::write(&file, bundle(events))?;
+            let path = file.to_str().context("a UTF-8 path")?;
+            let imported = command(&["import", path, "--format", "bundle"])
+                .stdout(std::process::Stdio::null())
+                .output()?;
+            ensure!(
+                imported.status.success(),
+                "import: {}",
+                String::from_utf8_lossy(&imported.stderr)
+            );
         }
-    }))
-    .await;
-    let statuses: Vec<u16> = statuses.into_iter().collect::<Result<_, _>>()?;
-    println!(
-        "(e) 8 concurrent internal.pdf of a 30,000-event incident ({:.1} MB each): {:.1} s, statuses {statuses:?}; RSS before {before:.0} MB, peak during {:.0} MB (target < 300 MB)",
-        size as f64 / 1e6,
-        start.elapsed().as_secs_f64(),
-        rss_mb("VmHWM:")
-    );
+        let child = command(&["serve"])
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        Ok(Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            token,
+            _dir: dir,
+        })
+    }
+
+    async fn ready(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Ok(resp) = reqwest::get(format!("{}/healthz", self.base)).await
+                && resp.status() == 200
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("debrief serve did not answer in 30 s")
+    }
+
+    /// A field of `/proc/<pid>/status`, in MB.
+    fn memory_mb(&self, field: &str) -> f64 {
+        status_mb(&format!("/proc/{}/status", self.child.id()), field)
+    }
+
+    /// Start the peak (`VmHWM`) again from the current RSS.
+    fn reset_peak(&self) -> anyhow::Result<()> {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5")
+            .context("reset the server's peak RSS")
+    }
+
+    /// GET the internal PDF of each incident at once: the statuses, the
+    /// sizes and how long it took.
+    async fn pdfs(&self, references: &[String]) -> anyhow::Result<(Vec<u16>, Vec<usize>, f64)> {
+        let start = Instant::now();
+        let answers = futures_util::future::join_all(references.iter().map(|reference| {
+            let request = reqwest::Client::new()
+                .get(format!(
+                    "{}/api/v1/incidents/{reference}/postmortem/internal.pdf",
+                    self.base
+                ))
+                .bearer_auth(&self.token);
+            async move {
+                let resp = request.send().await?;
+                let status = resp.status().as_u16();
+                let size = resp.bytes().await?.len();
+                reqwest::Result::Ok((status, size))
+            }
+        }))
+        .await;
+        let answers: Vec<(u16, usize)> = answers.into_iter().collect::<Result<_, _>>()?;
+        let (statuses, sizes) = answers.into_iter().unzip();
+        Ok((statuses, sizes, start.elapsed().as_secs_f64()))
+    }
+
+    /// `debrief_documents_total` by outcome, from `/metrics`.
+    async fn documents(&self) -> anyhow::Result<String> {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with("debrief_documents_total{"))
+            .map(|l| l.trim_start_matches("debrief_documents_total"))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (e) peak RSS of a `debrief serve` process (its own, not this one) while
+/// it answers 8 concurrent `internal.pdf` requests of 30,000-event
+/// incidents: 8 of the same incident, then 1 each of 8 incidents. The
+/// incidents are imported with the CLI before the server starts, so that
+/// its memory is that of serving them.
+async fn renders() -> anyhow::Result<()> {
+    let server = Server::start(8, 30_000)?;
+    server.ready().await?;
+    let references: Vec<String> = (1..=8).map(|n| format!("INC-{n}")).collect();
+    // One render first, so that fonts and templates are loaded.
+    let (statuses, sizes, _) = server.pdfs(&references[..1]).await?;
+    ensure!(statuses == [200], "render: {statuses:?}");
+    let size = sizes[0];
+    for (name, asked) in [
+        ("the same incident", vec![references[0].clone(); 8]),
+        ("8 different incidents", references.clone()),
+    ] {
+        let before = server.memory_mb("VmRSS:");
+        server.reset_peak()?;
+        let (statuses, _, seconds) = server.pdfs(&asked).await?;
+        println!(
+            "(e) 8 concurrent internal.pdf of {name}, 30,000 events ({:.1} MB each), separate `debrief serve` (limits.renders 2): {seconds:.1} s, statuses {statuses:?}; server RSS before {before:.0} MB, peak during {:.0} MB (target < 300 MB); documents {}",
+            size as f64 / 1e6,
+            server.memory_mb("VmHWM:"),
+            server.documents().await?,
+        );
+    }
     Ok(())
 }
 
-fn rss_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+/// A field of a `/proc/…/status` file, in MB.
+fn status_mb(file: &str, field: &str) -> f64 {
+    std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix(field))
@@ -559,7 +687,7 @@ fn rss_mb(field: &str) -> f64 {
 }
 
 fn peak_rss_mb() -> f64 {
-    rss_mb("VmHWM:")
+    status_mb("/proc/self/status", "VmHWM:")
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -576,9 +704,11 @@ async fn run() -> anyhow::Result<()> {
             .trim()
     );
 
-    if env_number("BENCH_RENDERS", 1) == 1 {
-        let app = Arc::new(start_app(None).await?);
-        renders(&app).await?;
+    match env_number("BENCH_RENDERS", 1) {
+        0 => {}
+        1 => renders().await?,
+        // 2: (e) alone.
+        _ => return renders().await,
     }
 
     let app = Arc::new(start_app(None).await?);

@@ -80,7 +80,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// Take the next number of a named sequence (`incident`, `remediation`)
 /// inside the caller's transaction. The row is locked until commit, so
 /// numbers are handed out without gaps or duplicates.
-pub async fn next_counter(txn: &DatabaseTransaction, name: &str) -> Result<i64, DbErr> {
+pub async fn next_counter<C: ConnectionTrait>(txn: &C, name: &str) -> Result<i64, DbErr> {
     let backend = txn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
@@ -97,8 +97,8 @@ pub async fn next_counter(txn: &DatabaseTransaction, name: &str) -> Result<i64, 
 
 /// Reserve the next sitrep version of an incident inside the caller's
 /// transaction (the incident row stays locked until commit).
-pub async fn next_sitrep_version(
-    txn: &DatabaseTransaction,
+pub async fn next_sitrep_version<C: ConnectionTrait>(
+    txn: &C,
     incident_id: uuid::Uuid,
 ) -> Result<i32, DbErr> {
     let backend = txn.get_database_backend();

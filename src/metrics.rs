@@ -33,8 +33,13 @@ pub struct Metrics {
     /// Unix time of the last successful run of each scheduled job by this
     /// process.
     pub job_last_success: IntGaugeVec,
-    /// Renders running or waiting for a turn.
+    /// Renders running or waiting for a turn; document requests reading
+    /// what their document is made from, or waiting for an identical
+    /// request's render.
     pub renders: IntGaugeVec,
+    /// Post-mortem documents answered: rendered for the request, or shared
+    /// with an identical request whose render was in flight.
+    pub documents: IntCounterVec,
 }
 
 /// The methods a request is labelled with; anything else is `other`.
@@ -93,7 +98,7 @@ impl Metrics {
         let renders = IntGaugeVec::new(
             Opts::new(
                 "debrief_renders",
-                "Document and digest renders, running or waiting for a turn.",
+                "Document and digest renders, running or waiting for a turn; document requests reading what their document is made from, or sharing an identical request's render.",
             ),
             &["state"],
         )
@@ -106,8 +111,20 @@ impl Metrics {
         register(Box::new(renders.clone()));
         // Shown at 0 from the start, so a dashboard has a series before
         // the first render.
-        for state in ["running", "waiting"] {
+        for state in ["running", "waiting", "reading", "sharing"] {
             renders.with_label_values(&[state]);
+        }
+        let documents = IntCounterVec::new(
+            Opts::new(
+                "debrief_documents_total",
+                "Post-mortem documents answered: rendered, or shared with an identical request's render in flight.",
+            ),
+            &["outcome"],
+        )
+        .expect("metric definition is valid");
+        register(Box::new(documents.clone()));
+        for outcome in ["rendered", "shared"] {
+            documents.with_label_values(&[outcome]);
         }
         let requests = IntCounterVec::new(
             Opts::new(
@@ -145,6 +162,7 @@ impl Metrics {
             deliveries,
             job_last_success,
             renders,
+            documents,
         }
     }
 

@@ -291,7 +291,7 @@ pub enum PostmortemPublished {
 
 /// A rendered document, in the content type of its format.
 pub struct DocumentDownload {
-    bytes: Vec<u8>,
+    bytes: bytes::Bytes,
     format: Format,
     filename: String,
 }

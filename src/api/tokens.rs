@@ -162,6 +162,7 @@ impl TokensApi {
     ) -> ApiResult<TokenRevoked> {
         auth.require(Scope::Admin)?;
         let model = tokens::revoke(&ctx.db, ctx.now(), token_id.0).await?;
+        ctx.cache.forget_tokens();
         Ok(TokenRevoked::Ok(Json(model.try_into()?)))
     }
 }

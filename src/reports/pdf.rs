@@ -123,7 +123,7 @@ pub enum PdfError {
 /// Lay `markdown` out as a PDF. Characters no font covers are drawn as
 /// U+FFFD and counted in a warning in the log.
 pub fn render_pdf(markdown: &str, options: &PdfOptions) -> Result<Vec<u8>, PdfError> {
-    render_pdf_with_text(markdown, options).map(|(pdf, _)| pdf)
+    render(markdown, options, false).map(|(pdf, _)| pdf)
 }
 
 /// [`render_pdf`], also returning every piece of text a reader can obtain
@@ -133,12 +133,22 @@ pub fn render_pdf_with_text(
     markdown: &str,
     options: &PdfOptions,
 ) -> Result<(Vec<u8>, String), PdfError> {
+    render(markdown, options, true)
+}
+
+/// The PDF, and with `with_text` the text a reader can obtain from it.
+fn render(
+    markdown: &str,
+    options: &PdfOptions,
+    with_text: bool,
+) -> Result<(Vec<u8>, String), PdfError> {
     let LaidOut {
         doc,
         pages,
+        page_size,
         text,
         missing,
-    } = lay_out(markdown, options)?;
+    } = lay_out(markdown, options, with_text)?;
     if !missing.is_empty() {
         let count: usize = missing.values().sum();
         let examples: Vec<String> = missing
@@ -161,27 +171,30 @@ pub fn render_pdf_with_text(
                 .join(", ")
         );
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let parts = (pages.len() / PAGES_PER_PART).clamp(1, cores);
-    let bytes = serialise(doc, pages, parts)?;
+    let bytes = serialise(&doc, &pages, page_size, PAGES_PER_RUN)?;
     Ok((bytes, text))
 }
 
 /// A laid-out document.
 struct LaidOut {
-    /// The document: fonts, images, metadata.
+    /// The document: fonts, images, metadata; no pages yet.
     doc: PdfDocument,
-    pages: Vec<PdfPage>,
-    /// The text drawn, then link targets and metadata.
+    pages: Vec<PageDraws>,
+    /// Width and height of every page, in points.
+    page_size: (f32, f32),
+    /// The text drawn, then link targets and metadata (empty unless asked
+    /// for).
     text: String,
     /// Characters no font covers, drawn as U+FFFD: how many of each.
     missing: BTreeMap<char, usize>,
 }
 
-/// The document (fonts, metadata) and its pages, with the text drawn.
-fn lay_out(markdown: &str, options: &PdfOptions) -> Result<LaidOut, PdfError> {
+/// The document (fonts, metadata) and its pages, with the text drawn when
+/// `with_text`.
+fn lay_out(markdown: &str, options: &PdfOptions, with_text: bool) -> Result<LaidOut, PdfError> {
     let mut doc = PdfDocument::new(&options.title);
     let mut layout = Layout::new(options, &mut doc);
+    layout.collect_text = with_text;
     let parser = Parser::new_ext(
         markdown,
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS,
@@ -189,26 +202,29 @@ fn lay_out(markdown: &str, options: &PdfOptions) -> Result<LaidOut, PdfError> {
     for event in parser {
         layout.event(event)?;
     }
+    let page_size = (layout.page_width, layout.page_height);
     let (pages, mut text, missing) = layout.finish();
-    for event in Parser::new_ext(markdown, crate::reports::html::markdown_options()) {
-        if let Event::Start(
-            Tag::Link {
-                dest_url, title, ..
-            }
-            | Tag::Image {
-                dest_url, title, ..
-            },
-        ) = event
-        {
-            for part in [dest_url, title] {
-                text.push('\n');
-                text.push_str(&part);
+    if with_text {
+        for event in Parser::new_ext(markdown, crate::reports::html::markdown_options()) {
+            if let Event::Start(
+                Tag::Link {
+                    dest_url, title, ..
+                }
+                | Tag::Image {
+                    dest_url, title, ..
+                },
+            ) = event
+            {
+                for part in [dest_url, title] {
+                    text.push('\n');
+                    text.push_str(&part);
+                }
             }
         }
-    }
-    for part in [&options.title, &options.subject] {
-        text.push('\n');
-        text.push_str(part);
+        for part in [&options.title, &options.subject] {
+            text.push('\n');
+            text.push_str(part);
+        }
     }
     let info = &mut doc.metadata.info;
     let created = printpdf::OffsetDateTime::from_unix_timestamp(options.created_at.timestamp())
@@ -223,56 +239,277 @@ fn lay_out(markdown: &str, options: &PdfOptions) -> Result<LaidOut, PdfError> {
     Ok(LaidOut {
         doc,
         pages,
+        page_size,
         text,
         missing,
     })
 }
 
+// ---------------------------------------------------------- drawing
+
+/// A drawing operation as the layout records it: 20 bytes, where printpdf's
+/// [`Op`] takes a couple of hundred (and a string for every font change).
+/// A long document's pages are held in this form, with their text in one
+/// string per page, and become printpdf operations a run of pages at a time
+/// as they are serialised (see [`serialise`]).
+#[derive(Debug)]
+enum Draw {
+    BeginText,
+    EndText,
+    /// The font, as drawn (see [`drawn_with`]), and its size.
+    Font(FontRef, f32),
+    FillColor(Rgb3),
+    StrokeColor(Rgb3),
+    LineWidth(f32),
+    /// The text matrix: a translation to this point.
+    TextAt(f32, f32),
+    /// Show the page's next `n` [`ShowItem`]s.
+    Show(u32),
+    /// A straight line: x1, y1, x2, y2.
+    Line([f32; 4]),
+    /// A filled rectangle: x, y, width, height.
+    FillRect([f32; 4]),
+    /// A link over x, y, width, height to the page's next link target.
+    Link([f32; 4]),
+    /// An image, placed.
+    Image(Box<(printpdf::XObjectId, XObjectTransform)>),
+}
+
+/// A piece of a [`Draw::Show`].
+#[derive(Debug, Clone, Copy)]
+enum ShowItem {
+    /// Characters: the page's text from where the previous piece of text
+    /// ended to this byte offset.
+    Text(u32),
+    /// A `TJ` offset.
+    Offset(f32),
+    /// Shaped glyphs: the page's next glyph run.
+    Glyphs,
+}
+
+/// One page as laid out: its drawing operations, and the text, glyph runs
+/// and link targets they take in order.
+#[derive(Debug, Default)]
+struct PageDraws {
+    draws: Vec<Draw>,
+    items: Vec<ShowItem>,
+    text: String,
+    glyphs: Vec<Vec<Codepoint>>,
+    links: Vec<String>,
+}
+
+impl PageDraws {
+    fn show(&mut self, items: Vec<TextItem>) {
+        self.draws.push(Draw::Show(items.len() as u32));
+        for item in items {
+            let item = match item {
+                TextItem::Text(text) => {
+                    self.text.push_str(&text);
+                    ShowItem::Text(self.text.len() as u32)
+                }
+                TextItem::Offset(offset) => ShowItem::Offset(offset),
+                TextItem::GlyphIds(glyphs) => {
+                    self.glyphs.push(glyphs);
+                    ShowItem::Glyphs
+                }
+            };
+            self.items.push(item);
+        }
+    }
+
+    /// Give back the room reserved for more.
+    fn shrink_to_fit(&mut self) {
+        self.draws.shrink_to_fit();
+        self.items.shrink_to_fit();
+        self.text.shrink_to_fit();
+        self.glyphs.shrink_to_fit();
+        self.links.shrink_to_fit();
+    }
+
+    /// Move everything `other` draws after what this page draws.
+    fn append(&mut self, other: &mut PageDraws) {
+        let shift = self.text.len() as u32;
+        self.draws.append(&mut other.draws);
+        self.items
+            .extend(other.items.drain(..).map(|item| match item {
+                ShowItem::Text(end) => ShowItem::Text(end + shift),
+                other => other,
+            }));
+        self.text.push_str(&other.text);
+        other.text.clear();
+        self.glyphs.append(&mut other.glyphs);
+        self.links.append(&mut other.links);
+    }
+
+    /// The page as printpdf draws it.
+    fn to_page(&self, (width, height): (f32, f32)) -> PdfPage {
+        let point = |x: f32, y: f32| LinePoint {
+            p: Point { x: Pt(x), y: Pt(y) },
+            bezier: false,
+        };
+        let mut items = self.items.iter();
+        let mut text_at = 0;
+        let mut glyphs = self.glyphs.iter();
+        let mut links = self.links.iter();
+        let ops = self
+            .draws
+            .iter()
+            .map(|draw| match draw {
+                Draw::BeginText => Op::StartTextSection,
+                Draw::EndText => Op::EndTextSection,
+                Draw::Font(font, size) => Op::SetFont {
+                    font: PdfFontHandle::External(font_id_of(*font)),
+                    size: Pt(*size),
+                },
+                Draw::FillColor(c) => Op::SetFillColor { col: color(*c) },
+                Draw::StrokeColor(c) => Op::SetOutlineColor { col: color(*c) },
+                Draw::LineWidth(thickness) => Op::SetOutlineThickness { pt: Pt(*thickness) },
+                Draw::TextAt(x, y) => Op::SetTextMatrix {
+                    matrix: TextMatrix::Translate(Pt(*x), Pt(*y)),
+                },
+                Draw::Show(count) => Op::ShowText {
+                    items: items
+                        .by_ref()
+                        .take(*count as usize)
+                        .map(|item| match *item {
+                            ShowItem::Text(end) => {
+                                let text = &self.text[text_at..end as usize];
+                                text_at = end as usize;
+                                TextItem::Text(text.to_string())
+                            }
+                            ShowItem::Offset(offset) => TextItem::Offset(offset),
+                            ShowItem::Glyphs => {
+                                TextItem::GlyphIds(glyphs.next().cloned().unwrap_or_default())
+                            }
+                        })
+                        .collect(),
+                },
+                Draw::Line([x1, y1, x2, y2]) => Op::DrawLine {
+                    line: printpdf::Line {
+                        points: vec![point(*x1, *y1), point(*x2, *y2)],
+                        is_closed: false,
+                    },
+                },
+                Draw::FillRect([x, y, width, height]) => Op::DrawPolygon {
+                    polygon: Polygon {
+                        rings: vec![PolygonRing {
+                            points: vec![
+                                point(*x, *y),
+                                point(x + width, *y),
+                                point(x + width, y + height),
+                                point(*x, y + height),
+                            ],
+                        }],
+                        mode: PaintMode::Fill,
+                        winding_order: WindingOrder::NonZero,
+                    },
+                },
+                Draw::Link([x, y, width, height]) => Op::LinkAnnotation {
+                    link: LinkAnnotation::new(
+                        Rect::from_xywh(Pt(*x), Pt(*y), Pt(*width), Pt(*height)),
+                        Actions::Uri(links.next().cloned().unwrap_or_default()),
+                        Some(BorderArray::Solid([0.0, 0.0, 0.0])),
+                        None,
+                        None,
+                    ),
+                },
+                Draw::Image(image) => Op::UseXobject {
+                    id: image.0.clone(),
+                    transform: image.1,
+                },
+            })
+            .collect();
+        PdfPage::new(
+            printpdf::Mm(width * 25.4 / 72.0),
+            printpdf::Mm(height * 25.4 / 72.0),
+            ops,
+        )
+    }
+}
+
+/// The name a font has in the file. Fixed names instead of printpdf's
+/// random ones (`add_font`): a name tags the font's subset too, so the same
+/// document gives the same bytes (publishing compares their SHA-256).
+fn font_id_of(font: FontRef) -> FontId {
+    match font.source {
+        Source::Dejavu | Source::Missing => FontId(format!(
+            "DBFNT{}",
+            char::from(b'A' + font.face.index() as u8)
+        )),
+        Source::Fallback(i) => FontId(format!("DBFNTF{i}")),
+    }
+}
+
 // ---------------------------------------------------------- serialising
 
-/// A document is serialised in runs of at least this many pages, at most
-/// one run per core.
-const PAGES_PER_PART: usize = 12;
+/// Pages are serialised in runs of this many, `cores` runs at a time: what
+/// one run holds as printpdf operations and uncompressed content streams
+/// is all a long document holds of them at once.
+const PAGES_PER_RUN: usize = 32;
 
-/// The PDF file of the laid-out pages, serialised in `parts` runs of pages.
+/// Glyphs shown, per font: glyph id → the text it stands for.
+type GlyphUsage = BTreeMap<FontId, BTreeMap<u16, String>>;
+
+/// The PDF file of the laid-out pages, serialised in runs of
+/// `pages_per_run` pages on up to one thread per core.
 ///
-/// Nearly all of the time of a large document goes here, inside printpdf
-/// (glyph encoding, font subsetting) and deflate, and printpdf does it on
-/// one thread. The pages are independent, so a long document is cut into
-/// runs of consecutive pages serialised on as many threads, each a complete
-/// document with its own font subsets, and the runs are joined into one
-/// (see [`join`]). The price is one more subset of each face per run: about
-/// 25 KiB.
-fn serialise(doc: PdfDocument, mut pages: Vec<PdfPage>, parts: usize) -> Result<Vec<u8>, PdfError> {
-    let mut pdf = if parts <= 1 || pages.len() < 2 {
-        serialise_part(doc, pages)
-    } else {
-        let per_part = pages.len().div_ceil(parts);
-        let mut runs = Vec::with_capacity(parts);
-        while pages.len() > per_part {
-            let rest = pages.split_off(per_part);
-            runs.push(std::mem::replace(&mut pages, rest));
+/// printpdf subsets each font to the glyphs the pages it is given show, and
+/// numbers the glyphs of the subset anew; the content streams are written
+/// in those numbers. So that every run writes its pages for the same
+/// subsets, each run is given, after its own pages, one more page that
+/// shows every glyph of the whole document ([`usage_page`]): every run then
+/// makes the same subsets, and only the first run's are kept. Of the other
+/// runs only the pages are kept, moved into the first run's document. The
+/// result is the file printpdf would write for the whole document at once,
+/// with one subset of each font, whatever the number of runs.
+fn serialise(
+    doc: &PdfDocument,
+    pages: &[PageDraws],
+    page_size: (f32, f32),
+    pages_per_run: usize,
+) -> Result<Vec<u8>, PdfError> {
+    let usage = usage_page(&glyph_usage(doc, pages), page_size);
+    let runs: Vec<&[PageDraws]> = pages.chunks(pages_per_run.max(1)).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get().min(8))
+        .min(runs.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<Serialised>>> =
+        runs.iter().map(|_| std::sync::Mutex::default()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let run = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(pages) = runs.get(run) else { break };
+                    let part = serialise_run(doc, pages, &usage, page_size, run == 0);
+                    *done[run]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(part);
+                }
+            });
         }
-        runs.push(pages);
-        let documents: Vec<lopdf::Document> = std::thread::scope(|scope| {
-            let handles: Vec<_> = runs
-                .into_iter()
-                .map(|run| {
-                    let part = doc.clone();
-                    scope.spawn(move || serialise_part(part, run))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| {
-                    handle
-                        .join()
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-                })
-                .collect()
-        });
-        join(documents)
-    };
+    });
+    let mut pdf = None;
+    for slot in done {
+        match slot
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(Serialised::First(first)) => pdf = Some(*first),
+            Some(Serialised::Pages(pages)) => {
+                let base = pdf
+                    .as_mut()
+                    .ok_or_else(|| PdfError::Write("no first run".into()))?;
+                append_pages(base, pages)?;
+            }
+            None => return Err(PdfError::Write("a run of pages was not serialised".into())),
+        }
+    }
+    let mut pdf = pdf.ok_or_else(|| PdfError::Write("no pages".into()))?;
+    // The trailer's `/Size` is one more than the highest object number.
+    pdf.max_id = pdf.objects.keys().next_back().map_or(0, |(id, _)| *id);
     // The file identifier (trailer `/ID`) printpdf draws at random is
     // replaced by one made from the file's own content, as reproducible
     // builds do: the same document gives the same bytes.
@@ -287,6 +524,7 @@ fn serialise(doc: PdfDocument, mut pages: Vec<PdfPage>, parts: usize) -> Result<
     let mut bytes = Vec::new();
     pdf.save_to(&mut bytes)
         .map_err(|err| PdfError::Write(err.to_string()))?;
+    drop(pdf);
     let id = {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(&bytes);
@@ -313,86 +551,256 @@ fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
-/// One document of `pages`, its streams compressed. Compression is done
-/// here rather than by printpdf's `optimize`, which deflates at zlib's best
-/// level: the default level makes files within a few per cent of that size
-/// in a fraction of the time.
-fn serialise_part(mut doc: PdfDocument, pages: Vec<PdfPage>) -> lopdf::Document {
-    doc.with_pages(pages);
+/// Every glyph the pages show, font by font, with the text it stands for
+/// (its first reading in the document), found as printpdf finds them: a
+/// character through the font's character map, a shaped glyph by its id.
+fn glyph_usage(doc: &PdfDocument, pages: &[PageDraws]) -> GlyphUsage {
+    let mut usage = GlyphUsage::new();
+    // Characters already looked up, per font: most are ASCII.
+    let mut seen: BTreeMap<FontId, (Box<[bool; 128]>, std::collections::HashSet<char>)> =
+        BTreeMap::new();
+    for page in pages {
+        let mut items = page.items.iter();
+        let mut text_at = 0;
+        let mut glyph_runs = page.glyphs.iter();
+        let mut font = None;
+        for draw in &page.draws {
+            match draw {
+                Draw::Font(f, _) => {
+                    let id = font_id_of(*f);
+                    font = doc
+                        .resources
+                        .fonts
+                        .map
+                        .get(&id)
+                        .map(|pdf_font| (id, pdf_font));
+                }
+                Draw::Show(count) => {
+                    for item in items.by_ref().take(*count as usize) {
+                        let Some((id, pdf_font)) = &font else {
+                            if let ShowItem::Text(end) = item {
+                                text_at = *end as usize;
+                            } else if let ShowItem::Glyphs = item {
+                                glyph_runs.next();
+                            }
+                            continue;
+                        };
+                        let glyphs = usage.entry(id.clone()).or_default();
+                        match item {
+                            ShowItem::Text(end) => {
+                                let (ascii, other) = seen.entry(id.clone()).or_insert_with(|| {
+                                    (Box::new([false; 128]), std::collections::HashSet::new())
+                                });
+                                for c in page.text[text_at..*end as usize].chars() {
+                                    let new = match ascii.get_mut(c as usize) {
+                                        Some(seen) => !std::mem::replace(seen, true),
+                                        None => other.insert(c),
+                                    };
+                                    if new
+                                        && let Some(gid) =
+                                            pdf_font.parsed_font.lookup_glyph_index(c as u32)
+                                    {
+                                        glyphs.entry(gid).or_insert_with(|| c.to_string());
+                                    }
+                                }
+                                text_at = *end as usize;
+                            }
+                            ShowItem::Glyphs => {
+                                for glyph in glyph_runs.next().into_iter().flatten() {
+                                    glyphs.entry(glyph.gid).or_insert_with(|| {
+                                        glyph.cid.clone().unwrap_or_else(|| {
+                                            pdf_font
+                                                .parsed_font
+                                                .get_glyph_primary_char(glyph.gid)
+                                                .map_or_else(
+                                                    || PLACEHOLDER.to_string(),
+                                                    |c| c.to_string(),
+                                                )
+                                        })
+                                    });
+                                }
+                            }
+                            ShowItem::Offset(_) => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    usage
+}
+
+/// A page that shows every glyph of `usage`: serialised after a run's own
+/// pages so that the run subsets each font to the whole document's glyphs,
+/// then taken out of the file.
+fn usage_page(usage: &GlyphUsage, (width, height): (f32, f32)) -> PdfPage {
+    let mut ops = Vec::new();
+    for (font, glyphs) in usage {
+        ops.extend([
+            Op::StartTextSection,
+            Op::SetFont {
+                font: PdfFontHandle::External(font.clone()),
+                size: Pt(BODY_SIZE),
+            },
+            Op::ShowText {
+                items: vec![TextItem::GlyphIds(
+                    glyphs
+                        .iter()
+                        .map(|(gid, text)| Codepoint {
+                            gid: *gid,
+                            offset: 0.0,
+                            cid: Some(text.clone()),
+                        })
+                        .collect(),
+                )],
+            },
+            Op::EndTextSection,
+        ]);
+    }
+    PdfPage::new(
+        printpdf::Mm(width * 25.4 / 72.0),
+        printpdf::Mm(height * 25.4 / 72.0),
+        ops,
+    )
+}
+
+/// What is kept of a serialised run of pages.
+enum Serialised {
+    /// The first run: its document, which the others' pages join.
+    First(Box<lopdf::Document>),
+    /// A later run: its pages, each with its content stream.
+    Pages(Vec<(lopdf::Dictionary, lopdf::Object)>),
+}
+
+/// One run of pages as a document of its own, the usage page left out,
+/// its streams compressed; of runs after the first only the pages are kept
+/// (see [`append_pages`]).
+///
+/// Compression is done here rather than by printpdf's `optimize`, which
+/// deflates at zlib's best level: the default level makes files within a
+/// few per cent of that size in a fraction of the time.
+fn serialise_run(
+    doc: &PdfDocument,
+    pages: &[PageDraws],
+    usage: &PdfPage,
+    page_size: (f32, f32),
+    first: bool,
+) -> Serialised {
+    let mut part = doc.clone();
+    part.with_pages(
+        pages
+            .iter()
+            .map(|page| page.to_page(page_size))
+            .chain(std::iter::once(usage.clone()))
+            .collect(),
+    );
     let save = PdfSaveOptions {
         optimize: false,
         ..PdfSaveOptions::default()
     };
     let mut warnings = Vec::new();
-    let mut pdf = doc.to_lopdf_document(&save, &mut warnings);
-    for object in pdf.objects.values_mut() {
+    let mut pdf = part.to_lopdf_document(&save, &mut warnings);
+    drop(part);
+    let mut kids = page_kids(&pdf);
+    if let Some(usage_page) = kids.pop() {
+        remove_page(&mut pdf, usage_page);
+    }
+    let compress = |object: &mut lopdf::Object| {
         if let lopdf::Object::Stream(stream) = object
             && stream.allows_compression
             && stream.dict.get(b"Filter").is_err()
         {
             deflate(stream);
         }
+    };
+    if first {
+        pdf.objects.values_mut().for_each(compress);
+        return Serialised::First(Box::new(pdf));
     }
-    pdf
+    let pages = kids
+        .into_iter()
+        .filter_map(|kid| {
+            let lopdf::Object::Dictionary(page) = pdf.objects.remove(&kid)? else {
+                return None;
+            };
+            let mut contents = reference(page.get(b"Contents").ok())
+                .and_then(|id| pdf.objects.remove(&id))
+                .unwrap_or_else(|| lopdf::Object::Array(Vec::new()));
+            compress(&mut contents);
+            Some((page, contents))
+        })
+        .collect();
+    Serialised::Pages(pages)
 }
 
-/// Join documents serialised from consecutive runs of pages into the first:
-/// every object of the others moves over under new numbers, except their
-/// catalog, page tree root and info dictionary; their pages are appended to
-/// the first document's page tree in order.
-fn join(documents: Vec<lopdf::Document>) -> lopdf::Document {
-    let mut documents = documents.into_iter();
-    let Some(mut base) = documents.next() else {
-        return lopdf::Document::new();
-    };
-    let Some(base_tree) = page_tree(&base) else {
-        return base;
-    };
-    for (run, part) in documents.enumerate() {
-        let Some(tree) = page_tree(&part) else {
-            continue;
-        };
-        let skip = [
-            Some(tree),
-            reference(part.trailer.get(b"Root").ok()),
-            reference(part.trailer.get(b"Info").ok()),
-        ];
-        let kids: Vec<lopdf::ObjectId> = part
-            .get_dictionary(tree)
-            .and_then(|d| d.get(b"Kids"))
-            .and_then(|k| k.as_array())
-            .map(|kids| kids.iter().filter_map(|k| reference(Some(k))).collect())
-            .unwrap_or_default();
-        let offset = base.max_id;
-        let shift = |(id, generation): lopdf::ObjectId| (id + offset, generation);
-        for (id, mut object) in part.objects {
-            if skip.contains(&Some(id)) {
-                continue;
+/// The pages of the page tree of a document printpdf made, in order.
+fn page_kids(pdf: &lopdf::Document) -> Vec<lopdf::ObjectId> {
+    page_tree(pdf)
+        .and_then(|tree| pdf.get_dictionary(tree).ok())
+        .and_then(|tree| tree.get(b"Kids").ok())
+        .and_then(|kids| kids.as_array().ok())
+        .map(|kids| kids.iter().filter_map(|k| reference(Some(k))).collect())
+        .unwrap_or_default()
+}
+
+/// Take a page out of a document printpdf made: the page, its resources
+/// and its content stream (printpdf makes both for each page).
+fn remove_page(pdf: &mut lopdf::Document, page: lopdf::ObjectId) {
+    if let Some(lopdf::Object::Dictionary(dict)) = pdf.objects.remove(&page) {
+        for key in [b"Contents".as_slice(), b"Resources".as_slice()] {
+            if let Some(id) = reference(dict.get(key).ok()) {
+                pdf.objects.remove(&id);
             }
-            shift_references(&mut object, offset);
-            retag_font_subset(&mut object, run + 1);
-            base.objects.insert(shift(id), object);
-        }
-        base.max_id += part.max_id;
-        for kid in &kids {
-            if let Ok(page) = base.get_dictionary_mut(shift(*kid)) {
-                page.set("Parent", lopdf::Object::Reference(base_tree));
-            }
-        }
-        if let Ok(root) = base.get_dictionary_mut(base_tree) {
-            let mut all = root
-                .get(b"Kids")
-                .and_then(|k| k.as_array())
-                .cloned()
-                .unwrap_or_default();
-            all.extend(kids.iter().map(|kid| lopdf::Object::Reference(shift(*kid))));
-            root.set("Count", all.len() as i64);
-            root.set("Kids", all);
         }
     }
-    // The trailer's `/Size` is one more than the highest object number.
-    base.max_id = base.objects.keys().next_back().map_or(0, |(id, _)| *id);
-    base
+    set_kids(pdf, |kids| {
+        kids.retain(|kid| reference(Some(kid)) != Some(page))
+    });
+}
+
+/// Change the page tree root's `/Kids`, and its `/Count` with them.
+fn set_kids(pdf: &mut lopdf::Document, change: impl FnOnce(&mut Vec<lopdf::Object>)) {
+    let Some(tree) = page_tree(pdf) else { return };
+    if let Ok(root) = pdf.get_dictionary_mut(tree) {
+        let mut kids = root
+            .get(b"Kids")
+            .and_then(|k| k.as_array())
+            .cloned()
+            .unwrap_or_default();
+        change(&mut kids);
+        root.set("Count", kids.len() as i64);
+        root.set("Kids", kids);
+    }
+}
+
+/// Add the pages of a later run to the end of `base`, the first run: each
+/// page with its content stream, and resources like the first page's (the
+/// same fonts, subsets and images by the same names).
+fn append_pages(
+    base: &mut lopdf::Document,
+    pages: Vec<(lopdf::Dictionary, lopdf::Object)>,
+) -> Result<(), PdfError> {
+    let missing = || PdfError::Write("the first run of pages has no page tree".into());
+    let tree = page_tree(base).ok_or_else(missing)?;
+    let first = *page_kids(base).first().ok_or_else(missing)?;
+    let resources = base
+        .get_dictionary(first)
+        .ok()
+        .and_then(|page| page.get(b"Resources").ok())
+        .and_then(|r| r.as_reference().ok())
+        .and_then(|id| base.get_dictionary(id).ok())
+        .cloned()
+        .ok_or_else(missing)?;
+    let mut added = Vec::new();
+    for (mut page, contents) in pages {
+        page.set("Contents", base.add_object(contents));
+        page.set("Resources", base.add_object(resources.clone()));
+        page.set("Parent", tree);
+        added.push(lopdf::Object::Reference(base.add_object(page)));
+    }
+    set_kids(base, |kids| kids.extend(added));
+    Ok(())
 }
 
 /// The page tree root of a document printpdf made.
@@ -403,54 +811,6 @@ fn page_tree(pdf: &lopdf::Document) -> Option<lopdf::ObjectId> {
 
 fn reference(object: Option<&lopdf::Object>) -> Option<lopdf::ObjectId> {
     object.and_then(|o| o.as_reference().ok())
-}
-
-/// Give a font subset of run `run` its own tag (the `ABCDEF+` before the
-/// font's name): each run subsets the faces anew, and subsets with the same
-/// name in one file may be taken for one another by a viewer.
-fn retag_font_subset(object: &mut lopdf::Object, run: usize) {
-    let lopdf::Object::Dictionary(dict) = object else {
-        return;
-    };
-    for key in [b"BaseFont".as_slice(), b"FontName".as_slice()] {
-        let Ok(lopdf::Object::Name(name)) = dict.get_mut(key) else {
-            continue;
-        };
-        if name.len() > 7 && name[6] == b'+' && name[..6].iter().all(u8::is_ascii_uppercase) {
-            // A new tag from the old one and the run: FNV-1a, in base 26.
-            let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-            for byte in name[..6].iter().chain(run.to_le_bytes().iter()) {
-                hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
-            }
-            for slot in name[..6].iter_mut() {
-                *slot = b'A' + (hash % 26) as u8;
-                hash /= 26;
-            }
-        }
-    }
-}
-
-/// Add `offset` to the number of every indirect reference inside `object`.
-fn shift_references(object: &mut lopdf::Object, offset: u32) {
-    match object {
-        lopdf::Object::Reference((id, _)) => *id += offset,
-        lopdf::Object::Array(items) => {
-            for item in items {
-                shift_references(item, offset);
-            }
-        }
-        lopdf::Object::Dictionary(dict) => {
-            for (_, value) in dict.iter_mut() {
-                shift_references(value, offset);
-            }
-        }
-        lopdf::Object::Stream(stream) => {
-            for (_, value) in stream.dict.iter_mut() {
-                shift_references(value, offset);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Deflate one stream, keeping it as it is when that does not make it smaller.
@@ -895,9 +1255,102 @@ struct ListState {
 struct TableState {
     alignments: Vec<Alignment>,
     header: Vec<Vec<Span>>,
-    rows: Vec<Vec<Vec<Span>>>,
+    rows: TableRows,
     in_header: bool,
+    /// The header's cells, as read.
     row: Vec<Vec<Span>>,
+}
+
+/// The body of a table as read. A table is held whole until its column
+/// widths are known, and a long one (a 30,000-event timeline) is most of a
+/// document: its cells are kept compactly, their text in one string, each
+/// column's natural width measured as it is read.
+#[derive(Debug, Default)]
+struct TableRows {
+    text: String,
+    spans: Vec<StoredSpan>,
+    /// Where each cell's spans end.
+    cells: Vec<u32>,
+    /// Where each row's cells end.
+    rows: Vec<u32>,
+    links: Vec<String>,
+    /// The most cells of a row.
+    columns: usize,
+    /// The widest each column's text is, unwrapped, as [`natural_width`]
+    /// measures it.
+    natural: Vec<f32>,
+}
+
+/// A [`Span`] of a [`TableRows`] cell: its text ends at `end` in the
+/// table's text, its link is the table's `link`th.
+#[derive(Debug)]
+struct StoredSpan {
+    end: u32,
+    face: Face,
+    color: Rgb3,
+    link: Option<u32>,
+}
+
+impl TableRows {
+    /// Add a cell to the row being read.
+    fn push_cell(&mut self, spans: &[Span], fonts: &Fonts) {
+        let column = self.cells.len() - self.rows.last().map_or(0, |end| *end as usize);
+        if self.natural.len() <= column {
+            self.natural.resize(column + 1, 0.0);
+        }
+        self.natural[column] = self.natural[column].max(natural_width(spans, fonts));
+        for span in spans {
+            self.text.push_str(&span.text);
+            let link = span.link.as_ref().map(|link| {
+                self.links.push(link.clone());
+                self.links.len() as u32 - 1
+            });
+            self.spans.push(StoredSpan {
+                end: self.text.len() as u32,
+                face: span.face,
+                color: span.color,
+                link,
+            });
+        }
+        self.cells.push(self.spans.len() as u32);
+    }
+
+    fn end_row(&mut self) {
+        let start = self.rows.last().map_or(0, |end| *end as usize);
+        self.columns = self.columns.max(self.cells.len() - start);
+        self.rows.push(self.cells.len() as u32);
+    }
+
+    /// The rows, each as its cells' spans.
+    fn iter(&self) -> impl Iterator<Item = Vec<Vec<Span>>> + '_ {
+        let mut cell_at = 0;
+        let mut span_at = 0;
+        let mut text_at = 0;
+        self.rows.iter().map(move |row_end| {
+            let cells = self.cells[cell_at..*row_end as usize]
+                .iter()
+                .map(|cell_end| {
+                    let spans = self.spans[span_at..*cell_end as usize]
+                        .iter()
+                        .map(|span| {
+                            let text = self.text[text_at..span.end as usize].to_string();
+                            text_at = span.end as usize;
+                            Span {
+                                text,
+                                face: span.face,
+                                color: span.color,
+                                link: span.link.map(|i| self.links[i as usize].clone()),
+                            }
+                        })
+                        .collect();
+                    span_at = *cell_end as usize;
+                    spans
+                })
+                .collect();
+            cell_at = *row_end as usize;
+            cells
+        })
+    }
 }
 
 /// A fragment at its place on the page.
@@ -950,15 +1403,19 @@ struct Layout<'a> {
     options: &'a PdfOptions,
     doc: &'a mut PdfDocument,
     fonts: Fonts,
-    font_ids: [Option<FontId>; 5],
-    fallback_font_ids: BTreeMap<u16, FontId>,
+    /// The DejaVu faces added to the document.
+    dejavu_added: [bool; 5],
+    /// The fallback faces added to the document.
+    fallback_added: std::collections::BTreeSet<u16>,
     /// Characters no font covers, drawn as U+FFFD: how many of each.
     missing: BTreeMap<char, usize>,
     /// Headings not drawn yet (see [`PendingHeading`]).
     pending_headings: Vec<PendingHeading>,
     page_width: f32,
     page_height: f32,
-    pages: Vec<Vec<Op>>,
+    pages: Vec<PageDraws>,
+    /// What a text section is collected in before it joins its page.
+    section: PageDraws,
     y: f32,
     /// Inline text of the block being read.
     spans: Vec<Span>,
@@ -976,7 +1433,9 @@ struct Layout<'a> {
     image: Option<(String, String)>,
     /// Whether anything was drawn since the last page break (no gap at the top).
     at_page_top: bool,
-    /// Every text drawn, a line each.
+    /// Whether to keep the text drawn.
+    collect_text: bool,
+    /// Every text drawn, a line each (when collected).
     drawn_text: String,
     /// The stroke colour and width last set on this page.
     stroke: Option<(Rgb3, u32)>,
@@ -989,13 +1448,14 @@ impl<'a> Layout<'a> {
             options,
             doc,
             fonts: Fonts::new(&options.font_dirs),
-            font_ids: Default::default(),
-            fallback_font_ids: BTreeMap::new(),
+            dejavu_added: [false; 5],
+            fallback_added: std::collections::BTreeSet::new(),
             missing: BTreeMap::new(),
             pending_headings: Vec::new(),
             page_width,
             page_height,
-            pages: vec![Vec::new()],
+            pages: vec![PageDraws::default()],
+            section: PageDraws::default(),
             y: page_height - MARGIN_TOP,
             spans: Vec::new(),
             inline_target: InlineTarget::Block,
@@ -1010,41 +1470,27 @@ impl<'a> Layout<'a> {
             table: None,
             image: None,
             at_page_top: true,
+            collect_text: true,
             drawn_text: String::new(),
             stroke: None,
         }
     }
 
-    /// The id of the font a fragment is drawn in, the font added to the
+    /// Add the font a fragment is drawn in (see [`drawn_with`]) to the
     /// document on first use.
-    fn font_id(&mut self, font: FontRef) -> FontId {
-        let face = font.face;
-        // Fixed ids instead of printpdf's random ones (`add_font`): an id
-        // names the font in the file and tags its subset, so the same
-        // document gives the same bytes (publishing compares their SHA-256).
-        let id = match font.source {
+    fn add_font(&mut self, font: FontRef) {
+        let new = match font.source {
             Source::Dejavu | Source::Missing => {
-                if let Some(id) = &self.font_ids[face.index()] {
-                    return id.clone();
-                }
-                let id = FontId(format!("DBFNT{}", char::from(b'A' + face.index() as u8)));
-                self.font_ids[face.index()] = Some(id.clone());
-                id
+                !std::mem::replace(&mut self.dejavu_added[font.face.index()], true)
             }
-            Source::Fallback(i) => {
-                if let Some(id) = self.fallback_font_ids.get(&i) {
-                    return id.clone();
-                }
-                let id = FontId(format!("DBFNTF{i}"));
-                self.fallback_font_ids.insert(i, id.clone());
-                id
-            }
+            Source::Fallback(i) => self.fallback_added.insert(i),
         };
-        self.doc.resources.fonts.map.insert(
-            id.clone(),
-            printpdf::PdfFont::new(self.fonts.face(font).parsed.clone()),
-        );
-        id
+        if new {
+            self.doc.resources.fonts.map.insert(
+                font_id_of(font),
+                printpdf::PdfFont::new(self.fonts.face(font).parsed.clone()),
+            );
+        }
     }
 
     fn left(&self) -> f32 {
@@ -1055,12 +1501,13 @@ impl<'a> Layout<'a> {
         self.page_width - MARGIN_X - self.left()
     }
 
-    fn ops(&mut self) -> &mut Vec<Op> {
+    fn page(&mut self) -> &mut PageDraws {
         self.pages.last_mut().expect("there is always a page")
     }
 
     fn new_page(&mut self) {
-        self.pages.push(Vec::new());
+        self.page().shrink_to_fit();
+        self.pages.push(PageDraws::default());
         self.stroke = None;
         self.y = self.page_height - MARGIN_TOP;
         self.at_page_top = true;
@@ -1304,14 +1751,17 @@ impl<'a> Layout<'a> {
             }
             TagEnd::TableRow => {
                 if let Some(table) = &mut self.table {
-                    let row = std::mem::take(&mut table.row);
-                    table.rows.push(row);
+                    table.rows.end_row();
                 }
             }
             TagEnd::TableCell => {
-                let spans = std::mem::take(&mut self.spans);
                 if let Some(table) = &mut self.table {
-                    table.row.push(spans);
+                    if table.in_header {
+                        table.row.push(std::mem::take(&mut self.spans));
+                    } else {
+                        table.rows.push_cell(&self.spans, &self.fonts);
+                        self.spans.clear();
+                    }
                 }
             }
             TagEnd::Emphasis => self.italic = self.italic.saturating_sub(1),
@@ -1491,7 +1941,9 @@ impl<'a> Layout<'a> {
             }
             if item.line_end {
                 self.record_line(&mut line);
-                self.drawn_text.push('\n');
+                if self.collect_text {
+                    self.drawn_text.push('\n');
+                }
             }
         }
         self.record_line(&mut line);
@@ -1505,8 +1957,8 @@ impl<'a> Layout<'a> {
         let mut order: Vec<&Placed<'_>> =
             items.iter().filter(|p| !p.frag.text.is_empty()).collect();
         order.sort_by(|a, b| b.baseline.total_cmp(&a.baseline).then(a.x.total_cmp(&b.x)));
-        let mut ops = Vec::with_capacity(order.len() + 4);
-        ops.push(Op::StartTextSection);
+        let mut section = std::mem::take(&mut self.section);
+        section.draws.push(Draw::BeginText);
         let mut current_font = None;
         let mut current_color = None;
         let mut i = 0;
@@ -1515,17 +1967,12 @@ impl<'a> Layout<'a> {
             let font = drawn_with(first.frag.font);
             let (color_of_run, size) = (first.frag.color, font_size(first));
             if current_font != Some((font, size.to_bits())) {
-                let id = self.font_id(font);
-                ops.push(Op::SetFont {
-                    font: PdfFontHandle::External(id),
-                    size: Pt(size),
-                });
+                self.add_font(font);
+                section.draws.push(Draw::Font(font, size));
                 current_font = Some((font, size.to_bits()));
             }
             if current_color != Some(color_of_run) {
-                ops.push(Op::SetFillColor {
-                    col: color(color_of_run),
-                });
+                section.draws.push(Draw::FillColor(color_of_run));
                 current_color = Some(color_of_run);
             }
             let mut shown = Vec::with_capacity(1);
@@ -1542,26 +1989,19 @@ impl<'a> Layout<'a> {
                 pen = next.x + self.show(next.frag, size, &mut shown);
                 j += 1;
             }
-            ops.push(Op::SetTextMatrix {
-                matrix: TextMatrix::Translate(Pt(first.x), Pt(first.baseline)),
-            });
-            ops.push(Op::ShowText { items: shown });
+            section.draws.push(Draw::TextAt(first.x, first.baseline));
+            section.show(shown);
             i = j;
         }
-        ops.push(Op::EndTextSection);
-        self.ops().extend(ops);
+        section.draws.push(Draw::EndText);
+        self.page().append(&mut section);
+        self.section = section;
         for (lx, baseline, size, width, url) in links {
             self.hline(lx, lx + width, baseline - 1.5, LINK, 0.5);
-            let rect = Rect::from_xywh(Pt(lx), Pt(baseline - 3.0), Pt(width), Pt(size + 3.0));
-            self.ops().push(Op::LinkAnnotation {
-                link: LinkAnnotation::new(
-                    rect,
-                    Actions::Uri(url),
-                    Some(BorderArray::Solid([0.0, 0.0, 0.0])),
-                    None,
-                    None,
-                ),
-            });
+            let page = self.page();
+            page.draws
+                .push(Draw::Link([lx, baseline - 3.0, width, size + 3.0]));
+            page.links.push(url);
         }
     }
 
@@ -1573,9 +2013,11 @@ impl<'a> Layout<'a> {
             if frag.font.source == Source::Missing {
                 for c in frag.text.chars() {
                     *self.missing.entry(c).or_default() += 1;
-                    self.drawn_text.push(PLACEHOLDER);
+                    if self.collect_text {
+                        self.drawn_text.push(PLACEHOLDER);
+                    }
                 }
-            } else {
+            } else if self.collect_text {
                 self.drawn_text.push_str(&frag.text);
             }
         }
@@ -1632,47 +2074,19 @@ impl<'a> Layout<'a> {
     }
 
     fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, c: Rgb3, thickness: f32) {
-        let point = |x: f32, y: f32| LinePoint {
-            p: Point { x: Pt(x), y: Pt(y) },
-            bezier: false,
-        };
         if self.stroke != Some((c, thickness.to_bits())) {
             self.stroke = Some((c, thickness.to_bits()));
-            self.ops().extend([
-                Op::SetOutlineColor { col: color(c) },
-                Op::SetOutlineThickness { pt: Pt(thickness) },
-            ]);
+            self.page()
+                .draws
+                .extend([Draw::StrokeColor(c), Draw::LineWidth(thickness)]);
         }
-        self.ops().push(Op::DrawLine {
-            line: printpdf::Line {
-                points: vec![point(x1, y1), point(x2, y2)],
-                is_closed: false,
-            },
-        });
+        self.page().draws.push(Draw::Line([x1, y1, x2, y2]));
     }
 
     fn fill_rect(&mut self, x: f32, y: f32, width: f32, height: f32, c: Rgb3) {
-        let point = |x: f32, y: f32| LinePoint {
-            p: Point { x: Pt(x), y: Pt(y) },
-            bezier: false,
-        };
-        self.ops().extend([
-            Op::SetFillColor { col: color(c) },
-            Op::DrawPolygon {
-                polygon: Polygon {
-                    rings: vec![PolygonRing {
-                        points: vec![
-                            point(x, y),
-                            point(x + width, y),
-                            point(x + width, y + height),
-                            point(x, y + height),
-                        ],
-                    }],
-                    mode: PaintMode::Fill,
-                    winding_order: WindingOrder::NonZero,
-                },
-            },
-        ]);
+        self.page()
+            .draws
+            .extend([Draw::FillColor(c), Draw::FillRect([x, y, width, height])]);
     }
 
     fn draw_code_block(&mut self, code: &str) {
@@ -1742,9 +2156,9 @@ impl<'a> Layout<'a> {
             .insert(id.clone(), printpdf::XObject::Image(image.clone()));
         let x = self.left();
         let y = self.y - height;
-        self.ops().push(Op::UseXobject {
+        self.page().draws.push(Draw::Image(Box::new((
             id,
-            transform: XObjectTransform {
+            XObjectTransform {
                 translate_x: Some(Pt(x)),
                 translate_y: Some(Pt(y)),
                 scale_x: Some(width / iw),
@@ -1752,20 +2166,14 @@ impl<'a> Layout<'a> {
                 dpi: Some(72.0),
                 ..XObjectTransform::default()
             },
-        });
+        ))));
         self.y -= height + PARAGRAPH_GAP;
         self.at_page_top = false;
         Ok(())
     }
 
     fn draw_table(&mut self, table: TableState) {
-        let columns = table
-            .rows
-            .iter()
-            .map(Vec::len)
-            .chain(std::iter::once(table.header.len()))
-            .max()
-            .unwrap_or(0);
+        let columns = table.rows.columns.max(table.header.len());
         if columns == 0 {
             return;
         }
@@ -1786,7 +2194,7 @@ impl<'a> Layout<'a> {
                     .collect()
             })
             .collect();
-        let widths = column_widths(&header, &table.rows, columns, total, &self.fonts);
+        let widths = column_widths(&header, &table.rows.natural, columns, total, &self.fonts);
         // Rows are laid out one at a time as they are drawn (a long table
         // is not held laid out whole), with a handle on the same fonts.
         let fonts = self.fonts.clone();
@@ -1813,7 +2221,7 @@ impl<'a> Layout<'a> {
                 .collect()
         };
         let header_cells = (!header.is_empty()).then(|| layout_row(&header));
-        let mut rows = table.rows.iter().map(|row| layout_row(row));
+        let mut rows = table.rows.iter().map(|row| layout_row(&row));
         let first = rows.next();
         let body_height = self.page_height - MARGIN_TOP - MARGIN_BOTTOM;
         let header_height = header_cells.as_ref().map_or(0.0, |c| row_height(c));
@@ -1919,26 +2327,22 @@ impl<'a> Layout<'a> {
     }
 
     /// Add the header and footer to every page and hand the pages over.
-    fn finish(mut self) -> (Vec<PdfPage>, String, BTreeMap<char, usize>) {
+    fn finish(mut self) -> (Vec<PageDraws>, String, BTreeMap<char, usize>) {
         self.flush_block();
         // A heading that ends the document has nothing to wait for.
         self.ensure(0.0);
         let count = self.pages.len();
         let pages = std::mem::take(&mut self.pages);
-        let (width, height) = (self.page_width, self.page_height);
         let header = self.header();
         let mut out = Vec::with_capacity(count);
-        for (index, ops) in pages.into_iter().enumerate() {
-            self.pages = vec![Vec::new()];
+        for (index, mut body) in pages.into_iter().enumerate() {
+            self.pages = vec![PageDraws::default()];
             self.stroke = None;
             self.page_furniture(&header, index + 1, count);
-            let mut page_ops = std::mem::take(&mut self.pages[0]);
-            page_ops.extend(ops);
-            out.push(PdfPage::new(
-                printpdf::Mm(width * 25.4 / 72.0),
-                printpdf::Mm(height * 25.4 / 72.0),
-                page_ops,
-            ));
+            let mut page = std::mem::take(&mut self.pages[0]);
+            page.append(&mut body);
+            page.shrink_to_fit();
+            out.push(page);
         }
         (out, self.drawn_text, self.missing)
     }
@@ -2085,30 +2489,34 @@ fn row_height(cells: &[CellLines]) -> f32 {
     lines as f32 * TABLE_LEADING + 2.0 * CELL_PAD
 }
 
+/// The width of a table cell's text on one line, padding included.
+fn natural_width(spans: &[Span], fonts: &Fonts) -> f32 {
+    spans
+        .iter()
+        .flat_map(|s| s.text.split('\n').map(move |t| (s.face, t)))
+        .map(|(face, t)| fonts.width(t, face, TABLE_SIZE))
+        .sum::<f32>()
+        + 2.0 * CELL_PAD
+        + 1.0
+}
+
 /// Share `total` between columns: a column whose natural (unwrapped) width
 /// fits its fair share gets it; the others split what is left. Leftover
-/// space goes to every column in proportion.
+/// space goes to every column in proportion. `rows` is the natural width
+/// of each column of the body.
 fn column_widths(
     header: &[Vec<Span>],
-    rows: &[Vec<Vec<Span>>],
+    rows: &[f32],
     columns: usize,
     total: f32,
     fonts: &Fonts,
 ) -> Vec<f32> {
-    let natural_of = |spans: &[Span]| -> f32 {
-        spans
-            .iter()
-            .flat_map(|s| s.text.split('\n').map(move |t| (s.face, t)))
-            .map(|(face, t)| fonts.width(t, face, TABLE_SIZE))
-            .sum::<f32>()
-            + 2.0 * CELL_PAD
-            + 1.0
-    };
     let mut natural = vec![2.0 * CELL_PAD; columns];
-    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
-        for (i, cell) in row.iter().enumerate().take(columns) {
-            natural[i] = natural[i].max(natural_of(cell));
-        }
+    for (i, cell) in header.iter().enumerate().take(columns) {
+        natural[i] = natural[i].max(natural_width(cell, fonts));
+    }
+    for (i, width) in rows.iter().enumerate().take(columns) {
+        natural[i] = natural[i].max(*width);
     }
     let mut widths = vec![0.0; columns];
     let mut settled = vec![false; columns];
@@ -2271,62 +2679,106 @@ mod tests {
         }
     }
 
+    /// The decompressed content stream of every page.
+    fn page_contents(doc: &lopdf::Document) -> Vec<Vec<u8>> {
+        doc.get_pages()
+            .values()
+            .map(|page| doc.get_page_content(*page))
+            .collect()
+    }
+
+    /// The font names (subset tag and face) of the fonts embedded.
+    fn subsets(doc: &lopdf::Document) -> Vec<Vec<u8>> {
+        let mut names: Vec<Vec<u8>> = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_dict().ok()?.get(b"FontName").ok()?.as_name().ok())
+            .map(<[u8]>::to_vec)
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn a_document_serialised_in_runs_of_pages_is_the_same_document() {
         let mut markdown = String::from("# Timeline\n\n| When | What happened |\n|---|---|\n");
         for i in 0..300 {
-            markdown.push_str(&format!("| 10:{i:03} | **Event** number {i} `mono` |\n"));
+            markdown.push_str(&format!(
+                "| 10:{i:03} | **Event** number {i} `mono` [link](https://example.com/{i}) |\n"
+            ));
         }
-        let render = |parts: usize| {
-            let laid_out = lay_out(&markdown, &options()).unwrap();
-            serialise(laid_out.doc, laid_out.pages, parts).unwrap()
+        let laid_out = lay_out(&markdown, &options(), false).unwrap();
+        let render = |pages_per_run: usize| {
+            let pdf = serialise(
+                &laid_out.doc,
+                &laid_out.pages,
+                laid_out.page_size,
+                pages_per_run,
+            )
+            .unwrap();
+            (lopdf::Document::load_mem(&pdf).unwrap(), pdf)
         };
-        let whole = render(1);
-        let joined = render(3);
-        let (whole_pages, joined_pages) = (pages_text(&whole), pages_text(&joined));
-        assert!(whole_pages.len() >= 6, "{} pages", whole_pages.len());
-        assert_eq!(joined_pages, whole_pages, "same text on the same pages");
-        let doc = lopdf::Document::load_mem(&joined).unwrap();
-        let tree = doc
+        let (whole, whole_bytes) = render(usize::MAX);
+        let (joined, joined_bytes) = render(2);
+        assert!(
+            whole.get_pages().len() >= 6,
+            "{} pages",
+            whole.get_pages().len()
+        );
+        assert_eq!(
+            pages_text(&joined_bytes),
+            pages_text(&whole_bytes),
+            "same text on the same pages"
+        );
+        assert!(
+            page_contents(&joined) == page_contents(&whole),
+            "the same content streams"
+        );
+        // And what printpdf writes for the whole document at once.
+        let mut printpdf_doc = laid_out.doc.clone();
+        printpdf_doc.with_pages(
+            laid_out
+                .pages
+                .iter()
+                .map(|page| page.to_page(laid_out.page_size))
+                .collect(),
+        );
+        let printpdf = printpdf_doc.to_lopdf_document(&PdfSaveOptions::default(), &mut Vec::new());
+        assert!(
+            page_contents(&printpdf) == page_contents(&joined),
+            "the content streams printpdf writes"
+        );
+        assert_eq!(
+            subsets(&joined).len(),
+            3,
+            "one regular, bold and mono subset"
+        );
+        assert_eq!(subsets(&joined), subsets(&whole));
+        let tree = joined
             .catalog()
             .unwrap()
             .get(b"Pages")
             .unwrap()
             .as_reference()
             .unwrap();
-        let count = doc.get_dictionary(tree).unwrap().get(b"Count").unwrap();
-        assert_eq!(count.as_i64().unwrap(), whole_pages.len() as i64);
-        for page in doc.get_pages().values() {
-            let parent = doc.get_dictionary(*page).unwrap().get(b"Parent").unwrap();
+        let count = joined.get_dictionary(tree).unwrap().get(b"Count").unwrap();
+        assert_eq!(count.as_i64().unwrap(), whole.get_pages().len() as i64);
+        for page in joined.get_pages().values() {
+            let page = joined.get_dictionary(*page).unwrap();
+            let parent = page.get(b"Parent").unwrap();
             assert_eq!(parent.as_reference().unwrap(), tree, "one page tree");
+            let links = page.get(b"Annots").unwrap().as_array().unwrap();
+            assert!(!links.is_empty(), "the links are kept");
         }
-        let mut subsets: Vec<Vec<u8>> = doc
-            .objects
-            .values()
-            .filter_map(|o| o.as_dict().ok()?.get(b"FontName").ok()?.as_name().ok())
-            .map(<[u8]>::to_vec)
-            .collect();
-        assert_eq!(
-            subsets.len(),
-            3 * 3,
-            "each run has its own regular, bold and mono subsets"
-        );
-        subsets.sort();
-        subsets.dedup();
-        assert_eq!(
-            subsets.len(),
-            3 * 3,
-            "and each subset its own tag: {subsets:?}"
-        );
-        let highest = doc.objects.keys().next_back().unwrap().0;
-        let size = doc.trailer.get(b"Size").unwrap().as_i64().unwrap();
+        let highest = joined.objects.keys().next_back().unwrap().0;
+        let size = joined.trailer.get(b"Size").unwrap().as_i64().unwrap();
         assert_eq!(
             size,
             i64::from(highest) + 1,
             "the trailer counts the objects"
         );
-        let info = doc.trailer.get(b"Info").unwrap().as_reference().unwrap();
-        let title = doc.get_dictionary(info).unwrap().get(b"Title").unwrap();
+        let info = joined.trailer.get(b"Info").unwrap().as_reference().unwrap();
+        let title = joined.get_dictionary(info).unwrap().get(b"Title").unwrap();
         assert!(matches!(title, lopdf::Object::String(..)));
     }
 
@@ -2462,7 +2914,7 @@ mod tests {
             );
             return;
         }
-        let laid_out = lay_out(&scripts_markdown(), &options()).unwrap();
+        let laid_out = lay_out(&scripts_markdown(), &options(), true).unwrap();
         assert!(laid_out.missing.is_empty(), "{:?}", laid_out.missing);
         for needle in [CJK, EMOJI, HEBREW, ARABIC] {
             assert!(laid_out.text.contains(needle), "{needle} in the drawn text");
@@ -2582,7 +3034,7 @@ mod tests {
         options.font_dirs = Vec::new();
         // A tag character (default ignorable, in no font here) is not drawn.
         let markdown = format!("Before {CJK} {EMOJI} after\u{E007F}.");
-        let laid_out = lay_out(&markdown, &options).unwrap();
+        let laid_out = lay_out(&markdown, &options, true).unwrap();
         let count: usize = laid_out.missing.values().sum();
         assert_eq!(count, CJK.chars().count() + 1, "{:?}", laid_out.missing);
         assert_eq!(laid_out.missing.get(&'🔥'), Some(&1));

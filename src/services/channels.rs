@@ -120,6 +120,21 @@ pub async fn add(
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
+    let model = insert(&txn, &incident, new, now).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Store a new channel of `incident`, with a new signing secret, inside the
+/// caller's transaction: the one writer of channels. The same target twice
+/// is a 409. Where a webhook URL points is the caller's to check first
+/// (resolving it is a network wait, never inside a write transaction).
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    new: NewChannel,
+    now: DateTime<Utc>,
+) -> Result<incident_channel::Model, ServiceError> {
     let model = incident_channel::Model {
         id: new_id(),
         incident_id: incident.id,
@@ -138,7 +153,7 @@ pub async fn add(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(db)
         .await?;
     if inserted == 0 {
         return Err(ServiceError::Conflict {
@@ -152,7 +167,6 @@ pub async fn add(
             pending_cleanup_items: Vec::new(),
         });
     }
-    txn.commit().await?;
     Ok(model)
 }
 

@@ -1,17 +1,18 @@
 //! Cleanup items: temporary changes that must be undone before an incident
 //! can be closed.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder,
-};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use super::{Context, check_if_match, find_incident, insert_model, new_id, parse_stored};
+use super::{
+    Context, Written, check_if_match, find_incident, new_id, parse_stored, same_incident, store,
+};
 use crate::{
     domain::{CleanupKind, CleanupStatus, IncidentRef},
-    entities::cleanup_item,
+    entities::{cleanup_item, incident},
     error::ServiceError,
+    ingest::CleanupRecord,
 };
 
 #[derive(Debug, Clone)]
@@ -30,6 +31,22 @@ pub struct CleanupChanges {
     pub kind: Option<CleanupKind>,
 }
 
+/// A cleanup item to store.
+#[derive(Debug, Clone)]
+pub enum CleanupWrite<'a> {
+    /// A new item, pending.
+    New(NewCleanupItem),
+    /// A change to a stored item of the incident, `If-Match` checked.
+    Change {
+        item_id: Uuid,
+        if_match: Option<&'a str>,
+        changes: CleanupChanges,
+    },
+    /// Brought in by an import with its own id: matched by id and updated
+    /// when it differs.
+    Import(CleanupRecord),
+}
+
 pub async fn create(
     ctx: &Context,
     reference: IncidentRef,
@@ -38,21 +55,9 @@ pub async fn create(
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
-    let model = cleanup_item::Model {
-        id: new_id(),
-        incident_id: incident.id,
-        kind: new.kind.as_str().into(),
-        description: new.description,
-        owner: new.owner,
-        status: CleanupStatus::Pending.as_str().into(),
-        reason: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    insert_model(&txn, model.clone().into_active_model()).await?;
+    let written = write(&txn, &incident, CleanupWrite::New(new), now).await?;
     txn.commit().await?;
-    Ok(model)
+    Ok(written.model)
 }
 
 pub async fn list(
@@ -88,29 +93,91 @@ pub async fn update(
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
-    let current = cleanup_item::Entity::find_by_id(item_id)
-        .filter(cleanup_item::Column::IncidentId.eq(incident.id))
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("cleanup item {item_id}")))?;
-    check_if_match(if_match, current.version)?;
-    let mut next = current.clone();
-    if let Some(status) = changes.status {
-        next.status = status.as_str().into();
-    }
-    let reason_given = changes.reason.is_some();
-    if let Some(reason) = changes.reason {
-        next.reason = reason;
-    }
-    if let Some(owner) = changes.owner {
-        next.owner = owner;
-    }
-    if let Some(description) = changes.description {
-        next.description = description;
-    }
-    if let Some(kind) = changes.kind {
-        next.kind = kind.as_str().into();
-    }
+    let change = CleanupWrite::Change {
+        item_id,
+        if_match,
+        changes,
+    };
+    let written = write(&txn, &incident, change, now).await?;
+    txn.commit().await?;
+    Ok(written.model)
+}
+
+/// Store a cleanup item of `incident` inside the caller's transaction: the
+/// one writer of cleanup items. A `kept` item needs a reason.
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    write: CleanupWrite<'_>,
+    now: DateTime<Utc>,
+) -> Result<Written<cleanup_item::Model>, ServiceError> {
+    let (current, next) = match write {
+        CleanupWrite::New(new) => {
+            let next = cleanup_item::Model {
+                id: new_id(),
+                incident_id: incident.id,
+                kind: new.kind.as_str().into(),
+                description: new.description,
+                owner: new.owner,
+                status: CleanupStatus::Pending.as_str().into(),
+                reason: None,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            (None, next)
+        }
+        CleanupWrite::Change {
+            item_id,
+            if_match,
+            changes,
+        } => {
+            let current = cleanup_item::Entity::find_by_id(item_id)
+                .filter(cleanup_item::Column::IncidentId.eq(incident.id))
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("cleanup item {item_id}")))?;
+            check_if_match(if_match, current.version)?;
+            let mut next = current.clone();
+            if let Some(status) = changes.status {
+                next.status = status.as_str().into();
+            }
+            let reason_given = changes.reason.is_some();
+            if let Some(reason) = changes.reason {
+                next.reason = reason;
+            }
+            if let Some(owner) = changes.owner {
+                next.owner = owner;
+            }
+            if let Some(description) = changes.description {
+                next.description = description;
+            }
+            if let Some(kind) = changes.kind {
+                next.kind = kind.as_str().into();
+            }
+            if next.status != CleanupStatus::Kept.as_str() && !reason_given {
+                next.reason = None;
+            }
+            (Some(current), next)
+        }
+        CleanupWrite::Import(c) => {
+            let stored = cleanup_item::Entity::find_by_id(c.id).one(db).await?;
+            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+            let next = cleanup_item::Model {
+                id: c.id,
+                incident_id: incident.id,
+                kind: c.kind.as_str().into(),
+                description: c.description,
+                owner: c.owner,
+                status: c.status.as_str().into(),
+                reason: c.reason,
+                version: stored.as_ref().map_or(1, |e| e.version),
+                created_at: c.created_at,
+                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+            };
+            (stored, next)
+        }
+    };
     let status: CleanupStatus = parse_stored(&next.status)?;
     if status == CleanupStatus::Kept && next.reason.is_none() {
         return Err(ServiceError::validation(
@@ -118,18 +185,9 @@ pub async fn update(
             "a cleanup item can only be `kept` with a `reason` saying why",
         ));
     }
-    if status != CleanupStatus::Kept && !reason_given {
-        next.reason = None;
-    }
-    if next == current {
-        txn.commit().await?;
-        return Ok(current);
-    }
-    next.version += 1;
-    next.updated_at = now;
-    cleanup_item::Entity::update(next.clone().into_active_model().reset_all())
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(next)
+    store(db, current, next, |m| {
+        m.version += 1;
+        m.updated_at = now;
+    })
+    .await
 }

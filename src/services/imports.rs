@@ -13,46 +13,47 @@
 //! write transaction lasts as long as the database work and no longer.
 
 use std::{
-    collections::HashMap,
     io::{Read, Seek},
     path::Path,
 };
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, ModelTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
-    sea_query::OnConflict,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde::Serialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::ingest::{
-    PostmortemRecord,
-    bundle::{BundlePostmortem, BundleSection},
-};
-
+pub use super::KindCounts;
 use super::{
-    Context, find_incident, insert_model, json_list, new_id, parse_json_list, parse_stored,
-    postmortems, remediations,
+    Context, Outcome, cleanup,
+    cleanup::CleanupWrite,
+    find_incident,
+    incidents::{self, IncidentWrite},
+    parse_json_list, parse_stored,
+    postmortems::{self, PostmortemWrite},
+    remediations::{self, RemediationWrite},
+    roles::{self, RoleWrite},
+    sitreps::{self, SitrepWrite},
+    status_updates::{self, StatusUpdateWrite},
+    timeline::{EventWrite, EventWriter, NewTimelineEvent, Stored},
 };
 use crate::{
     config::PostmortemDue,
-    db,
-    domain::{IncidentRef, Milestones, PostmortemStatus},
+    domain::IncidentRef,
     entities::{
-        cleanup_item, incident, incident_external_id, postmortem, postmortem_section,
-        remediation_incident, remediation_item, role_assignment, sitrep, status_update,
-        timeline_event,
+        incident, postmortem, postmortem_section, remediation_incident, remediation_item,
+        role_assignment, timeline_event,
     },
     error::ServiceError,
     ingest::{
-        self, CleanupRecord, EventRecord, ImportFormat, IncidentKey, IncidentRecord, ParseOptions,
-        Record, RemediationRecord, RoleRecord, Shortening, SitrepRecord, StatusUpdateRecord,
+        self, EventRecord, ImportFormat, ParseOptions, Record, Shortening,
         bundle::{
             BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleCleanupItem, BundleEvent, BundleIncident,
-            BundleRemediationItem, BundleRole, BundleSitrep, BundleStatusUpdate,
+            BundlePostmortem, BundleRemediationItem, BundleRole, BundleSection, BundleSitrep,
+            BundleStatusUpdate,
         },
     },
 };
@@ -79,14 +80,6 @@ pub struct ImportRequest {
 /// Shortenings listed in a report; the rest are counted in
 /// [`ImportReport::shortened_total`].
 pub const SHORTENINGS_LISTED: usize = 1000;
-
-/// Created, updated and unchanged records of one kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct KindCounts {
-    pub created: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-}
 
 /// Counts per kind of record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -309,8 +302,13 @@ pub async fn import<R: Read + Seek + Send + 'static>(
     Ok(report)
 }
 
+/// The actor an import's changes are recorded under (remediation history).
+const IMPORT_ACTOR: &str = "import";
+
 /// The import in progress: the transaction, the incident records now go to,
-/// and the counts.
+/// and the counts. Every record is written by its kind's service function
+/// ([`incidents::write`], [`roles::write`] …), which matches it with what is
+/// stored and says what it did.
 struct Importer<'t> {
     txn: &'t DatabaseTransaction,
     now: DateTime<Utc>,
@@ -321,24 +319,17 @@ struct Importer<'t> {
     skipped: u64,
     shortened: Vec<Shortening>,
     shortened_total: u64,
-    remediations_changed: bool,
     /// Post-mortems of incidents resolved before this day become
     /// `not_required` (see [`postmortems::mark_history_not_required`]).
     history_before: Option<chrono::NaiveDate>,
     /// Incidents this import created: nothing of theirs can be stored yet,
     /// so their events are inserted without looking them up first.
     created: Vec<Uuid>,
-    /// PostgreSQL: new incidents' events held back to be inserted
-    /// [`PG_INSERT_ROWS`] at a time, and the path of the first chunk.
-    held: Vec<timeline_event::Model>,
+    /// The timeline's batch writer, which may hold rows back.
+    events: EventWriter,
+    /// The path of the first chunk of events not inserted yet, for errors.
     held_path: String,
 }
-
-/// Rows per `INSERT` of new incidents' events on PostgreSQL. sqlx 0.9.0
-/// leaves Nagle's algorithm on (transact-rs/sqlx#4335), so a statement that
-/// spans several TCP segments can wait up to 40 ms for a delayed ACK;
-/// fewer, larger statements pay that wait less often (README, "PostgreSQL").
-const PG_INSERT_ROWS: usize = 10 * ingest::CHUNK;
 
 impl<'t> Importer<'t> {
     fn new(
@@ -356,10 +347,9 @@ impl<'t> Importer<'t> {
             skipped: 0,
             shortened: Vec::new(),
             shortened_total: 0,
-            remediations_changed: false,
             history_before: None,
             created: Vec::new(),
-            held: Vec::new(),
+            events: EventWriter::default(),
             held_path: String::new(),
         }
     }
@@ -371,8 +361,9 @@ impl<'t> Importer<'t> {
         self.current = Some(incident);
     }
 
-    fn incident_id(&self, section: &str) -> Result<Uuid, ServiceError> {
-        self.current.as_ref().map(|i| i.id).ok_or_else(|| {
+    /// The incident the records of `section` go to.
+    fn incident(&self, section: &str) -> Result<&incident::Model, ServiceError> {
+        self.current.as_ref().ok_or_else(|| {
             ServiceError::validation(section, format!("`{section}` comes before its incident"))
         })
     }
@@ -398,907 +389,230 @@ impl<'t> Importer<'t> {
             record,
             Record::Events { .. } | Record::Skipped(_) | Record::Shortened(_)
         ) {
-            self.insert_held().await?;
+            self.flush_events().await?;
         }
+        let (txn, now) = (self.txn, self.now);
         match record {
-            Record::Incident(incident) => self.incident(*incident).await,
+            Record::Incident(rec) => {
+                let path = rec.path.clone();
+                let write = IncidentWrite::Import(*rec);
+                let written = incidents::write(txn, write, self.due_periods, now)
+                    .await
+                    .map_err(|err| under(&path, err))?;
+                self.counts.incidents.count(written.outcome);
+                if written.outcome == Outcome::Created {
+                    self.created.push(written.model.id);
+                }
+                self.enter(written.model);
+            }
             Record::Roles(roles) => {
                 for (i, role) in roles.into_iter().enumerate() {
-                    self.role(&format!("roles[{i}]"), role).await?;
+                    let incident = self.incident("roles")?;
+                    let written = roles::write(txn, incident, RoleWrite::Import(role), now)
+                        .await
+                        .map_err(|err| under(&format!("roles[{i}]"), err))?;
+                    self.counts.roles.count(written.outcome);
                 }
-                Ok(())
             }
             Record::Sitreps(sitreps) => {
                 for (i, s) in sitreps.into_iter().enumerate() {
-                    self.sitrep(&format!("sitreps[{i}]"), s).await?;
+                    let incident = self.incident("sitreps")?;
+                    let (written, _) = sitreps::write(txn, incident, SitrepWrite::Import(s), now)
+                        .await
+                        .map_err(|err| under(&format!("sitreps[{i}]"), err))?;
+                    self.counts.sitreps.count(written.outcome);
                 }
-                Ok(())
             }
             Record::StatusUpdates(updates) => {
                 for (i, u) in updates.into_iter().enumerate() {
-                    self.status_update(&format!("status_updates[{i}]"), u)
-                        .await?;
+                    let incident = self.incident("status_updates")?;
+                    let write = StatusUpdateWrite::Import(u);
+                    let written = status_updates::write(txn, incident, write, now)
+                        .await
+                        .map_err(|err| under(&format!("status_updates[{i}]"), err))?;
+                    self.counts.status_updates.count(written.outcome);
                 }
-                Ok(())
             }
             Record::CleanupItems(items) => {
                 for (i, c) in items.into_iter().enumerate() {
-                    self.cleanup_item(&format!("cleanup_items[{i}]"), c).await?;
+                    let incident = self.incident("cleanup_items")?;
+                    let written = cleanup::write(txn, incident, CleanupWrite::Import(c), now)
+                        .await
+                        .map_err(|err| under(&format!("cleanup_items[{i}]"), err))?;
+                    self.counts.cleanup_items.count(written.outcome);
                 }
-                Ok(())
             }
             Record::RemediationItems(items) => {
-                for (i, r) in items.into_iter().enumerate() {
-                    self.remediation_item(&format!("remediation_items[{i}]"), r)
-                        .await?;
+                for (i, record) in items.into_iter().enumerate() {
+                    let incident = self.incident("remediation_items")?;
+                    let write = RemediationWrite::Import { record, incident };
+                    let written = remediations::write(txn, write, IMPORT_ACTOR, now)
+                        .await
+                        .map_err(|err| under(&format!("remediation_items[{i}]"), err))?;
+                    self.counts.remediation_items.count(written.outcome);
                 }
-                Ok(())
             }
-            Record::Postmortem(pm) => self.postmortem(*pm).await,
-            Record::Events { path, events } => self.events(&path, events).await,
+            Record::Postmortem(pm) => {
+                let incident = self.incident("postmortem")?;
+                let write = PostmortemWrite::Import(*pm);
+                let written = postmortems::write(txn, incident, write, self.due_periods, now)
+                    .await
+                    .map_err(|err| under("postmortem", err))?;
+                self.counts.postmortems.count(written.postmortem.outcome);
+                self.counts.postmortem_sections.add(written.sections);
+            }
+            Record::Events { path, events } => self.events(&path, events).await?,
             Record::FillMilestones {
                 detected_at,
                 acknowledged_at,
-            } => self.fill_milestones(detected_at, acknowledged_at).await,
-            Record::Skipped(n) => {
-                self.skipped += n;
-                Ok(())
-            }
+            } => self.fill_milestones(detected_at, acknowledged_at).await?,
+            Record::Skipped(n) => self.skipped += n,
             Record::Shortened(list) => {
                 self.shortened_total += list.len() as u64;
                 let room = SHORTENINGS_LISTED.saturating_sub(self.shortened.len());
                 self.shortened.extend(list.into_iter().take(room));
-                Ok(())
             }
         }
-    }
-
-    async fn incident(&mut self, rec: IncidentRecord) -> Result<(), ServiceError> {
-        let txn = self.txn;
-        let existing = match &rec.key {
-            IncidentKey::Id(id) => incident::Entity::find_by_id(*id).one(txn).await?,
-            IncidentKey::External { source, id } => {
-                let link = incident_external_id::Entity::find_by_id((
-                    source.as_str().to_string(),
-                    id.clone(),
-                ))
-                .one(txn)
-                .await?;
-                match link {
-                    Some(link) => {
-                        incident::Entity::find_by_id(link.incident_id)
-                            .one(txn)
-                            .await?
-                    }
-                    None => None,
-                }
-            }
-        };
-        let model = match existing {
-            None => {
-                let number = db::next_counter(txn, "incident").await?;
-                let id = match &rec.key {
-                    IncidentKey::Id(id) => *id,
-                    IncidentKey::External { .. } => new_id(),
-                };
-                let m = incident::Model {
-                    id,
-                    number,
-                    title: rec.title.clone(),
-                    severity: rec.severity.as_str().into(),
-                    status: rec.status.as_str().into(),
-                    customer_impact: rec.customer_impact.clone(),
-                    affected_components: json_list(&rec.affected_components),
-                    chat_room_url: rec.chat_room_url.clone(),
-                    labels: json_list(&rec.labels),
-                    started_at: rec.milestones.started_at,
-                    detected_at: rec.milestones.detected_at,
-                    acknowledged_at: rec.milestones.acknowledged_at,
-                    mitigated_at: rec.milestones.mitigated_at,
-                    resolved_at: rec.milestones.resolved_at,
-                    closed_at: rec.closed_at,
-                    last_customer_update_at: None,
-                    sitrep_count: 0,
-                    version: 1,
-                    created_at: rec.created_at.unwrap_or(self.now),
-                    updated_at: self.now,
-                };
-                check_milestones(&rec.path, &m)?;
-                insert_model(txn, m.clone().into_active_model()).await?;
-                if let IncidentKey::External { source, id } = &rec.key {
-                    let link = incident_external_id::Model {
-                        source: source.as_str().into(),
-                        external_id: id.clone(),
-                        incident_id: m.id,
-                        created_at: self.now,
-                    };
-                    insert_model(txn, link.into_active_model()).await?;
-                }
-                self.counts.incidents.created += 1;
-                self.created.push(m.id);
-                m
-            }
-            Some(old) => {
-                let mut m = old.clone();
-                m.title = rec.title.clone();
-                m.severity = rec.severity.as_str().into();
-                m.status = rec.status.as_str().into();
-                m.affected_components = json_list(&rec.affected_components);
-                let ms = rec.milestones;
-                if rec.exact {
-                    m.customer_impact = rec.customer_impact.clone();
-                    m.chat_room_url = rec.chat_room_url.clone();
-                    m.labels = json_list(&rec.labels);
-                    m.started_at = ms.started_at;
-                    m.detected_at = ms.detected_at;
-                    m.acknowledged_at = ms.acknowledged_at;
-                    m.mitigated_at = ms.mitigated_at;
-                    m.resolved_at = ms.resolved_at;
-                    m.closed_at = rec.closed_at;
-                    m.created_at = rec.created_at.unwrap_or(m.created_at);
-                } else {
-                    let keep = |new: Option<DateTime<Utc>>, old: Option<DateTime<Utc>>| new.or(old);
-                    m.started_at = keep(ms.started_at, m.started_at);
-                    m.detected_at = keep(ms.detected_at, m.detected_at);
-                    m.acknowledged_at = keep(ms.acknowledged_at, m.acknowledged_at);
-                    m.mitigated_at = keep(ms.mitigated_at, m.mitigated_at);
-                    m.resolved_at = keep(ms.resolved_at, m.resolved_at);
-                }
-                check_milestones(&rec.path, &m)?;
-                self.save_incident(old, m).await?
-            }
-        };
-        self.enter(model);
         Ok(())
     }
 
-    /// Store a changed incident (version bumped), counting the outcome.
-    async fn save_incident(
-        &mut self,
-        old: incident::Model,
-        mut m: incident::Model,
-    ) -> Result<incident::Model, ServiceError> {
-        if m == old {
-            self.counts.incidents.unchanged += 1;
-            return Ok(m);
-        }
-        m.version += 1;
-        m.updated_at = self.now;
-        m.clone()
-            .into_active_model()
-            .reset_all()
-            .update(self.txn)
-            .await?;
-        self.counts.incidents.updated += 1;
-        Ok(m)
-    }
-
+    /// Milestones read from a foreign timeline, where the incident has none.
     async fn fill_milestones(
         &mut self,
         detected_at: Option<(DateTime<Utc>, String)>,
         acknowledged_at: Option<(DateTime<Utc>, String)>,
     ) -> Result<(), ServiceError> {
-        let old = self
+        let current = self
             .current
-            .clone()
+            .as_ref()
             .ok_or_else(|| ServiceError::validation("incident", "no incident to add to"))?;
-        let mut m = old.clone();
         let mut path = None;
-        if let (None, Some((at, p))) = (m.detected_at, detected_at) {
-            m.detected_at = Some(at);
-            path = Some(p);
-        }
-        if let (None, Some((at, p))) = (m.acknowledged_at, acknowledged_at) {
-            m.acknowledged_at = Some(at);
-            path = Some(p);
-        }
-        let Some(path) = path else { return Ok(()) };
-        milestones_of(&m).check().map_err(|err| match err {
-            ServiceError::Validation { detail, .. } => ServiceError::validation(
-                path,
-                format!("this entry sets a milestone out of order: {detail}"),
-            ),
-            other => other,
-        })?;
-        // Filling milestones is part of the events' import, not an incident
-        // record of the file: it is not counted separately.
-        m.version += 1;
-        m.updated_at = self.now;
-        m.clone()
-            .into_active_model()
-            .reset_all()
-            .update(self.txn)
-            .await?;
-        self.enter(m);
-        Ok(())
-    }
-
-    async fn role(&mut self, path: &str, r: RoleRecord) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id("roles")?;
-        let existing = role_assignment::Entity::find_by_id(r.id)
-            .one(self.txn)
-            .await?;
-        let desired = role_assignment::Model {
-            id: r.id,
-            incident_id,
-            role: r.role,
-            person: r.person,
-            assigned_at: r.assigned_at,
-            relieved_at: r.relieved_at,
-            created_at: existing.as_ref().map_or(self.now, |e| e.created_at),
-            updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
-        };
-        same_incident(path, existing.as_ref().map(|e| e.incident_id), incident_id)?;
-        save(self.txn, desired, existing, &mut self.counts.roles, |m| {
-            m.updated_at = self.now
-        })
-        .await
-    }
-
-    async fn sitrep(&mut self, path: &str, s: SitrepRecord) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id("sitreps")?;
-        let existing = sitrep::Entity::find_by_id(s.id).one(self.txn).await?;
-        same_incident(path, existing.as_ref().map(|e| e.incident_id), incident_id)?;
-        let taken = sitrep::Entity::find()
-            .filter(sitrep::Column::IncidentId.eq(incident_id))
-            .filter(sitrep::Column::Version.eq(s.version))
-            .filter(sitrep::Column::Id.ne(s.id))
-            .one(self.txn)
-            .await?;
-        if taken.is_some() {
-            return Err(ServiceError::Conflict {
-                detail: format!(
-                    "`{path}.version`: the incident already has a sitrep version {} with another id",
-                    s.version
-                ),
-                field: Some(format!("{path}.version")),
-                pending_cleanup_items: Vec::new(),
-            });
-        }
-        let desired = sitrep::Model {
-            id: s.id,
-            incident_id,
-            version: s.version,
-            summary: s.summary,
-            customer_impact: s.customer_impact,
-            roles: serde_json::to_string(&s.roles).expect("roles serialise"),
-            open_issues: json_list(&s.open_issues),
-            resolved_issues: json_list(&s.resolved_issues),
-            current_actions: json_list(&s.current_actions),
-            next_update_due: s.next_update_due,
-            author: s.author,
-            status_update_id: s.status_update_id,
-            created_at: s.created_at,
-            updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
-        };
-        save(self.txn, desired, existing, &mut self.counts.sitreps, |m| {
-            m.updated_at = self.now
-        })
-        .await
-    }
-
-    async fn status_update(
-        &mut self,
-        path: &str,
-        u: StatusUpdateRecord,
-    ) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id("status_updates")?;
-        let existing = match (u.id, &u.source, &u.external_id) {
-            (Some(id), _, _) => status_update::Entity::find_by_id(id).one(self.txn).await?,
-            (None, Some(source), Some(external_id)) => {
-                status_update::Entity::find()
-                    .filter(status_update::Column::IncidentId.eq(incident_id))
-                    .filter(status_update::Column::Source.eq(source.clone()))
-                    .filter(status_update::Column::ExternalId.eq(external_id.clone()))
-                    .one(self.txn)
-                    .await?
+        let detected_at = match (current.detected_at, detected_at) {
+            (None, Some((at, p))) => {
+                path = Some(p);
+                Some(at)
             }
             _ => None,
         };
-        same_incident(path, existing.as_ref().map(|e| e.incident_id), incident_id)?;
-        let desired = status_update::Model {
-            id: u
-                .id
-                .or(existing.as_ref().map(|e| e.id))
-                .unwrap_or_else(new_id),
-            incident_id,
-            status: u.status.as_str().into(),
-            message: u.message,
-            affected_components: json_list(&u.affected_components),
-            posted_at: u.posted_at,
-            source: u.source,
-            external_id: u.external_id,
-            created_at: existing.as_ref().map_or(self.now, |e| e.created_at),
-            updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
+        let acknowledged_at = match (current.acknowledged_at, acknowledged_at) {
+            (None, Some((at, p))) => {
+                path = Some(p);
+                Some(at)
+            }
+            _ => None,
         };
-        save(
-            self.txn,
-            desired,
-            existing,
-            &mut self.counts.status_updates,
-            |m| m.updated_at = self.now,
-        )
-        .await
-    }
-
-    async fn cleanup_item(&mut self, path: &str, c: CleanupRecord) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id("cleanup_items")?;
-        let existing = cleanup_item::Entity::find_by_id(c.id).one(self.txn).await?;
-        same_incident(path, existing.as_ref().map(|e| e.incident_id), incident_id)?;
-        let desired = cleanup_item::Model {
-            id: c.id,
-            incident_id,
-            kind: c.kind.as_str().into(),
-            description: c.description,
-            owner: c.owner,
-            status: c.status.as_str().into(),
-            reason: c.reason,
-            version: existing.as_ref().map_or(1, |e| e.version),
-            created_at: c.created_at,
-            updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
+        let Some(path) = path else { return Ok(()) };
+        let write = IncidentWrite::FillMilestones {
+            id: current.id,
+            detected_at,
+            acknowledged_at,
         };
-        let now = self.now;
-        save(
-            self.txn,
-            desired,
-            existing,
-            &mut self.counts.cleanup_items,
-            |m| {
-                m.version += 1;
-                m.updated_at = now;
-            },
-        )
-        .await
-    }
-
-    async fn remediation_item(
-        &mut self,
-        _path: &str,
-        r: RemediationRecord,
-    ) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id("remediation_items")?;
-        let existing = remediation_item::Entity::find_by_id(r.id)
-            .one(self.txn)
-            .await?;
-        let number = match &existing {
-            Some(e) => e.number,
-            None => db::next_counter(self.txn, "remediation").await?,
-        };
-        let desired = remediation_item::Model {
-            id: r.id,
-            number,
-            title: r.title,
-            description: r.description,
-            kind: r.kind.as_str().into(),
-            priority: r.priority.as_str().into(),
-            owner: r.owner,
-            team: r.team,
-            due_date: r.due_date,
-            status: r.status.as_str().into(),
-            reason: r.reason,
-            tracker_url: r.tracker_url,
-            closed_at: r.closed_at,
-            version: existing.as_ref().map_or(1, |e| e.version),
-            created_at: r.created_at,
-            updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
-        };
-        let before = self.counts.remediation_items;
-        let now = self.now;
-        save(
-            self.txn,
-            desired,
-            existing,
-            &mut self.counts.remediation_items,
-            |m| {
-                m.version += 1;
-                m.updated_at = now;
-            },
-        )
-        .await?;
-        if self.counts.remediation_items.unchanged == before.unchanged {
-            self.remediations_changed = true;
-        }
-        let link = remediation_incident::Model {
-            remediation_id: r.id,
-            incident_id,
-            created_at: self.now,
-        };
-        let linked = remediation_incident::Entity::insert(link.into_active_model().reset_all())
-            .on_conflict(
-                OnConflict::columns([
-                    remediation_incident::Column::RemediationId,
-                    remediation_incident::Column::IncidentId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(self.txn)
-            .await;
-        match linked {
-            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    /// The post-mortem, and its sections as the whole ordered list (sections
-    /// the bundle does not hold are removed).
-    async fn postmortem(&mut self, pm: PostmortemRecord) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id("postmortem")?;
-        let txn = self.txn;
-        let existing = postmortem::Entity::find_by_id(pm.id).one(txn).await?;
-        same_incident(
-            "postmortem",
-            existing.as_ref().map(|e| e.incident_id),
-            incident_id,
-        )?;
-        if existing.is_none()
-            && let Some(other) = postmortem::Entity::find()
-                .filter(postmortem::Column::IncidentId.eq(incident_id))
-                .one(txn)
-                .await?
-        {
-            return Err(ServiceError::Conflict {
-                detail: format!(
-                    "`postmortem.id`: the incident already has another post-mortem ({})",
-                    other.id
-                ),
-                field: Some("postmortem.id".into()),
-                pending_cleanup_items: Vec::new(),
-            });
-        }
-        let published = pm.status == PostmortemStatus::Published;
-        let desired = postmortem::Model {
-            id: pm.id,
-            incident_id,
-            kind: pm.kind.as_str().into(),
-            owner: pm.owner,
-            due_date: pm.due_date,
-            // Brought in line with the incident by `finish`.
-            due_on: if pm.status == PostmortemStatus::NotRequired {
-                None
-            } else {
-                pm.due_date.or(existing.as_ref().and_then(|e| e.due_on))
-            },
-            review_at: pm.review_at,
-            status: pm.status.as_str().into(),
-            slug: pm.slug,
-            published_version: existing
-                .as_ref()
-                .map_or(i32::from(published), |e| e.published_version),
-            published_at: pm.published_at,
-            first_published_at: pm.first_published_at,
-            withdrawn_at: existing.as_ref().and_then(|e| e.withdrawn_at),
-            not_required_reason: pm.not_required_reason,
-            version: existing.as_ref().map_or(1, |e| e.version),
-            created_at: pm.created_at,
-            updated_at: existing.as_ref().map_or(self.now, |e| e.updated_at),
-        };
-        let now = self.now;
-        save(txn, desired, existing, &mut self.counts.postmortems, |m| {
-            m.version += 1;
-            m.updated_at = now;
-        })
-        .await?;
-        let mut stored: HashMap<Uuid, postmortem_section::Model> =
-            postmortem_section::Entity::find()
-                .filter(postmortem_section::Column::PostmortemId.eq(pm.id))
-                .all(txn)
-                .await?
-                .into_iter()
-                .map(|m| (m.id, m))
-                .collect();
-        // Sections the bundle no longer holds go first, so that their keys
-        // (unique per post-mortem) are free for the ones it does hold.
-        let kept: Vec<Uuid> = pm.sections.iter().map(|s| s.id).collect();
-        for id in stored
-            .keys()
-            .filter(|id| !kept.contains(id))
-            .copied()
-            .collect::<Vec<_>>()
-        {
-            stored.remove(&id);
-            postmortem_section::Entity::delete_by_id(id)
-                .exec(txn)
-                .await?;
-            self.counts.postmortem_sections.updated += 1;
-        }
-        for (position, section) in pm.sections.into_iter().enumerate() {
-            let old = stored.remove(&section.id);
-            let path = format!("postmortem.sections[{position}]");
-            if old.is_none()
-                && postmortem_section::Entity::find_by_id(section.id)
-                    .one(txn)
-                    .await?
-                    .is_some()
-            {
-                same_incident(&path, Some(Uuid::nil()), incident_id)?;
-            }
-            let desired = postmortem_section::Model {
-                id: section.id,
-                postmortem_id: pm.id,
-                position: i32::try_from(position).unwrap_or(i32::MAX),
-                key: section.key,
-                title: section.title,
-                body: section.body,
-                visibility: section.visibility.as_str().into(),
-                created_at: old.as_ref().map_or(now, |e| e.created_at),
-                updated_at: old.as_ref().map_or(now, |e| e.updated_at),
-            };
-            save(
-                txn,
-                desired,
-                old,
-                &mut self.counts.postmortem_sections,
-                |m| m.updated_at = now,
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// A chunk of timeline events: the stored ones are looked up in one
-    /// query, the new ones inserted in one statement.
-    async fn events(&mut self, path: &str, events: Vec<EventRecord>) -> Result<(), ServiceError> {
-        let incident_id = self.incident_id(path)?;
-        let txn = self.txn;
-        let by_id = events.iter().all(|e| e.id.is_some());
-        let mut stored: HashMap<EventKey, timeline_event::Model> = HashMap::new();
-        if self.created.contains(&incident_id) {
-            // A new incident has no events yet; an id stored elsewhere (or
-            // twice in the file) is refused by the primary key.
-        } else if by_id {
-            let ids: Vec<Uuid> = events.iter().filter_map(|e| e.id).collect();
-            for m in timeline_event::Entity::find()
-                .filter(timeline_event::Column::Id.is_in(ids))
-                .all(txn)
-                .await?
-            {
-                if m.incident_id != incident_id {
-                    return Err(ServiceError::Conflict {
-                        detail: format!(
-                            "timeline event {} (in the chunk from `{path}`) belongs to another incident",
-                            m.id
-                        ),
-                        field: Some(path.to_string()),
-                        pending_cleanup_items: Vec::new(),
-                    });
-                }
-                stored.insert(EventKey::Id(m.id), m);
-            }
-        } else {
-            let mut sources: Vec<&str> = events.iter().map(|e| e.source.as_str()).collect();
-            sources.sort_unstable();
-            sources.dedup();
-            for source in sources {
-                let external: Vec<String> = events
-                    .iter()
-                    .filter(|e| e.source.as_str() == source)
-                    .filter_map(|e| e.external_id.clone())
-                    .collect();
-                for m in timeline_event::Entity::find()
-                    .filter(timeline_event::Column::IncidentId.eq(incident_id))
-                    .filter(timeline_event::Column::Source.eq(source))
-                    .filter(timeline_event::Column::ExternalId.is_in(external))
-                    .all(txn)
-                    .await?
-                {
-                    let key = EventKey::External(
-                        m.source.clone(),
-                        m.external_id.clone().unwrap_or_default(),
-                    );
-                    stored.insert(key, m);
-                }
-            }
-        }
-        let mut inserts: Vec<timeline_event::Model> = Vec::new();
-        let mut pending: HashMap<EventKey, usize> = HashMap::new();
-        let counts = &mut self.counts.timeline_events;
-        for e in events {
-            let key = match (e.id, &e.external_id) {
-                (Some(id), _) => EventKey::Id(id),
-                (None, Some(x)) => EventKey::External(e.source.as_str().into(), x.clone()),
-                (None, None) => EventKey::Id(new_id()),
-            };
-            if let Some(&at) = pending.get(&key) {
-                // The same event twice in one chunk: the later one wins.
-                fill_event(&mut inserts[at], e);
-                continue;
-            }
-            match stored.get_mut(&key) {
-                Some(old) => {
-                    let mut m = old.clone();
-                    fill_event(&mut m, e);
-                    if m == *old {
-                        counts.unchanged += 1;
-                    } else {
-                        m.updated_at = self.now;
-                        m.clone()
-                            .into_active_model()
-                            .reset_all()
-                            .update(txn)
-                            .await?;
-                        *old = m;
-                        counts.updated += 1;
-                    }
-                }
-                None => {
-                    let mut m = timeline_event::Model {
-                        id: e.id.unwrap_or_else(new_id),
-                        incident_id,
-                        occurred_at: e.occurred_at,
-                        kind: String::new(),
-                        body: String::new(),
-                        author: None,
-                        source: String::new(),
-                        external_id: None,
-                        visibility: String::new(),
-                        created_at: self.now,
-                        updated_at: self.now,
-                    };
-                    fill_event(&mut m, e);
-                    pending.insert(key, inserts.len());
-                    inserts.push(m);
-                    counts.created += 1;
-                }
-            }
-        }
-        let postgres = txn.get_database_backend() == DbBackend::Postgres;
-        if postgres && self.created.contains(&incident_id) {
-            if self.held.is_empty() {
-                path.clone_into(&mut self.held_path);
-            }
-            self.held.extend(inserts);
-            if self.held.len() >= PG_INSERT_ROWS {
-                self.insert_held().await?;
-            }
-            return Ok(());
-        }
-        if !inserts.is_empty() {
-            let inserted = if postgres {
-                insert_events_postgres(txn, &inserts).await
-            } else {
-                timeline_event::Entity::insert_many(
-                    inserts
-                        .into_iter()
-                        .map(|m| m.into_active_model().reset_all()),
-                )
-                .exec_without_returning(txn)
-                .await
-                .map(|_| ())
-            };
-            inserted.map_err(|err| unique_conflict(path, err))?;
-        }
-        Ok(())
-    }
-
-    /// Insert the events held back for PostgreSQL.
-    async fn insert_held(&mut self) -> Result<(), ServiceError> {
-        if self.held.is_empty() {
-            return Ok(());
-        }
-        let rows = std::mem::take(&mut self.held);
-        insert_events_postgres(self.txn, &rows)
+        // Filling milestones is part of the events' import, not an incident
+        // record of the file: it is not counted separately.
+        let written = incidents::write(self.txn, write, self.due_periods, self.now)
             .await
-            .map_err(|err| unique_conflict(&self.held_path, err))
+            .map_err(|err| match err {
+                ServiceError::Validation { detail, .. } => ServiceError::validation(
+                    path,
+                    format!("this entry sets a milestone out of order: {detail}"),
+                ),
+                other => other,
+            })?;
+        self.enter(written.model);
+        Ok(())
     }
 
-    /// Bring each incident's derived fields (last public update, sitrep
-    /// count) in line with what it now holds, and the remediation counts.
+    /// A chunk of timeline events, through the timeline's batch writer.
+    async fn events(&mut self, path: &str, events: Vec<EventRecord>) -> Result<(), ServiceError> {
+        let incident_id = self.incident(path)?.id;
+        let stored = if self.created.contains(&incident_id) {
+            Stored::Nothing
+        } else {
+            Stored::Update
+        };
+        if !self.events.holding() {
+            path.clone_into(&mut self.held_path);
+        }
+        let events = events
+            .into_iter()
+            .map(|e| EventWrite {
+                id: e.id,
+                event: NewTimelineEvent {
+                    occurred_at: e.occurred_at,
+                    kind: e.kind,
+                    body: e.body,
+                    author: e.author,
+                    source: e.source,
+                    external_id: e.external_id,
+                    visibility: e.visibility,
+                },
+            })
+            .collect();
+        let counts = self
+            .events
+            .write(self.txn, incident_id, events, stored, self.now)
+            .await
+            .map_err(|err| under(&self.held_path, err))?;
+        self.counts.timeline_events.add(counts);
+        Ok(())
+    }
+
+    /// Insert the events the timeline's writer holds back.
+    async fn flush_events(&mut self) -> Result<(), ServiceError> {
+        self.events
+            .flush(self.txn)
+            .await
+            .map_err(|err| under(&self.held_path, err))
+    }
+
+    /// Every incident has its post-mortem (a bundle's own was written
+    /// above), and imported history may need none.
     async fn finish(&mut self) -> Result<(), ServiceError> {
-        self.insert_held().await?;
+        self.flush_events().await?;
         let txn = self.txn;
         for m in &mut self.touched {
-            let last_update: Option<DateTime<Utc>> = status_update::Entity::find()
-                .select_only()
-                .column_as(status_update::Column::PostedAt.max(), "last")
-                .filter(status_update::Column::IncidentId.eq(m.id))
-                .into_tuple::<Option<DateTime<Utc>>>()
-                .one(txn)
-                .await?
-                .flatten();
-            let sitreps: Option<i32> = sitrep::Entity::find()
-                .select_only()
-                .column_as(sitrep::Column::Version.max(), "last")
-                .filter(sitrep::Column::IncidentId.eq(m.id))
-                .into_tuple::<Option<i32>>()
-                .one(txn)
-                .await?
-                .flatten();
             let fresh = incident::Entity::find_by_id(m.id)
                 .one(txn)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("incident {}", m.id)))?;
-            let mut updated = fresh.clone();
-            updated.last_customer_update_at = last_update.max(fresh.last_customer_update_at);
-            updated.sitrep_count = sitreps.unwrap_or(0).max(fresh.sitrep_count);
-            if updated != fresh {
-                updated
-                    .clone()
-                    .into_active_model()
-                    .reset_all()
-                    .update(txn)
-                    .await?;
-            }
-            // Every incident has its post-mortem; a bundle's own was saved above.
-            postmortems::ensure(txn, &updated, self.due_periods, self.now).await?;
+            postmortems::ensure(txn, &fresh, self.due_periods, self.now).await?;
             if let Some(before) = self.history_before
-                && postmortems::mark_history_not_required(txn, &updated, before, self.now).await?
-                && !self.created.contains(&updated.id)
+                && postmortems::mark_history_not_required(txn, &fresh, before, self.now).await?
+                && !self.created.contains(&fresh.id)
             {
                 self.counts.postmortems.updated += 1;
             }
-            *m = updated;
-        }
-        if self.remediations_changed {
-            remediations::rebuild_counts(txn).await?;
+            *m = fresh;
         }
         Ok(())
     }
 }
 
-/// How a timeline event is recognised: by id (bundles) or by
-/// `(source, external_id)` (foreign formats).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum EventKey {
-    Id(Uuid),
-    External(String, String),
-}
-
-fn fill_event(m: &mut timeline_event::Model, e: EventRecord) {
-    m.occurred_at = e.occurred_at;
-    m.kind = e.kind.as_str().into();
-    m.body = e.body;
-    m.author = e.author;
-    m.source = e.source.as_str().into();
-    m.external_id = e.external_id;
-    m.visibility = e.visibility.as_str().into();
-}
-
-/// PostgreSQL: one `INSERT … SELECT FROM UNNEST` of eleven array
-/// parameters per chunk. It binds 11 values instead of 11 per row, which
-/// makes the import about twice as fast as a multi-row `VALUES` list.
-async fn insert_events_postgres(
-    txn: &DatabaseTransaction,
-    rows: &[timeline_event::Model],
-) -> Result<(), sea_orm::DbErr> {
-    let column = |f: &dyn Fn(&timeline_event::Model) -> Option<String>| -> sea_orm::Value {
-        pg_array_literal(rows.iter().map(f)).into()
+/// An error of one record's write with its fields named under the
+/// record's path in the file (`roles[2]` and `id`: `roles[2].id`).
+fn under(path: &str, err: ServiceError) -> ServiceError {
+    let fields_under = |fields: &str| {
+        fields
+            .split(',')
+            .map(|f| format!("{path}.{f}"))
+            .collect::<Vec<_>>()
+            .join(",")
     };
-    let time = |t: &DateTime<Utc>| Some(t.to_rfc3339());
-    let values = vec![
-        column(&|m| Some(m.id.to_string())),
-        column(&|m| Some(m.incident_id.to_string())),
-        column(&|m| time(&m.occurred_at)),
-        column(&|m| Some(m.kind.clone())),
-        column(&|m| Some(m.body.clone())),
-        column(&|m| m.author.clone()),
-        column(&|m| Some(m.source.clone())),
-        column(&|m| m.external_id.clone()),
-        column(&|m| Some(m.visibility.clone())),
-        column(&|m| time(&m.created_at)),
-        column(&|m| time(&m.updated_at)),
-    ];
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO timeline_events (id, incident_id, occurred_at, kind, body, author, source, \
-         external_id, visibility, created_at, updated_at) \
-         SELECT * FROM UNNEST($1::text::uuid[], $2::text::uuid[], $3::text::timestamptz[], \
-         $4::text::text[], $5::text::text[], $6::text::text[], $7::text::text[], \
-         $8::text::text[], $9::text::text[], $10::text::timestamptz[], $11::text::timestamptz[])",
-        values,
-    ))
-    .await?;
-    Ok(())
-}
-
-/// A PostgreSQL array literal of quoted texts (`None` is `NULL`).
-fn pg_array_literal(values: impl Iterator<Item = Option<String>>) -> String {
-    let mut out = String::from("{");
-    for (i, value) in values.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match value {
-            None => out.push_str("NULL"),
-            Some(v) => {
-                out.push('"');
-                for c in v.chars() {
-                    if c == '"' || c == '\\' {
-                        out.push('\\');
-                    }
-                    out.push(c);
-                }
-                out.push('"');
-            }
-        }
-    }
-    out.push('}');
-    out
-}
-
-/// A unique index refused a row: the file holds an event whose id, or
-/// `(source, external_id)`, is already stored or appears twice in it.
-fn unique_conflict(path: &str, err: sea_orm::DbErr) -> ServiceError {
-    if matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    ) {
-        return ServiceError::Conflict {
-            detail: format!(
-                "an event from `{path}` on has an id, or a source and external_id, \
-                 that is already stored or appears twice in the file"
-            ),
-            field: Some(path.to_string()),
-            pending_cleanup_items: Vec::new(),
-        };
-    }
-    err.into()
-}
-
-fn milestones_of(m: &incident::Model) -> Milestones {
-    Milestones {
-        started_at: m.started_at,
-        detected_at: m.detected_at,
-        acknowledged_at: m.acknowledged_at,
-        mitigated_at: m.mitigated_at,
-        resolved_at: m.resolved_at,
-    }
-}
-
-/// Milestones in order; the error names the fields under the record's path.
-fn check_milestones(path: &str, m: &incident::Model) -> Result<(), ServiceError> {
-    milestones_of(m).check().map_err(|err| match err {
+    match err {
         ServiceError::Validation { field, detail } => {
-            let field = field
-                .split(',')
-                .map(|f| format!("{path}.{f}"))
-                .collect::<Vec<_>>()
-                .join(",");
-            ServiceError::validation(field, detail)
+            ServiceError::validation(fields_under(&field), detail)
         }
+        ServiceError::Conflict {
+            detail,
+            field,
+            pending_cleanup_items,
+        } => ServiceError::Conflict {
+            detail: format!("`{path}`: {detail}"),
+            field: Some(field.map_or_else(|| path.to_string(), |f| fields_under(&f))),
+            pending_cleanup_items,
+        },
         other => other,
-    })
-}
-
-/// A record whose id is stored under another incident is refused.
-fn same_incident(path: &str, stored: Option<Uuid>, incident_id: Uuid) -> Result<(), ServiceError> {
-    match stored {
-        Some(other) if other != incident_id => Err(ServiceError::Conflict {
-            detail: format!("`{path}.id` is already stored under another incident ({other})"),
-            field: Some(format!("{path}.id")),
-            pending_cleanup_items: Vec::new(),
-        }),
-        _ => Ok(()),
     }
-}
-
-/// Insert `desired`, or update the stored row when they differ (after
-/// `touch` marks the change), counting the outcome.
-async fn save<M, A>(
-    txn: &DatabaseTransaction,
-    mut desired: M,
-    existing: Option<M>,
-    counts: &mut KindCounts,
-    touch: impl FnOnce(&mut M),
-) -> Result<(), ServiceError>
-where
-    M: ModelTrait + IntoActiveModel<A> + Clone + PartialEq,
-    A: ActiveModelTrait<Entity = M::Entity> + sea_orm::ActiveModelBehavior + Send,
-    <M::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    match existing {
-        None => {
-            insert_model(txn, desired.into_active_model()).await?;
-            counts.created += 1;
-        }
-        Some(old) if old == desired => counts.unchanged += 1,
-        Some(_) => {
-            touch(&mut desired);
-            desired.into_active_model().reset_all().update(txn).await?;
-            counts.updated += 1;
-        }
-    }
-    Ok(())
 }
 
 /// Timeline events per page of an export.
@@ -1545,19 +859,39 @@ pub async fn export_bundle(
 
 #[cfg(test)]
 mod tests {
-    use super::pg_array_literal;
+    use super::{ServiceError, under};
 
     #[test]
-    fn array_literals_quote_escape_and_null() {
-        let values = [
-            Some("plain".to_string()),
-            None,
-            Some(r#"say "hi" \ {x,y}"#.to_string()),
-            Some("NULL".to_string()),
-        ];
-        assert_eq!(
-            pg_array_literal(values.into_iter()),
-            r#"{"plain",NULL,"say \"hi\" \\ {x,y}","NULL"}"#
+    fn a_record_error_names_the_fields_under_the_record_path() {
+        let err = under(
+            "incident",
+            ServiceError::validation("started_at,detected_at", "out of order"),
         );
+        assert!(
+            matches!(&err, ServiceError::Validation { field, .. }
+                if field == "incident.started_at,incident.detected_at"),
+            "{err:?}"
+        );
+        let conflict = |field: Option<&str>| ServiceError::Conflict {
+            detail: "taken".into(),
+            field: field.map(Into::into),
+            pending_cleanup_items: Vec::new(),
+        };
+        let err = under("roles[2]", conflict(Some("id")));
+        assert!(
+            matches!(&err, ServiceError::Conflict { field: Some(field), detail, .. }
+                if field == "roles[2].id" && detail == "`roles[2]`: taken"),
+            "{err:?}"
+        );
+        let err = under("timeline[1000]", conflict(None));
+        assert!(
+            matches!(&err, ServiceError::Conflict { field: Some(field), .. }
+                if field == "timeline[1000]"),
+            "{err:?}"
+        );
+        assert!(matches!(
+            under("roles[0]", ServiceError::NotFound("x".into())),
+            ServiceError::NotFound(_)
+        ));
     }
 }

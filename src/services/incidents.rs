@@ -9,19 +9,20 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 
+use uuid::Uuid;
+
 use super::{
-    Context, check_if_match, find_incident, insert_model, json_list, new_id,
+    Context, Outcome, Written, check_if_match, find_incident, insert_model, json_list, new_id,
     pagination::{Page, PageRequest},
-    parse_stored, postmortems,
-    read_cache::IncidentRecord,
-    system_event,
+    parse_stored, postmortems, read_cache, system_event, update_versioned,
 };
 use crate::{
-    config::CustomerUpdateMinutes,
+    config::{CustomerUpdateMinutes, PostmortemDue},
     db,
     domain::{CleanupStatus, IncidentRef, IncidentStatus, Milestones, Severity, TimelineKind},
-    entities::{cleanup_item, incident, role_assignment, sitrep},
+    entities::{cleanup_item, incident, incident_external_id, role_assignment, sitrep},
     error::ServiceError,
+    ingest::{IncidentKey, IncidentRecord},
 };
 
 /// A new incident, already checked.
@@ -69,7 +70,7 @@ pub struct IncidentView {
 /// the clock says of it now.
 #[derive(Debug, Clone)]
 pub struct IncidentDetail {
-    pub record: Arc<IncidentRecord>,
+    pub record: Arc<read_cache::IncidentRecord>,
     pub customer_update_overdue: bool,
 }
 
@@ -176,8 +177,234 @@ impl Context {
     }
 }
 
+/// An incident to store.
+#[derive(Debug, Clone)]
+pub enum IncidentWrite<'a> {
+    /// Opened now (the API): started at the earliest milestone given, else
+    /// now; resolved now when it opens resolved or closed. Its timeline and
+    /// its post-mortem start with it.
+    Open(NewIncident),
+    /// A change made now (the API), `If-Match` checked. A new status moves
+    /// `resolved_at` and `closed_at`; reopening clears them; closing waits
+    /// for the pending cleanup items; status and severity changes are
+    /// written to the timeline.
+    Change {
+        reference: IncidentRef,
+        if_match: Option<&'a str>,
+        changes: IncidentChanges,
+    },
+    /// Brought in by an import: matched by its id or by the foreign id it
+    /// was imported under, then created, or changed as
+    /// [`IncidentRecord::exact`] says. It is history, not a change made
+    /// now: no status rule moves its times and no timeline entry is
+    /// written. Its post-mortem is the importer's to ensure, once the
+    /// file's own post-mortem has been read.
+    Import(IncidentRecord),
+    /// Milestones an import read from a foreign timeline, set where the
+    /// incident has none.
+    FillMilestones {
+        id: Uuid,
+        detected_at: Option<DateTime<Utc>>,
+        acknowledged_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// What a change made now did to the status and severity, for the timeline.
+struct Transition {
+    old_status: IncidentStatus,
+    new_status: IncidentStatus,
+    old_severity: Severity,
+    new_severity: Severity,
+    reopened: bool,
+}
+
 pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, ServiceError> {
-    let now = ctx.now();
+    let txn = ctx.begin_write().await?;
+    let written = write(
+        &txn,
+        IncidentWrite::Open(new),
+        &ctx.settings.postmortem_due,
+        ctx.now(),
+    )
+    .await?;
+    txn.commit().await?;
+    let model = written.model;
+    tracing::info!(incident.ref = %IncidentRef::display(model.number), "Incident opened");
+    Ok(ctx.view(model))
+}
+
+/// Store an incident inside the caller's transaction: the one writer of
+/// incidents. Milestones are always in order; a changed incident gets the
+/// next version.
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
+    write: IncidentWrite<'_>,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<Written<incident::Model>, ServiceError> {
+    let mut external = None;
+    let mut transition = None;
+    let mut given_if_match = None;
+    let opened = matches!(write, IncidentWrite::Open(_));
+    let (current, next) = match write {
+        IncidentWrite::Open(new) => (None, opened_incident(new, now)),
+        IncidentWrite::Change {
+            reference,
+            if_match,
+            changes,
+        } => {
+            let current = super::find_incident_for_update(db, reference).await?;
+            check_if_match(if_match, current.version)?;
+            given_if_match = if_match;
+            let (next, moved) = changed_now(&current, changes, now)?;
+            transition = Some(moved);
+            (Some(current), next)
+        }
+        IncidentWrite::Import(rec) => {
+            let stored = match &rec.key {
+                IncidentKey::Id(id) => incident::Entity::find_by_id(*id).one(db).await?,
+                IncidentKey::External { source, id } => {
+                    let link = incident_external_id::Entity::find_by_id((
+                        source.as_str().to_string(),
+                        id.clone(),
+                    ))
+                    .one(db)
+                    .await?;
+                    match link {
+                        Some(link) => {
+                            incident::Entity::find_by_id(link.incident_id)
+                                .one(db)
+                                .await?
+                        }
+                        None => None,
+                    }
+                }
+            };
+            let next = imported_incident(stored.as_ref(), &rec, now);
+            if stored.is_none()
+                && let IncidentKey::External { source, id } = rec.key
+            {
+                external = Some((source, id));
+            }
+            (stored, next)
+        }
+        IncidentWrite::FillMilestones {
+            id,
+            detected_at,
+            acknowledged_at,
+        } => {
+            let current = incident::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("incident {id}")))?;
+            let mut next = current.clone();
+            next.detected_at = next.detected_at.or(detected_at);
+            next.acknowledged_at = next.acknowledged_at.or(acknowledged_at);
+            (Some(current), next)
+        }
+    };
+    milestones_of(&next).check()?;
+    if let (Some(current), Some(t)) = (&current, &transition)
+        && t.new_status == IncidentStatus::Closed
+        && t.old_status != IncidentStatus::Closed
+    {
+        refuse_pending_cleanup(db, current).await?;
+    }
+    let written = match current {
+        None => {
+            let mut next = next;
+            next.number = db::next_counter(db, "incident").await?;
+            insert_model(db, next.clone().into_active_model()).await?;
+            if let Some((source, external_id)) = external {
+                let link = incident_external_id::Model {
+                    source: source.as_str().into(),
+                    external_id,
+                    incident_id: next.id,
+                    created_at: now,
+                };
+                insert_model(db, link.into_active_model()).await?;
+            }
+            Written {
+                model: next,
+                outcome: Outcome::Created,
+            }
+        }
+        Some(current) if current == next => Written {
+            model: current,
+            outcome: Outcome::Unchanged,
+        },
+        Some(current) => {
+            let mut next = next;
+            next.version = current.version + 1;
+            next.updated_at = now;
+            update_versioned(
+                db,
+                next.clone().into_active_model().reset_all(),
+                (incident::Column::Id, current.id),
+                (incident::Column::Version, current.version),
+                given_if_match,
+            )
+            .await?;
+            if let Some(t) = &transition {
+                write_transition(db, &current, t, now).await?;
+            }
+            Written {
+                model: next,
+                outcome: Outcome::Updated,
+            }
+        }
+    };
+    let model = &written.model;
+    if opened {
+        let opened = system_event(
+            model.id,
+            now,
+            TimelineKind::StatusChange,
+            format!(
+                "Incident {} opened as {}, status {}.",
+                IncidentRef::display(model.number),
+                model.severity,
+                model.status
+            ),
+        );
+        insert_model(db, opened.into_active_model()).await?;
+    }
+    // A new incident has its post-mortem; a new severity or start moves
+    // its due date. An import's are ensured when the whole file is read.
+    if (opened || transition.is_some()) && written.changed() {
+        postmortems::ensure(db, model, periods, now).await?;
+    }
+    if let Some(t) = &transition
+        && written.changed()
+        && t.new_severity != t.old_severity
+    {
+        let event = system_event(
+            model.id,
+            now,
+            TimelineKind::Decision,
+            format!(
+                "Severity changed from {} to {}.",
+                t.old_severity, t.new_severity
+            ),
+        );
+        insert_model(db, event.into_active_model()).await?;
+    }
+    Ok(written)
+}
+
+/// The milestones an incident row holds.
+fn milestones_of(m: &incident::Model) -> Milestones {
+    Milestones {
+        started_at: m.started_at,
+        detected_at: m.detected_at,
+        acknowledged_at: m.acknowledged_at,
+        mitigated_at: m.mitigated_at,
+        resolved_at: m.resolved_at,
+    }
+}
+
+/// A new incident opened now (its number is taken when it is stored).
+fn opened_incident(new: NewIncident, now: DateTime<Utc>) -> incident::Model {
     let mut milestones = new.milestones;
     // Without `started_at`, the incident started at the earliest milestone
     // given (a back-dated record is not refused), else now.
@@ -197,12 +424,9 @@ pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, Ser
     ) {
         milestones.resolved_at.get_or_insert(now);
     }
-    milestones.check()?;
-    let txn = ctx.begin_write().await?;
-    let number = db::next_counter(&txn, "incident").await?;
-    let model = incident::Model {
+    incident::Model {
         id: new_id(),
-        number,
+        number: 0,
         title: new.title,
         severity: new.severity.as_str().into(),
         status: new.status.as_str().into(),
@@ -221,24 +445,199 @@ pub async fn create(ctx: &Context, new: NewIncident) -> Result<IncidentView, Ser
         version: 1,
         created_at: now,
         updated_at: now,
+    }
+}
+
+/// An incident as an import records it: a new one (its number is taken
+/// when it is stored), or the stored one with the file's values.
+fn imported_incident(
+    stored: Option<&incident::Model>,
+    rec: &IncidentRecord,
+    now: DateTime<Utc>,
+) -> incident::Model {
+    let ms = rec.milestones;
+    let Some(stored) = stored else {
+        return incident::Model {
+            id: match &rec.key {
+                IncidentKey::Id(id) => *id,
+                IncidentKey::External { .. } => new_id(),
+            },
+            number: 0,
+            title: rec.title.clone(),
+            severity: rec.severity.as_str().into(),
+            status: rec.status.as_str().into(),
+            customer_impact: rec.customer_impact.clone(),
+            affected_components: json_list(&rec.affected_components),
+            chat_room_url: rec.chat_room_url.clone(),
+            labels: json_list(&rec.labels),
+            started_at: ms.started_at,
+            detected_at: ms.detected_at,
+            acknowledged_at: ms.acknowledged_at,
+            mitigated_at: ms.mitigated_at,
+            resolved_at: ms.resolved_at,
+            closed_at: rec.closed_at,
+            last_customer_update_at: None,
+            sitrep_count: 0,
+            version: 1,
+            created_at: rec.created_at.unwrap_or(now),
+            updated_at: now,
+        };
     };
-    insert_model(&txn, model.clone().into_active_model()).await?;
-    let opened = system_event(
-        model.id,
-        now,
-        TimelineKind::StatusChange,
-        format!(
-            "Incident {} opened as {}, status {}.",
-            IncidentRef::display(number),
-            new.severity,
-            new.status
+    let mut m = stored.clone();
+    m.title = rec.title.clone();
+    m.severity = rec.severity.as_str().into();
+    m.status = rec.status.as_str().into();
+    m.affected_components = json_list(&rec.affected_components);
+    if rec.exact {
+        m.customer_impact = rec.customer_impact.clone();
+        m.chat_room_url = rec.chat_room_url.clone();
+        m.labels = json_list(&rec.labels);
+        m.started_at = ms.started_at;
+        m.detected_at = ms.detected_at;
+        m.acknowledged_at = ms.acknowledged_at;
+        m.mitigated_at = ms.mitigated_at;
+        m.resolved_at = ms.resolved_at;
+        m.closed_at = rec.closed_at;
+        m.created_at = rec.created_at.unwrap_or(m.created_at);
+    } else {
+        // A foreign format knows some milestones; the others are kept.
+        m.started_at = ms.started_at.or(m.started_at);
+        m.detected_at = ms.detected_at.or(m.detected_at);
+        m.acknowledged_at = ms.acknowledged_at.or(m.acknowledged_at);
+        m.mitigated_at = ms.mitigated_at.or(m.mitigated_at);
+        m.resolved_at = ms.resolved_at.or(m.resolved_at);
+    }
+    m
+}
+
+/// The incident a change made now leaves, with the status rules applied.
+fn changed_now(
+    current: &incident::Model,
+    changes: IncidentChanges,
+    now: DateTime<Utc>,
+) -> Result<(incident::Model, Transition), ServiceError> {
+    let old_status: IncidentStatus = parse_stored(&current.status)?;
+    let old_severity: Severity = parse_stored(&current.severity)?;
+    let mut next = current.clone();
+    if let Some(title) = changes.title {
+        next.title = title;
+    }
+    if let Some(severity) = changes.severity {
+        next.severity = severity.as_str().into();
+    }
+    if let Some(status) = changes.status {
+        next.status = status.as_str().into();
+    }
+    apply(&mut next.customer_impact, changes.customer_impact);
+    if let Some(components) = changes.affected_components {
+        next.affected_components = json_list(&components);
+    }
+    apply(&mut next.chat_room_url, changes.chat_room_url);
+    if let Some(labels) = changes.labels {
+        next.labels = json_list(&labels);
+    }
+    apply(&mut next.started_at, changes.started_at);
+    apply(&mut next.detected_at, changes.detected_at);
+    apply(&mut next.acknowledged_at, changes.acknowledged_at);
+    apply(&mut next.mitigated_at, changes.mitigated_at);
+    apply(&mut next.resolved_at, changes.resolved_at);
+
+    let new_status = changes.status.unwrap_or(old_status);
+    // Reopening (resolved or closed → an open status): the incident is no
+    // longer resolved, so `resolved_at` and `closed_at` are cleared and
+    // the timeline says what they were.
+    let reopened = !old_status.is_open() && new_status.is_open();
+    if reopened && matches!(changes.resolved_at, Some(Some(_))) {
+        return Err(ServiceError::validation(
+            "resolved_at",
+            format!(
+                "reopening the incident as `{new_status}` clears `resolved_at`; it cannot be set in the same change"
+            ),
+        ));
+    }
+    if new_status != old_status {
+        if matches!(
+            new_status,
+            IncidentStatus::Resolved | IncidentStatus::Closed
+        ) {
+            next.resolved_at.get_or_insert(now);
+        }
+        if reopened {
+            next.resolved_at = None;
+        }
+        next.closed_at = (new_status == IncidentStatus::Closed).then_some(now);
+    }
+    let transition = Transition {
+        old_status,
+        new_status,
+        old_severity,
+        new_severity: changes.severity.unwrap_or(old_severity),
+        reopened,
+    };
+    Ok((next, transition))
+}
+
+/// An incident is closed only when none of its cleanup items is pending.
+async fn refuse_pending_cleanup<C: ConnectionTrait>(
+    db: &C,
+    current: &incident::Model,
+) -> Result<(), ServiceError> {
+    let pending = cleanup_item::Entity::find()
+        .filter(cleanup_item::Column::IncidentId.eq(current.id))
+        .filter(cleanup_item::Column::Status.eq(CleanupStatus::Pending.as_str()))
+        .order_by_asc(cleanup_item::Column::CreatedAt)
+        .all(db)
+        .await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = pending
+        .iter()
+        .map(|item| format!("{} ({}): {}", item.id, item.kind, item.description))
+        .collect();
+    Err(ServiceError::Conflict {
+        detail: format!(
+            "{} cannot be closed while {} cleanup item(s) are pending: {}",
+            IncidentRef::display(current.number),
+            pending.len(),
+            listed.join("; ")
         ),
-    );
-    insert_model(&txn, opened.into_active_model()).await?;
-    postmortems::ensure(&txn, &model, &ctx.settings.postmortem_due, now).await?;
-    txn.commit().await?;
-    tracing::info!(incident.ref = %IncidentRef::display(number), "Incident opened");
-    Ok(ctx.view(model))
+        field: Some("status".into()),
+        pending_cleanup_items: pending.iter().map(|i| i.id.to_string()).collect(),
+    })
+}
+
+/// The timeline entry of a status change made now.
+async fn write_transition<C: ConnectionTrait>(
+    db: &C,
+    current: &incident::Model,
+    t: &Transition,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let (old_status, new_status) = (t.old_status, t.new_status);
+    if new_status == old_status {
+        return Ok(());
+    }
+    let text = if t.reopened {
+        let cleared: Vec<String> = [
+            ("resolved_at", current.resolved_at),
+            ("closed_at", current.closed_at),
+        ]
+        .into_iter()
+        .filter_map(|(name, at)| Some(format!("{name} ({})", at?.to_rfc3339())))
+        .collect();
+        let cleared = if cleared.is_empty() {
+            String::new()
+        } else {
+            format!(" Cleared {}.", cleared.join(" and "))
+        };
+        format!("Incident reopened: status changed from {old_status} to {new_status}.{cleared}")
+    } else {
+        format!("Status changed from {old_status} to {new_status}.")
+    };
+    let event = system_event(current.id, now, TimelineKind::StatusChange, text);
+    insert_model(db, event.into_active_model()).await?;
+    Ok(())
 }
 
 pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<IncidentView, ServiceError> {
@@ -260,7 +659,7 @@ pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDet
 async fn load_record(
     db: &DatabaseConnection,
     reference: IncidentRef,
-) -> Result<IncidentRecord, ServiceError> {
+) -> Result<read_cache::IncidentRecord, ServiceError> {
     let incident = find_incident(db, reference).await?;
     let id = incident.id;
     let current_sitrep = sitrep::Entity::find()
@@ -275,7 +674,7 @@ async fn load_record(
         .all(db)
         .await?;
     let counts = counts(db, &incident).await?;
-    Ok(IncidentRecord {
+    Ok(read_cache::IncidentRecord {
         incident,
         current_sitrep,
         current_roles,
@@ -389,147 +788,13 @@ pub async fn update(
     if_match: Option<&str>,
     changes: IncidentChanges,
 ) -> Result<IncidentView, ServiceError> {
-    let now = ctx.now();
     let txn = ctx.begin_write().await?;
-    let current = super::find_incident_for_update(&txn, reference).await?;
-    check_if_match(if_match, current.version)?;
-
-    let old_status: IncidentStatus = parse_stored(&current.status)?;
-    let old_severity: Severity = parse_stored(&current.severity)?;
-    let mut next = current.clone();
-    if let Some(title) = changes.title {
-        next.title = title;
-    }
-    if let Some(severity) = changes.severity {
-        next.severity = severity.as_str().into();
-    }
-    if let Some(status) = changes.status {
-        next.status = status.as_str().into();
-    }
-    apply(&mut next.customer_impact, changes.customer_impact);
-    if let Some(components) = changes.affected_components {
-        next.affected_components = json_list(&components);
-    }
-    apply(&mut next.chat_room_url, changes.chat_room_url);
-    if let Some(labels) = changes.labels {
-        next.labels = json_list(&labels);
-    }
-    apply(&mut next.started_at, changes.started_at);
-    apply(&mut next.detected_at, changes.detected_at);
-    apply(&mut next.acknowledged_at, changes.acknowledged_at);
-    apply(&mut next.mitigated_at, changes.mitigated_at);
-    apply(&mut next.resolved_at, changes.resolved_at);
-
-    let new_status = changes.status.unwrap_or(old_status);
-    // Reopening (resolved or closed → an open status): the incident is no
-    // longer resolved, so `resolved_at` and `closed_at` are cleared and
-    // the timeline says what they were.
-    let reopened = !old_status.is_open() && new_status.is_open();
-    if reopened && matches!(changes.resolved_at, Some(Some(_))) {
-        return Err(ServiceError::validation(
-            "resolved_at",
-            format!(
-                "reopening the incident as `{new_status}` clears `resolved_at`; it cannot be set in the same change"
-            ),
-        ));
-    }
-    if new_status != old_status {
-        if matches!(
-            new_status,
-            IncidentStatus::Resolved | IncidentStatus::Closed
-        ) {
-            next.resolved_at.get_or_insert(now);
-        }
-        if reopened {
-            next.resolved_at = None;
-        }
-        next.closed_at = (new_status == IncidentStatus::Closed).then_some(now);
-    }
-    Milestones {
-        started_at: next.started_at,
-        detected_at: next.detected_at,
-        acknowledged_at: next.acknowledged_at,
-        mitigated_at: next.mitigated_at,
-        resolved_at: next.resolved_at,
-    }
-    .check()?;
-
-    if new_status == IncidentStatus::Closed && old_status != IncidentStatus::Closed {
-        let pending = cleanup_item::Entity::find()
-            .filter(cleanup_item::Column::IncidentId.eq(current.id))
-            .filter(cleanup_item::Column::Status.eq(CleanupStatus::Pending.as_str()))
-            .order_by_asc(cleanup_item::Column::CreatedAt)
-            .all(&txn)
-            .await?;
-        if !pending.is_empty() {
-            let listed: Vec<String> = pending
-                .iter()
-                .map(|item| format!("{} ({}): {}", item.id, item.kind, item.description))
-                .collect();
-            return Err(ServiceError::Conflict {
-                detail: format!(
-                    "{} cannot be closed while {} cleanup item(s) are pending: {}",
-                    IncidentRef::display(current.number),
-                    pending.len(),
-                    listed.join("; ")
-                ),
-                field: Some("status".into()),
-                pending_cleanup_items: pending.iter().map(|i| i.id.to_string()).collect(),
-            });
-        }
-    }
-
-    if next == current {
-        txn.commit().await?;
-        return Ok(ctx.view(current));
-    }
-    next.version = current.version + 1;
-    next.updated_at = now;
-    let result = incident::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
-        .filter(incident::Column::Id.eq(current.id))
-        .filter(incident::Column::Version.eq(current.version))
-        .exec(&txn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ServiceError::PreconditionFailed {
-            current: current.version + 1,
-            given: if_match.unwrap_or("").to_string(),
-        });
-    }
-    if new_status != old_status {
-        let text = if reopened {
-            let cleared: Vec<String> = [
-                ("resolved_at", current.resolved_at),
-                ("closed_at", current.closed_at),
-            ]
-            .into_iter()
-            .filter_map(|(name, at)| Some(format!("{name} ({})", at?.to_rfc3339())))
-            .collect();
-            let cleared = if cleared.is_empty() {
-                String::new()
-            } else {
-                format!(" Cleared {}.", cleared.join(" and "))
-            };
-            format!("Incident reopened: status changed from {old_status} to {new_status}.{cleared}")
-        } else {
-            format!("Status changed from {old_status} to {new_status}.")
-        };
-        let event = system_event(current.id, now, TimelineKind::StatusChange, text);
-        insert_model(&txn, event.into_active_model()).await?;
-    }
-    // A new severity or start moves the post-mortem's due date.
-    postmortems::ensure(&txn, &next, &ctx.settings.postmortem_due, now).await?;
-    let new_severity = changes.severity.unwrap_or(old_severity);
-    if new_severity != old_severity {
-        let event = system_event(
-            current.id,
-            now,
-            TimelineKind::Decision,
-            format!("Severity changed from {old_severity} to {new_severity}."),
-        );
-        insert_model(&txn, event.into_active_model()).await?;
-    }
+    let change = IncidentWrite::Change {
+        reference,
+        if_match,
+        changes,
+    };
+    let written = write(&txn, change, &ctx.settings.postmortem_due, ctx.now()).await?;
     txn.commit().await?;
-    Ok(ctx.view(next))
+    Ok(ctx.view(written.model))
 }

@@ -26,8 +26,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter,
+    IntoActiveModel, ModelTrait, QueryFilter,
 };
+use serde::Serialize;
 
 use read_cache::ReadCache;
 use render_queue::RenderQueue;
@@ -88,6 +89,15 @@ impl Context {
     /// (see [`writer`]); on PostgreSQL, a plain transaction.
     pub async fn begin_write(&self) -> Result<WriteTransaction, sea_orm::DbErr> {
         self.writer.begin(&self.db).await
+    }
+
+    /// Run one write statement on its own (see [`Writer::write_statement`]):
+    /// no transaction of its own on either database, durable on return.
+    pub async fn write_statement(
+        &self,
+        statement: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.writer.write_statement(&self.db, statement).await
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -190,6 +200,131 @@ where
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// What a write did to the one record it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// A record as a write left it, and what the write did.
+#[derive(Debug, Clone)]
+pub struct Written<M> {
+    pub model: M,
+    pub outcome: Outcome,
+}
+
+impl<M> Written<M> {
+    pub fn changed(&self) -> bool {
+        self.outcome != Outcome::Unchanged
+    }
+}
+
+/// Created, updated and unchanged records of one kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct KindCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+impl KindCounts {
+    pub fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    pub fn add(&mut self, other: KindCounts) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// Store `next`: insert it when nothing is stored (`current` is `None`),
+/// leave the stored row when it already holds these values, else update it
+/// after `touch` has marked the change (version, `updated_at`). The
+/// record's own rules are the caller's: this only writes the row.
+pub(crate) async fn store<C, M, A>(
+    db: &C,
+    current: Option<M>,
+    mut next: M,
+    touch: impl FnOnce(&mut M),
+) -> Result<Written<M>, ServiceError>
+where
+    C: ConnectionTrait,
+    M: ModelTrait + IntoActiveModel<A> + Clone + PartialEq,
+    A: ActiveModelTrait<Entity = M::Entity> + sea_orm::ActiveModelBehavior + Send,
+    <M::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let outcome = match current {
+        None => {
+            insert_model(db, next.clone().into_active_model()).await?;
+            Outcome::Created
+        }
+        Some(current) if current == next => Outcome::Unchanged,
+        Some(_) => {
+            touch(&mut next);
+            next.clone()
+                .into_active_model()
+                .reset_all()
+                .update(db)
+                .await?;
+            Outcome::Updated
+        }
+    };
+    Ok(Written {
+        model: next,
+        outcome,
+    })
+}
+
+/// Update a versioned row to `next` only while it is still at version
+/// `current` (`next` carries the version after it): a concurrent change in
+/// between is a 412 naming what `If-Match` said.
+pub(crate) async fn update_versioned<C, A>(
+    db: &C,
+    next: A,
+    (id_column, id): (<A::Entity as EntityTrait>::Column, Uuid),
+    (version_column, current): (<A::Entity as EntityTrait>::Column, i32),
+    if_match: Option<&str>,
+) -> Result<(), ServiceError>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait + Send,
+{
+    let result = <A::Entity as EntityTrait>::update_many()
+        .set(next)
+        .filter(id_column.eq(id))
+        .filter(version_column.eq(current))
+        .exec(db)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(ServiceError::PreconditionFailed {
+            current: current + 1,
+            given: if_match.unwrap_or("").to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// A record given with its own id (an import) may not move to another
+/// incident: one stored under another is refused.
+pub(crate) fn same_incident(stored: Option<Uuid>, incident_id: Uuid) -> Result<(), ServiceError> {
+    match stored {
+        Some(other) if other != incident_id => Err(ServiceError::Conflict {
+            detail: format!("this id is already stored under another incident ({other})"),
+            field: Some("id".into()),
+            pending_cleanup_items: Vec::new(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Parse an `If-Match` header value (`"3"`, `W/"3"`, `3`, a list of them, or

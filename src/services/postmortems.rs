@@ -2,19 +2,26 @@
 //! the severity, the internal and public documents rendered from the
 //! incident's record, and publication as immutable snapshots.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
+use bytes::Bytes;
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
+use futures_util::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
 use sha2::{Digest, Sha256};
+use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use super::{
-    Context, check_if_match, find_incident, insert_model, new_id, parse_json_list, parse_stored,
+    Context, KindCounts, Outcome, Written, check_if_match, find_incident, insert_model, new_id,
+    parse_json_list, parse_stored, same_incident, store,
 };
 use crate::{
     config::{DuePeriod, PostmortemDue},
@@ -26,13 +33,18 @@ use crate::{
         service_state, sitrep, status_update, timeline_event,
     },
     error::ServiceError,
+    ingest::{PostmortemRecord, SectionRecord},
     reports::{
         self, CleanupRow, Figure, Format, PostmortemDocument, RemediationRow, RoleRow,
         SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow, Variant, figures, html,
         pdf::{self, PdfOptions},
         redaction::{Leak, RedactionRules, RuleOrigin},
     },
-    services::{redactions, stats},
+    services::{
+        redactions,
+        render_queue::{self, Fingerprint, RenderTicket},
+        stats,
+    },
 };
 
 /// The sections a new post-mortem starts with: key, title, visibility.
@@ -423,18 +435,168 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<PostmortemView
     Ok(view(ctx, incident, postmortem, sections))
 }
 
-/// Change a post-mortem. `published` is reached only by publishing.
-///
-/// `not_required` needs a reason and may be set on a `draft` or `in_review`
-/// post-mortem (a `published` one is withdrawn first: 409); it leaves by
-/// setting `draft` or `in_review`, which drops the reason and puts the due
-/// date back in force.
+/// A post-mortem to store (its creation with the default sections is
+/// [`ensure`]'s).
+#[derive(Debug, Clone)]
+pub enum PostmortemWrite<'a> {
+    /// A change made now (the API), `If-Match` checked. `published` is
+    /// reached only by publishing; `not_required` needs a reason and may be
+    /// set on a `draft` or `in_review` post-mortem (a `published` one is
+    /// withdrawn first: 409); it leaves by setting `draft` or `in_review`,
+    /// which drops the reason and puts the due date back in force. Sections
+    /// given replace the whole list.
+    Change {
+        if_match: Option<&'a str>,
+        changes: PostmortemChanges,
+    },
+    /// Brought in by an import with its own id, publication history and
+    /// sections (the whole ordered list: sections it does not hold are
+    /// removed), each matched by id and updated when it differs.
+    Import(PostmortemRecord),
+}
+
+/// What a post-mortem write did: to the post-mortem, and to its sections
+/// (counted one by one for an import; a changed list is one update for
+/// the API, which replaces it whole).
+#[derive(Debug, Clone)]
+pub struct PostmortemWritten {
+    pub postmortem: Written<postmortem::Model>,
+    pub sections: KindCounts,
+}
+
+/// Change a post-mortem (see [`PostmortemWrite::Change`]).
 pub async fn update(
     ctx: &Context,
     reference: IncidentRef,
     if_match: Option<&str>,
     changes: PostmortemChanges,
 ) -> Result<PostmortemView, ServiceError> {
+    // Before anything is looked up: a bad change is refused as it is.
+    check_changes(&changes)?;
+    let now = ctx.now();
+    let periods = &ctx.settings.postmortem_due;
+    let txn = ctx.begin_write().await?;
+    let incident = find_incident(&txn, reference).await?;
+    let change = PostmortemWrite::Change { if_match, changes };
+    let next = write(&txn, &incident, change, periods, now)
+        .await?
+        .postmortem
+        .model;
+    let sections = sections_of(&txn, next.id).await?;
+    txn.commit().await?;
+    Ok(view(ctx, incident, next, sections))
+}
+
+/// Store the post-mortem of `incident` and its sections inside the caller's
+/// transaction: the one writer of post-mortems besides [`ensure`] (which
+/// creates them) and publication. Its due date in force follows the
+/// incident.
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    write: PostmortemWrite<'_>,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<PostmortemWritten, ServiceError> {
+    match write {
+        PostmortemWrite::Change { if_match, changes } => {
+            check_changes(&changes)?;
+            let current = ensure(db, incident, periods, now).await?;
+            check_if_match(if_match, current.version)?;
+            let mut next = current.clone();
+            apply_status(&mut next, changes.status, changes.not_required_reason)?;
+            if let Some(kind) = changes.kind {
+                next.kind = kind.as_str().into();
+            }
+            if let Some(owner) = changes.owner {
+                next.owner = owner;
+            }
+            if let Some(due) = changes.due_date {
+                next.due_date = due;
+            }
+            next.due_on = due_in_force(&next, incident, periods);
+            if let Some(review_at) = changes.review_at {
+                next.review_at = review_at;
+            }
+            let mut sections = KindCounts::default();
+            if let Some(inputs) = changes.sections {
+                sections = replace_sections(db, current.id, &inputs, now).await?;
+            }
+            let outcome = if next != current || sections.updated > 0 {
+                next.version += 1;
+                next.updated_at = now;
+                postmortem::Entity::update(next.clone().into_active_model().reset_all())
+                    .exec(db)
+                    .await?;
+                Outcome::Updated
+            } else {
+                Outcome::Unchanged
+            };
+            Ok(PostmortemWritten {
+                postmortem: Written {
+                    model: next,
+                    outcome,
+                },
+                sections,
+            })
+        }
+        PostmortemWrite::Import(pm) => {
+            let stored = postmortem::Entity::find_by_id(pm.id).one(db).await?;
+            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+            if stored.is_none()
+                && let Some(other) = postmortem::Entity::find()
+                    .filter(postmortem::Column::IncidentId.eq(incident.id))
+                    .one(db)
+                    .await?
+            {
+                return Err(ServiceError::Conflict {
+                    detail: format!(
+                        "the incident already has another post-mortem ({})",
+                        other.id
+                    ),
+                    field: Some("id".into()),
+                    pending_cleanup_items: Vec::new(),
+                });
+            }
+            let published = pm.status == PostmortemStatus::Published;
+            let mut next = postmortem::Model {
+                id: pm.id,
+                incident_id: incident.id,
+                kind: pm.kind.as_str().into(),
+                owner: pm.owner,
+                due_date: pm.due_date,
+                due_on: None,
+                review_at: pm.review_at,
+                status: pm.status.as_str().into(),
+                slug: pm.slug,
+                published_version: stored
+                    .as_ref()
+                    .map_or(i32::from(published), |e| e.published_version),
+                published_at: pm.published_at,
+                first_published_at: pm.first_published_at,
+                withdrawn_at: stored.as_ref().and_then(|e| e.withdrawn_at),
+                not_required_reason: pm.not_required_reason,
+                version: stored.as_ref().map_or(1, |e| e.version),
+                created_at: pm.created_at,
+                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+            };
+            next.due_on = due_in_force(&next, incident, periods);
+            let postmortem = store(db, stored, next, |m| {
+                m.version += 1;
+                m.updated_at = now;
+            })
+            .await?;
+            let sections = import_sections(db, pm.id, pm.sections, now).await?;
+            Ok(PostmortemWritten {
+                postmortem,
+                sections,
+            })
+        }
+    }
+}
+
+/// What a change may not ask for, whatever the post-mortem holds.
+fn check_changes(changes: &PostmortemChanges) -> Result<(), ServiceError> {
     if changes.status == Some(PostmortemStatus::Published) {
         return Err(ServiceError::validation(
             "status",
@@ -444,81 +606,131 @@ pub async fn update(
     if let Some(sections) = &changes.sections {
         check_sections(sections)?;
     }
-    let now = ctx.now();
-    let txn = ctx.begin_write().await?;
-    let incident = find_incident(&txn, reference).await?;
-    let current = ensure(&txn, &incident, &ctx.settings.postmortem_due, now).await?;
-    check_if_match(if_match, current.version)?;
-    let mut next = current.clone();
-    apply_status(&mut next, changes.status, changes.not_required_reason)?;
-    if let Some(kind) = changes.kind {
-        next.kind = kind.as_str().into();
+    Ok(())
+}
+
+/// Replace the sections of a post-mortem with `inputs` (a section keeps
+/// its creation time by key), unless they already hold them: one update.
+async fn replace_sections<C: ConnectionTrait>(
+    db: &C,
+    postmortem_id: Uuid,
+    inputs: &[SectionInput],
+    now: DateTime<Utc>,
+) -> Result<KindCounts, ServiceError> {
+    let current_sections = sections_of(db, postmortem_id).await?;
+    let unchanged = current_sections.len() == inputs.len()
+        && current_sections.iter().zip(inputs).all(|(s, i)| {
+            s.key == i.key
+                && s.title == i.title
+                && s.body == i.body
+                && s.visibility == i.visibility.as_str()
+        });
+    if unchanged {
+        return Ok(KindCounts {
+            unchanged: 1,
+            ..KindCounts::default()
+        });
     }
-    if let Some(owner) = changes.owner {
-        next.owner = owner;
-    }
-    if let Some(due) = changes.due_date {
-        next.due_date = due;
-    }
-    next.due_on = due_in_force(&next, &incident, &ctx.settings.postmortem_due);
-    if let Some(review_at) = changes.review_at {
-        next.review_at = review_at;
-    }
-    let mut sections_changed = false;
-    if let Some(inputs) = changes.sections {
-        let current_sections = sections_of(&txn, current.id).await?;
-        let unchanged = current_sections.len() == inputs.len()
-            && current_sections.iter().zip(&inputs).all(|(s, i)| {
-                s.key == i.key
-                    && s.title == i.title
-                    && s.body == i.body
-                    && s.visibility == i.visibility.as_str()
-            });
-        if !unchanged {
-            sections_changed = true;
-            let created: BTreeMap<&str, DateTime<Utc>> = current_sections
-                .iter()
-                .map(|s| (s.key.as_str(), s.created_at))
-                .collect();
-            postmortem_section::Entity::delete_many()
-                .filter(postmortem_section::Column::PostmortemId.eq(current.id))
-                .exec(&txn)
-                .await?;
-            if !inputs.is_empty() {
-                let rows: Vec<_> = inputs
-                    .iter()
-                    .enumerate()
-                    .map(|(position, s)| {
-                        postmortem_section::Model {
-                            id: new_id(),
-                            postmortem_id: current.id,
-                            position: position as i32,
-                            key: s.key.clone(),
-                            title: s.title.clone(),
-                            body: s.body.clone(),
-                            visibility: s.visibility.as_str().into(),
-                            created_at: created.get(s.key.as_str()).copied().unwrap_or(now),
-                            updated_at: now,
-                        }
-                        .into_active_model()
-                    })
-                    .collect();
-                postmortem_section::Entity::insert_many(rows)
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
-        }
-    }
-    if next != current || sections_changed {
-        next.version += 1;
-        next.updated_at = now;
-        postmortem::Entity::update(next.clone().into_active_model().reset_all())
-            .exec(&txn)
+    let created: BTreeMap<&str, DateTime<Utc>> = current_sections
+        .iter()
+        .map(|s| (s.key.as_str(), s.created_at))
+        .collect();
+    postmortem_section::Entity::delete_many()
+        .filter(postmortem_section::Column::PostmortemId.eq(postmortem_id))
+        .exec(db)
+        .await?;
+    if !inputs.is_empty() {
+        let rows: Vec<_> = inputs
+            .iter()
+            .enumerate()
+            .map(|(position, s)| {
+                postmortem_section::Model {
+                    id: new_id(),
+                    postmortem_id,
+                    position: position as i32,
+                    key: s.key.clone(),
+                    title: s.title.clone(),
+                    body: s.body.clone(),
+                    visibility: s.visibility.as_str().into(),
+                    created_at: created.get(s.key.as_str()).copied().unwrap_or(now),
+                    updated_at: now,
+                }
+                .into_active_model()
+            })
+            .collect();
+        postmortem_section::Entity::insert_many(rows)
+            .exec_without_returning(db)
             .await?;
     }
-    let sections = sections_of(&txn, next.id).await?;
-    txn.commit().await?;
-    Ok(view(ctx, incident, next, sections))
+    Ok(KindCounts {
+        updated: 1,
+        ..KindCounts::default()
+    })
+}
+
+/// Bring an imported post-mortem's sections in line with the file's list:
+/// those it does not hold are removed (counted as updates), the others
+/// matched by id, in the file's order.
+async fn import_sections<C: ConnectionTrait>(
+    db: &C,
+    postmortem_id: Uuid,
+    sections: Vec<SectionRecord>,
+    now: DateTime<Utc>,
+) -> Result<KindCounts, ServiceError> {
+    let mut counts = KindCounts::default();
+    let mut stored: HashMap<Uuid, postmortem_section::Model> = postmortem_section::Entity::find()
+        .filter(postmortem_section::Column::PostmortemId.eq(postmortem_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    // Sections the file no longer holds go first, so that their keys
+    // (unique per post-mortem) are free for the ones it does hold.
+    let kept: Vec<Uuid> = sections.iter().map(|s| s.id).collect();
+    let gone: Vec<Uuid> = stored
+        .keys()
+        .filter(|id| !kept.contains(id))
+        .copied()
+        .collect();
+    for id in gone {
+        stored.remove(&id);
+        postmortem_section::Entity::delete_by_id(id)
+            .exec(db)
+            .await?;
+        counts.updated += 1;
+    }
+    for (position, section) in sections.into_iter().enumerate() {
+        let current = stored.remove(&section.id);
+        if current.is_none()
+            && let Some(other) = postmortem_section::Entity::find_by_id(section.id)
+                .one(db)
+                .await?
+        {
+            return Err(ServiceError::Conflict {
+                detail: format!(
+                    "this id is already stored under another post-mortem ({})",
+                    other.postmortem_id
+                ),
+                field: Some(format!("sections[{position}].id")),
+                pending_cleanup_items: Vec::new(),
+            });
+        }
+        let next = postmortem_section::Model {
+            id: section.id,
+            postmortem_id,
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            key: section.key,
+            title: section.title,
+            body: section.body,
+            visibility: section.visibility.as_str().into(),
+            created_at: current.as_ref().map_or(now, |e| e.created_at),
+            updated_at: current.as_ref().map_or(now, |e| e.updated_at),
+        };
+        let written = store(db, current, next, |m| m.updated_at = now).await?;
+        counts.count(written.outcome);
+    }
+    Ok(counts)
 }
 
 /// The status and `not_required_reason` a change leaves a post-mortem with.
@@ -635,6 +847,7 @@ fn check_sections(sections: &[SectionInput]) -> Result<(), ServiceError> {
 // ---------------------------------------------------------------- documents
 
 /// Everything recorded about an incident that a document shows.
+#[derive(Debug)]
 struct Record {
     view: PostmortemView,
     roles: Vec<role_assignment::Model>,
@@ -650,11 +863,15 @@ async fn load_record(ctx: &Context, reference: IncidentRef) -> Result<Record, Se
     let id = view.incident.id;
     let db = &ctx.db;
     let roles = super::roles::list_for(db, id).await?;
+    // Streamed: the rows of a long timeline are not all held at once
+    // beside their models.
     let timeline = timeline_event::Entity::find()
         .filter(timeline_event::Column::IncidentId.eq(id))
         .order_by_asc(timeline_event::Column::OccurredAt)
         .order_by_asc(timeline_event::Column::Id)
-        .all(db)
+        .stream(db)
+        .await?
+        .try_collect()
         .await?;
     let sitreps = super::sitreps::list_for(db, id).await?;
     let status_updates = super::status_updates::list_for(db, id).await?;
@@ -1049,10 +1266,11 @@ fn is_tool_name(name: &str) -> bool {
     TOOL_NAMES.contains(&name.as_str()) || name.ends_with(" bot") || name.ends_with("[bot]")
 }
 
-/// One rendered document.
+/// One rendered document; its bytes are shared by the requests that asked
+/// for it at the same time.
 #[derive(Debug, Clone)]
 pub struct RenderedDocument {
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     pub format: Format,
     pub title: String,
 }
@@ -1084,39 +1302,19 @@ fn pdf_options(ctx: &Context, document: &PostmortemDocument, at: DateTime<Utc>) 
     options
 }
 
+/// The document in `formats`, and for a public one what a reader would
+/// obtain from each format (for the leak check).
 fn render_set(
     ctx: &Context,
-    document: &PostmortemDocument,
+    document: PostmortemDocument,
     formats: &[Format],
     at: DateTime<Utc>,
 ) -> Result<(RenderedSet, BTreeMap<&'static str, String>), ServiceError> {
     let templates = Templates::load(ctx.settings.documents.templates_dir.as_deref())
         .map_err(|e| ServiceError::Internal(e.into()))?;
-    let markdown = reports::markdown::render_postmortem(&templates, document)
+    let markdown = reports::markdown::render_postmortem(&templates, &document)
         .map_err(|e| ServiceError::Internal(e.into()))?;
-    let options = pdf_options(ctx, document, at);
-    let mut visible = BTreeMap::new();
-    visible.insert("Markdown", markdown.clone());
-    let html = if formats.contains(&Format::Html) {
-        let body = html::markdown_to_html(&markdown);
-        let marking = (document.variant == Variant::Internal).then_some("INTERNAL");
-        let page = html::page(&options.title, "en", &body, marking);
-        let mut readable = html::visible_text(&page);
-        readable.push('\n');
-        readable.push_str(&html::attribute_values(&page));
-        visible.insert("HTML", readable);
-        page
-    } else {
-        String::new()
-    };
-    let pdf = if formats.contains(&Format::Pdf) {
-        let (bytes, text) = pdf::render_pdf_with_text(&markdown, &options)
-            .map_err(|e| ServiceError::Internal(e.into()))?;
-        visible.insert("PDF", text);
-        bytes
-    } else {
-        Vec::new()
-    };
+    let options = pdf_options(ctx, &document, at);
     let summary = summary_line(
         document
             .sections
@@ -1124,6 +1322,39 @@ fn render_set(
             .find(|s| s.key == "public_summary" || s.key == "summary")
             .map_or("", |s| s.body.as_str()),
     );
+    let variant = document.variant;
+    // Everything shown is in the Markdown now: the document (as large as
+    // the record) goes before the layout.
+    drop(document);
+    let checked = variant == Variant::Public;
+    let mut visible = BTreeMap::new();
+    if checked {
+        visible.insert("Markdown", markdown.clone());
+    }
+    let html = if formats.contains(&Format::Html) {
+        let body = html::markdown_to_html(&markdown);
+        let marking = (variant == Variant::Internal).then_some("INTERNAL");
+        let page = html::page(&options.title, "en", &body, marking);
+        if checked {
+            let mut readable = html::visible_text(&page);
+            readable.push('\n');
+            readable.push_str(&html::attribute_values(&page));
+            visible.insert("HTML", readable);
+        }
+        page
+    } else {
+        String::new()
+    };
+    let pdf = if !formats.contains(&Format::Pdf) {
+        Vec::new()
+    } else if checked {
+        let (bytes, text) = pdf::render_pdf_with_text(&markdown, &options)
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        visible.insert("PDF", text);
+        bytes
+    } else {
+        pdf::render_pdf(&markdown, &options).map_err(|e| ServiceError::Internal(e.into()))?
+    };
     Ok((
         RenderedSet {
             markdown,
@@ -1230,39 +1461,161 @@ async fn stored_rules(
     redactions::rules_for(&ctx.db, incident_id).await
 }
 
+/// What a post-mortem document is made from: the incident's record and its
+/// redaction rules, as read.
+struct DocumentInputs {
+    record: Record,
+    stored: Vec<crate::entities::redaction_rule::Model>,
+}
+
+impl DocumentInputs {
+    async fn load(ctx: &Context, reference: IncidentRef) -> Result<Self, ServiceError> {
+        let record = load_record(ctx, reference).await?;
+        let stored = stored_rules(ctx, record.view.incident.id).await?;
+        Ok(Self { record, stored })
+    }
+
+    /// The SHA-256 of everything the document of `variant` in `format` is
+    /// made from: the record and the rules as read, the settings, and the
+    /// templates as they load now. The same fingerprint makes the same
+    /// document, but for the time it says it was generated.
+    fn fingerprint(
+        &self,
+        ctx: &Context,
+        variant: Variant,
+        format: Format,
+    ) -> Result<Fingerprint, ServiceError> {
+        use std::fmt::Write as _;
+        /// Text written straight into the hash: the debug form of a large
+        /// record is never held whole.
+        struct Hashing(Sha256);
+        impl std::fmt::Write for Hashing {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                self.0.update(s.as_bytes());
+                Ok(())
+            }
+        }
+        let templates = Templates::load(ctx.settings.documents.templates_dir.as_deref())
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        let mut hash = Hashing(Sha256::new());
+        // Every field of every value, in its debug form (which the entities
+        // and settings derive); secrets print as a mask and change nothing
+        // a document shows.
+        write!(
+            hash,
+            "{variant:?}\n{format:?}\n{:?}\n{:?}\n{:?}\n",
+            self.record, self.stored, ctx.settings
+        )
+        .expect("hashing cannot fail");
+        for (name, _) in reports::EMBEDDED_TEMPLATES {
+            write!(hash, "{name}\n{:?}\n", templates.source(name)).expect("hashing cannot fail");
+        }
+        Ok(hash.0.finalize().into())
+    }
+}
+
 /// Render one document of an incident's post-mortem.
+///
+/// Identical requests share a render (see [`render_queue`]): each request
+/// reads what its document is made from and takes its fingerprint
+/// ([`DocumentInputs::fingerprint`]); a render of that fingerprint not done
+/// when the request arrived answers it too. Any change to the record, the
+/// redaction rules, the settings or the templates, and the other variant or
+/// format, make another fingerprint, hence a render of its own.
 pub async fn render(
     ctx: &Context,
     reference: IncidentRef,
     variant: Variant,
     format: Format,
 ) -> Result<RenderedDocument, ServiceError> {
-    // The turn is taken before the record is loaded: the record of a large
-    // incident is most of a render's memory.
-    let _turn = ctx.renders.admit().await?;
-    let record = load_record(ctx, reference).await?;
-    let stored = stored_rules(ctx, record.view.incident.id).await?;
-    let ctx = ctx.clone();
-    tokio::task::spawn_blocking(move || render_blocking(&ctx, &record, &stored, variant, format))
-        .await
-        .map_err(|e| ServiceError::Internal(e.into()))?
+    // A place in the queue first (a full queue refuses at once), then a
+    // turn to read: a record is read by as many requests at once as there
+    // are renders.
+    let ticket = ctx.renders.enter()?;
+    let arrival = ctx.renders.documents.arrive();
+    let lookup = ctx.renders.look_up().await;
+    let inputs = DocumentInputs::load(ctx, reference).await?;
+    let key = inputs.fingerprint(ctx, variant, format)?;
+    let number = inputs.record.view.incident.number;
+    let incident = IncidentRef::Id(inputs.record.view.incident.id);
+    let leader = ctx.clone();
+    let flight = ctx
+        .renders
+        .documents
+        .run(arrival, key, move || async move {
+            render_in_turn(leader, ticket, lookup, inputs, incident, variant, format)
+                .await
+                .map_err(Arc::new)
+        })
+        .await;
+    let (outcome, shared) = flight.ok_or_else(|| {
+        ServiceError::Internal(anyhow::anyhow!(
+            "the render of the {} {} of {} stopped",
+            variant.as_str(),
+            format.extension(),
+            IncidentRef::display(number)
+        ))
+    })?;
+    let outcome_label = if shared { "shared" } else { "rendered" };
+    ctx.metrics
+        .documents
+        .with_label_values(&[outcome_label])
+        .inc();
+    outcome.map_err(|err| render_queue::replay(&err))
+}
+
+/// The render of a document no other request is rendering: a turn, then
+/// the render. With a turn free now, what was read is rendered; else its
+/// memory is given back while waiting, and the record is read again when
+/// the turn comes, so what is rendered is at least as new as what every
+/// request sharing it read.
+async fn render_in_turn(
+    ctx: Context,
+    ticket: RenderTicket,
+    lookup: OwnedSemaphorePermit,
+    inputs: DocumentInputs,
+    incident: IncidentRef,
+    variant: Variant,
+    format: Format,
+) -> Result<RenderedDocument, ServiceError> {
+    let (turn, inputs) = match ticket.try_turn() {
+        Ok(turn) => {
+            drop(lookup);
+            (turn, inputs)
+        }
+        Err(ticket) => {
+            drop((inputs, lookup));
+            let turn = ticket.turn().await;
+            (turn, DocumentInputs::load(&ctx, incident).await?)
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        render_blocking(&ctx, inputs, variant, format)
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.into()))?
 }
 
 fn render_blocking(
     ctx: &Context,
-    record: &Record,
-    stored: &[crate::entities::redaction_rule::Model],
+    inputs: DocumentInputs,
     variant: Variant,
     format: Format,
 ) -> Result<RenderedDocument, ServiceError> {
-    let set = render_checked(ctx, record, stored, variant, &[format], ctx.now())?;
+    let at = ctx.now();
+    let DocumentInputs { record, stored } = inputs;
+    let (document, rules, sources) = document_of(ctx, &record, &stored, variant, at)?;
+    // The document holds all it shows: the record goes before the layout.
+    drop((record, stored));
+    let set = checked_set(ctx, document, &rules, &sources, &[format], at)?;
     let bytes = match format {
         Format::Markdown => set.markdown.into_bytes(),
         Format::Html => set.html.into_bytes(),
         Format::Pdf => set.pdf,
     };
     Ok(RenderedDocument {
-        bytes,
+        bytes: Bytes::from(bytes),
         format,
         title: set.title,
     })
@@ -1278,10 +1631,40 @@ fn render_checked(
     formats: &[Format],
     at: DateTime<Utc>,
 ) -> Result<RenderedSet, ServiceError> {
+    let (document, rules, sources) = document_of(ctx, record, stored, variant, at)?;
+    checked_set(ctx, document, &rules, &sources, formats, at)
+}
+
+/// The document of `variant` made from the record, with the redaction
+/// rules it was made with and the redacted text of each field (for the
+/// leak check).
+fn document_of(
+    ctx: &Context,
+    record: &Record,
+    stored: &[crate::entities::redaction_rule::Model],
+    variant: Variant,
+    at: DateTime<Utc>,
+) -> Result<(PostmortemDocument, RedactionRules, Sources), ServiceError> {
     let rules = match variant {
         Variant::Public => public_rules(ctx, record, stored)?,
         Variant::Internal => RedactionRules::default(),
     };
+    let mut sources = Vec::new();
+    let document = build_document(ctx, record, variant, &rules, &mut sources, at)?;
+    Ok((document, rules, sources))
+}
+
+/// [`render_set`], checked: a public document is rendered in every format
+/// and passes the leak check, or is refused.
+fn checked_set(
+    ctx: &Context,
+    document: PostmortemDocument,
+    rules: &RedactionRules,
+    sources: &Sources,
+    formats: &[Format],
+    at: DateTime<Utc>,
+) -> Result<RenderedSet, ServiceError> {
+    let variant = document.variant;
     // Fail closed: a public document is checked in every format, whichever
     // one was asked for.
     let all = [Format::Markdown, Format::Html, Format::Pdf];
@@ -1290,13 +1673,11 @@ fn render_checked(
     } else {
         formats
     };
-    let mut sources = Vec::new();
-    let document = build_document(ctx, record, variant, &rules, &mut sources, at)?;
-    let (set, mut visible) = render_set(ctx, &document, formats, at)?;
+    let (set, mut visible) = render_set(ctx, document, formats, at)?;
     if variant == Variant::Public {
         // What the index and the feed will show of it.
         visible.insert("index entry", format!("{}\n{}", set.title, set.summary));
-        leak_check(&rules, &visible, &sources)?;
+        leak_check(rules, &visible, sources)?;
     }
     Ok(set)
 }
@@ -1592,7 +1973,7 @@ fn unchanged_since(
             Variant::Internal => RedactionRules::default(),
         };
         let document = build_document(ctx, record, variant, &rules, &mut Vec::new(), at)?;
-        let (set, _) = render_set(ctx, &document, &[Format::Markdown], at)?;
+        let (set, _) = render_set(ctx, document, &[Format::Markdown], at)?;
         if stored_sha(variant, Format::Markdown)
             != Some(sha256_hex(set.markdown.as_bytes()).as_str())
         {

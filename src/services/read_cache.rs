@@ -17,9 +17,15 @@
 //! set to `locking_mode=EXCLUSIVE` keeps its own in memory); Debrief never
 //! sets that mode, and nothing else should write to a live service's file.
 //!
-//! On PostgreSQL the cache is off: replicas share the database, and a commit
-//! on one is not visible to the others without a round trip, which is what
-//! the cache saves.
+//! Tokens are the exception: a token row only ever changes by being revoked,
+//! so a cached token outlives commits and is only checked again (see
+//! [`ReadCache::token`]).
+//!
+//! On PostgreSQL the cache is off but for tokens: replicas share the
+//! database, and a commit on one is not visible to the others without a
+//! round trip, which is what the cache saves. A token found live is trusted
+//! there for [`TOKEN_TTL`] (one second): a revocation made on another
+//! replica is refused everywhere within it.
 
 use std::{
     cell::Cell,
@@ -64,7 +70,9 @@ pub struct ReadCache {
     /// The WAL-index (`-shm` file) of the database: its header changes with
     /// every commit and is read without a lock.
     wal_index: Option<std::fs::File>,
-    tokens: Shelf<String, api_token::Model>,
+    /// Live tokens by the hash of their secret, with when they were last
+    /// found live.
+    tokens: Mutex<HashMap<String, (api_token::Model, Checked)>>,
     incidents: Shelf<IncidentRef, Arc<IncidentRecord>>,
 }
 
@@ -74,7 +82,7 @@ impl ReadCache {
         Self {
             probe: None,
             wal_index: None,
-            tokens: Shelf::default(),
+            tokens: Mutex::default(),
             incidents: Shelf::default(),
         }
     }
@@ -105,6 +113,14 @@ impl ReadCache {
     }
 
     /// The live token whose secret hashes to `hash`, from the cache or `load`.
+    ///
+    /// A token row changes only when it is revoked (and when its use is
+    /// noted, which [`Self::token_used`] follows), so a cached token stays
+    /// cached across commits: on SQLite it is checked again after every
+    /// commit with one indexed read on the probe connection ("still
+    /// live?", a few microseconds, no pool connection); on PostgreSQL it is
+    /// trusted for [`TOKEN_TTL`], so a revocation on any replica is seen
+    /// within that time (and at once on the replica that made it).
     pub async fn token<F, Fut>(
         &self,
         hash: &str,
@@ -114,18 +130,75 @@ impl ReadCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<api_token::Model>, ServiceError>>,
     {
-        let Some(version) = self.version() else {
-            return load().await;
+        let checked = match self.probe {
+            Some(_) => match self.version() {
+                Some(version) => Checked::Version(version),
+                None => return load().await,
+            },
+            None => Checked::At(std::time::Instant::now()),
         };
-        if let Some(token) = self.tokens.get(version, hash) {
-            return Ok(Some(token));
+        let cached = lock(&self.tokens).get(hash).cloned();
+        if let Some((token, at)) = cached {
+            if at.still_holds(checked) {
+                return Ok(Some(token));
+            }
+            if let Checked::Version(_) = checked {
+                match self.token_is_live(hash) {
+                    Ok(true) => {
+                        self.keep_token(hash, token.clone(), checked);
+                        return Ok(Some(token));
+                    }
+                    Ok(false) => {
+                        lock(&self.tokens).remove(hash);
+                        return Ok(None);
+                    }
+                    Err(err) => {
+                        tracing::debug!(error = %err, "Token check on the probe failed; reading it");
+                    }
+                }
+            }
         }
         let token = load().await?;
         // Unknown secrets are not kept: they would let anyone fill the shelf.
-        if let Some(token) = &token {
-            self.tokens.put(version, hash.to_string(), token.clone());
+        match &token {
+            Some(token) => self.keep_token(hash, token.clone(), checked),
+            None => {
+                lock(&self.tokens).remove(hash);
+            }
         }
         Ok(token)
+    }
+
+    /// Note that the token was used at `at` and that this was stored.
+    pub fn token_used(&self, hash: &str, at: chrono::DateTime<chrono::Utc>) {
+        if let Some((token, _)) = lock(&self.tokens).get_mut(hash) {
+            token.last_used_at = Some(at);
+        }
+    }
+
+    /// Forget every cached token (after a revocation by this process).
+    pub fn forget_tokens(&self) {
+        lock(&self.tokens).clear();
+    }
+
+    fn keep_token(&self, hash: &str, token: api_token::Model, checked: Checked) {
+        let mut tokens = lock(&self.tokens);
+        if tokens.len() >= SHELF_CAPACITY && !tokens.contains_key(hash) {
+            tokens.clear();
+        }
+        tokens.insert(hash.to_string(), (token, checked));
+    }
+
+    /// Whether a live token has this hash, read on the probe connection.
+    fn token_is_live(&self, hash: &str) -> rusqlite::Result<bool> {
+        let Some(probe) = &self.probe else {
+            return Err(rusqlite::Error::InvalidQuery);
+        };
+        let conn = lock(probe);
+        let mut stmt = conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM api_tokens WHERE token_hash = ?1 AND revoked_at IS NULL)",
+        )?;
+        stmt.query_row([hash], |row| row.get(0))
     }
 
     /// The incident named by `reference`, from the cache or `load`.
@@ -253,6 +326,33 @@ pub async fn one_version_per_request<F: Future>(
         REQUEST_VERSION.scope(Cell::new(None), request).await
     } else {
         request.await
+    }
+}
+
+/// How long a cached token is trusted on PostgreSQL, where no reading of
+/// the database's change marker comes for free: a revocation by another
+/// replica is seen within this time.
+pub const TOKEN_TTL: Duration = Duration::from_secs(1);
+
+/// When a cached token was last found live.
+#[derive(Debug, Clone, Copy)]
+enum Checked {
+    /// At this reading of the SQLite change marker.
+    Version(Version),
+    /// At this moment (PostgreSQL).
+    At(std::time::Instant),
+}
+
+impl Checked {
+    /// Whether a token found live at `self` is still known live at `now`.
+    fn still_holds(self, now: Checked) -> bool {
+        match (self, now) {
+            (Checked::Version(then), Checked::Version(now)) => then == now,
+            (Checked::At(then), Checked::At(now)) => {
+                now.saturating_duration_since(then) < TOKEN_TTL
+            }
+            _ => false,
+        }
     }
 }
 

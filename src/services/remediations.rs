@@ -5,16 +5,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use uuid::Uuid;
 
 use super::{
-    Context, check_if_match, find_incident, insert_model, new_id,
+    Context, Outcome, Written, check_if_match, find_incident, insert_model, new_id,
     pagination::{Page, PageRequest},
-    parse_stored,
+    parse_stored, update_versioned,
 };
 use crate::{
     config::RemediationDueDays,
@@ -22,6 +22,7 @@ use crate::{
     domain::{IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus},
     entities::{incident, remediation_history, remediation_incident, remediation_item},
     error::ServiceError,
+    ingest::RemediationRecord,
 };
 
 /// A new remediation item, already checked field by field.
@@ -247,8 +248,8 @@ fn history(
     }
 }
 
-async fn write_history(
-    txn: &DatabaseTransaction,
+async fn write_history<C: ConnectionTrait>(
+    txn: &C,
     entries: Vec<remediation_history::Model>,
 ) -> Result<(), ServiceError> {
     if entries.is_empty() {
@@ -295,8 +296,9 @@ async fn bump_count<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Recompute the count groups from the items (for bulk loads that write
-/// items directly).
+/// Recompute the count groups from the items, for a bulk load that writes
+/// items without [`write`] (the remediation bench's data set). The service
+/// itself keeps the groups in step item by item and never needs this.
 pub async fn rebuild_counts<C: ConnectionTrait>(db: &C) -> Result<(), ServiceError> {
     let backend = db.get_database_backend();
     db.execute_raw(Statement::from_string(
@@ -316,8 +318,8 @@ pub async fn rebuild_counts<C: ConnectionTrait>(db: &C) -> Result<(), ServiceErr
 
 /// Resolve incident references inside a transaction; a missing one is a 422
 /// naming its position.
-async fn resolve_incidents(
-    txn: &DatabaseTransaction,
+async fn resolve_incidents<C: ConnectionTrait>(
+    txn: &C,
     field: &str,
     refs: &[IncidentRef],
 ) -> Result<Vec<incident::Model>, ServiceError> {
@@ -341,84 +343,228 @@ async fn resolve_incidents(
     Ok(found)
 }
 
+/// A remediation item, or its links, to store.
+#[derive(Debug, Clone)]
+pub enum RemediationWrite<'a> {
+    /// A new item (the API) linked to `incidents` (at least one); without
+    /// a due date, due after its priority's default period.
+    Create {
+        new: NewRemediation,
+        due_days: &'a RemediationDueDays,
+    },
+    /// A change made now (the API), `If-Match` checked: the status moves
+    /// only as [`RemediationStatus::can_become`] allows, and `closed_at`
+    /// follows it.
+    Change {
+        reference: RemediationRef,
+        if_match: Option<&'a str>,
+        changes: RemediationChanges,
+    },
+    /// Link the item to one more incident (`add`), or remove a link (the
+    /// last one cannot go).
+    Link {
+        reference: RemediationRef,
+        incident: IncidentRef,
+        add: bool,
+    },
+    /// Brought in by an import with its own id and times: matched by id,
+    /// updated when it differs, and linked to `incident`.
+    Import {
+        record: RemediationRecord,
+        incident: &'a incident::Model,
+    },
+}
+
 pub async fn create(
     ctx: &Context,
     new: NewRemediation,
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
-    let now = ctx.now();
-    let today = now.date_naive();
-    if new.incidents.is_empty() {
-        return Err(ServiceError::validation(
-            "incidents",
-            "a remediation item links to at least one incident",
-        ));
-    }
-    // A due date in the past is accepted: follow-ups entered after the fact
-    // (history brought in from another tool) are overdue from the start.
-    let due_date = new
-        .due_date
-        .or_else(|| default_due(&ctx.settings.remediation_due_days, new.priority, today));
-    check_status_reason(new.status, &new.reason)?;
     let txn = ctx.begin_write().await?;
-    let incidents = resolve_incidents(&txn, "incidents", &new.incidents).await?;
-    let number = db::next_counter(&txn, "remediation").await?;
-    let item = remediation_item::Model {
-        id: new_id(),
-        number,
-        title: new.title,
-        description: new.description,
-        kind: new.kind.as_str().into(),
-        priority: new.priority.as_str().into(),
-        owner: new.owner,
-        team: new.team,
-        due_date,
-        status: new.status.as_str().into(),
-        reason: new.reason,
-        tracker_url: new.tracker_url,
-        closed_at: new.status.is_closed().then_some(now),
-        version: 1,
-        created_at: now,
-        updated_at: now,
+    let create = RemediationWrite::Create {
+        new,
+        due_days: &ctx.settings.remediation_due_days,
     };
-    insert_model(&txn, item.clone().into_active_model()).await?;
-    bump_count(&txn, &item, 1).await?;
-    remediation_incident::Entity::insert_many(incidents.iter().map(|i| {
-        remediation_incident::Model {
-            remediation_id: item.id,
-            incident_id: i.id,
-            created_at: now,
-        }
-        .into_active_model()
-        .reset_all()
-    }))
-    .exec_without_returning(&txn)
-    .await?;
-    let mut refs: Vec<(i64, String)> = incidents
-        .iter()
-        .map(|i| (i.number, IncidentRef::display(i.number)))
-        .collect();
-    refs.sort();
-    let refs: Vec<String> = refs.into_iter().map(|(_, r)| r).collect();
-    write_history(
-        &txn,
-        vec![history(
-            item.id,
-            now,
-            actor,
-            "created",
-            None,
-            Some(format!("{} ({})", item.title, refs.join(", "))),
-        )],
-    )
-    .await?;
+    let item = write(&txn, create, actor, ctx.now()).await?.model;
+    let view = views(ctx, &txn, vec![item]).await?.remove(0);
     txn.commit().await?;
-    tracing::info!(remediation.ref = %RemediationRef::display(number), "Remediation item created");
-    Ok(RemediationView {
-        overdue: ctx.remediation_overdue(&item),
-        item,
-        incidents: refs,
-    })
+    tracing::info!(remediation.ref = %RemediationRef::display(view.item.number), "Remediation item created");
+    Ok(view)
+}
+
+/// Store a remediation item, or its links, inside the caller's
+/// transaction: the one writer of remediation items. A `wont_do` item
+/// needs a reason; every change goes into the item's history under
+/// `actor`, and the count groups of the summary follow the item.
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
+    write: RemediationWrite<'_>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Written<remediation_item::Model>, ServiceError> {
+    let mut given_if_match = None;
+    let imported = matches!(write, RemediationWrite::Import { .. });
+    let (current, next, incidents) = match write {
+        RemediationWrite::Create { new, due_days } => {
+            if new.incidents.is_empty() {
+                return Err(ServiceError::validation(
+                    "incidents",
+                    "a remediation item links to at least one incident",
+                ));
+            }
+            // A due date in the past is accepted: follow-ups entered after
+            // the fact (history brought in from another tool) are overdue
+            // from the start.
+            let due_date = new
+                .due_date
+                .or_else(|| default_due(due_days, new.priority, now.date_naive()));
+            check_status_reason(new.status, &new.reason)?;
+            let incidents = resolve_incidents(db, "incidents", &new.incidents).await?;
+            let item = remediation_item::Model {
+                id: new_id(),
+                number: 0,
+                title: new.title,
+                description: new.description,
+                kind: new.kind.as_str().into(),
+                priority: new.priority.as_str().into(),
+                owner: new.owner,
+                team: new.team,
+                due_date,
+                status: new.status.as_str().into(),
+                reason: new.reason,
+                tracker_url: new.tracker_url,
+                closed_at: new.status.is_closed().then_some(now),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            (None, item, incidents)
+        }
+        RemediationWrite::Change {
+            reference,
+            if_match,
+            changes,
+        } => {
+            let current = find_item(db, reference, true).await?;
+            check_if_match(if_match, current.version)?;
+            given_if_match = if_match;
+            let next = changed_now(&current, changes, now)?;
+            (Some(current), next, Vec::new())
+        }
+        RemediationWrite::Link {
+            reference,
+            incident,
+            add,
+        } => return change_links(db, reference, incident, actor, add, now).await,
+        RemediationWrite::Import {
+            record: r,
+            incident,
+        } => {
+            let stored = remediation_item::Entity::find_by_id(r.id).one(db).await?;
+            let next = remediation_item::Model {
+                id: r.id,
+                number: stored.as_ref().map_or(0, |e| e.number),
+                title: r.title,
+                description: r.description,
+                kind: r.kind.as_str().into(),
+                priority: r.priority.as_str().into(),
+                owner: r.owner,
+                team: r.team,
+                due_date: r.due_date,
+                status: r.status.as_str().into(),
+                reason: r.reason,
+                tracker_url: r.tracker_url,
+                closed_at: r.closed_at,
+                version: stored.as_ref().map_or(1, |e| e.version),
+                created_at: r.created_at,
+                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+            };
+            (stored, next, vec![incident.clone()])
+        }
+    };
+    check_status_reason(parse_stored(&next.status)?, &next.reason)?;
+    let written = match current {
+        None => {
+            let mut item = next;
+            item.number = db::next_counter(db, "remediation").await?;
+            insert_model(db, item.clone().into_active_model()).await?;
+            bump_count(db, &item, 1).await?;
+            remediation_incident::Entity::insert_many(incidents.iter().map(|i| {
+                remediation_incident::Model {
+                    remediation_id: item.id,
+                    incident_id: i.id,
+                    created_at: now,
+                }
+                .into_active_model()
+                .reset_all()
+            }))
+            .exec_without_returning(db)
+            .await?;
+            let mut refs: Vec<(i64, String)> = incidents
+                .iter()
+                .map(|i| (i.number, IncidentRef::display(i.number)))
+                .collect();
+            refs.sort();
+            let refs: Vec<String> = refs.into_iter().map(|(_, r)| r).collect();
+            write_history(
+                db,
+                vec![history(
+                    item.id,
+                    now,
+                    actor,
+                    "created",
+                    None,
+                    Some(format!("{} ({})", item.title, refs.join(", "))),
+                )],
+            )
+            .await?;
+            return Ok(Written {
+                model: item,
+                outcome: Outcome::Created,
+            });
+        }
+        Some(current) if current == next => Written {
+            model: current,
+            outcome: Outcome::Unchanged,
+        },
+        Some(current) => {
+            let mut next = next;
+            let entries = changes_of(&current, &next, actor, now);
+            next.version = current.version + 1;
+            next.updated_at = now;
+            update_versioned(
+                db,
+                next.clone().into_active_model().reset_all(),
+                (remediation_item::Column::Id, current.id),
+                (remediation_item::Column::Version, current.version),
+                given_if_match,
+            )
+            .await?;
+            write_history(db, entries).await?;
+            if (&current.team, &current.priority, &current.status)
+                != (&next.team, &next.priority, &next.status)
+            {
+                bump_count(db, &current, -1).await?;
+                bump_count(db, &next, 1).await?;
+            }
+            Written {
+                model: next,
+                outcome: Outcome::Updated,
+            }
+        }
+    };
+    // A stored item an import names is linked to its incident too (the
+    // link is not counted as a change of the item).
+    if imported && let Some(incident) = incidents.first() {
+        let reference = RemediationRef::Id(written.model.id);
+        let incident = IncidentRef::Id(incident.id);
+        let linked = change_links(db, reference, incident, actor, true, now).await?;
+        return Ok(Written {
+            model: linked.model,
+            outcome: written.outcome,
+        });
+    }
+    Ok(written)
 }
 
 pub async fn get(
@@ -548,10 +694,23 @@ pub async fn update(
     changes: RemediationChanges,
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
-    let now = ctx.now();
     let txn = ctx.begin_write().await?;
-    let current = find_item(&txn, reference, true).await?;
-    check_if_match(if_match, current.version)?;
+    let change = RemediationWrite::Change {
+        reference,
+        if_match,
+        changes,
+    };
+    let item = write(&txn, change, actor, ctx.now()).await?.model;
+    txn.commit().await?;
+    Ok(views(ctx, &ctx.db, vec![item]).await?.remove(0))
+}
+
+/// The item a change made now leaves, with the status rules applied.
+fn changed_now(
+    current: &remediation_item::Model,
+    changes: RemediationChanges,
+    now: DateTime<Utc>,
+) -> Result<remediation_item::Model, ServiceError> {
     let old_status: RemediationStatus = parse_stored(&current.status)?;
     let mut next = current.clone();
     if let Some(v) = changes.title {
@@ -598,10 +757,16 @@ pub async fn update(
     {
         next.closed_at = new_status.is_closed().then_some(now);
     }
-    if next == current {
-        txn.commit().await?;
-        return Ok(views(ctx, &ctx.db, vec![current]).await?.remove(0));
-    }
+    Ok(next)
+}
+
+/// The history entries of a change, one per field that changed.
+fn changes_of(
+    current: &remediation_item::Model,
+    next: &remediation_item::Model,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Vec<remediation_history::Model> {
     let mut entries = Vec::new();
     let mut record = |field: &str, old: Option<String>, new: Option<String>| {
         if old != new {
@@ -638,29 +803,7 @@ pub async fn update(
         current.tracker_url.clone(),
         next.tracker_url.clone(),
     );
-    next.version = current.version + 1;
-    next.updated_at = now;
-    let result = remediation_item::Entity::update_many()
-        .set(next.clone().into_active_model().reset_all())
-        .filter(remediation_item::Column::Id.eq(current.id))
-        .filter(remediation_item::Column::Version.eq(current.version))
-        .exec(&txn)
-        .await?;
-    if result.rows_affected != 1 {
-        return Err(ServiceError::PreconditionFailed {
-            current: current.version + 1,
-            given: if_match.unwrap_or("").to_string(),
-        });
-    }
-    write_history(&txn, entries).await?;
-    if (&current.team, &current.priority, &current.status)
-        != (&next.team, &next.priority, &next.status)
-    {
-        bump_count(&txn, &current, -1).await?;
-        bump_count(&txn, &next, 1).await?;
-    }
-    txn.commit().await?;
-    Ok(views(ctx, &ctx.db, vec![next]).await?.remove(0))
+    entries
 }
 
 /// Link an item to one more incident.
@@ -670,7 +813,7 @@ pub async fn link(
     incident: IncidentRef,
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
-    change_links(ctx, reference, incident, actor, true).await
+    write_links(ctx, reference, incident, actor, true).await
 }
 
 /// Remove a link; the last one cannot go.
@@ -680,20 +823,39 @@ pub async fn unlink(
     incident: IncidentRef,
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
-    change_links(ctx, reference, incident, actor, false).await
+    write_links(ctx, reference, incident, actor, false).await
 }
 
-async fn change_links(
+async fn write_links(
     ctx: &Context,
+    reference: RemediationRef,
+    incident: IncidentRef,
+    actor: &str,
+    add: bool,
+) -> Result<RemediationView, ServiceError> {
+    let txn = ctx.begin_write().await?;
+    let link = RemediationWrite::Link {
+        reference,
+        incident,
+        add,
+    };
+    let written = write(&txn, link, actor, ctx.now()).await?;
+    let view = views(ctx, &txn, vec![written.model]).await?.remove(0);
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Add or remove one link of an item (see [`RemediationWrite::Link`]).
+async fn change_links<C: ConnectionTrait>(
+    db: &C,
     reference: RemediationRef,
     incident_ref: IncidentRef,
     actor: &str,
     add: bool,
-) -> Result<RemediationView, ServiceError> {
-    let now = ctx.now();
-    let txn = ctx.begin_write().await?;
-    let item = find_item(&txn, reference, true).await?;
-    let incident = match find_incident(&txn, incident_ref).await {
+    now: DateTime<Utc>,
+) -> Result<Written<remediation_item::Model>, ServiceError> {
+    let item = find_item(db, reference, true).await?;
+    let incident = match find_incident(db, incident_ref).await {
         // Linking to a missing incident is a bad request body, not a missing resource.
         Err(ServiceError::NotFound(what)) if add => {
             return Err(ServiceError::validation(
@@ -703,19 +865,21 @@ async fn change_links(
         }
         other => other?,
     };
-    let before = incident_refs(&txn, &[item.id])
+    let before = incident_refs(db, &[item.id])
         .await?
         .remove(&item.id)
         .unwrap_or_default();
     let label = IncidentRef::display(incident.number);
     let linked = before.contains(&label);
     if add == linked {
-        txn.commit().await?;
-        return Ok(views(ctx, &ctx.db, vec![item]).await?.remove(0));
+        return Ok(Written {
+            model: item,
+            outcome: Outcome::Unchanged,
+        });
     }
     if add {
         insert_model(
-            &txn,
+            db,
             remediation_incident::Model {
                 remediation_id: item.id,
                 incident_id: incident.id,
@@ -738,15 +902,15 @@ async fn change_links(
         remediation_incident::Entity::delete_many()
             .filter(remediation_incident::Column::RemediationId.eq(item.id))
             .filter(remediation_incident::Column::IncidentId.eq(incident.id))
-            .exec(&txn)
+            .exec(db)
             .await?;
     }
-    let after = incident_refs(&txn, &[item.id])
+    let after = incident_refs(db, &[item.id])
         .await?
         .remove(&item.id)
         .unwrap_or_default();
     write_history(
-        &txn,
+        db,
         vec![history(
             item.id,
             now,
@@ -760,15 +924,13 @@ async fn change_links(
     remediation_item::Entity::update_many()
         .col_expr(remediation_item::Column::UpdatedAt, Expr::value(now))
         .filter(remediation_item::Column::Id.eq(item.id))
-        .exec(&txn)
+        .exec(db)
         .await?;
-    txn.commit().await?;
     let mut item = item;
     item.updated_at = now;
-    Ok(RemediationView {
-        overdue: ctx.remediation_overdue(&item),
-        item,
-        incidents: after,
+    Ok(Written {
+        model: item,
+        outcome: Outcome::Updated,
     })
 }
 

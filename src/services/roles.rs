@@ -9,11 +9,14 @@ use sea_orm::{
 
 use uuid::Uuid;
 
-use super::{Context, find_incident, insert_model, new_id, system_event};
+use super::{
+    Context, Written, find_incident, insert_model, new_id, same_incident, store, system_event,
+};
 use crate::{
     domain::{IncidentRef, RoleName, TimelineKind},
-    entities::role_assignment,
+    entities::{incident, role_assignment},
     error::ServiceError,
+    ingest::RoleRecord,
 };
 
 #[derive(Debug, Clone)]
@@ -24,24 +27,65 @@ pub struct NewRoleAssignment {
     pub assigned_at: Option<DateTime<Utc>>,
 }
 
-/// Assign a role. For exclusive roles (IC, comms) the current holder is
-/// relieved at the moment of the hand-off, and the hand-off is written to
-/// the timeline.
+/// A role assignment to store.
+#[derive(Debug, Clone)]
+pub enum RoleWrite {
+    /// Assign now (the API). For exclusive roles (IC, comms) the current
+    /// holder is relieved at the moment of the hand-off, and the hand-off
+    /// is written to the timeline.
+    Assign(NewRoleAssignment),
+    /// Brought in by an import with its own id and times (hand-offs
+    /// included): matched by id and updated when it differs.
+    Import(RoleRecord),
+}
+
+/// Assign a role (see [`RoleWrite::Assign`]).
 pub async fn assign(
     ctx: &Context,
     reference: IncidentRef,
     new: NewRoleAssignment,
 ) -> Result<role_assignment::Model, ServiceError> {
     let now = ctx.now();
-    let at = new.assigned_at.unwrap_or(now);
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
+    let written = write(&txn, &incident, RoleWrite::Assign(new), now).await?;
+    txn.commit().await?;
+    Ok(written.model)
+}
+
+/// Store a role assignment of `incident` inside the caller's transaction:
+/// the one writer of role assignments.
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    write: RoleWrite,
+    now: DateTime<Utc>,
+) -> Result<Written<role_assignment::Model>, ServiceError> {
+    let new = match write {
+        RoleWrite::Assign(new) => new,
+        RoleWrite::Import(r) => {
+            let stored = role_assignment::Entity::find_by_id(r.id).one(db).await?;
+            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+            let next = role_assignment::Model {
+                id: r.id,
+                incident_id: incident.id,
+                role: r.role,
+                person: r.person,
+                assigned_at: r.assigned_at,
+                relieved_at: r.relieved_at,
+                created_at: stored.as_ref().map_or(now, |e| e.created_at),
+                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+            };
+            return store(db, stored, next, |m| m.updated_at = now).await;
+        }
+    };
+    let at = new.assigned_at.unwrap_or(now);
     let holders = role_assignment::Entity::find()
         .filter(role_assignment::Column::IncidentId.eq(incident.id))
         .filter(role_assignment::Column::Role.eq(new.role.as_str()))
         .filter(role_assignment::Column::RelievedAt.is_null())
         .order_by_asc(role_assignment::Column::AssignedAt)
-        .all(&txn)
+        .all(db)
         .await?;
     if holders.iter().any(|h| h.person == new.person) {
         return Err(ServiceError::Conflict {
@@ -75,7 +119,7 @@ pub async fn assign(
             .col_expr(role_assignment::Column::RelievedAt, Expr::value(at))
             .col_expr(role_assignment::Column::UpdatedAt, Expr::value(now))
             .filter(role_assignment::Column::Id.is_in(relieved.iter().map(|h| h.id)))
-            .exec(&txn)
+            .exec(db)
             .await?;
     }
     let model = role_assignment::Model {
@@ -88,7 +132,7 @@ pub async fn assign(
         created_at: now,
         updated_at: now,
     };
-    insert_model(&txn, model.clone().into_active_model()).await?;
+    let written = store(db, None, model, |_| {}).await?;
     let body = match relieved.as_slice() {
         [] => format!("{} assigned as {}.", new.person, new.role.label()),
         previous => format!(
@@ -103,12 +147,11 @@ pub async fn assign(
         ),
     };
     insert_model(
-        &txn,
+        db,
         system_event(incident.id, at, TimelineKind::Note, body).into_active_model(),
     )
     .await?;
-    txn.commit().await?;
-    Ok(model)
+    Ok(written)
 }
 
 /// Every assignment of the incident, oldest first.

@@ -4,20 +4,23 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Context, find_incident, insert_model, json_list, new_id, parse_json_list,
-    status_updates::{self, NewStatusUpdate},
-    system_event,
+    Context, Written, find_incident, insert_model, json_list, new_id, parse_json_list,
+    same_incident,
+    status_updates::{self, NewStatusUpdate, StatusUpdateWrite},
+    store, system_event,
 };
 use crate::{
     db,
     domain::{IncidentRef, TimelineKind},
-    entities::{role_assignment, sitrep, status_update},
+    entities::{incident, role_assignment, sitrep, status_update},
     error::ServiceError,
+    ingest::SitrepRecord,
 };
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,19 @@ pub fn roles_of(model: &sitrep::Model) -> Vec<RoleSnapshot> {
     serde_json::from_str(&model.roles).unwrap_or_default()
 }
 
+/// A sitrep to store.
+#[derive(Debug, Clone)]
+pub enum SitrepWrite {
+    /// The next version, issued now (the API): the current role holders
+    /// captured, an optional public status update posted with it, and a
+    /// timeline entry.
+    Issue(NewSitrep),
+    /// Brought in by an import with its own id and version: matched by id
+    /// and updated when it differs. The incident's sitrep count covers its
+    /// version.
+    Import(SitrepRecord),
+}
+
 /// Issue the next version. The incident row is locked while the version is
 /// taken, so concurrent writers get 1, 2, 3 … with no gap or duplicate.
 pub async fn create(
@@ -54,57 +70,125 @@ pub async fn create(
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
-    let version = db::next_sitrep_version(&txn, incident.id).await?;
-    let roles: Vec<RoleSnapshot> = role_assignment::Entity::find()
-        .filter(role_assignment::Column::IncidentId.eq(incident.id))
-        .filter(role_assignment::Column::RelievedAt.is_null())
-        .order_by_asc(role_assignment::Column::AssignedAt)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|r| RoleSnapshot {
-            role: r.role,
-            person: r.person,
-        })
-        .collect();
-    let posted = match new.status_update {
-        Some(update) => Some(status_updates::insert(&txn, &incident, now, update).await?),
-        None => None,
-    };
-    let model = sitrep::Model {
-        id: new_id(),
-        incident_id: incident.id,
-        version,
-        summary: new.summary,
-        customer_impact: new.customer_impact,
-        roles: serde_json::to_string(&roles).expect("roles serialise"),
-        open_issues: json_list(&new.open_issues),
-        resolved_issues: json_list(&new.resolved_issues),
-        current_actions: json_list(&new.current_actions),
-        next_update_due: new.next_update_due,
-        author: new.author,
-        status_update_id: posted.as_ref().map(|p| p.id),
-        created_at: now,
-        updated_at: now,
-    };
-    insert_model(&txn, model.clone().into_active_model()).await?;
+    let (written, posted) = write(&txn, &incident, SitrepWrite::Issue(new), now).await?;
+    let model = written.model;
     super::channels::enqueue_sitrep(&txn, ctx, &incident, &model, now).await?;
-    let first_line = model.summary.lines().next().unwrap_or_default();
-    let by = model
-        .author
-        .as_deref()
-        .map(|a| format!(" by {a}"))
-        .unwrap_or_default();
-    let event = system_event(
-        incident.id,
-        now,
-        TimelineKind::Communication,
-        format!("Sitrep v{version} issued{by}: {first_line}"),
-    );
-    insert_model(&txn, event.into_active_model()).await?;
     txn.commit().await?;
-    tracing::info!(incident.ref = %IncidentRef::display(incident.number), sitrep.version = version, "Sitrep issued");
+    tracing::info!(incident.ref = %IncidentRef::display(incident.number), sitrep.version = model.version, "Sitrep issued");
     Ok((model, posted))
+}
+
+/// Store a sitrep of `incident` inside the caller's transaction, with the
+/// status update posted with it: the one writer of sitreps. Delivering it
+/// to the incident's channels is the caller's (an import delivers nothing).
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    write: SitrepWrite,
+    now: DateTime<Utc>,
+) -> Result<(Written<sitrep::Model>, Option<status_update::Model>), ServiceError> {
+    match write {
+        SitrepWrite::Issue(new) => {
+            let version = db::next_sitrep_version(db, incident.id).await?;
+            let roles: Vec<RoleSnapshot> = role_assignment::Entity::find()
+                .filter(role_assignment::Column::IncidentId.eq(incident.id))
+                .filter(role_assignment::Column::RelievedAt.is_null())
+                .order_by_asc(role_assignment::Column::AssignedAt)
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|r| RoleSnapshot {
+                    role: r.role,
+                    person: r.person,
+                })
+                .collect();
+            let posted = match new.status_update {
+                Some(update) => Some(
+                    status_updates::write(db, incident, StatusUpdateWrite::Post(update), now)
+                        .await?
+                        .model,
+                ),
+                None => None,
+            };
+            let model = sitrep::Model {
+                id: new_id(),
+                incident_id: incident.id,
+                version,
+                summary: new.summary,
+                customer_impact: new.customer_impact,
+                roles: serde_json::to_string(&roles).expect("roles serialise"),
+                open_issues: json_list(&new.open_issues),
+                resolved_issues: json_list(&new.resolved_issues),
+                current_actions: json_list(&new.current_actions),
+                next_update_due: new.next_update_due,
+                author: new.author,
+                status_update_id: posted.as_ref().map(|p| p.id),
+                created_at: now,
+                updated_at: now,
+            };
+            let written = store(db, None, model, |_| {}).await?;
+            let model = &written.model;
+            let first_line = model.summary.lines().next().unwrap_or_default();
+            let by = model
+                .author
+                .as_deref()
+                .map(|a| format!(" by {a}"))
+                .unwrap_or_default();
+            let event = system_event(
+                incident.id,
+                now,
+                TimelineKind::Communication,
+                format!("Sitrep v{version} issued{by}: {first_line}"),
+            );
+            insert_model(db, event.into_active_model()).await?;
+            Ok((written, posted))
+        }
+        SitrepWrite::Import(s) => {
+            let stored = sitrep::Entity::find_by_id(s.id).one(db).await?;
+            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+            let taken = sitrep::Entity::find()
+                .filter(sitrep::Column::IncidentId.eq(incident.id))
+                .filter(sitrep::Column::Version.eq(s.version))
+                .filter(sitrep::Column::Id.ne(s.id))
+                .one(db)
+                .await?;
+            if taken.is_some() {
+                return Err(ServiceError::Conflict {
+                    detail: format!(
+                        "the incident already has a sitrep version {} with another id",
+                        s.version
+                    ),
+                    field: Some("version".into()),
+                    pending_cleanup_items: Vec::new(),
+                });
+            }
+            let next = sitrep::Model {
+                id: s.id,
+                incident_id: incident.id,
+                version: s.version,
+                summary: s.summary,
+                customer_impact: s.customer_impact,
+                roles: serde_json::to_string(&s.roles).expect("roles serialise"),
+                open_issues: json_list(&s.open_issues),
+                resolved_issues: json_list(&s.resolved_issues),
+                current_actions: json_list(&s.current_actions),
+                next_update_due: s.next_update_due,
+                author: s.author,
+                status_update_id: s.status_update_id,
+                created_at: s.created_at,
+                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+            };
+            let written = store(db, stored, next, |m| m.updated_at = now).await?;
+            // The next version issued follows the highest one stored.
+            incident::Entity::update_many()
+                .col_expr(incident::Column::SitrepCount, Expr::value(s.version))
+                .filter(incident::Column::Id.eq(incident.id))
+                .filter(incident::Column::SitrepCount.lt(s.version))
+                .exec(db)
+                .await?;
+            Ok((written, None))
+        }
+    }
 }
 
 pub async fn list(

@@ -298,20 +298,24 @@ pub async fn active_incidents<C: ConnectionTrait>(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<incident::Model>, ServiceError> {
-    let rows = incident::Entity::find()
-        .filter(
-            Condition::any()
-                .add(incident::Column::ResolvedAt.gte(from))
-                .add(
-                    Condition::all()
-                        .add(incident::Column::ResolvedAt.is_null())
-                        .add(incident::Column::Status.is_in(OPEN_INCIDENT)),
-                ),
-        )
-        .order_by_asc(incident::Column::Number)
+    // Two disjoint index ranges, each as short as the period is recent:
+    // resolved since `from` (`idx_incidents_resolved_at`), and still open
+    // (`idx_incidents_status`). One condition with `OR` over both reads
+    // every incident ever opened.
+    let mut rows = incident::Entity::find()
+        .filter(incident::Column::ResolvedAt.gte(from))
         .all(db)
         .await?;
-    Ok(rows.into_iter().filter(|i| opened_at(i) < to).collect())
+    rows.extend(
+        incident::Entity::find()
+            .filter(incident::Column::Status.is_in(OPEN_INCIDENT))
+            .filter(incident::Column::ResolvedAt.is_null())
+            .all(db)
+            .await?,
+    );
+    rows.retain(|i| opened_at(i) < to);
+    rows.sort_by_key(|i| i.number);
+    Ok(rows)
 }
 
 /// Whether the overdue remediation items and post-mortems are listed or
@@ -456,23 +460,35 @@ async fn postmortem_figures<C: ConnectionTrait>(
         .count(db)
         .await?;
     // Not published by `to` (never, or first at or after it) and due
-    // before the period's end day.
-    let overdue_query = postmortem::Entity::find()
-        .filter(
-            Condition::any()
-                .add(postmortem::Column::FirstPublishedAt.is_null())
-                .add(postmortem::Column::FirstPublishedAt.gte(to)),
-        )
-        .filter(postmortem::Column::DueOn.lt(end_day));
+    // before the period's end day: two disjoint ranges of
+    // `idx_postmortems_first_published_due_on`, each short however long
+    // the history (one condition with `OR` would read every post-mortem due
+    // before `end_day`).
+    let overdue_parts = [
+        postmortem::Column::FirstPublishedAt.is_null(),
+        postmortem::Column::FirstPublishedAt.gte(to),
+    ]
+    .map(|published| {
+        postmortem::Entity::find()
+            .filter(published)
+            .filter(postmortem::Column::DueOn.lt(end_day))
+    });
     if lists == Lists::CountsOnly {
+        let mut overdue = 0;
+        for part in overdue_parts {
+            overdue += part.count(db).await?;
+        }
         return Ok(PostmortemFigures {
             due,
             published,
-            overdue: overdue_query.count(db).await?,
+            overdue,
             overdue_items: Vec::new(),
         });
     }
-    let overdue_rows = overdue_query.all(db).await?;
+    let mut overdue_rows = Vec::new();
+    for part in overdue_parts {
+        overdue_rows.extend(part.all(db).await?);
+    }
     let mut incidents = BTreeMap::new();
     let ids: Vec<Uuid> = overdue_rows.iter().map(|p| p.incident_id).collect();
     for chunk in ids.chunks(500) {
@@ -544,40 +560,54 @@ async fn remediation_figures<C: ConnectionTrait>(
             .add(remediation_item::Column::Status.is_in(["done", "wont_do"])),
     )
     .await?;
-    // Open at `to`: still open now, or closed only at or after `to`.
-    let overdue_condition = Condition::all()
-        .add(remediation_item::Column::DueDate.is_not_null())
-        .add(remediation_item::Column::DueDate.lt(end_day))
-        .add(remediation_item::Column::CreatedAt.lt(to))
-        .add(
-            Condition::any()
-                .add(remediation_item::Column::Status.is_in(OPEN_REMEDIATION))
-                .add(remediation_item::Column::ClosedAt.gte(to)),
-        );
-    let overdue_rows = match lists {
-        Lists::Full => {
-            remediation_item::Entity::find()
-                .filter(overdue_condition.clone())
-                .all(db)
-                .await?
-        }
-        // Most overdue first: the earliest due date, then the lowest number
-        // (the order the list is sorted in below).
-        Lists::Most(n) => {
-            remediation_item::Entity::find()
-                .filter(overdue_condition.clone())
-                .order_by_asc(remediation_item::Column::DueDate)
-                .order_by_asc(remediation_item::Column::Number)
-                .limit(n as u64)
-                .all(db)
-                .await?
-        }
-        Lists::CountsOnly => Vec::new(),
+    // Open at `to`: still open now, or closed only at or after `to`. The
+    // two parts are disjoint (an open item has no `closed_at`) and each is
+    // one short index range however long the history: the open items by
+    // status (`idx_remediation_items_overdue`), the items closed since `to`
+    // (`idx_remediation_items_closed_at`). One condition with `OR` over
+    // them would read every item due before `end_day`, all of history.
+    let due_before = || {
+        Condition::all()
+            .add(remediation_item::Column::DueDate.is_not_null())
+            .add(remediation_item::Column::DueDate.lt(end_day))
+            .add(remediation_item::Column::CreatedAt.lt(to))
     };
-    let overdue = match lists {
-        Lists::Full => overdue_rows.len() as u64,
-        Lists::Most(_) | Lists::CountsOnly => count(db, overdue_condition).await?,
-    };
+    let overdue_parts = [
+        due_before().add(remediation_item::Column::Status.is_in(OPEN_REMEDIATION)),
+        due_before()
+            .add(remediation_item::Column::ClosedAt.gte(to))
+            .add(remediation_item::Column::Status.is_not_in(OPEN_REMEDIATION)),
+    ];
+    let mut overdue_rows = Vec::new();
+    let mut overdue = 0;
+    for part in overdue_parts {
+        match lists {
+            Lists::Full => {
+                let rows = remediation_item::Entity::find()
+                    .filter(part)
+                    .all(db)
+                    .await?;
+                overdue += rows.len() as u64;
+                overdue_rows.extend(rows);
+            }
+            // Most overdue first: the earliest due date, then the lowest
+            // number (the order the list is sorted in below); the `n` most
+            // overdue of both parts are among the `n` first of each.
+            Lists::Most(n) => {
+                overdue += count(db, part.clone()).await?;
+                overdue_rows.extend(
+                    remediation_item::Entity::find()
+                        .filter(part)
+                        .order_by_asc(remediation_item::Column::DueDate)
+                        .order_by_asc(remediation_item::Column::Number)
+                        .limit(n as u64)
+                        .all(db)
+                        .await?,
+                );
+            }
+            Lists::CountsOnly => overdue += count(db, part).await?,
+        }
+    }
     let mut overdue_items: Vec<OverdueItem> = overdue_rows
         .into_iter()
         .filter_map(|item| {
@@ -599,6 +629,9 @@ async fn remediation_figures<C: ConnectionTrait>(
             .then(a.reference.len().cmp(&b.reference.len()))
             .then(a.reference.cmp(&b.reference))
     });
+    if let Lists::Most(n) = lists {
+        overdue_items.truncate(n);
+    }
     let due = remediation_item::Entity::find()
         .filter(remediation_item::Column::DueDate.gte(first_day))
         .filter(remediation_item::Column::DueDate.lt(end_day))

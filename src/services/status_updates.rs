@@ -2,16 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 use uuid::Uuid;
 
-use super::{Context, find_incident, insert_model, json_list, new_id};
+use super::{Context, Written, find_incident, json_list, new_id, same_incident, store};
 use crate::{
     domain::{IncidentRef, PublicStatus},
     entities::{incident, status_update},
     error::ServiceError,
+    ingest::StatusUpdateRecord,
 };
 
 #[derive(Debug, Clone)]
@@ -23,6 +23,16 @@ pub struct NewStatusUpdate {
     pub posted_at: Option<DateTime<Utc>>,
 }
 
+/// A status update to store.
+#[derive(Debug, Clone)]
+pub enum StatusUpdateWrite {
+    /// Posted now (the API, or with a sitrep).
+    Post(NewStatusUpdate),
+    /// Brought in by an import: matched with what is stored by its id, else
+    /// by `(source, external_id)`, and updated when it differs.
+    Import(StatusUpdateRecord),
+}
+
 pub async fn create(
     ctx: &Context,
     reference: IncidentRef,
@@ -31,36 +41,76 @@ pub async fn create(
     let now = ctx.now();
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
-    let model = insert(&txn, &incident, now, new).await?;
+    let written = write(&txn, &incident, StatusUpdateWrite::Post(new), now).await?;
     txn.commit().await?;
-    Ok(model)
+    Ok(written.model)
 }
 
-/// Store a status update inside the caller's transaction and move the
-/// incident's `last_customer_update_at` forward.
-pub async fn insert<C: ConnectionTrait>(
-    txn: &C,
+/// Store a status update of `incident` inside the caller's transaction and
+/// move the incident's `last_customer_update_at` forward to it: the one
+/// writer of status updates.
+pub async fn write<C: ConnectionTrait>(
+    db: &C,
     incident: &incident::Model,
+    write: StatusUpdateWrite,
     now: DateTime<Utc>,
-    new: NewStatusUpdate,
-) -> Result<status_update::Model, ServiceError> {
-    let posted_at = new.posted_at.unwrap_or(now);
-    let model = status_update::Model {
-        id: new_id(),
-        incident_id: incident.id,
-        status: new.status.as_str().into(),
-        message: new.message,
-        affected_components: json_list(&new.affected_components),
-        posted_at,
-        source: None,
-        external_id: None,
-        created_at: now,
-        updated_at: now,
+) -> Result<Written<status_update::Model>, ServiceError> {
+    let (current, next) = match write {
+        StatusUpdateWrite::Post(new) => {
+            let next = status_update::Model {
+                id: new_id(),
+                incident_id: incident.id,
+                status: new.status.as_str().into(),
+                message: new.message,
+                affected_components: json_list(&new.affected_components),
+                posted_at: new.posted_at.unwrap_or(now),
+                source: None,
+                external_id: None,
+                created_at: now,
+                updated_at: now,
+            };
+            (None, next)
+        }
+        StatusUpdateWrite::Import(u) => {
+            let stored = match (u.id, &u.source, &u.external_id) {
+                (Some(id), _, _) => status_update::Entity::find_by_id(id).one(db).await?,
+                (None, Some(source), Some(external_id)) => {
+                    status_update::Entity::find()
+                        .filter(status_update::Column::IncidentId.eq(incident.id))
+                        .filter(status_update::Column::Source.eq(source.clone()))
+                        .filter(status_update::Column::ExternalId.eq(external_id.clone()))
+                        .one(db)
+                        .await?
+                }
+                _ => None,
+            };
+            same_incident(stored.as_ref().map(|s| s.incident_id), incident.id)?;
+            let next = status_update::Model {
+                id: u
+                    .id
+                    .or(stored.as_ref().map(|s| s.id))
+                    .unwrap_or_else(new_id),
+                incident_id: incident.id,
+                status: u.status.as_str().into(),
+                message: u.message,
+                affected_components: json_list(&u.affected_components),
+                posted_at: u.posted_at,
+                source: u.source,
+                external_id: u.external_id,
+                created_at: stored.as_ref().map_or(now, |s| s.created_at),
+                updated_at: stored.as_ref().map_or(now, |s| s.updated_at),
+            };
+            (stored, next)
+        }
     };
-    insert_model(txn, model.clone().into_active_model()).await?;
-    if incident
-        .last_customer_update_at
-        .is_none_or(|last| last < posted_at)
+    let written = store(db, current, next, |m| m.updated_at = now).await?;
+    let posted_at = written.model.posted_at;
+    // `last_customer_update_at` only moves forward; the condition keeps it
+    // so when the caller's copy of the incident is older than the row.
+    if written.changed()
+        && incident
+            .last_customer_update_at
+            .is_none_or(|last| last < posted_at)
     {
         incident::Entity::update_many()
             .col_expr(
@@ -68,10 +118,15 @@ pub async fn insert<C: ConnectionTrait>(
                 Expr::value(posted_at),
             )
             .filter(incident::Column::Id.eq(incident.id))
-            .exec(txn)
+            .filter(
+                Condition::any()
+                    .add(incident::Column::LastCustomerUpdateAt.is_null())
+                    .add(incident::Column::LastCustomerUpdateAt.lt(posted_at)),
+            )
+            .exec(db)
             .await?;
     }
-    Ok(model)
+    Ok(written)
 }
 
 pub async fn list(

@@ -1,20 +1,23 @@
 //! Timeline events: single or batched, idempotent on
 //! `(incident, source, external_id)`.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::OnConflict,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    sea_query::{Expr, InsertStatement, OnConflict, Query},
 };
 use uuid::Uuid;
 
 use super::{
-    Context, find_incident, new_id,
+    Context, KindCounts, find_incident, new_id,
     pagination::{Page, PageRequest},
 };
 use crate::{
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
-    entities::timeline_event,
+    entities::{incident, timeline_event},
     error::ServiceError,
 };
 
@@ -62,6 +65,15 @@ fn to_model(
     }
 }
 
+/// The row of an event to store: with its own id, or a new one.
+fn model_of(incident_id: Uuid, now: DateTime<Utc>, e: EventWrite) -> timeline_event::Model {
+    let mut m = to_model(incident_id, now, e.event);
+    if let Some(id) = e.id {
+        m.id = id;
+    }
+    m
+}
+
 fn on_conflict() -> OnConflict {
     OnConflict::columns([
         timeline_event::Column::IncidentId,
@@ -75,15 +87,33 @@ fn on_conflict() -> OnConflict {
 /// Store one event. Returns the stored event and whether it is new: an
 /// event whose `(source, external_id)` was already stored is returned as
 /// it was stored.
+///
+/// The common case, a new event, is one statement (`INSERT … SELECT` from
+/// the incident, so the look-up and the insert are one round trip and no
+/// transaction of its own; see [`Context::write_statement`]). When it
+/// inserts nothing, the incident is missing or the event is a duplicate:
+/// that is told apart in a write transaction, which sees the writes not yet
+/// committed and answers once they are durable.
 pub async fn add_one(
     ctx: &Context,
     reference: IncidentRef,
     event: NewTimelineEvent,
 ) -> Result<(timeline_event::Model, bool), ServiceError> {
     let now = ctx.now();
+    let mut model = to_model(Uuid::nil(), now, event);
+    let statement = ctx
+        .db
+        .get_database_backend()
+        .build(&insert_for_incident(&model, reference)?);
+    if let Some(row) = ctx.write_statement(statement).await?.first() {
+        model.incident_id = row.try_get("", "incident_id")?;
+        return Ok((model, true));
+    }
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
-    let model = to_model(incident.id, now, event);
+    // Usually a duplicate; an incident created since the statement above
+    // takes the event now.
+    model.incident_id = incident.id;
     let inserted = timeline_event::Entity::insert(model.clone().into_active_model().reset_all())
         .on_conflict(on_conflict())
         .exec_without_returning(&txn)
@@ -108,6 +138,57 @@ pub async fn add_one(
     Ok((stored, created))
 }
 
+/// `INSERT INTO timeline_events … SELECT …, incidents.id … FROM incidents
+/// WHERE <reference> ON CONFLICT DO NOTHING RETURNING incident_id`.
+fn insert_for_incident(
+    model: &timeline_event::Model,
+    reference: IncidentRef,
+) -> Result<InsertStatement, ServiceError> {
+    use timeline_event::Column as C;
+    let matches = match reference {
+        IncidentRef::Id(id) => incident::Column::Id.eq(id),
+        IncidentRef::Number(n) => incident::Column::Number.eq(n),
+    };
+    let select = Query::select()
+        .expr(Expr::val(model.id))
+        .column((incident::Entity, incident::Column::Id))
+        .exprs([
+            Expr::val(model.occurred_at),
+            Expr::val(model.kind.clone()),
+            Expr::val(model.body.clone()),
+            Expr::val(model.author.clone()),
+            Expr::val(model.source.clone()),
+            Expr::val(model.external_id.clone()),
+            Expr::val(model.visibility.clone()),
+            Expr::val(model.created_at),
+            Expr::val(model.updated_at),
+        ])
+        .from(incident::Entity)
+        .and_where(matches)
+        .to_owned();
+    let mut insert = Query::insert();
+    insert
+        .into_table(timeline_event::Entity)
+        .columns([
+            C::Id,
+            C::IncidentId,
+            C::OccurredAt,
+            C::Kind,
+            C::Body,
+            C::Author,
+            C::Source,
+            C::ExternalId,
+            C::Visibility,
+            C::CreatedAt,
+            C::UpdatedAt,
+        ])
+        .select_from(select)
+        .map_err(|e| ServiceError::Internal(e.into()))?
+        .on_conflict(on_conflict())
+        .returning_col(C::IncidentId);
+    Ok(insert)
+}
+
 /// Store a batch in one transaction; events already stored are skipped.
 pub async fn add_batch(
     ctx: &Context,
@@ -124,36 +205,340 @@ pub async fn add_batch(
     Ok(IngestSummary { received, created })
 }
 
-/// Insert events inside the caller's transaction; returns how many were new.
-pub async fn insert_events<C: sea_orm::ConnectionTrait>(
+/// Insert events inside the caller's transaction; returns how many were new
+/// (events whose `(source, external_id)` is stored are skipped).
+pub async fn insert_events<C: ConnectionTrait>(
     txn: &C,
     incident_id: Uuid,
     now: DateTime<Utc>,
     events: Vec<NewTimelineEvent>,
 ) -> Result<u64, ServiceError> {
-    let mut created = 0;
-    let mut events = events.into_iter().peekable();
-    while events.peek().is_some() {
-        let chunk: Vec<timeline_event::ActiveModel> = events
-            .by_ref()
-            .take(ROWS_PER_STATEMENT)
-            .map(|e| {
-                to_model(incident_id, now, e)
-                    .into_active_model()
-                    .reset_all()
-            })
+    let events = events
+        .into_iter()
+        .map(|event| EventWrite { id: None, event })
+        .collect();
+    let mut writer = EventWriter::default();
+    let counts = writer
+        .write(txn, incident_id, events, Stored::Skip, now)
+        .await?;
+    Ok(counts.created)
+}
+
+/// An event to store, with the id it was given elsewhere (a bundle's), or
+/// none (a new one is made).
+#[derive(Debug, Clone)]
+pub struct EventWrite {
+    pub id: Option<Uuid>,
+    pub event: NewTimelineEvent,
+}
+
+/// What a batch does with events that may be stored already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Skip an event whose `(source, external_id)` is stored (the API's
+    /// batches).
+    Skip,
+    /// Update an event stored under its id, or else its `(source,
+    /// external_id)`, to the values given; an id stored under another
+    /// incident is refused (an import into a stored incident).
+    Update,
+    /// Nothing: the incident was created in this transaction (an import),
+    /// so nothing is looked up, and an event given twice across batches is
+    /// refused by the unique indexes.
+    Nothing,
+}
+
+/// Rows per `INSERT` of a new incident's events on PostgreSQL. sqlx 0.9.0
+/// leaves Nagle's algorithm on (transact-rs/sqlx#4335), so a statement that
+/// spans several TCP segments can wait up to 40 ms for a delayed ACK;
+/// fewer, larger statements pay that wait less often (README,
+/// "PostgreSQL"). Such rows are held by the [`EventWriter`] until there are
+/// this many, or it is flushed.
+const PG_INSERT_ROWS: usize = 10 * crate::ingest::CHUNK;
+
+/// The writer of timeline events in batches, inside the caller's
+/// transaction: the API's batches and imports both go through it. An
+/// event given twice in one batch is stored once: the later one wins, but
+/// in a [`Stored::Skip`] batch the first one stays.
+#[derive(Debug, Default)]
+pub struct EventWriter {
+    /// PostgreSQL: rows of [`Stored::Nothing`] batches not inserted yet.
+    held: Vec<timeline_event::Model>,
+}
+
+impl EventWriter {
+    /// Whether rows wait for [`EventWriter::flush`]: an error the unique
+    /// indexes raise may then come from an earlier batch.
+    pub fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
+    /// Store a batch of events of one incident; returns what it did to each.
+    pub async fn write<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        incident_id: Uuid,
+        events: Vec<EventWrite>,
+        stored: Stored,
+        now: DateTime<Utc>,
+    ) -> Result<KindCounts, ServiceError> {
+        if stored == Stored::Skip {
+            let received = events.len() as u64;
+            let rows = events
+                .into_iter()
+                .map(|e| model_of(incident_id, now, e))
+                .collect();
+            let created = insert_rows(db, rows, true).await?;
+            return Ok(KindCounts {
+                created,
+                updated: 0,
+                unchanged: received - created,
+            });
+        }
+        let mut found = if stored == Stored::Update {
+            find_stored(db, incident_id, &events).await?
+        } else {
+            HashMap::new()
+        };
+        let mut counts = KindCounts::default();
+        let mut inserts: Vec<timeline_event::Model> = Vec::new();
+        let mut pending: HashMap<EventKey, usize> = HashMap::new();
+        for e in events {
+            let key = match (e.id, &e.event.external_id) {
+                (Some(id), _) => EventKey::Id(id),
+                (None, Some(x)) => EventKey::External(e.event.source.as_str().into(), x.clone()),
+                (None, None) => EventKey::Id(new_id()),
+            };
+            if let Some(&at) = pending.get(&key) {
+                // The same event twice in one batch: the later one wins.
+                fill(&mut inserts[at], e.event);
+                continue;
+            }
+            match found.get_mut(&key) {
+                Some(old) => {
+                    let mut m = old.clone();
+                    fill(&mut m, e.event);
+                    if m == *old {
+                        counts.unchanged += 1;
+                    } else {
+                        m.updated_at = now;
+                        m.clone().into_active_model().reset_all().update(db).await?;
+                        *old = m;
+                        counts.updated += 1;
+                    }
+                }
+                None => {
+                    pending.insert(key, inserts.len());
+                    inserts.push(model_of(incident_id, now, e));
+                    counts.created += 1;
+                }
+            }
+        }
+        if stored == Stored::Nothing && db.get_database_backend() == DbBackend::Postgres {
+            self.held.extend(inserts);
+            if self.held.len() >= PG_INSERT_ROWS {
+                self.flush(db).await?;
+            }
+        } else {
+            insert_rows(db, inserts, false)
+                .await
+                .map_err(unique_conflict)?;
+        }
+        Ok(counts)
+    }
+
+    /// Insert the rows held back.
+    pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), ServiceError> {
+        let rows = std::mem::take(&mut self.held);
+        insert_rows(db, rows, false)
+            .await
+            .map_err(unique_conflict)?;
+        Ok(())
+    }
+}
+
+/// How a timeline event is recognised: by id (bundles) or by
+/// `(source, external_id)` (foreign formats).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum EventKey {
+    Id(Uuid),
+    External(String, String),
+}
+
+/// The stored events a batch names: all by id when every event has one,
+/// else by `(source, external_id)`. An id stored under another incident is
+/// refused.
+async fn find_stored<C: ConnectionTrait>(
+    db: &C,
+    incident_id: Uuid,
+    events: &[EventWrite],
+) -> Result<HashMap<EventKey, timeline_event::Model>, ServiceError> {
+    let mut found = HashMap::new();
+    if events.iter().all(|e| e.id.is_some()) {
+        let ids: Vec<Uuid> = events.iter().filter_map(|e| e.id).collect();
+        for m in timeline_event::Entity::find()
+            .filter(timeline_event::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+        {
+            if m.incident_id != incident_id {
+                return Err(ServiceError::Conflict {
+                    detail: format!("timeline event {} belongs to another incident", m.id),
+                    field: None,
+                    pending_cleanup_items: Vec::new(),
+                });
+            }
+            found.insert(EventKey::Id(m.id), m);
+        }
+        return Ok(found);
+    }
+    let mut sources: Vec<&str> = events.iter().map(|e| e.event.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    for source in sources {
+        let external: Vec<String> = events
+            .iter()
+            .filter(|e| e.event.source.as_str() == source)
+            .filter_map(|e| e.event.external_id.clone())
             .collect();
-        let result = timeline_event::Entity::insert_many(chunk)
-            .on_conflict(on_conflict())
-            .exec_without_returning(txn)
-            .await;
-        created += match result {
-            Ok(rows) => rows,
-            Err(sea_orm::DbErr::RecordNotInserted) => 0,
-            Err(err) => return Err(err.into()),
+        for m in timeline_event::Entity::find()
+            .filter(timeline_event::Column::IncidentId.eq(incident_id))
+            .filter(timeline_event::Column::Source.eq(source))
+            .filter(timeline_event::Column::ExternalId.is_in(external))
+            .all(db)
+            .await?
+        {
+            let key =
+                EventKey::External(m.source.clone(), m.external_id.clone().unwrap_or_default());
+            found.insert(key, m);
+        }
+    }
+    Ok(found)
+}
+
+/// Give a stored event the values of `e` (its id, incident and creation
+/// time stay).
+fn fill(m: &mut timeline_event::Model, e: NewTimelineEvent) {
+    m.occurred_at = e.occurred_at;
+    m.kind = e.kind.as_str().into();
+    m.body = e.body;
+    m.author = e.author;
+    m.source = e.source.as_str().into();
+    m.external_id = e.external_id;
+    m.visibility = e.visibility.as_str().into();
+}
+
+/// Insert rows in multi-row statements; with `skip_stored`, rows whose
+/// `(incident_id, source, external_id)` is stored are skipped. Returns how
+/// many were inserted.
+async fn insert_rows<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<timeline_event::Model>,
+    skip_stored: bool,
+) -> Result<u64, sea_orm::DbErr> {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let per_statement = if postgres {
+        PG_INSERT_ROWS
+    } else {
+        ROWS_PER_STATEMENT
+    };
+    let mut inserted = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<timeline_event::Model> = rows.by_ref().take(per_statement).collect();
+        inserted += if postgres {
+            insert_unnest(db, &chunk, skip_stored).await?
+        } else {
+            let mut insert = timeline_event::Entity::insert_many(
+                chunk.into_iter().map(|m| m.into_active_model().reset_all()),
+            );
+            if skip_stored {
+                insert = insert.on_conflict(on_conflict());
+            }
+            match insert.exec_without_returning(db).await {
+                Ok(rows) => rows,
+                Err(sea_orm::DbErr::RecordNotInserted) => 0,
+                Err(err) => return Err(err),
+            }
         };
     }
-    Ok(created)
+    Ok(inserted)
+}
+
+/// PostgreSQL: one `INSERT … SELECT FROM UNNEST` of one array parameter per
+/// column. It binds 13 values instead of 11 per row, which makes a large
+/// batch about twice as fast as a multi-row `VALUES` list. A text array
+/// cannot hold NULL through sea-query's binding, so the nullable columns
+/// come with an array saying which rows hold a value.
+async fn insert_unnest<C: ConnectionTrait>(
+    db: &C,
+    rows: &[timeline_event::Model],
+    skip_stored: bool,
+) -> Result<u64, sea_orm::DbErr> {
+    fn column<T>(rows: &[timeline_event::Model], f: impl Fn(&timeline_event::Model) -> T) -> Value
+    where
+        Vec<T>: Into<Value>,
+    {
+        rows.iter().map(f).collect::<Vec<T>>().into()
+    }
+    let values = vec![
+        column(rows, |m| m.id),
+        column(rows, |m| m.incident_id),
+        column(rows, |m| m.occurred_at),
+        column(rows, |m| m.kind.clone()),
+        column(rows, |m| m.body.clone()),
+        column(rows, |m| m.author.clone().unwrap_or_default()),
+        column(rows, |m| m.author.is_some()),
+        column(rows, |m| m.source.clone()),
+        column(rows, |m| m.external_id.clone().unwrap_or_default()),
+        column(rows, |m| m.external_id.is_some()),
+        column(rows, |m| m.visibility.clone()),
+        column(rows, |m| m.created_at),
+        column(rows, |m| m.updated_at),
+    ];
+    let skip = if skip_stored {
+        " ON CONFLICT (incident_id, source, external_id) DO NOTHING"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "INSERT INTO timeline_events (id, incident_id, occurred_at, kind, body, author, source, \
+         external_id, visibility, created_at, updated_at) \
+         SELECT id, incident_id, occurred_at, kind, body, \
+         CASE WHEN has_author THEN author END, source, \
+         CASE WHEN has_external_id THEN external_id END, visibility, created_at, updated_at \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
+         $6::text[], $7::bool[], $8::text[], $9::text[], $10::bool[], $11::text[], \
+         $12::timestamptz[], $13::timestamptz[]) \
+         AS t(id, incident_id, occurred_at, kind, body, author, has_author, source, \
+         external_id, has_external_id, visibility, created_at, updated_at){skip}"
+    );
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// A unique index refused a row: an event whose id, or `(source,
+/// external_id)`, is already stored or was given twice.
+fn unique_conflict(err: sea_orm::DbErr) -> ServiceError {
+    if matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    ) {
+        return ServiceError::Conflict {
+            detail: "an event has an id, or a source and external_id, that is already stored \
+                     or was given twice"
+                .into(),
+            field: None,
+            pending_cleanup_items: Vec::new(),
+        };
+    }
+    err.into()
 }
 
 #[derive(Debug, Clone, Default)]

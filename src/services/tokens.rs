@@ -83,6 +83,7 @@ pub async fn authenticate(
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        ctx.cache.token_used(&hash, now);
     }
     Ok(token.and_then(|t| {
         let scope = t.scope.parse().ok()?;

@@ -31,8 +31,8 @@ use std::{
 };
 
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, QueryResult,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
@@ -88,6 +88,62 @@ impl Writer {
                 turn: None,
             });
         }
+        let mut turn = self.take_turn(db).await?;
+        let batch = turn.as_ref().expect("the turn holds an open batch");
+        let savepoint = match batch.txn.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(err) => {
+                // The batch's connection is unusable: end it, so the next
+                // writer starts afresh (its earlier writers learn of it).
+                fail_batch(turn.take(), &err).await;
+                return Err(err);
+            }
+        };
+        Ok(WriteTransaction {
+            txn: Some(savepoint),
+            turn: Some(Turn {
+                guard: turn,
+                flush: self.flush.clone(),
+            }),
+        })
+    }
+
+    /// Run one write statement on its own and return the rows it returns
+    /// (`RETURNING`), once they are durable: on SQLite in the current batch
+    /// with no savepoint of its own (a statement that fails leaves no trace:
+    /// SQLite undoes a failed statement by itself, and the batch goes on),
+    /// on PostgreSQL in autocommit, one round trip. For the hot single-row
+    /// writes; anything of more than one statement takes [`Self::begin`].
+    pub async fn write_statement(
+        &self,
+        db: &DatabaseConnection,
+        statement: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        if self.backend != DbBackend::Sqlite {
+            return db.query_all_raw(statement).await;
+        }
+        let mut turn = self.take_turn(db).await?;
+        let batch = turn.as_mut().expect("the turn holds an open batch");
+        let rows = match batch.txn.query_all_raw(statement).await {
+            Ok(rows) => rows,
+            Err(err) => {
+                self.flush.notify_one();
+                return Err(err);
+            }
+        };
+        let (tx, rx) = oneshot::channel();
+        batch.waiting.push(tx);
+        self.flush.notify_one();
+        drop(turn);
+        durable(rx).await?;
+        Ok(rows)
+    }
+
+    /// Wait for the turn at the write lock, and open a batch if none is.
+    async fn take_turn(
+        &self,
+        db: &DatabaseConnection,
+    ) -> Result<OwnedMutexGuard<Option<Batch>>, DbErr> {
         self.flusher.call_once(|| {
             tokio::spawn(flusher(
                 Arc::downgrade(&self.turn),
@@ -114,23 +170,18 @@ impl Writer {
                 opened: Instant::now(),
             });
         }
-        let batch = turn.as_ref().expect("a batch was opened above");
-        let savepoint = match batch.txn.begin().await {
-            Ok(savepoint) => savepoint,
-            Err(err) => {
-                // The batch's connection is unusable: end it, so the next
-                // writer starts afresh (its earlier writers learn of it).
-                fail_batch(turn.take(), &err).await;
-                return Err(err);
-            }
-        };
-        Ok(WriteTransaction {
-            txn: Some(savepoint),
-            turn: Some(Turn {
-                guard: turn,
-                flush: self.flush.clone(),
-            }),
-        })
+        Ok(turn)
+    }
+}
+
+/// Wait until the batch a writer joined is committed.
+async fn durable(committed: oneshot::Receiver<Durable>) -> Result<(), DbErr> {
+    match committed.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(DbErr::Custom(format!("commit failed: {err}"))),
+        Err(_) => Err(DbErr::Custom(
+            "the write batch ended without a commit".into(),
+        )),
     }
 }
 
@@ -233,13 +284,7 @@ impl WriteTransaction {
         }
         turn.flush.notify_one();
         drop(turn);
-        match rx.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(DbErr::Custom(format!("commit failed: {err}"))),
-            Err(_) => Err(DbErr::Custom(
-                "the write batch ended without a commit".into(),
-            )),
-        }
+        durable(rx).await
     }
 
     /// Undo this transaction's writes (only its own).

@@ -338,6 +338,81 @@ async fn a_failed_write_in_a_shared_commit_undoes_only_itself() {
     assert_eq!(values, ["alpha", "gamma"]);
 }
 
+/// A single-statement write (`Context::write_statement`, the hot path of a
+/// new timeline event) joins the open batch with no savepoint: when it
+/// fails, the writers it shares the commit with keep their data, and when
+/// it succeeds its row is durable with theirs.
+#[tokio::test]
+async fn a_failed_single_statement_in_a_shared_commit_undoes_only_itself() {
+    use debrief::{entities::redaction_rule, services::insert_model};
+    use sea_orm::{
+        EntityTrait, IntoActiveModel,
+        sea_query::{Expr, Query},
+    };
+    let app = spawn_app_with(|_| {}).await;
+    let ctx = app.context.clone();
+    let id = uuid::Uuid::now_v7();
+    let insert = |id: uuid::Uuid, value: &str| {
+        let mut statement = Query::insert();
+        statement
+            .into_table(redaction_rule::Entity)
+            .columns([
+                redaction_rule::Column::Id,
+                redaction_rule::Column::Kind,
+                redaction_rule::Column::Value,
+                redaction_rule::Column::CreatedAt,
+            ])
+            .values_panic([
+                Expr::val(id),
+                Expr::val("term"),
+                Expr::val(value),
+                Expr::val(ctx.now()),
+            ]);
+        ctx.db.get_database_backend().build(&statement)
+    };
+    let first = ctx.begin_write().await.unwrap();
+    insert_model(
+        &first,
+        redaction_rule::Model {
+            id,
+            incident_id: None,
+            kind: "term".into(),
+            value: "alpha".into(),
+            created_at: ctx.now(),
+        }
+        .into_active_model(),
+    )
+    .await
+    .unwrap();
+    // Both statements queue behind the first writer and join its batch:
+    // one repeats its primary key and fails, the other is stored.
+    let clash = tokio::spawn({
+        let (ctx, statement) = (ctx.clone(), insert(id, "clash"));
+        async move { ctx.write_statement(statement).await }
+    });
+    let fine = tokio::spawn({
+        let (ctx, statement) = (ctx.clone(), insert(uuid::Uuid::now_v7(), "beta"));
+        async move { ctx.write_statement(statement).await }
+    });
+    if app.backend == "sqlite" {
+        while ctx.metrics.write_queue.get() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    first.commit().await.unwrap();
+    assert!(clash.await.unwrap().is_err(), "the repeated key fails");
+    fine.await.unwrap().expect("the other statement is stored");
+    let mut values: Vec<String> = redaction_rule::Entity::find()
+        .all(&ctx.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.value)
+        .collect();
+    values.sort();
+    assert_eq!(values, ["alpha", "beta"]);
+}
+
 #[tokio::test]
 async fn idle_and_slow_connections_do_not_starve_healthz() {
     let app = spawn_app_with(|s| {

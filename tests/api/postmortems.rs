@@ -1375,3 +1375,119 @@ async fn publishing_unchanged_documents_returns_the_latest_version() {
     assert_eq!(moved["version"], 4);
     assert_ne!(moved["slug"], first["slug"]);
 }
+
+/// Wait until `ready` holds: the render queue changes on other tasks.
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    for _ in 0..2_000 {
+        if ready() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the render queue never reached: {what}");
+}
+
+#[tokio::test]
+async fn identical_requests_share_one_render_and_a_change_renders_anew() {
+    let app = spawn_app_with(|s| {
+        s.limits.renders = 1;
+        s.limits.render_queue = 16;
+    })
+    .await;
+    rich_incident(&app).await;
+    let metrics = &app.context.metrics;
+    let gauge = |state: &str| metrics.renders.with_label_values(&[state]).get();
+    let documents = || {
+        let count = |outcome: &str| metrics.documents.with_label_values(&[outcome]).get();
+        (count("rendered"), count("shared"))
+    };
+    let fetch = |name: &'static str| {
+        let request = app.api(Method::GET, &format!("/incidents/INC-1/postmortem/{name}"));
+        tokio::spawn(async move {
+            let resp = request.send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{name}");
+            resp.bytes().await.unwrap()
+        })
+    };
+
+    // The only render slot is taken: the first request reads the record,
+    // finds no render of its document in flight and waits for a turn; the
+    // seven after it read the same record and wait for its bytes.
+    let slot = app.context.renders.admit().await.unwrap();
+    let requests: Vec<_> = (0..8).map(|_| fetch("internal.pdf")).collect();
+    until("one render waiting, seven sharing it", || {
+        gauge("waiting") == 1 && gauge("sharing") == 7
+    })
+    .await;
+    drop(slot);
+    let mut pdfs = Vec::new();
+    for request in requests {
+        pdfs.push(request.await.unwrap());
+    }
+    assert!(pdfs.iter().all(|pdf| *pdf == pdfs[0]), "the same bytes");
+    assert_eq!(documents(), (1, 7), "one render for eight requests");
+    assert!(squash(&pdf_pages(&pdfs[0]).concat()).contains("Rolled back deploy 4312"));
+
+    // A change between two requests: the second reads another record, so
+    // it renders on its own instead of sharing the render the first waits
+    // for.
+    let slot = app.context.renders.admit().await.unwrap();
+    let before = fetch("internal.pdf");
+    until("a render waiting", || gauge("waiting") == 1).await;
+    let resp = app
+        .post(
+            "/incidents/INC-1/timeline",
+            json!({"kind": "note", "body": "Late note: the pool is back to 40 connections"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let after = fetch("internal.pdf");
+    until("two renders waiting", || gauge("waiting") == 2).await;
+    drop(slot);
+    before.await.unwrap();
+    let after = after.await.unwrap();
+    assert_eq!(documents(), (3, 7));
+    assert!(squash(&pdf_pages(&after).concat()).contains("Late note: the pool is back"));
+
+    // The public document never shares the internal one's render, and a
+    // new redaction rule makes another public document.
+    let slot = app.context.renders.admit().await.unwrap();
+    let internal = fetch("internal.md");
+    let public = fetch("public.md");
+    until("two renders waiting", || gauge("waiting") == 2).await;
+    let resp = app
+        .post("/incidents/INC-1/redactions", json!({"term": "Europe"}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let redacted = fetch("public.md");
+    until("three renders waiting", || gauge("waiting") == 3).await;
+    drop(slot);
+    let internal = String::from_utf8(internal.await.unwrap().to_vec()).unwrap();
+    public.await.unwrap();
+    let redacted = String::from_utf8(redacted.await.unwrap().to_vec()).unwrap();
+    assert_eq!(documents(), (6, 7));
+    assert!(
+        internal.contains("failed card payments in Europe"),
+        "{internal}"
+    );
+    assert!(!redacted.contains("Europe"), "{redacted}");
+
+    // A request that arrived while a render ran but read the record after
+    // it was done shares it too.
+    let slot = app.context.renders.admit().await.unwrap();
+    let first = fetch("internal.md");
+    until("a render waiting", || gauge("waiting") == 1).await;
+    let read_turn = app.context.renders.look_up().await;
+    let late = fetch("internal.md");
+    until("a request reading", || gauge("reading") == 1).await;
+    drop(slot);
+    let first = first.await.unwrap();
+    drop(read_turn);
+    assert_eq!(late.await.unwrap(), first);
+    assert_eq!(documents(), (7, 8));
+
+    // Nothing is kept once a render is done: the same document asked for
+    // again is rendered again.
+    assert_eq!(document(&app, "internal.pdf").await.status(), 200);
+    assert_eq!(documents(), (8, 8));
+}
