@@ -163,16 +163,27 @@ pub struct LimitedIo<T> {
 /// a problem+json body, as every other error.
 fn problem_for_hyper_error(head: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(head.get(..head.len().min(512))?).ok()?;
-    let (status, reason, detail) = match text.get(..12)? {
-        "HTTP/1.1 400" | "HTTP/1.0 400" => (400, "Bad Request", "the request is not valid HTTP"),
+    // The same `type` and `title` words as every other problem body.
+    let (status, reason, slug, title, detail) = match text.get(..12)? {
+        "HTTP/1.1 400" | "HTTP/1.0 400" => (
+            400,
+            "Bad Request",
+            "bad-request",
+            "Bad request",
+            "the request is not valid HTTP",
+        ),
         "HTTP/1.1 414" | "HTTP/1.0 414" => (
             414,
             "URI Too Long",
+            "uri-too-long",
+            "URL too long",
             "the request's URL is longer than the server reads",
         ),
         "HTTP/1.1 431" | "HTTP/1.0 431" => (
             431,
             "Request Header Fields Too Large",
+            "headers-too-large",
+            "Request headers too large",
             "the request's headers are larger than the server reads",
         ),
         _ => return None,
@@ -181,8 +192,8 @@ fn problem_for_hyper_error(head: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let body = serde_json::json!({
-        "type": "about:blank",
-        "title": reason,
+        "type": format!("/problems/{slug}"),
+        "title": title,
         "status": status,
         "detail": detail,
     })
@@ -381,6 +392,18 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for LimitedIo<T> {
 #[derive(Debug, thiserror::Error)]
 #[error("the request body stalled for more than {0:?} (limits.body_timeout_seconds)")]
 pub struct BodyStalled(pub Duration);
+
+/// The [`BodyStalled`] behind a body read's error, however many layers of
+/// `io::Error` the body stream wrapped it in.
+pub fn body_stalled(err: &io::Error) -> Option<&BodyStalled> {
+    let mut inner = err.get_ref()?;
+    loop {
+        if let Some(stalled) = inner.downcast_ref::<BodyStalled>() {
+            return Some(stalled);
+        }
+        inner = inner.downcast_ref::<io::Error>()?.get_ref()?;
+    }
+}
 
 /// Give every request body a limit on the pause between two of its chunks:
 /// a client that stops sending mid-body fails its own request after

@@ -180,7 +180,7 @@ impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let bytes = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
+        let bytes = read_body(body).await?;
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             None => {
                 return Err(problem(
@@ -215,6 +215,25 @@ impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
             .map(ApiJson)
             .map_err(|e| problem(status(&e), &e.field, e.detail))
     }
+}
+
+/// The whole body; a body that stopped arriving (the client paused past
+/// `limits.body_timeout_seconds`) is a 408, as for an import.
+async fn read_body(body: &mut RequestBody) -> poem::Result<Vec<u8>> {
+    let err = match body.take()?.into_vec().await {
+        Ok(bytes) => return Ok(bytes),
+        Err(err) => err,
+    };
+    if let poem::error::ReadBodyError::Io(io) = &err
+        && let Some(stalled) = crate::connections::body_stalled(io)
+    {
+        return Err(problem(
+            StatusCode::REQUEST_TIMEOUT,
+            "body",
+            stalled.to_string(),
+        ));
+    }
+    Err(err.into())
 }
 
 fn problem(status: StatusCode, field: &str, detail: String) -> poem::Error {

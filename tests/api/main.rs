@@ -20,6 +20,7 @@ mod openapi;
 mod ops;
 mod postmortems;
 mod postmortems_scripts;
+mod problems;
 mod public_pages;
 mod read_cache;
 mod remediations;
