@@ -179,7 +179,7 @@ impl<T: Type + JsonBody> Payload for ApiJson<T> {
 impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
     const IS_REQUIRED: bool = true;
 
-    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+    async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = read_body(body).await?;
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             None => {
