@@ -57,7 +57,7 @@ impl MigrationTrait for Migration {
                 vec![RemediationItems::DueDate, RemediationItems::Number],
             ),
             (
-                "idx_remediation_items_overdue",
+                crate::indexes::REMEDIATION_ITEMS_OVERDUE,
                 vec![
                     RemediationItems::Status,
                     RemediationItems::DueDate,
@@ -66,7 +66,7 @@ impl MigrationTrait for Migration {
                 ],
             ),
             (
-                "idx_remediation_items_due_status_closed",
+                crate::indexes::REMEDIATION_ITEMS_DUE_STATUS_CLOSED,
                 vec![
                     RemediationItems::DueDate,
                     RemediationItems::Status,
@@ -86,10 +86,11 @@ impl MigrationTrait for Migration {
         // for word.
         manager
             .get_connection()
-            .execute_unprepared(
-                "CREATE INDEX idx_remediation_items_open_created ON remediation_items (created_at) \
+            .execute_unprepared(&format!(
+                "CREATE INDEX {} ON remediation_items (created_at) \
                  WHERE status IN ('open', 'in_progress', 'blocked')",
-            )
+                crate::indexes::REMEDIATION_ITEMS_OPEN_CREATED
+            ))
             .await?;
 
         // Item counts per (team, priority, status), kept in step with the

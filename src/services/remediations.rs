@@ -999,7 +999,7 @@ pub async fn summary(
         "SELECT team, priority, COUNT(*) FROM remediation_items{hint} \
          WHERE status IN ('open', 'in_progress', 'blocked') AND due_date < {t} \
          GROUP BY team, priority",
-        hint = hint("idx_remediation_items_overdue"),
+        hint = hint(migration::indexes::REMEDIATION_ITEMS_OVERDUE),
         t = ph(1)
     );
     let mut totals = GroupCounts::default();
@@ -1058,7 +1058,7 @@ pub async fn summary(
         } else {
             "date(due_date, '+1 day')".to_string()
         },
-        hint = hint("idx_remediation_items_due_status_closed"),
+        hint = hint(migration::indexes::REMEDIATION_ITEMS_DUE_STATUS_CLOSED),
         from = ph(1),
         to = ph(2),
         today = ph(3),
@@ -1110,9 +1110,12 @@ async fn median_open_age(ctx: &Context, open: u64) -> Result<Option<f64>, Servic
     // The predicate is the partial index's, word for word, so the offset
     // walks that index instead of sorting the open items (SQLite is told).
     let hint = if backend == DbBackend::Sqlite {
-        " INDEXED BY idx_remediation_items_open_created"
+        format!(
+            " INDEXED BY {}",
+            migration::indexes::REMEDIATION_ITEMS_OPEN_CREATED
+        )
     } else {
-        ""
+        String::new()
     };
     let nth = |offset: u64| {
         let sql = format!(
