@@ -35,6 +35,7 @@ use debrief::{
     services::{
         Context,
         imports::{self, ImportRequest},
+        upkeep,
     },
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, sqlx::postgres::PgPoolCopyExt};
@@ -168,11 +169,22 @@ async fn import(ctx: &Context, file: &Path, events: u64) -> anyhow::Result<(f64,
     Ok((seconds, peak_rss_mib()))
 }
 
+/// What a start does to the database: the schema migrations, then the data
+/// brought up to date.
+async fn migrate_and_bring_up_to_date(
+    conn: &DatabaseConnection,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    db::migrate(conn).await?;
+    upkeep::bring_up_to_date(conn, settings, Utc::now()).await?;
+    Ok(())
+}
+
 /// An empty, migrated database holding the incident row (for the raw
 /// inserts' foreign key).
 async fn schema_with_incident(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let conn = db::connect(settings).await?;
-    db::migrate(&conn, settings).await?;
+    migrate_and_bring_up_to_date(&conn, settings).await?;
     let backend = conn.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Postgres => {
@@ -355,7 +367,7 @@ async fn run() -> anyhow::Result<()> {
         ..Settings::default()
     };
     let conn = db::connect(&settings).await?;
-    db::migrate(&conn, &settings).await?;
+    migrate_and_bring_up_to_date(&conn, &settings).await?;
     let ctx = context(conn, settings);
     let (import_s, import_rss) = import(&ctx, &file, events).await?;
     ctx.db.clone().close().await?;
@@ -392,7 +404,7 @@ async fn run() -> anyhow::Result<()> {
         ..Settings::default()
     };
     let conn = db::connect(&settings).await?;
-    db::migrate(&conn, &settings).await?;
+    migrate_and_bring_up_to_date(&conn, &settings).await?;
     let ctx = context(conn, settings);
     let (pg_import_s, pg_rss) = import(&ctx, &file, events).await?;
     ctx.db.clone().close().await?;

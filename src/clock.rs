@@ -11,13 +11,20 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// A time cut to the microsecond, as both databases store times: a value
+/// read back compares equal to the one written (a second import of the same
+/// file finds nothing changed).
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
 /// The real wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
+        micros(Utc::now())
     }
 }
 
@@ -27,11 +34,11 @@ pub struct ManualClock(Arc<Mutex<DateTime<Utc>>>);
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self(Arc::new(Mutex::new(start.trunc_subsecs(6))))
+        Self(Arc::new(Mutex::new(micros(start))))
     }
 
     pub fn set(&self, now: DateTime<Utc>) {
-        *self.0.lock().expect("clock lock poisoned") = now.trunc_subsecs(6);
+        *self.0.lock().expect("clock lock poisoned") = micros(now);
     }
 
     pub fn advance(&self, by: chrono::Duration) {

@@ -1,5 +1,5 @@
-//! Connecting to SQLite or PostgreSQL, migrating, and the few statements that
-//! must be written per backend.
+//! Connecting to SQLite or PostgreSQL, migrating the schema, and the few
+//! statements that must be written per backend.
 
 use std::time::Duration;
 
@@ -48,22 +48,11 @@ pub fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
-/// Apply every pending migration, then the data step below.
-pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<(), DbErr> {
-    Migrator::up(db, None).await?;
-    // Data step: every incident has its post-mortem (incidents recorded
-    // before post-mortems existed get theirs here, once), and every
-    // post-mortem's due date in force follows the configured periods (read
-    // again only when those changed since the last start).
-    let due = &settings.postmortem_due;
-    let now = chrono::Utc::now();
-    let step = async {
-        crate::services::postmortems::ensure_all(db, due, now).await?;
-        crate::services::postmortems::sync_due_on_if_changed(db, due, now).await
-    };
-    step.await
-        .map_err(|e| DbErr::Custom(format!("cannot bring the post-mortems up to date: {e}")))?;
-    Ok(())
+/// Apply every pending schema migration. The data is brought up to date
+/// afterwards, by the service layer (`services::upkeep::bring_up_to_date`):
+/// migrations call no service.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

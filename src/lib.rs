@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod connections;
 pub mod db;

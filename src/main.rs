@@ -1,32 +1,21 @@
-//! The `debrief` command: serve, migrate, token, import, render, digest,
-//! job, openapi.
+//! The `debrief` command line: serve, migrate, token, import, render,
+//! digest, job, openapi. Only the arguments (clap) and the dispatch live
+//! here; each command's work is in `debrief::commands`.
 
-use std::{path::PathBuf, sync::Arc};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use debrief::{
-    api,
-    clock::SystemClock,
+    commands::{self, SpecFormat, digest::DigestArgs, import::ImportArgs},
     config::{LogFormat, Settings},
-    db,
-    domain::{IncidentRef, IsoWeek, Scope},
-    error::ServiceError,
+    domain::Scope,
     ingest::ImportFormat,
-    jobs::{JobName, Jobs},
-    notify::Mailer,
+    jobs::JobName,
     reports::{Format, Variant},
-    services::{
-        Context,
-        digests::{self, SendTrigger},
-        imports::{self, ImportRequest},
-        postmortems, tokens,
-    },
-    startup::{Application, shutdown_signal},
     telemetry,
 };
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser)]
 #[command(
@@ -118,8 +107,8 @@ enum Command {
     /// Print the OpenAPI specification.
     Openapi {
         /// Output format.
-        #[arg(long, value_enum, default_value_t = SpecFormat::Yaml)]
-        format: SpecFormat,
+        #[arg(long, value_enum, default_value_t = SpecFormatArg::Yaml)]
+        format: SpecFormatArg,
     },
 }
 
@@ -228,6 +217,15 @@ enum VariantArg {
     Public,
 }
 
+impl From<VariantArg> for Variant {
+    fn from(v: VariantArg) -> Self {
+        match v {
+            VariantArg::Internal => Variant::Internal,
+            VariantArg::Public => Variant::Public,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Md,
@@ -235,20 +233,37 @@ enum FormatArg {
     Pdf,
 }
 
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Md => Format::Markdown,
+            FormatArg::Html => Format::Html,
+            FormatArg::Pdf => Format::Pdf,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
-enum SpecFormat {
+enum SpecFormatArg {
     Yaml,
     Json,
+}
+
+impl From<SpecFormatArg> for SpecFormat {
+    fn from(f: SpecFormatArg) -> Self {
+        match f {
+            SpecFormatArg::Yaml => SpecFormat::Yaml,
+            SpecFormatArg::Json => SpecFormat::Json,
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The one command that needs no settings (and logs nothing).
     if let Command::Openapi { format } = cli.command {
-        match format {
-            SpecFormat::Yaml => print!("{}", api::spec::spec_yaml()),
-            SpecFormat::Json => println!("{}", api::spec::spec_json()),
-        }
+        commands::openapi(format.into());
         return Ok(());
     }
     let mut settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
@@ -257,384 +272,58 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry::init(settings.log_format, std::io::stderr);
     match cli.command {
-        Command::Serve => serve(settings).await,
-        Command::Migrate => {
-            open_database(&settings).await?;
-            tracing::info!("Database migrated");
-            Ok(())
-        }
-        Command::Token {
-            command: TokenCommand::Create { name, scope },
-        } => {
-            let name = name.trim();
-            anyhow::ensure!(
-                !name.is_empty() && name.len() <= 200,
-                "--name must be 1 to 200 characters"
-            );
-            let conn = open_database(&settings).await?;
-            let (token, secret) = tokens::create(&conn, chrono::Utc::now(), name, scope.into())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!(
-                "Created token {} ({}, scope {}). It is shown only once:",
-                token.id, token.name, token.scope
-            );
-            println!("{secret}");
-            Ok(())
-        }
-        Command::Token {
-            command: TokenCommand::List,
-        } => {
-            let conn = open_database(&settings).await?;
-            let list = tokens::list(&conn)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            print!("{}", token_table(&list));
-            Ok(())
-        }
-        Command::Token {
-            command: TokenCommand::Revoke { token },
-        } => {
-            let conn = open_database(&settings).await?;
-            let revoked = tokens::revoke_by_id_or_name(&conn, chrono::Utc::now(), &token)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!(
-                "Revoked token {} ({}, scope {}) at {}",
-                revoked.id,
-                revoked.name,
-                revoked.scope,
-                revoked.revoked_at.map_or_else(String::new, cli_time)
-            );
-            Ok(())
-        }
+        Command::Serve => commands::serve::run(settings).await,
+        Command::Migrate => commands::migrate(&settings).await,
+        Command::Token { command } => match command {
+            TokenCommand::Create { name, scope } => {
+                commands::tokens::create(&settings, &name, scope.into()).await
+            }
+            TokenCommand::List => commands::tokens::list(&settings).await,
+            TokenCommand::Revoke { token } => commands::tokens::revoke(&settings, &token).await,
+        },
         Command::Job {
             command: JobCommand::Run { job },
-        } => {
-            let mailer = Mailer::from_settings(&settings).context("invalid mail settings")?;
-            let ctx = open_context(settings).await?;
-            let report = Jobs::new(ctx, mailer)?
-                .run_now(job.into())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{report}");
-            Ok(())
-        }
+        } => commands::run_job(settings, job.into()).await,
         Command::Import {
             file,
             format,
             incident,
-            dry_run,
             channel,
+            dry_run,
             history_before,
         } => {
-            import(
-                settings,
+            let args = ImportArgs {
                 file,
-                format.into(),
+                format: format.into(),
                 incident,
-                dry_run,
                 channel,
+                dry_run,
                 history_before,
-            )
-            .await
+            };
+            commands::import::run(settings, args).await
         }
         Command::Render {
             incident,
             variant,
             format,
             output,
-        } => render(settings, &incident, variant, format, &output).await,
+        } => {
+            commands::render::run(settings, &incident, variant.into(), format.into(), &output).await
+        }
         Command::Digest {
             week,
             send,
             resend,
             out,
-        } => digest(settings, week, send, resend, out).await,
+        } => {
+            let args = DigestArgs {
+                week,
+                send,
+                resend,
+                out,
+            };
+            commands::digest::run(settings, args).await
+        }
         Command::Openapi { .. } => unreachable!("handled above"),
     }
-}
-
-/// `debrief import`: stream the file into the database with a progress bar
-/// (on a terminal), then print the summary.
-async fn import(
-    settings: Settings,
-    file: PathBuf,
-    format: ImportFormat,
-    incident: Option<String>,
-    dry_run: bool,
-    channel: Option<String>,
-    history_before: Option<chrono::NaiveDate>,
-) -> anyhow::Result<()> {
-    let incident = incident
-        .as_deref()
-        .map(|v| IncidentRef::parse("--incident", v))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let request = ImportRequest {
-        format,
-        incident,
-        dry_run,
-        channel,
-        history_before,
-    };
-    imports::check_request(&request).map_err(|e| match &e {
-        ServiceError::Validation { field, .. }
-        | ServiceError::BadRequest {
-            field: Some(field), ..
-        } => {
-            anyhow::anyhow!("--{field}: {e}")
-        }
-        _ => anyhow::anyhow!("{e}"),
-    })?;
-    let opened =
-        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
-    let ctx = open_context(settings).await?;
-    let progress = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
-    progress.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {bytes}/{total_bytes} [{bar:40}] {bytes_per_sec}, {eta} left",
-        )
-        .context("progress template")?
-        .progress_chars("=> "),
-    );
-    // Checked whole before the write transaction opens, as the API does.
-    let result = match imports::check_file(&ctx, &request, &file).await {
-        Ok(()) => imports::import(&ctx, request, progress.wrap_read(opened)).await,
-        Err(err) => Err(err),
-    };
-    progress.finish_and_clear();
-    let report = result.map_err(|err| match &err {
-        ServiceError::Validation { field, .. }
-        | ServiceError::BadRequest {
-            field: Some(field), ..
-        } => anyhow::anyhow!(
-            "{} was not imported (nothing was changed): at `{field}`: {err}",
-            file.display()
-        ),
-        _ => anyhow::anyhow!(
-            "{} was not imported (nothing was changed): {err}",
-            file.display()
-        ),
-    })?;
-    print!("{}", import_summary(&file, &report));
-    Ok(())
-}
-
-/// The summary `debrief import` prints.
-fn import_summary(file: &std::path::Path, report: &imports::ImportReport) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let into = if report.incidents.is_empty() {
-        "no incident".to_string()
-    } else {
-        report.incidents.join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "{} {} ({}) into {into}",
-        if report.dry_run {
-            "Dry run, rolled back:"
-        } else {
-            "Imported"
-        },
-        file.display(),
-        report.format.as_str()
-    );
-    let _ = writeln!(
-        out,
-        "{:<18} {:>9} {:>9} {:>9}",
-        "kind", "created", "updated", "unchanged"
-    );
-    for (kind, c) in report.counts.by_kind() {
-        let _ = writeln!(
-            out,
-            "{kind:<18} {:>9} {:>9} {:>9}",
-            c.created, c.updated, c.unchanged
-        );
-    }
-    let _ = writeln!(out, "skipped entries: {}", report.skipped);
-    if report.shortened_total > 0 {
-        let _ = writeln!(
-            out,
-            "shortened values: {} (each kept whole in an internal note)",
-            report.shortened_total
-        );
-        for s in &report.shortened {
-            let unit = match s.unit {
-                debrief::ingest::LengthUnit::Characters => "characters",
-                debrief::ingest::LengthUnit::Entries => "entries",
-            };
-            let _ = writeln!(out, "  {}: {} → {} {unit}", s.field, s.from, s.to);
-        }
-    }
-    out
-}
-
-/// A time as `debrief token list` shows it.
-fn cli_time(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
-/// The table `debrief token list` prints: one token a line, no secret.
-fn token_table(list: &[debrief::entities::api_token::Model]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let name_width = list
-        .iter()
-        .map(|t| t.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(4);
-    let _ = writeln!(
-        out,
-        "{:<36}  {:<name_width$}  {:<5}  {:<23}  {:<23}  revoked",
-        "id", "name", "scope", "created", "last used"
-    );
-    for t in list {
-        let _ = writeln!(
-            out,
-            "{:<36}  {:<name_width$}  {:<5}  {:<23}  {:<23}  {}",
-            t.id.to_string(),
-            t.name,
-            t.scope,
-            cli_time(t.created_at),
-            t.last_used_at.map_or_else(|| "never".into(), cli_time),
-            t.revoked_at.map_or_else(|| "no".into(), cli_time),
-        );
-    }
-    if list.is_empty() {
-        out.push_str("(no tokens)\n");
-    }
-    out
-}
-
-/// `debrief render INC-n --variant … --format … -o FILE`.
-async fn render(
-    settings: Settings,
-    incident: &str,
-    variant: VariantArg,
-    format: FormatArg,
-    output: &std::path::Path,
-) -> anyhow::Result<()> {
-    let reference = IncidentRef::parse("INCIDENT", incident).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let variant = match variant {
-        VariantArg::Internal => Variant::Internal,
-        VariantArg::Public => Variant::Public,
-    };
-    let format = match format {
-        FormatArg::Md => Format::Markdown,
-        FormatArg::Html => Format::Html,
-        FormatArg::Pdf => Format::Pdf,
-    };
-    let ctx = open_context(settings).await?;
-    let document = postmortems::render(&ctx, reference, variant, format)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if output == std::path::Path::new("-") {
-        use std::io::Write as _;
-        std::io::stdout().write_all(&document.bytes)?;
-    } else {
-        std::fs::write(output, &document.bytes)
-            .with_context(|| format!("cannot write {}", output.display()))?;
-        tracing::info!(
-            incident.reference = incident,
-            file = %output.display(),
-            bytes = document.bytes.len(),
-            "Rendered the {} post-mortem of {incident} as {}",
-            variant.as_str(),
-            format.extension()
-        );
-    }
-    Ok(())
-}
-
-/// `debrief digest [--week W] [--send [--resend]] [--out DIR]`.
-async fn digest(
-    settings: Settings,
-    week: Option<String>,
-    send: bool,
-    resend: bool,
-    out: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let mailer = Mailer::from_settings(&settings).context("invalid mail settings")?;
-    let ctx = open_context(settings).await?;
-    let tz = digests::time_zone(&ctx.settings);
-    let week = match week {
-        Some(text) => IsoWeek::parse("--week", &text).map_err(|e| anyhow::anyhow!("{e}"))?,
-        None => IsoWeek::of(ctx.now().with_timezone(&tz).date_naive()).minus(1),
-    };
-    if send {
-        let queued = digests::send(&ctx, week, resend, SendTrigger::Cli, None)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let jobs = Jobs::new(ctx.clone(), mailer)?;
-        let report = jobs
-            .drain_outbox()
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!(
-            "Digest {week} (send {}) queued for {} recipients; {} delivered now, {} to retry, {} failed",
-            queued.send_number,
-            queued.recipients.len(),
-            report.sent,
-            report.retrying,
-            report.failed
-        );
-        return Ok(());
-    }
-    let generated = digests::generate(&ctx.db, &ctx.settings, week)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    match out {
-        Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            std::fs::write(dir.join("digest.md"), &generated.markdown)?;
-            std::fs::write(dir.join("digest.html"), &generated.html)?;
-            std::fs::write(dir.join("chart.png"), &generated.chart_png)?;
-            if let Some(pdf) = &generated.pdf {
-                std::fs::write(dir.join("digest.pdf"), pdf)?;
-            }
-            println!("Digest {week} written to {}", dir.display());
-        }
-        None => print!("{}", generated.markdown),
-    }
-    Ok(())
-}
-
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings).await?;
-    if let Some(secret) = app.bootstrap_token().await? {
-        let path = app.context().settings.data_dir.join("bootstrap-token");
-        println!(
-            "No API token existed, so an admin token was created (also written to {}):",
-            path.display()
-        );
-        println!("{secret}");
-    }
-    tracing::info!(listen = %app.addr(), "Debrief listening on http://{}", app.addr());
-    app.run_until_stopped(shutdown_signal()).await?;
-    tracing::info!("Debrief stopped");
-    Ok(())
-}
-
-/// Connect to the configured database and migrate it (the CLI commands).
-async fn open_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let conn = db::connect(settings).await?;
-    db::migrate(&conn, settings)
-        .await
-        .context("migration failed")?;
-    Ok(conn)
-}
-
-/// [`open_database`], as a service context on the real clock.
-async fn open_context(settings: Settings) -> anyhow::Result<Context> {
-    let conn = open_database(&settings).await?;
-    Ok(Context::new(
-        conn,
-        Arc::new(SystemClock),
-        Arc::new(settings),
-    ))
 }

@@ -22,7 +22,7 @@ use crate::{
     jobs::Jobs,
     metrics::{self, Metrics},
     notify::Mailer,
-    services::{Context, outbox, read_cache, tokens},
+    services::{Context, outbox, read_cache, tokens, upkeep},
 };
 
 /// A built application: migrated database, bound port, ready to run.
@@ -44,9 +44,12 @@ impl Application {
         let db = db::connect(&settings)
             .await
             .context("cannot open the database")?;
-        db::migrate(&db, &settings)
+        db::migrate(&db)
             .await
             .context("cannot migrate the database")?;
+        upkeep::bring_up_to_date(&db, &settings, clock.now())
+            .await
+            .context("cannot bring the post-mortems up to date")?;
         let acceptor = TcpListener::bind(settings.listen.clone())
             .into_acceptor()
             .await

@@ -1,6 +1,6 @@
 //! `/incidents`: create, read, list and change incidents.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -19,6 +19,7 @@ use super::{
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    clock::micros,
     domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
     error::{ApiResult, ServiceError},
     services::{
@@ -291,11 +292,6 @@ pub struct UpdateIncidentRequest {
 }
 
 crate::serde_json_body!(CreateIncidentRequest, UpdateIncidentRequest);
-
-/// Times are kept to the microsecond, as both databases store them.
-pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(6)
-}
 
 fn opt_micros(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     t.map(micros)

@@ -6,8 +6,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiTags, TokenAuth, incidents::micros, params::IncidentParam};
+use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
+    clock::micros,
     domain::{self, RoleName, Scope},
     entities::role_assignment,
     error::ApiResult,

@@ -9,12 +9,12 @@ use uuid::Uuid;
 use super::{
     ApiJson, ApiTags, TokenAuth,
     digests::Delivery,
-    incidents::micros,
     params::IncidentParam,
     status_updates::{CreateStatusUpdateRequest, StatusUpdate},
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    clock::micros,
     domain::{self, Scope},
     entities::sitrep,
     error::{ApiResult, ServiceError},

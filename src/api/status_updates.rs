@@ -8,11 +8,11 @@ use uuid::Uuid;
 
 use super::{
     ApiJson, ApiTags, TokenAuth,
-    incidents::micros,
     params::IncidentParam,
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    clock::micros,
     domain::{self, PublicStatus, Scope},
     entities::status_update,
     error::{ApiResult, ServiceError},

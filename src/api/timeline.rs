@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use super::{
     ApiJson, ApiTags, JsonBody, TokenAuth,
-    incidents::micros,
     json::{BodyError, parse_value},
     params::IncidentParam,
 };
 use crate::{
+    clock::micros,
     domain::{self, EventSource, Scope, TimelineKind, Visibility},
     entities::timeline_event,
     error::{ApiResult, ServiceError},

@@ -21,9 +21,10 @@ use super::{PostmortemRecord, SectionRecord};
 
 use super::{
     CleanupRecord, EventBatcher, EventRecord, IncidentKey, IncidentRecord, Record,
-    RemediationRecord, RoleRecord, Sink, SitrepRecord, StatusUpdateRecord, micros, parse_error,
+    RemediationRecord, RoleRecord, Sink, SitrepRecord, StatusUpdateRecord, parse_error,
 };
 use crate::{
+    clock::micros,
     domain::{
         self, CleanupKind, CleanupStatus, EventSource, IncidentStatus, Milestones, PostmortemKind,
         PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, RoleName,

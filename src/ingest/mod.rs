@@ -20,7 +20,7 @@ pub mod statuspage;
 
 use std::io::{BufRead, Read, Seek};
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -498,12 +498,6 @@ pub(crate) fn derived_id(id: &str, suffix: &str) -> String {
     }
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(derived.as_bytes()))
-}
-
-/// Times are kept to the microsecond, as PostgreSQL stores them, so that a
-/// second import compares equal.
-pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.trunc_subsecs(6)
 }
 
 /// A parse error at `path`, as a problem naming the field.

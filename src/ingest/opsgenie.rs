@@ -34,9 +34,10 @@ use serde::Deserialize;
 
 use super::{
     BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink, from_value,
-    micros, read_document, stopped,
+    read_document, stopped,
 };
 use crate::{
+    clock::micros,
     domain::{self, EventSource, TimelineKind, Visibility},
     error::ServiceError,
 };

@@ -18,10 +18,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink, micros,
+    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink,
     read_document, stopped,
 };
 use crate::{
+    clock::micros,
     domain::{self, EventSource, TimelineKind, Visibility},
     error::ServiceError,
 };

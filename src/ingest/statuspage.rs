@@ -18,10 +18,11 @@ use serde::Deserialize;
 
 use super::{
     BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, IncidentKey, IncidentRecord,
-    LIST_MAX, NAME_MAX, Record, Sink, StatusUpdateRecord, TITLE_MAX, from_value, micros,
-    read_document, stopped,
+    LIST_MAX, NAME_MAX, Record, Sink, StatusUpdateRecord, TITLE_MAX, from_value, read_document,
+    stopped,
 };
 use crate::{
+    clock::micros,
     domain::{
         self, EventSource, IncidentStatus, Milestones, PublicStatus, Severity, TimelineKind,
         Visibility,

@@ -19,6 +19,7 @@ pub mod stats;
 pub mod status_updates;
 pub mod timeline;
 pub mod tokens;
+pub mod upkeep;
 pub mod writer;
 
 use std::sync::Arc;

@@ -1241,9 +1241,7 @@ async fn every_incident_has_its_post_mortem_from_the_start() {
         .await
         .unwrap();
     assert_eq!(count(other.clone()).await, 1);
-    debrief::db::migrate(&other, &debrief::config::Settings::default())
-        .await
-        .unwrap();
+    migrate_and_bring_up_to_date(&other, &debrief::config::Settings::default()).await;
     assert_eq!(count(other.clone()).await, 2);
     let pm: Value = app
         .get("/incidents/INC-2/postmortem")
@@ -1253,6 +1251,18 @@ async fn every_incident_has_its_post_mortem_from_the_start() {
         .unwrap();
     assert_eq!(pm["status"], "draft");
     assert_eq!(pm["sections"].as_array().unwrap().len(), 15);
+}
+
+/// What a start does to the database: the schema migrations, then the
+/// data brought up to date.
+async fn migrate_and_bring_up_to_date(
+    db: &sea_orm::DatabaseConnection,
+    settings: &debrief::config::Settings,
+) {
+    debrief::db::migrate(db).await.unwrap();
+    debrief::services::upkeep::bring_up_to_date(db, settings, chrono::Utc::now())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -1278,12 +1288,12 @@ async fn stored_due_dates_follow_a_change_of_the_configured_periods_only() {
         .await
         .unwrap();
     let mut settings = debrief::config::Settings::default();
-    debrief::db::migrate(&other, &settings).await.unwrap();
+    migrate_and_bring_up_to_date(&other, &settings).await;
     assert_eq!(due_on(other.clone()).await, "2000-01-01");
 
     // Changed periods: every post-mortem without a set date follows them.
     settings.postmortem_due.sev1 = "5 days".into();
-    debrief::db::migrate(&other, &settings).await.unwrap();
+    migrate_and_bring_up_to_date(&other, &settings).await;
     let expected = (t0() + chrono::Days::new(5)).date_naive().to_string();
     assert_eq!(due_on(other.clone()).await, expected);
 }
