@@ -9,7 +9,7 @@ use sea_orm::{
     DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
-use crate::config::Settings;
+use crate::{config::Settings, services::ServiceError};
 
 /// Open the configured database. SQLite gets WAL, full durability, foreign
 /// keys and a busy timeout; its directory is created when missing.
@@ -48,8 +48,19 @@ pub fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
+/// Why the database could not be brought up to date.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// A migration failed.
+    #[error(transparent)]
+    Schema(#[from] DbErr),
+    /// The data step after the migrations failed.
+    #[error("cannot bring the post-mortems up to date")]
+    Postmortems(#[source] ServiceError),
+}
+
 /// Apply every pending migration, then the data step below.
-pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<(), DbErr> {
+pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<(), MigrateError> {
     Migrator::up(db, None).await?;
     // Data step: every incident has its post-mortem (incidents recorded
     // before post-mortems existed get theirs here, once), and every
@@ -61,8 +72,7 @@ pub async fn migrate(db: &DatabaseConnection, settings: &Settings) -> Result<(),
         crate::services::postmortems::ensure_all(db, due, now).await?;
         crate::services::postmortems::sync_due_on_if_changed(db, due, now).await
     };
-    step.await
-        .map_err(|e| DbErr::Custom(format!("cannot bring the post-mortems up to date: {e}")))?;
+    step.await.map_err(MigrateError::Postmortems)?;
     Ok(())
 }
 

@@ -19,10 +19,10 @@ use super::{
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    api::problem::ApiResult,
     domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
-    error::{ApiResult, ServiceError},
     services::{
-        Context,
+        Context, ServiceError,
         incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
         pagination::PageRequest,
         parse_json_list, parse_stored,

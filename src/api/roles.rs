@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth, incidents::micros, params::IncidentParam};
 use crate::{
+    api::problem::ApiResult,
     domain::{self, RoleName, Scope},
     entities::role_assignment,
-    error::ApiResult,
     services::{
         Context,
         roles::{self, NewRoleAssignment},

@@ -15,11 +15,11 @@ use super::{
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    api::problem::ApiResult,
     domain::{self, Scope},
     entities::sitrep,
-    error::{ApiResult, ServiceError},
     services::{
-        Context, channels, parse_json_list,
+        Context, ServiceError, channels, parse_json_list,
         sitreps::{self, NewSitrep},
     },
 };

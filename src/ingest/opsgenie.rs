@@ -38,7 +38,7 @@ use super::{
 };
 use crate::{
     domain::{self, EventSource, TimelineKind, Visibility},
-    error::ServiceError,
+    services::ServiceError,
 };
 
 /// One response, or the pages of a timeline.

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::{
     domain::{self, EventSource, TimelineKind, Visibility},
-    error::ServiceError,
+    services::ServiceError,
 };
 
 #[derive(Deserialize)]
