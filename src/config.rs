@@ -593,12 +593,15 @@ impl Settings {
                 "body_limit_bytes must be greater than 0".into(),
             ));
         }
-        crate::domain::CronSpec::parse(&self.digest.schedule)
-            .map_err(|err| ConfigError(format!("digest.schedule: {err}")))?;
-        crate::domain::CronSpec::parse(&self.reminders.schedule)
-            .map_err(|err| ConfigError(format!("reminders.schedule: {err}")))?;
-        crate::domain::parse_time_zone(&self.digest.time_zone)
-            .map_err(|err| ConfigError(format!("digest.time_zone: {err}")))?;
+        // `{:#}`: the schedule's error and its cause, on one line.
+        crate::domain::CronSpec::parse(&self.digest.schedule).map_err(|err| {
+            ConfigError(format!("digest.schedule: {:#}", anyhow::Error::new(err)))
+        })?;
+        crate::domain::CronSpec::parse(&self.reminders.schedule).map_err(|err| {
+            ConfigError(format!("reminders.schedule: {:#}", anyhow::Error::new(err)))
+        })?;
+        crate::domain::parse_time_zone("digest.time_zone", &self.digest.time_zone)
+            .map_err(|err| ConfigError(format!("{}: {err}", err.field)))?;
         for address in &self.digest.recipients {
             address.parse::<lettre::Address>().map_err(|err| {
                 ConfigError(format!(

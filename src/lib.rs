@@ -8,7 +8,6 @@ pub mod connections;
 pub mod db;
 pub mod domain;
 pub mod entities;
-pub mod error;
 pub mod files;
 pub mod ingest;
 pub mod jobs;

@@ -6,23 +6,29 @@ use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration
 use anyhow::Context as _;
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler,
-    http::StatusCode,
+    http::{Method, StatusCode},
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     web::Data,
 };
 
 use crate::{
-    api,
+    api::{
+        self,
+        problem::{Problem, problem_from_poem_error},
+    },
     clock::{SharedClock, SystemClock},
     config::{MetricsAccess, Settings},
     connections::{self, LimitedAcceptor},
     db,
     domain::Scope,
-    error::{Problem, problem_from_poem_error},
     jobs::Jobs,
     metrics::{self, Metrics},
     notify::Mailer,
-    services::{Context, outbox, read_cache, tokens, upkeep},
+    services::{
+        Context, outbox,
+        read_cache::{self, RequestKind},
+        tokens, upkeep,
+    },
 };
 
 /// A built application: migrated database, bound port, ready to run.
@@ -182,8 +188,12 @@ pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
         .data(ctx)
         .data(metrics)
         .around(|ep, req| async move {
-            let method = req.method().clone();
-            read_cache::one_version_per_request(&method, ep.call(req)).await
+            let kind = if req.method() == Method::GET || req.method() == Method::HEAD {
+                RequestKind::ReadOnly
+            } else {
+                RequestKind::MayWrite
+            };
+            read_cache::one_version_per_request(kind, ep.call(req)).await
         })
         .around(move |ep, req| metrics::track(tracked.clone(), ep, req))
         .catch_all_error(problem_from_poem_error)

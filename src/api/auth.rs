@@ -6,8 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::Scope,
-    error::ServiceError,
-    services::{Context, tokens},
+    services::{Context, ServiceError, tokens},
 };
 
 /// Who is calling.
@@ -50,7 +49,7 @@ async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<Principal> {
         }),
         Ok(None) => Err(poem_openapi::error::AuthorizationError.into()),
         Err(err) => {
-            let problem = crate::error::Problem::from(err);
+            let problem = super::problem::Problem::from(err);
             Err(poem::Error::from_response(problem.into_poem_response()))
         }
     }

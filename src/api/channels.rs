@@ -8,9 +8,9 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
+    api::problem::ApiResult,
     domain::Scope,
     entities::incident_channel,
-    error::ApiResult,
     notify::webhook::masked_target,
     services::{
         Context,

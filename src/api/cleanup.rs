@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam};
 use crate::{
+    api::problem::ApiResult,
     domain::{self, CleanupKind, CleanupStatus, Scope},
     entities::cleanup_item,
-    error::{ApiResult, ServiceError},
     services::{
-        Context,
+        Context, ServiceError,
         cleanup::{self, CleanupChanges, NewCleanupItem},
         parse_stored,
     },

@@ -10,16 +10,15 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
-use super::{ApiJson, ApiTags, TokenAuth};
+use super::{ApiJson, ApiTags, TokenAuth, stats::PeriodStats};
 use crate::{
+    api::problem::ApiResult,
     domain::{IsoWeek, Scope},
     entities::{delivery, digest_send},
-    error::{ApiResult, ServiceError},
     notify::webhook::masked_target,
     services::{
-        Context,
+        Context, ServiceError,
         digests::{self, SendTrigger},
-        stats::PeriodStats,
     },
 };
 
@@ -228,7 +227,7 @@ pub enum DigestDownloaded {
 pub struct DigestsApi;
 
 fn week(field: &str, text: &str) -> Result<IsoWeek, ServiceError> {
-    IsoWeek::parse(field, text)
+    Ok(IsoWeek::parse(field, text)?)
 }
 
 #[OpenApi(tag = "ApiTags::Digests")]
@@ -286,7 +285,7 @@ impl DigestsApi {
             period_start: generated.period_start,
             period_end: generated.period_end,
             time_zone: generated.time_zone,
-            stats: generated.stats,
+            stats: generated.stats.into(),
             markdown: generated.markdown,
         })))
     }

@@ -17,11 +17,11 @@ use poem_openapi::{
 
 use super::{ApiTags, TokenAuth, params::IncidentParam, text::Date};
 use crate::{
+    api::problem::{ApiError, ApiResult, Problem},
     domain::{IncidentRef, Scope},
-    error::{ApiError, ApiResult, Problem, ServiceError},
     ingest::{ImportFormat, LengthUnit, Shortening},
     services::{
-        Context,
+        Context, ServiceError,
         imports::{self, ImportCounts, ImportReport, ImportRequest, KindCounts},
     },
 };
@@ -468,8 +468,11 @@ impl ImportsApi {
         // Serialised from the struct, so the keys keep the documented order;
         // the head ends `"timeline":[]}`, and the events are streamed between
         // the brackets a page at a time.
-        let mut head = serde_json::to_vec(&export.head)
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("bundle serialises: {e}")))?;
+        let mut head = serde_json::to_vec(&export.head).map_err(|e| {
+            ServiceError::Internal(
+                anyhow::Error::new(e).context("cannot serialise the bundle's head"),
+            )
+        })?;
         head.truncate(head.len() - 2);
         let stream =
             futures_util::stream::unfold(ExportState::Head(head, export), |state| async move {
@@ -493,7 +496,10 @@ impl ImportsApi {
                             Some((Ok(chunk), ExportState::Events(export, false)))
                         }
                         Err(err) => {
-                            tracing::error!(error = %err, "Bundle export failed mid-stream");
+                            tracing::error!(
+                                error = format!("{err:#}"),
+                                "Bundle export failed mid-stream"
+                            );
                             Some((
                                 Err(std::io::Error::other("the export failed")),
                                 ExportState::Done,
@@ -518,9 +524,9 @@ async fn spool(ctx: &Context, body: Body, limit: u64) -> ApiResult<tempfile::Tem
     use tokio::io::AsyncWriteExt;
 
     let internal = |e: std::io::Error| {
-        ApiError::from(ServiceError::Internal(anyhow::anyhow!(
-            "cannot spool the import: {e}"
-        )))
+        ApiError::from(ServiceError::Internal(
+            anyhow::Error::new(e).context("cannot spool the import"),
+        ))
     };
     let dir = ctx.settings.data_dir.join("spool");
     crate::files::private_dir(&dir).map_err(internal)?;

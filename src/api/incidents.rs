@@ -19,11 +19,11 @@ use super::{
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    api::problem::ApiResult,
     clock::micros,
     domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
-    error::{ApiResult, ServiceError},
     services::{
-        Context,
+        Context, ServiceError,
         incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
         pagination::PageRequest,
         parse_json_list, parse_stored,

@@ -19,7 +19,7 @@ use poem_openapi::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::error::Problem;
+use super::problem::Problem;
 
 /// A request body type: how to read it from a JSON value that passed its
 /// schema.

@@ -10,6 +10,7 @@ mod incidents;
 mod json;
 mod params;
 mod postmortems;
+pub mod problem;
 pub mod public;
 mod redactions;
 mod remediations;

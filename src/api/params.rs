@@ -17,7 +17,7 @@ use poem_openapi::{
 
 use crate::{
     domain::{IncidentRef, RemediationRef},
-    error::ServiceError,
+    services::ServiceError,
 };
 
 /// What an incident reference looks like: `INC-n` or a hyphenated UUID.
@@ -33,7 +33,7 @@ pub struct IncidentParam(String);
 impl IncidentParam {
     /// The incident it names; 400 naming `field` when it names none.
     pub fn get(&self, field: &str) -> Result<IncidentRef, ServiceError> {
-        IncidentRef::parse(field, &self.0)
+        Ok(IncidentRef::parse(field, &self.0)?)
     }
 
     /// The reference as the client sent it.
@@ -49,7 +49,7 @@ pub struct RemediationParam(String);
 impl RemediationParam {
     /// The item it names; 400 naming `field` when it names none.
     pub fn get(&self, field: &str) -> Result<RemediationRef, ServiceError> {
-        RemediationRef::parse(field, &self.0)
+        Ok(RemediationRef::parse(field, &self.0)?)
     }
 }
 

@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam, text::Date};
 use crate::{
+    api::problem::ApiResult,
     domain::{self, IncidentRef, PostmortemKind, PostmortemStatus, Scope, Visibility},
-    error::{ApiResult, ServiceError},
     reports::{Format, Variant},
     services::{
-        Context, parse_stored,
+        Context, ServiceError, parse_stored,
         postmortems::{
             self, GENERATED_SECTIONS, PostmortemChanges, PostmortemView, Publication, SectionInput,
         },

@@ -13,14 +13,14 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    error::{Problem, ServiceError},
+    api::problem::Problem,
     reports::Format,
     reports::{
         Templates,
         html::{STYLESHEET, escape},
     },
     services::{
-        Context,
+        Context, ServiceError,
         postmortems::{self, PublicPage, PublishedFile},
     },
 };

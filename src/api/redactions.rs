@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
+    api::problem::ApiResult,
     domain::Scope,
     entities::redaction_rule,
-    error::ApiResult,
     services::{
         Context,
         redactions::{self, NewRule},

@@ -19,13 +19,13 @@ use super::{
     text::Date,
 };
 use crate::{
+    api::problem::ApiResult,
     domain::{
         self, IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus, Scope,
     },
     entities::remediation_history,
-    error::{ApiResult, ServiceError},
     services::{
-        Context,
+        Context, ServiceError,
         pagination::PageRequest,
         parse_stored,
         remediations::{
@@ -266,7 +266,7 @@ crate::serde_json_body!(
 );
 
 fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ServiceError> {
-    domain::optional_text(field, v, max).map(|v| v.map(|s| s.trim().to_string()))
+    Ok(domain::optional_text(field, v, max)?.map(|s| s.trim().to_string()))
 }
 
 fn change_text(

@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
+    api::problem::ApiResult,
     clock::micros,
     domain::{self, RoleName, Scope},
     entities::role_assignment,
-    error::ApiResult,
     services::{
         Context,
         roles::{self, NewRoleAssignment},

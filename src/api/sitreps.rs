@@ -14,12 +14,12 @@ use super::{
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    api::problem::ApiResult,
     clock::micros,
     domain::{self, Scope},
     entities::sitrep,
-    error::{ApiResult, ServiceError},
     services::{
-        Context, channels, parse_json_list,
+        Context, ServiceError, channels, parse_json_list,
         sitreps::{self, NewSitrep},
     },
 };

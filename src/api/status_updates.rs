@@ -12,12 +12,12 @@ use super::{
     text::{LIST_ENTRY_MAX, ListEntry, entries},
 };
 use crate::{
+    api::problem::ApiResult,
     clock::micros,
     domain::{self, PublicStatus, Scope},
     entities::status_update,
-    error::{ApiResult, ServiceError},
     services::{
-        Context, parse_json_list, parse_stored,
+        Context, ServiceError, parse_json_list, parse_stored,
         status_updates::{self, NewStatusUpdate},
     },
 };

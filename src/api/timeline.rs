@@ -17,12 +17,12 @@ use super::{
     params::IncidentParam,
 };
 use crate::{
+    api::problem::ApiResult,
     clock::micros,
     domain::{self, EventSource, Scope, TimelineKind, Visibility},
     entities::timeline_event,
-    error::{ApiResult, ServiceError},
     services::{
-        Context,
+        Context, ServiceError,
         pagination::PageRequest,
         parse_stored,
         timeline::{self, MAX_BATCH, NewTimelineEvent, TimelineFilter},

@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::{ApiJson, ApiTags, TokenAuth};
 use crate::{
+    api::problem::ApiResult,
     domain::{self, Scope},
     entities::api_token,
-    error::{ApiResult, ServiceError},
-    services::{Context, parse_stored, tokens},
+    services::{Context, ServiceError, parse_stored, tokens},
 };
 
 /// An API token (never its secret).

@@ -14,9 +14,11 @@ use super::open_context;
 use crate::{
     config::Settings,
     domain::IncidentRef,
-    error::ServiceError,
     ingest::{ImportFormat, LengthUnit},
-    services::imports::{self, ImportReport, ImportRequest},
+    services::{
+        ServiceError,
+        imports::{self, ImportReport, ImportRequest},
+    },
 };
 
 /// What `debrief import` was asked to do.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::ServiceError;
+use super::Invalid;
 
 /// The milestone fields, in the order they must happen.
 pub const MILESTONE_FIELDS: [&str; 5] = [
@@ -36,7 +36,7 @@ impl Milestones {
 
     /// Every pair of set milestones must be in order; the error names both
     /// fields of the first pair that is not.
-    pub fn check(&self) -> Result<(), ServiceError> {
+    pub fn check(&self) -> Result<(), Invalid> {
         let values = self.as_array();
         for later in 1..values.len() {
             let Some(later_at) = values[later] else {
@@ -48,7 +48,7 @@ impl Milestones {
                 };
                 if earlier_at > later_at {
                     let (a, b) = (MILESTONE_FIELDS[earlier], MILESTONE_FIELDS[later]);
-                    return Err(ServiceError::validation(
+                    return Err(Invalid::new(
                         format!("{a},{b}"),
                         format!(
                             "`{b}` ({}) is before `{a}` ({}): milestones must be in the order {}",
@@ -96,12 +96,7 @@ mod tests {
             resolved_at: None,
         };
         let err = m.check().unwrap_err();
-        match err {
-            ServiceError::Validation { field, detail } => {
-                assert_eq!(field, "started_at,mitigated_at");
-                assert!(detail.contains("mitigated_at") && detail.contains("started_at"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_eq!(err.field, "started_at,mitigated_at");
+        assert!(err.detail.contains("mitigated_at") && err.detail.contains("started_at"));
     }
 }

@@ -2,18 +2,18 @@
 //! parsed into these, the rest of the service can trust them.
 
 mod enums;
+mod error;
 mod milestones;
 mod reference;
 mod schedule;
 mod webhook_secret;
 
 pub use enums::*;
+pub use error::Invalid;
 pub use milestones::{MILESTONE_FIELDS, Milestones};
 pub use reference::{IncidentRef, RemediationRef, RoleName};
-pub use schedule::{CronSpec, IsoWeek, parse_time_zone, start_of_day};
+pub use schedule::{CronSpec, IsoWeek, ScheduleError, parse_time_zone, start_of_day};
 pub use webhook_secret::{WEBHOOK_SECRET_PREFIX, WebhookSecret};
-
-use crate::error::ServiceError;
 
 /// The characters that alone make a text blank. Kept to this small set so
 /// the rule is the same one the OpenAPI `pattern` states.
@@ -25,12 +25,9 @@ fn is_blank(text: &str) -> bool {
 
 /// Check a required text: not blank, no NUL, at most `max` characters.
 /// Surrounding blanks are trimmed.
-pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ServiceError> {
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     if is_blank(value) {
-        return Err(ServiceError::validation(
-            field,
-            format!("`{field}` must not be blank"),
-        ));
+        return Err(Invalid::new(field, format!("`{field}` must not be blank")));
     }
     check_text(field, value, max)?;
     Ok(value.trim_matches(BLANK).to_string())
@@ -42,7 +39,7 @@ pub fn optional_text(
     field: &str,
     value: Option<String>,
     max: usize,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Option<String>, Invalid> {
     match value {
         None => Ok(None),
         Some(v) => {
@@ -52,15 +49,15 @@ pub fn optional_text(
     }
 }
 
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
     if value.contains('\0') {
-        return Err(ServiceError::validation(
+        return Err(Invalid::new(
             field,
             format!("`{field}` must not contain NUL characters"),
         ));
     }
     if value.chars().count() > max {
-        return Err(ServiceError::validation(
+        return Err(Invalid::new(
             field,
             format!("`{field}` is longer than {max} characters"),
         ));
@@ -75,9 +72,9 @@ pub fn text_list(
     values: Vec<String>,
     max_items: usize,
     max_len: usize,
-) -> Result<Vec<String>, ServiceError> {
+) -> Result<Vec<String>, Invalid> {
     if values.len() > max_items {
-        return Err(ServiceError::validation(
+        return Err(Invalid::new(
             field,
             format!("`{field}` has more than {max_items} entries"),
         ));
@@ -92,7 +89,7 @@ pub fn text_list(
 }
 
 /// Check an http(s) URL: `http://` or `https://` and no blanks or NUL.
-pub fn optional_url(field: &str, value: Option<String>) -> Result<Option<String>, ServiceError> {
+pub fn optional_url(field: &str, value: Option<String>) -> Result<Option<String>, Invalid> {
     let Some(value) = value else { return Ok(None) };
     check_text(field, &value, 2000)?;
     let rest = value
@@ -100,7 +97,7 @@ pub fn optional_url(field: &str, value: Option<String>) -> Result<Option<String>
         .or_else(|| value.strip_prefix("http://"));
     let ok = rest.is_some_and(|rest| !rest.is_empty() && !rest.contains(BLANK));
     if !ok {
-        return Err(ServiceError::validation(
+        return Err(Invalid::new(
             field,
             format!("`{field}` must be an http:// or https:// URL"),
         ));

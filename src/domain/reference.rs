@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-use crate::error::ServiceError;
+use super::Invalid;
 
 /// An incident named by its UUID or its `INC-n` reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,9 +14,9 @@ pub enum IncidentRef {
 }
 
 impl IncidentRef {
-    pub fn parse(field: &str, value: &str) -> Result<Self, ServiceError> {
+    pub fn parse(field: &str, value: &str) -> Result<Self, Invalid> {
         value.parse().map_err(|()| {
-            ServiceError::validation(
+            Invalid::new(
                 field,
                 format!("{value:?} is neither an incident UUID nor a reference like INC-42"),
             )
@@ -49,11 +49,11 @@ pub enum RemediationRef {
 }
 
 impl RemediationRef {
-    pub fn parse(field: &str, value: &str) -> Result<Self, ServiceError> {
+    pub fn parse(field: &str, value: &str) -> Result<Self, Invalid> {
         match parse_reference("REM-", value) {
             Some(Ok(id)) => Ok(Self::Id(id)),
             Some(Err(n)) => Ok(Self::Number(n)),
-            None => Err(ServiceError::validation(
+            None => Err(Invalid::new(
                 field,
                 format!("{value:?} is neither a remediation item UUID nor a reference like REM-7"),
             )),
@@ -101,14 +101,14 @@ impl RoleName {
     ];
 
     /// Lower-case letters, digits and `_`, 1 to 64 characters.
-    pub fn parse(field: &str, value: &str) -> Result<Self, ServiceError> {
+    pub fn parse(field: &str, value: &str) -> Result<Self, Invalid> {
         let ok = !value.is_empty()
             && value.len() <= 64
             && value
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
-            return Err(ServiceError::validation(
+            return Err(Invalid::new(
                 field,
                 format!(
                     "{value:?} is not a role name: use one of {} or a custom name of lower-case letters, digits and `_` (at most 64)",

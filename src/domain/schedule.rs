@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
-use crate::error::ServiceError;
+use super::Invalid;
 
 /// An ISO 8601 week (`2026-W47`): Monday to Sunday.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,16 +15,12 @@ pub struct IsoWeek {
 }
 
 impl IsoWeek {
-    /// Parse `YYYY-Www`; `field` names the input at fault. Not of that
-    /// form: 400. Of that form but no such week (week 53 of a 52-week
-    /// year, a year out of range): 422.
-    pub fn parse(field: &str, text: &str) -> Result<Self, ServiceError> {
-        text.parse().map_err(|err: WeekError| match err {
-            WeekError::Form(why) => ServiceError::validation(field, format!("`{field}`: {why}")),
-            WeekError::NoSuchWeek(why) => {
-                ServiceError::validation(field, format!("`{field}`: {why}"))
-            }
-        })
+    /// Parse `YYYY-Www`; `field` names the input at fault, whether the
+    /// text is not of that form or names no such week (week 53 of a
+    /// 52-week year, a year out of range).
+    pub fn parse(field: &str, text: &str) -> Result<Self, Invalid> {
+        text.parse()
+            .map_err(|err: WeekError| Invalid::new(field, format!("`{field}`: {err}")))
     }
 
     /// The week holding `date`.
@@ -138,20 +134,39 @@ pub struct CronSpec {
     schedule: cron::Schedule,
 }
 
+/// Why a text is not a cron schedule.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(
+        "{text:?} has {fields} fields: write 5 (minute hour day month weekday), \
+         6 (with seconds first) or 7 (with a year last)"
+    )]
+    FieldCount { text: String, fields: usize },
+    #[error("{text:?} is not a cron schedule")]
+    Cron {
+        text: String,
+        #[source]
+        source: cron::error::Error,
+    },
+}
+
 impl CronSpec {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScheduleError> {
         let fields = text.split_whitespace().count();
         let full = match fields {
             5 => format!("0 {}", text.trim()),
             6 | 7 => text.trim().to_string(),
-            n => {
-                return Err(format!(
-                    "{text:?} has {n} fields: write 5 (minute hour day month weekday), \
-                     6 (with seconds first) or 7 (with a year last)"
-                ));
+            fields => {
+                return Err(ScheduleError::FieldCount {
+                    text: text.to_string(),
+                    fields,
+                });
             }
         };
-        let schedule = cron::Schedule::from_str(&full).map_err(|err| format!("{text:?}: {err}"))?;
+        let schedule = cron::Schedule::from_str(&full).map_err(|source| ScheduleError::Cron {
+            text: text.to_string(),
+            source,
+        })?;
         Ok(Self {
             text: text.trim().to_string(),
             schedule,
@@ -181,10 +196,15 @@ impl CronSpec {
     }
 }
 
-/// Parse an IANA time zone name (`Europe/Berlin`).
-pub fn parse_time_zone(text: &str) -> Result<Tz, String> {
-    text.parse::<Tz>()
-        .map_err(|_| format!("{text:?} is not an IANA time zone name like Europe/Berlin"))
+/// Parse an IANA time zone name (`Europe/Berlin`); `field` names the input.
+pub fn parse_time_zone(field: &str, text: &str) -> Result<Tz, Invalid> {
+    // chrono-tz's error carries nothing more than "failed to parse".
+    text.parse::<Tz>().map_err(|_| {
+        Invalid::new(
+            field,
+            format!("{text:?} is not an IANA time zone name like Europe/Berlin"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use crate::{
         PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, RoleName,
         Severity, TimelineKind, Visibility,
     },
-    error::ServiceError,
+    services::ServiceError,
     services::sitreps::RoleSnapshot,
 };
 
@@ -310,7 +310,7 @@ fn opt_micros(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
 }
 
 fn components(field: String, values: Vec<String>) -> Result<Vec<String>, ServiceError> {
-    domain::text_list(&field, values, 100, 200)
+    Ok(domain::text_list(&field, values, 100, 200)?)
 }
 
 impl BundleIncident {

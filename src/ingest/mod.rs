@@ -31,7 +31,7 @@ use crate::{
         PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, Severity,
         TimelineKind, Visibility,
     },
-    error::ServiceError,
+    services::ServiceError,
     services::sitreps::RoleSnapshot,
 };
 

@@ -39,7 +39,7 @@ use super::{
 use crate::{
     clock::micros,
     domain::{self, EventSource, TimelineKind, Visibility},
-    error::ServiceError,
+    services::ServiceError,
 };
 
 /// One response, or the pages of a timeline.

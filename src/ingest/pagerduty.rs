@@ -24,7 +24,7 @@ use super::{
 use crate::{
     clock::micros,
     domain::{self, EventSource, TimelineKind, Visibility},
-    error::ServiceError,
+    services::ServiceError,
 };
 
 #[derive(Deserialize)]

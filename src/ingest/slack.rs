@@ -39,7 +39,7 @@ use super::{
 };
 use crate::{
     domain::{EventSource, TimelineKind, Visibility},
-    error::ServiceError,
+    services::ServiceError,
 };
 
 /// Entries a workspace export ZIP may hold.

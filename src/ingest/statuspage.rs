@@ -27,7 +27,7 @@ use crate::{
         self, EventSource, IncidentStatus, Milestones, PublicStatus, Severity, TimelineKind,
         Visibility,
     },
-    error::ServiceError,
+    services::ServiceError,
 };
 
 /// Either shape of the file.

@@ -14,10 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     domain::{CronSpec, IsoWeek},
-    error::ServiceError,
     notify::{Mailer, WebhookClient},
     services::{
-        Context,
+        Context, ServiceError,
         digests::{self, SendTrigger},
     },
 };
@@ -166,8 +165,9 @@ impl Jobs {
             (REMINDER_JOB, &self.ctx.settings.reminders.schedule),
         ];
         for (job, schedule) in jobs {
-            let spec = CronSpec::parse(schedule)
-                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{job} schedule: {e}")))?;
+            let spec = CronSpec::parse(schedule).map_err(|e| {
+                ServiceError::Internal(anyhow::Error::new(e).context(format!("the {job} schedule")))
+            })?;
             let now = self.ctx.now();
             let Some(at) = spec.latest_at_or_before(now, tz) else {
                 continue;
@@ -188,8 +188,14 @@ impl Jobs {
                     report.runs.push(label);
                 }
                 Err(err) => {
-                    tracing::error!(job, error = %err, "Scheduled {job} run of {at} failed; retried when its claim expires");
-                    scheduler::record_failure(&self.ctx.db, job, at, &err.to_string()).await?;
+                    // `{:#}`: the error with its causes, on one line.
+                    let error = format!("{err:#}");
+                    tracing::error!(
+                        job,
+                        error,
+                        "Scheduled {job} run of {at} failed; retried when its claim expires"
+                    );
+                    scheduler::record_failure(&self.ctx.db, job, at, &error).await?;
                     report.failed_runs.push(label);
                 }
             }
@@ -266,8 +272,11 @@ impl Jobs {
         let outcome = match scheduled {
             None => JobOutcome::Outbox,
             Some((name, schedule)) => {
-                let spec = CronSpec::parse(schedule)
-                    .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{name} schedule: {e}")))?;
+                let spec = CronSpec::parse(schedule).map_err(|e| {
+                    ServiceError::Internal(
+                        anyhow::Error::new(e).context(format!("the {name} schedule")),
+                    )
+                })?;
                 let now = self.ctx.now();
                 let tz = digests::time_zone(&self.ctx.settings);
                 let at = spec.latest_at_or_before(now, tz).unwrap_or(now);
@@ -292,7 +301,7 @@ impl Jobs {
         let mut stop = std::pin::pin!(stop);
         loop {
             if let Err(err) = self.run_once().await {
-                tracing::error!(error = %err, "Scheduler pass failed");
+                tracing::error!(error = format!("{err:#}"), "Scheduler pass failed");
             }
             tokio::select! {
                 () = tokio::time::sleep(tick) => {}

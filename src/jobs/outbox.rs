@@ -20,14 +20,13 @@ use sea_orm::{
 
 use crate::{
     entities::{delivery, digest},
-    error::ServiceError,
     notify::{
         Mailer, WebhookClient,
         mailer::{self, InlineImage},
         webhook::{WebhookError, masked_target},
     },
     reports::email::{self, MailLinks},
-    services::{Context, channels},
+    services::{Context, ServiceError, channels},
 };
 
 /// A delivery that no retry can make: given up at its first failure.

@@ -14,10 +14,9 @@ use serde::Serialize;
 use crate::{
     domain::RemediationRef,
     entities::{delivery, remediation_item, reminder},
-    error::ServiceError,
     reports::email::{MailBody, MailLinks, render_mail},
     services::{
-        Context, digests, new_id,
+        Context, ServiceError, digests, new_id,
         outbox::{self, NewDelivery},
     },
 };

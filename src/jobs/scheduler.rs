@@ -9,7 +9,10 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-use crate::{entities::job_claim, error::ServiceError, services::new_id};
+use crate::{
+    entities::job_claim,
+    services::{ServiceError, new_id},
+};
 
 /// How a claim attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

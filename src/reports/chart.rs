@@ -53,7 +53,7 @@ pub fn trend_png(points: &[TrendPoint]) -> anyhow::Result<Vec<u8>> {
         let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
         draw(&root, points)?;
         root.present()
-            .map_err(|e| anyhow::anyhow!("cannot draw the chart: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context("cannot draw the chart"))?;
     }
     let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels)
         .ok_or_else(|| anyhow::anyhow!("chart buffer has the wrong size"))?;
@@ -69,8 +69,9 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err =
-        |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("cannot draw the chart: {e}");
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| {
+        anyhow::Error::new(e).context("cannot draw the chart")
+    };
     root.fill(&WHITE).map_err(err)?;
     let n = points.len().max(1);
     let max_count = points

@@ -13,14 +13,13 @@ use uuid::Uuid;
 use crate::{
     domain::{IncidentRef, WebhookSecret, optional_text},
     entities::{delivery, incident, incident_channel, sitrep},
-    error::ServiceError,
     notify::{
         address_policy::{AddressPolicy, REGISTRATION_RESOLVE_TIMEOUT},
         webhook::slack_payload,
     },
     reports::email::{MailBody, MailLinks, render_mail},
     services::{
-        Context, find_incident, new_id,
+        Context, ServiceError, find_incident, new_id,
         outbox::{self, NewDelivery},
         parse_json_list,
         sitreps::roles_of,
@@ -164,7 +163,7 @@ pub async fn insert<C: ConnectionTrait>(
                 model.target
             ),
             field: Some("target".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     Ok(model)

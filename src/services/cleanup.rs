@@ -6,12 +6,12 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{
-    Context, Written, check_if_match, find_incident, new_id, parse_stored, same_incident, store,
+    Context, ServiceError, Written, check_if_match, find_incident, new_id, parse_stored,
+    same_incident, store,
 };
 use crate::{
     domain::{CleanupKind, CleanupStatus, IncidentRef},
     entities::{cleanup_item, incident},
-    error::ServiceError,
     ingest::CleanupRecord,
 };
 

@@ -15,14 +15,13 @@ use crate::{
     config::Settings,
     domain::{IsoWeek, parse_time_zone},
     entities::{delivery, digest, digest_send},
-    error::ServiceError,
     reports::{
         chart::{self, TrendPoint},
         digest::{self as render, DigestModel, WeekColumn},
         pdf::{PdfOptions, render_pdf},
     },
     services::{
-        Context, new_id,
+        Context, ServiceError, new_id,
         outbox::{self, NewDelivery, recipient_tag},
         stats::{self, Lists, PeriodStats},
     },
@@ -54,7 +53,7 @@ pub struct GeneratedDigest {
 
 /// The configured time zone (checked when the settings were loaded).
 pub fn time_zone(settings: &Settings) -> Tz {
-    parse_time_zone(&settings.digest.time_zone).unwrap_or(chrono_tz::UTC)
+    parse_time_zone("digest.time_zone", &settings.digest.time_zone).unwrap_or(chrono_tz::UTC)
 }
 
 /// Generate a week's digest from the data as it is. Reads only; the same
@@ -120,7 +119,7 @@ pub async fn generate<C: ConnectionTrait>(
         .await
         .map_err(|e| ServiceError::Internal(e.into()))?
         .map_err(|e| {
-            ServiceError::Internal(anyhow::anyhow!("cannot lay out the digest PDF: {e}"))
+            ServiceError::Internal(anyhow::Error::new(e).context("cannot lay out the digest PDF"))
         })?;
     Ok(GeneratedDigest {
         week,
@@ -181,7 +180,7 @@ pub async fn get_or_preview(ctx: &Context, week: IsoWeek) -> Result<GeneratedDig
             period_end: row.period_end,
             time_zone: row.time_zone,
             stats: serde_json::from_str(&row.stats).map_err(|e| {
-                ServiceError::Internal(anyhow::anyhow!("corrupt digest stats: {e}"))
+                ServiceError::Internal(anyhow::Error::new(e).context("corrupt digest stats"))
             })?,
             markdown: row.markdown,
             html: row.html,
@@ -334,7 +333,7 @@ pub async fn send(
                      DEBRIEF_DIGEST_RECIPIENTS"
                 .into(),
             field: None,
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     // Render outside the transaction: SQLite has one writer.
@@ -356,7 +355,7 @@ pub async fn send(
                  (or `--resend`) to mail it once more"
             ),
             field: Some("resend".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     let send_number = last.unwrap_or(0) + 1;
@@ -439,7 +438,7 @@ async fn archive<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
     let stats = serde_json::to_string(&generated.stats)
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("cannot store stats: {e}")))?;
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("cannot store stats")))?;
     let existing = digest::Entity::find()
         .filter(digest::Column::Week.eq(generated.week.to_string()))
         .one(db)

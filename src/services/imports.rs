@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 pub use super::KindCounts;
 use super::{
-    Context, Outcome, cleanup,
+    Context, Outcome, ServiceError, cleanup,
     cleanup::CleanupWrite,
     find_incident,
     incidents::{self, IncidentWrite},
@@ -47,7 +47,6 @@ use crate::{
         incident, postmortem, postmortem_section, remediation_incident, remediation_item,
         role_assignment, timeline_event,
     },
-    error::ServiceError,
     ingest::{
         self, EventRecord, ImportFormat, ParseOptions, Record, Shortening,
         bundle::{
@@ -194,10 +193,9 @@ pub fn is_zip(path: &Path) -> Result<bool, ServiceError> {
             Ok(0) => break,
             Ok(n) => read += n,
             Err(e) => {
-                return Err(ServiceError::Internal(anyhow::anyhow!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
+                return Err(ServiceError::Internal(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+                ));
             }
         }
     }
@@ -216,7 +214,7 @@ pub async fn check_file(
     let options = parse_options(ctx, request);
     tokio::task::spawn_blocking(move || ingest::parse(format, &options, file, &mut |_| Ok(())))
         .await
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("import check failed: {e}")))?
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("import check failed")))?
 }
 
 /// Import a file that is whole on disk (an upload spooled under the data
@@ -233,8 +231,11 @@ pub async fn import_file(
 }
 
 fn open_spooled(path: &Path) -> Result<std::fs::File, ServiceError> {
-    std::fs::File::open(path)
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("cannot open {}: {e}", path.display())))
+    std::fs::File::open(path).map_err(|e| {
+        ServiceError::Internal(
+            anyhow::Error::new(e).context(format!("cannot open {}", path.display())),
+        )
+    })
 }
 
 /// Import a whole file from `reader`, in one transaction.
@@ -271,9 +272,9 @@ pub async fn import<R: Read + Seek + Send + 'static>(
     }
     // Closing the channel stops the reader if the database side failed.
     drop(rx);
-    let read = reading
-        .await
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("import reader failed: {e}")))?;
+    let read = reading.await.map_err(|e| {
+        ServiceError::Internal(anyhow::Error::new(e).context("import reader failed"))
+    })?;
     let outcome = match (applied, read) {
         (Err(err), _) | (Ok(()), Err(err)) => Err(err),
         (Ok(()), Ok(())) => importer.finish().await,
@@ -605,11 +606,11 @@ fn under(path: &str, err: ServiceError) -> ServiceError {
         ServiceError::Conflict {
             detail,
             field,
-            pending_cleanup_items,
+            details,
         } => ServiceError::Conflict {
             detail: format!("`{path}`: {detail}"),
             field: Some(field.map_or_else(|| path.to_string(), |f| fields_under(&f))),
-            pending_cleanup_items,
+            details,
         },
         other => other,
     }
@@ -875,7 +876,7 @@ mod tests {
         let conflict = |field: Option<&str>| ServiceError::Conflict {
             detail: "taken".into(),
             field: field.map(Into::into),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         };
         let err = under("roles[2]", conflict(Some("id")));
         assert!(

@@ -12,7 +12,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Context, Outcome, Written, check_if_match, find_incident, insert_model, json_list, new_id,
+    ConflictDetails, Context, Outcome, ServiceError, Written, check_if_match, find_incident,
+    insert_model, json_list, new_id,
     pagination::{Page, PageRequest},
     parse_stored, postmortems, read_cache, system_event, update_versioned,
 };
@@ -21,7 +22,6 @@ use crate::{
     db,
     domain::{CleanupStatus, IncidentRef, IncidentStatus, Milestones, Severity, TimelineKind},
     entities::{cleanup_item, incident, incident_external_id, role_assignment, sitrep},
-    error::ServiceError,
     ingest::{IncidentKey, IncidentRecord},
 };
 
@@ -603,7 +603,9 @@ async fn refuse_pending_cleanup<C: ConnectionTrait>(
             listed.join("; ")
         ),
         field: Some("status".into()),
-        pending_cleanup_items: pending.iter().map(|i| i.id.to_string()).collect(),
+        details: Some(ConflictDetails::PendingCleanupItems(
+            pending.iter().map(|i| i.id).collect(),
+        )),
     })
 }
 

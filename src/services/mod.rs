@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod cleanup;
 pub mod digests;
+mod error;
 pub mod imports;
 pub mod incidents;
 pub mod outbox;
@@ -31,6 +32,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+pub use error::{ConflictDetails, ServiceError};
 use read_cache::ReadCache;
 use render_queue::RenderQueue;
 use uuid::Uuid;
@@ -41,7 +43,6 @@ use crate::{
     config::Settings,
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
     entities::{incident, timeline_event},
-    error::ServiceError,
     metrics::Metrics,
 };
 
@@ -164,7 +165,7 @@ pub fn parse_json_list(text: &str) -> Vec<String> {
 /// Parse a stored enumeration; a bad value is a corrupted row, our fault.
 pub fn parse_stored<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, ServiceError> {
     value.parse().map_err(|err: String| {
-        ServiceError::Internal(anyhow::anyhow!("corrupt stored value: {err}"))
+        ServiceError::Internal(anyhow::Error::msg(err).context("corrupt stored value"))
     })
 }
 
@@ -322,7 +323,7 @@ pub(crate) fn same_incident(stored: Option<Uuid>, incident_id: Uuid) -> Result<(
         Some(other) if other != incident_id => Err(ServiceError::Conflict {
             detail: format!("this id is already stored under another incident ({other})"),
             field: Some("id".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         }),
         _ => Ok(()),
     }

@@ -77,7 +77,7 @@ pub fn recipient_tag(recipient: &str) -> String {
 /// metrics: one grouped count.
 pub async fn counts_by_status<C: sea_orm::ConnectionTrait>(
     db: &C,
-) -> Result<Vec<(String, i64)>, crate::error::ServiceError> {
+) -> Result<Vec<(String, i64)>, super::ServiceError> {
     use sea_orm::sea_query::ExprTrait as _;
     use sea_orm::{EntityTrait, QuerySelect, sea_query::Expr};
     Ok(delivery::Entity::find()

@@ -20,8 +20,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use uuid::Uuid;
 
 use super::{
-    Context, KindCounts, Outcome, Written, check_if_match, find_incident, insert_model, new_id,
-    parse_json_list, parse_stored, same_incident, store,
+    Context, KindCounts, Outcome, ServiceError, Written, check_if_match, find_incident,
+    insert_model, new_id, parse_json_list, parse_stored, same_incident, store,
 };
 use crate::{
     config::{DuePeriod, PostmortemDue},
@@ -32,7 +32,6 @@ use crate::{
         postmortem_snapshot, remediation_incident, remediation_item, role_assignment,
         service_state, sitrep, status_update, timeline_event,
     },
-    error::ServiceError,
     ingest::{PostmortemRecord, SectionRecord},
     reports::{
         self, CleanupRow, Figure, Format, PostmortemDocument, RemediationRow, RoleRow,
@@ -555,7 +554,7 @@ pub async fn write<C: ConnectionTrait>(
                         other.id
                     ),
                     field: Some("id".into()),
-                    pending_cleanup_items: Vec::new(),
+                    details: None,
                 });
             }
             let published = pm.status == PostmortemStatus::Published;
@@ -713,7 +712,7 @@ async fn import_sections<C: ConnectionTrait>(
                     other.postmortem_id
                 ),
                 field: Some(format!("sections[{position}].id")),
-                pending_cleanup_items: Vec::new(),
+                details: None,
             });
         }
         let next = postmortem_section::Model {
@@ -758,7 +757,7 @@ fn apply_status(
         return Err(ServiceError::Conflict {
             detail: "the post-mortem is `published`: withdraw it (POST …/postmortem/unpublish) before marking it `not_required`".into(),
             field: Some("status".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     let Some(reason) = reason.or_else(|| next.not_required_reason.clone()) else {
@@ -987,7 +986,7 @@ fn build_document(
     let zone = ctx
         .settings
         .display_zone()
-        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| ServiceError::Internal(e.into()))?;
     let fmt = TimeFormat::new(zone);
     let incident = &record.view.incident;
     let pm = &record.view.postmortem;
@@ -1209,9 +1208,11 @@ fn public_rules(
             RuleOrigin::Global
         };
         match rule.kind.as_str() {
-            "pattern" => rules
-                .add_pattern(&rule.value, origin)
-                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("stored pattern: {e}")))?,
+            "pattern" => rules.add_pattern(&rule.value, origin).map_err(|e| {
+                ServiceError::Internal(
+                    anyhow::Error::new(e).context("a stored redaction pattern does not compile"),
+                )
+            })?,
             _ => rules.add_term(&rule.value, origin),
         }
     }
@@ -1758,7 +1759,7 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
         return Err(ServiceError::Conflict {
             detail: detail.into(),
             field: Some("status".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     record.view.postmortem.status = PostmortemStatus::Published.as_str().into();
@@ -2153,7 +2154,7 @@ pub async fn unpublish(
         return Err(ServiceError::Conflict {
             detail: "the post-mortem is not published: there is nothing to withdraw".into(),
             field: Some("status".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     let now = ctx.now();

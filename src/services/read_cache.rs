@@ -39,11 +39,10 @@ use std::{
 
 use bytes::Bytes;
 
+use super::{ServiceError, incidents::IncidentCounts};
 use crate::{
     domain::IncidentRef,
     entities::{api_token, incident, role_assignment, sitrep},
-    error::ServiceError,
-    services::incidents::IncidentCounts,
 };
 
 /// How many entries a shelf holds before it is emptied: a bound on memory
@@ -311,21 +310,25 @@ tokio::task_local! {
     static REQUEST_VERSION: Cell<Option<Version>>;
 }
 
-/// Run a request whose method is `method` with one reading of the change
-/// marker for all its uses of the cache when the method does not write (GET,
-/// HEAD): a token lookup and an incident read then cost one probe, not
-/// two. The answer is the database as it was when the request's first
-/// reading was taken, which is after the request arrived, so every write
-/// acknowledged before it is seen. Requests that may write probe before
-/// every use, so they always see their own writes.
-pub async fn one_version_per_request<F: Future>(
-    method: &poem::http::Method,
-    request: F,
-) -> F::Output {
-    if method == poem::http::Method::GET || method == poem::http::Method::HEAD {
-        REQUEST_VERSION.scope(Cell::new(None), request).await
-    } else {
-        request.await
+/// Whether a request may write (the HTTP edge tells it from the method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// It only reads (GET, HEAD).
+    ReadOnly,
+    /// It may write.
+    MayWrite,
+}
+
+/// Run a request with one reading of the change marker for all its uses of
+/// the cache when it only reads: a token lookup and an incident read then
+/// cost one probe, not two. The answer is the database as it was when the
+/// request's first reading was taken, which is after the request arrived,
+/// so every write acknowledged before it is seen. Requests that may write
+/// probe before every use, so they always see their own writes.
+pub async fn one_version_per_request<F: Future>(kind: RequestKind, request: F) -> F::Output {
+    match kind {
+        RequestKind::ReadOnly => REQUEST_VERSION.scope(Cell::new(None), request).await,
+        RequestKind::MayWrite => request.await,
     }
 }
 
@@ -478,10 +481,10 @@ mod tests {
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")
             .unwrap();
         let cache = ReadCache::for_sqlite_file(&path).unwrap();
-        let request = |method: poem::http::Method| {
+        let request = |kind: RequestKind| {
             let (cache, writer) = (&cache, &writer);
             async move {
-                one_version_per_request(&method, async {
+                one_version_per_request(kind, async {
                     let first = cache.version();
                     writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
                     (first, cache.version())
@@ -489,11 +492,14 @@ mod tests {
                 .await
             }
         };
-        let (first, second) = request(poem::http::Method::GET).await;
-        assert_eq!(first, second, "a GET answers from one reading");
-        let (first, second) = request(poem::http::Method::PATCH).await;
-        assert_ne!(first, second, "a PATCH sees every commit");
-        let (_, seen) = request(poem::http::Method::HEAD).await;
+        let (first, second) = request(RequestKind::ReadOnly).await;
+        assert_eq!(
+            first, second,
+            "a read-only request answers from one reading"
+        );
+        let (first, second) = request(RequestKind::MayWrite).await;
+        assert_ne!(first, second, "a request that may write sees every commit");
+        let (_, seen) = request(RequestKind::ReadOnly).await;
         assert_ne!(
             cache.version(),
             seen,

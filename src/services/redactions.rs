@@ -6,11 +6,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Context, find_incident, insert_model, new_id};
+use super::{Context, ServiceError, find_incident, insert_model, new_id};
 use crate::{
     domain::IncidentRef,
     entities::redaction_rule,
-    error::ServiceError,
     reports::{
         Templates, public_vocabulary,
         redaction::{RedactionRules, RuleOrigin, compile_pattern},

@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Context, Outcome, Written, check_if_match, find_incident, insert_model, new_id,
+    Context, Outcome, ServiceError, Written, check_if_match, find_incident, insert_model, new_id,
     pagination::{Page, PageRequest},
     parse_stored, update_versioned,
 };
@@ -21,7 +21,6 @@ use crate::{
     db,
     domain::{IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus},
     entities::{incident, remediation_history, remediation_incident, remediation_item},
-    error::ServiceError,
     ingest::RemediationRecord,
 };
 
@@ -896,7 +895,7 @@ async fn change_links<C: ConnectionTrait>(
                     RemediationRef::display(item.number)
                 ),
                 field: Some("incident".into()),
-                pending_cleanup_items: Vec::new(),
+                details: None,
             });
         }
         remediation_incident::Entity::delete_many()

@@ -24,10 +24,8 @@ use std::{
 use prometheus::IntGauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::{
-    config::LimitSettings, error::ServiceError, metrics::Metrics,
-    services::postmortems::RenderedDocument,
-};
+use super::{ServiceError, postmortems::RenderedDocument};
+use crate::{config::LimitSettings, metrics::Metrics};
 
 pub struct RenderQueue {
     /// Renders running at once.
@@ -343,11 +341,17 @@ impl<V: Clone + Send + Sync + 'static> Flights<V> {
     }
 }
 
-/// The same error for another request waiting on the same render: every
-/// kind as it is, an internal error as its message (its cause was logged
-/// with the first).
-pub fn replay(err: &ServiceError) -> ServiceError {
-    match err {
+/// An internal error of a render that several requests shared: each of
+/// them gets one of these, which holds the render's error as its cause.
+#[derive(Debug, thiserror::Error)]
+#[error("a shared render failed")]
+pub struct SharedRenderFailed(#[source] pub Arc<ServiceError>);
+
+/// The same error for every request waiting on the same render: every kind
+/// as it is, an internal error wrapped in [`SharedRenderFailed`] (an
+/// `anyhow::Error` cannot be cloned; the shared one stays its cause).
+pub fn replay(err: &Arc<ServiceError>) -> ServiceError {
+    match err.as_ref() {
         ServiceError::Validation { field, detail } => ServiceError::Validation {
             field: field.clone(),
             detail: detail.clone(),
@@ -360,11 +364,11 @@ pub fn replay(err: &ServiceError) -> ServiceError {
         ServiceError::Conflict {
             detail,
             field,
-            pending_cleanup_items,
+            details,
         } => ServiceError::Conflict {
             detail: detail.clone(),
             field: field.clone(),
-            pending_cleanup_items: pending_cleanup_items.clone(),
+            details: details.clone(),
         },
         ServiceError::PreconditionFailed { current, given } => ServiceError::PreconditionFailed {
             current: *current,
@@ -379,8 +383,8 @@ pub fn replay(err: &ServiceError) -> ServiceError {
             retry_after_seconds: *retry_after_seconds,
         },
         ServiceError::Database(err) => ServiceError::Database(err.clone()),
-        ServiceError::Internal(err) => {
-            ServiceError::Internal(anyhow::anyhow!("a shared render failed: {err:#}"))
+        ServiceError::Internal(_) => {
+            ServiceError::Internal(SharedRenderFailed(Arc::clone(err)).into())
         }
     }
 }

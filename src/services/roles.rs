@@ -10,12 +10,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Context, Written, find_incident, insert_model, new_id, same_incident, store, system_event,
+    Context, ServiceError, Written, find_incident, insert_model, new_id, same_incident, store,
+    system_event,
 };
 use crate::{
     domain::{IncidentRef, RoleName, TimelineKind},
     entities::{incident, role_assignment},
-    error::ServiceError,
     ingest::RoleRecord,
 };
 
@@ -95,7 +95,7 @@ pub async fn write<C: ConnectionTrait>(
                 new.role.as_str()
             ),
             field: Some("person".into()),
-            pending_cleanup_items: Vec::new(),
+            details: None,
         });
     }
     let relieved: Vec<&role_assignment::Model> = if new.role.is_exclusive() {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Context, Written, find_incident, insert_model, json_list, new_id, parse_json_list,
-    same_incident,
+    Context, ServiceError, Written, find_incident, insert_model, json_list, new_id,
+    parse_json_list, same_incident,
     status_updates::{self, NewStatusUpdate, StatusUpdateWrite},
     store, system_event,
 };
@@ -19,7 +19,6 @@ use crate::{
     db,
     domain::{IncidentRef, TimelineKind},
     entities::{incident, role_assignment, sitrep, status_update},
-    error::ServiceError,
     ingest::SitrepRecord,
 };
 
@@ -159,7 +158,7 @@ pub async fn write<C: ConnectionTrait>(
                         s.version
                     ),
                     field: Some("version".into()),
-                    pending_cleanup_items: Vec::new(),
+                    details: None,
                 });
             }
             let next = sitrep::Model {

@@ -7,29 +7,28 @@
 //! clock is never read), so the same data gives the same figures. The
 //! definitions are in the README ("Digest figures").
 //!
-//! The figures are a read model served as they are, so these types also
-//! carry the OpenAPI schema derive.
+//! These are plain data (serde, for the digest archive and its templates);
+//! `api::stats` mirrors them as the API's response objects.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use poem_openapi::Object;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::ServiceError;
 use crate::{
     config::CustomerUpdateMinutes,
     domain::{IncidentRef, RemediationRef, Severity},
     entities::{cleanup_item, incident, postmortem, remediation_item, status_update},
-    error::ServiceError,
 };
 
 /// Incident counts per severity.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeverityCounts {
     /// Critical.
     pub sev1: u64,
@@ -66,16 +65,14 @@ impl SeverityCounts {
 }
 
 /// A response time over the incidents it applies to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DurationFigure {
     /// How many incidents had both milestones.
     pub count: u64,
     /// Median in seconds (the middle value; for an even count, the mean of
     /// the two middle values rounded down). Absent without incidents.
-    #[oai(nullable)]
     pub median_seconds: Option<i64>,
     /// The longest, in seconds.
-    #[oai(nullable)]
     pub worst_seconds: Option<i64>,
 }
 
@@ -102,7 +99,7 @@ pub fn median(sorted: &[i64]) -> Option<i64> {
 }
 
 /// Time to detect, acknowledge, mitigate and resolve.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseTimes {
     /// `detected_at − started_at`, over incidents opened in the period.
     pub detect: DurationFigure,
@@ -115,7 +112,7 @@ pub struct ResponseTimes {
 }
 
 /// One incident opened in the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentLine {
     /// `INC-n`.
     pub reference: String,
@@ -128,16 +125,14 @@ pub struct IncidentLine {
     /// The incident's start: `started_at`, else `detected_at`, else when it was recorded.
     pub opened_at: DateTime<Utc>,
     /// `resolved_at − start` in seconds; absent while unresolved.
-    #[oai(nullable)]
     pub duration_seconds: Option<i64>,
     /// The post-mortem's status (`draft`, `in_review`, `published`,
     /// `not_required`), or absent when there is none.
-    #[oai(nullable)]
     pub postmortem_status: Option<String>,
 }
 
 /// A remediation item overdue at the end of the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverdueItem {
     /// `REM-n`.
     pub reference: String,
@@ -146,10 +141,8 @@ pub struct OverdueItem {
     /// `p0` … `p3`.
     pub priority: String,
     /// Who owns it.
-    #[oai(nullable)]
     pub owner: Option<String>,
     /// The owning team.
-    #[oai(nullable)]
     pub team: Option<String>,
     /// When it was due.
     pub due_date: NaiveDate,
@@ -160,7 +153,7 @@ pub struct OverdueItem {
 }
 
 /// Remediation progress in the period.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RemediationFigures {
     /// Items created in the period.
     pub opened: u64,
@@ -173,14 +166,13 @@ pub struct RemediationFigures {
     /// Of those, the ones done by the end of their due day.
     pub done_on_time: u64,
     /// `done_on_time / due_in_period`; absent when nothing was due.
-    #[oai(nullable)]
     pub completion_rate: Option<f64>,
     /// The overdue items, most overdue first.
     pub overdue_items: Vec<OverdueItem>,
 }
 
 /// A post-mortem overdue at the end of the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverduePostmortem {
     /// The incident's `INC-n`.
     pub incident: String,
@@ -189,7 +181,6 @@ pub struct OverduePostmortem {
     /// The incident's severity.
     pub severity: Severity,
     /// Who owns the post-mortem.
-    #[oai(nullable)]
     pub owner: Option<String>,
     /// Its status now (`draft`, `in_review`, or `published` when it was
     /// published only after the period).
@@ -203,7 +194,7 @@ pub struct OverduePostmortem {
 }
 
 /// Post-mortems due, published and overdue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostmortemFigures {
     /// Post-mortems whose due date falls in the period.
     pub due: u64,
@@ -217,7 +208,7 @@ pub struct PostmortemFigures {
 }
 
 /// A cleanup item still pending at the end of the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingCleanup {
     /// The incident's `INC-n`.
     pub incident: String,
@@ -226,14 +217,13 @@ pub struct PendingCleanup {
     /// What to undo.
     pub description: String,
     /// Who undoes it.
-    #[oai(nullable)]
     pub owner: Option<String>,
     /// Days from its creation to the end of the period.
     pub age_days: i64,
 }
 
 /// An incident whose public status updates ran late during the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LateCustomerUpdates {
     /// `INC-n`.
     pub incident: String,
@@ -248,7 +238,7 @@ pub struct LateCustomerUpdates {
 }
 
 /// Every figure for one period `[from, to)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodStats {
     /// Start of the period (inclusive).
     pub from: DateTime<Utc>,

@@ -6,11 +6,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Context, Written, find_incident, json_list, new_id, same_incident, store};
+use super::{
+    Context, ServiceError, Written, find_incident, json_list, new_id, same_incident, store,
+};
 use crate::{
     domain::{IncidentRef, PublicStatus},
     entities::{incident, status_update},
-    error::ServiceError,
     ingest::StatusUpdateRecord,
 };
 

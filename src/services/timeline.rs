@@ -12,13 +12,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    Context, KindCounts, find_incident, new_id,
+    Context, KindCounts, ServiceError, find_incident, new_id,
     pagination::{Page, PageRequest},
 };
 use crate::{
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
     entities::{incident, timeline_event},
-    error::ServiceError,
 };
 
 /// Rows per INSERT statement: below SQLite's bound-parameter limit.
@@ -385,7 +384,7 @@ async fn find_stored<C: ConnectionTrait>(
                 return Err(ServiceError::Conflict {
                     detail: format!("timeline event {} belongs to another incident", m.id),
                     field: None,
-                    pending_cleanup_items: Vec::new(),
+                    details: None,
                 });
             }
             found.insert(EventKey::Id(m.id), m);
@@ -535,7 +534,7 @@ fn unique_conflict(err: sea_orm::DbErr) -> ServiceError {
                      or was given twice"
                 .into(),
             field: None,
-            pending_cleanup_items: Vec::new(),
+            details: None,
         };
     }
     err.into()

@@ -9,8 +9,8 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Context, insert_model, new_id};
-use crate::{domain::Scope, entities::api_token, error::ServiceError};
+use super::{Context, ServiceError, insert_model, new_id};
+use crate::{domain::Scope, entities::api_token};
 
 /// Every token starts with this, so a leaked one is easy to recognise.
 pub const TOKEN_PREFIX: &str = "dbf_";

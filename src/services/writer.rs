@@ -174,11 +174,13 @@ impl Writer {
     }
 }
 
-/// Wait until the batch a writer joined is committed.
+/// Wait until the batch a writer joined is committed. A batch that failed
+/// gives each of its writers the error itself (logged once, where it
+/// happened), so its kind and cause reach every one of them.
 async fn durable(committed: oneshot::Receiver<Durable>) -> Result<(), DbErr> {
     match committed.await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(DbErr::Custom(format!("commit failed: {err}"))),
+        Ok(Err(err)) => Err(DbErr::clone(&err)),
         Err(_) => Err(DbErr::Custom(
             "the write batch ended without a commit".into(),
         )),
@@ -233,9 +235,8 @@ async fn flusher(
 async fn fail_batch(batch: Option<Batch>, err: &DbErr) {
     if let Some(batch) = batch {
         drop(batch.txn.rollback().await);
-        let shared = Arc::new(DbErr::Custom(format!(
-            "the write batch failed before commit: {err}"
-        )));
+        tracing::error!(error = %err, "The write batch failed before commit; its writers are told");
+        let shared = Arc::new(err.clone());
         for writer in batch.waiting {
             let _ = writer.send(Err(shared.clone()));
         }

@@ -1,77 +1,15 @@
-//! One error model: services return [`ServiceError`]; this module turns it,
-//! and every error poem or poem-openapi raises, into one JSON problem body
-//! (RFC 9457, `application/problem+json`).
+//! The one place errors become HTTP: every [`ServiceError`], and every error
+//! poem or poem-openapi raises, becomes one JSON problem body (RFC 9457,
+//! `application/problem+json`) with its status.
 
 use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use sea_orm::DbErr;
 
-/// What went wrong in a service call.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The request is well-formed but breaks a rule (422).
-    #[error("{detail}")]
-    Validation { field: String, detail: String },
-    /// The request cannot be read (400).
-    #[error("{detail}")]
-    BadRequest {
-        field: Option<String>,
-        detail: String,
-    },
-    /// The thing asked for does not exist (404).
-    #[error("{0} not found")]
-    NotFound(String),
-    /// The request conflicts with the current state (409).
-    #[error("{detail}")]
-    Conflict {
-        detail: String,
-        field: Option<String>,
-        /// Machine-readable details (e.g. the pending cleanup items).
-        pending_cleanup_items: Vec<String>,
-    },
-    /// `If-Match` named an older version (412).
-    #[error("the resource has changed: current version is {current}, If-Match said {given}")]
-    PreconditionFailed { current: i32, given: String },
-    /// The token lacks the scope the operation needs (403).
-    #[error("this operation needs a token with the `{0}` scope")]
-    Forbidden(&'static str),
-    /// A bounded queue is full: try again after `retry_after_seconds` (503).
-    #[error("{detail}")]
-    Busy {
-        detail: String,
-        retry_after_seconds: u64,
-    },
-    /// The database failed.
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    /// Anything else that is our fault.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl ServiceError {
-    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Validation {
-            field: field.into(),
-            detail: detail.into(),
-        }
-    }
-
-    pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            field: Some(field.into()),
-            detail: detail.into(),
-        }
-    }
-
-    pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::Conflict {
-            detail: detail.into(),
-            field: None,
-            pending_cleanup_items: Vec::new(),
-        }
-    }
-}
+use crate::{
+    domain::Invalid,
+    services::{ConflictDetails, ServiceError},
+};
 
 /// An RFC 9457 problem body.
 #[derive(Debug, Clone, Object, serde::Serialize)]
@@ -239,6 +177,13 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// A domain value that does not hold, met in a handler: a validation error.
+impl From<Invalid> for ApiError {
+    fn from(err: Invalid) -> Self {
+        Self::from(ServiceError::from(err))
+    }
+}
+
 impl From<ServiceError> for Problem {
     fn from(err: ServiceError) -> Self {
         match err {
@@ -254,11 +199,15 @@ impl From<ServiceError> for Problem {
             ServiceError::Conflict {
                 detail,
                 field,
-                pending_cleanup_items,
+                details,
             } => {
                 let mut problem = Problem::new(StatusCode::CONFLICT, detail).with_field(field);
-                problem.pending_cleanup_items =
-                    (!pending_cleanup_items.is_empty()).then_some(pending_cleanup_items);
+                if let Some(ConflictDetails::PendingCleanupItems(ids)) = details
+                    && !ids.is_empty()
+                {
+                    problem.pending_cleanup_items =
+                        Some(ids.iter().map(ToString::to_string).collect());
+                }
                 problem
             }
             err @ ServiceError::PreconditionFailed { current, .. } => {
