@@ -414,22 +414,23 @@ pub(crate) async fn ensure<C: ConnectionTrait>(
         .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("post-mortem vanished")))
 }
 
-/// Load (creating it on first use) an incident's post-mortem.
+/// Load an incident's post-mortem. A read never writes: every incident gets
+/// its post-mortem in the transaction that records it (and incidents older
+/// than post-mortems get theirs at start-up, `services::upkeep`), so one
+/// missing is a broken invariant, reported as such.
 pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<PostmortemView, ServiceError> {
     let incident = find_incident(&ctx.db, reference).await?;
-    let existing = postmortem::Entity::find()
+    let postmortem = postmortem::Entity::find()
         .filter(postmortem::Column::IncidentId.eq(incident.id))
         .one(&ctx.db)
-        .await?;
-    let postmortem = match existing {
-        Some(p) => p,
-        None => {
-            let txn = ctx.begin_write().await?;
-            let p = ensure(&txn, &incident, &ctx.settings.postmortem_due, ctx.now()).await?;
-            txn.commit().await?;
-            p
-        }
-    };
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!(
+                "incident {} ({}) has no post-mortem: run `debrief migrate` to create the missing ones",
+                incident.number,
+                incident.id
+            ))
+        })?;
     let sections = sections_of(&ctx.db, postmortem.id).await?;
     Ok(view(ctx, incident, postmortem, sections))
 }

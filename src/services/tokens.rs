@@ -76,19 +76,36 @@ pub async fn authenticate(
         && t.last_used_at
             .is_none_or(|at| now - at >= LAST_USED_RESOLUTION)
     {
-        let txn = ctx.begin_write().await?;
-        api_token::Entity::update_many()
-            .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
-            .filter(api_token::Column::Id.eq(t.id))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
+        // Recorded off the request's path: a read never writes, and no
+        // request waits for this bookkeeping (nor fails with it).
         ctx.cache.token_used(&hash, now);
+        let (ctx, id) = (ctx.clone(), t.id);
+        tokio::spawn(async move {
+            if let Err(err) = record_use(&ctx, id, now).await {
+                tracing::warn!(token.id = %id, error = %err, "cannot record the token's last use");
+            }
+        });
     }
     Ok(token.and_then(|t| {
         let scope = t.scope.parse().ok()?;
         Some((t, scope))
     }))
+}
+
+/// Store when a token was last used.
+async fn record_use(
+    ctx: &Context,
+    id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ServiceError> {
+    let txn = ctx.begin_write().await?;
+    api_token::Entity::update_many()
+        .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+        .filter(api_token::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 pub async fn count(db: &DatabaseConnection) -> Result<u64, ServiceError> {

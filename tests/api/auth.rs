@@ -97,14 +97,23 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
-    let list: Value = app.get("/tokens").await.json().await.unwrap();
-    let used = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "chat-bot")
-        .unwrap();
-    assert_eq!(used["last_used_at"], "2026-11-20T10:00:00+00:00");
+    // The use is recorded off the request's path, at once.
+    let mut last_used = Value::Null;
+    for _ in 0..100 {
+        let list: Value = app.get("/tokens").await.json().await.unwrap();
+        last_used = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "chat-bot")
+            .unwrap()["last_used_at"]
+            .clone();
+        if !last_used.is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last_used, "2026-11-20T10:00:00+00:00");
     let id = created["id"].as_str().unwrap();
     let revoked = app
         .api(Method::DELETE, &format!("/tokens/{id}"))

@@ -23,6 +23,7 @@ mod postmortems_scripts;
 mod problems;
 mod public_pages;
 mod read_cache;
+mod reads;
 mod remediations;
 mod roles;
 mod security;
