@@ -520,14 +520,9 @@ impl IncidentsApi {
         auth.require(Scope::Read)?;
         let detail = incidents::detail(ctx, reference.get("reference")?).await?;
         let record = &detail.record;
-        let slot = &record.rendered[usize::from(detail.customer_update_overdue)];
-        let body = match slot.get() {
-            Some(body) => body.clone(),
-            None => {
-                let body = RenderedJson::render(&IncidentDetail::try_from(&detail)?);
-                slot.get_or_init(|| body).clone()
-            }
-        };
+        let body = record.derived(detail.customer_update_overdue, || {
+            IncidentDetail::try_from(&detail).map(|view| RenderedJson::render(&view))
+        })?;
         Ok(IncidentFound::Ok(
             RenderedJson::new(body),
             etag(record.incident.version),

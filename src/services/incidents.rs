@@ -681,7 +681,7 @@ async fn load_record(
         current_sitrep,
         current_roles,
         counts,
-        rendered: Default::default(),
+        derived: Default::default(),
     })
 }
 

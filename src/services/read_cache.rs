@@ -28,6 +28,7 @@
 //! replica is refused everywhere within it.
 
 use std::{
+    any::Any,
     cell::Cell,
     collections::HashMap,
     future::Future,
@@ -36,8 +37,6 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, OnceLock},
     time::Duration,
 };
-
-use bytes::Bytes;
 
 use super::{ServiceError, incidents::IncidentCounts};
 use crate::{
@@ -57,11 +56,30 @@ pub struct IncidentRecord {
     pub current_sitrep: Option<sitrep::Model>,
     pub current_roles: Vec<role_assignment::Model>,
     pub counts: IncidentCounts,
-    /// The API's serialised representation of this record, made once by the
-    /// first request that needs it: one per value of the clock-dependent
-    /// `customer_update_overdue` (index 0 for false, 1 for true), the only
-    /// part of the view that is not read from the database.
-    pub rendered: [OnceLock<Bytes>; 2],
+    /// What a reader derives from this record (the API keeps its serialised
+    /// view here), made once by the first request that needs it: one per
+    /// value of the clock-dependent `customer_update_overdue`, the only part
+    /// of a view that is not read from the database. The service layer holds
+    /// it without knowing what it is; see [`IncidentRecord::derived`].
+    pub(crate) derived: [OnceLock<Box<dyn Any + Send + Sync>>; 2],
+}
+
+impl IncidentRecord {
+    /// The value `make` derives from this record for `overdue`, made once
+    /// and then shared by every reader of this cached record (a record read
+    /// afresh starts empty).
+    pub fn derived<T, E>(&self, overdue: bool, make: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let slot = &self.derived[usize::from(overdue)];
+        if let Some(value) = slot.get().and_then(|v| v.downcast_ref::<T>()) {
+            return Ok(value.clone());
+        }
+        let value = make()?;
+        let stored = slot.get_or_init(|| Box::new(value.clone()));
+        Ok(stored.downcast_ref::<T>().cloned().unwrap_or(value))
+    }
 }
 
 pub struct ReadCache {
