@@ -261,7 +261,14 @@ pub async fn problem_from_poem_error(err: poem::Error) -> Response {
     let mut field = None;
     let detail = if let Some(e) = err.downcast_ref::<poem_openapi::error::ParseParamError>() {
         field = Some(e.name.to_string());
-        format!("parameter `{}` is invalid: {}", e.name, e.reason)
+        if e.name.eq_ignore_ascii_case("If-Match") {
+            // Its pattern says it to a program; a person gets it in words.
+            "`If-Match` must be `*` or the ETag of a version you read, like `\"3\"` \
+             (several may be given, separated by commas)"
+                .to_string()
+        } else {
+            format!("parameter `{}` is invalid: {}", e.name, e.reason)
+        }
     } else if let Some(e) = err.downcast_ref::<poem_openapi::error::ParsePathError>() {
         field = Some(e.name.to_string());
         format!("path parameter `{}` is invalid: {}", e.name, e.reason)
