@@ -42,6 +42,43 @@ pub struct Metrics {
     pub documents: IntCounterVec,
 }
 
+/// Defines metrics and registers them with one registry. The definitions
+/// are constants of this file, so a bad one is a bug caught by any test.
+struct Registering<'a>(&'a Registry);
+
+impl Registering<'_> {
+    fn add<M: prometheus::core::Collector + Clone + 'static>(&self, metric: M) -> M {
+        self.0
+            .register(Box::new(metric.clone()))
+            .expect("metric registers once");
+        metric
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.add(IntGauge::new(name, help).expect("metric definition is valid"))
+    }
+
+    fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.add(
+            IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
+        )
+    }
+
+    fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(
+            IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
+        )
+    }
+
+    fn histogram(&self, opts: HistogramOpts) -> Histogram {
+        self.add(Histogram::with_opts(opts).expect("metric definition is valid"))
+    }
+
+    fn histogram_vec(&self, opts: HistogramOpts, labels: &[&str]) -> HistogramVec {
+        self.add(HistogramVec::new(opts, labels).expect("metric definition is valid"))
+    }
+}
+
 /// The methods a request is labelled with; anything else is `other`.
 const METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
@@ -58,83 +95,56 @@ fn method_label(method: &poem::http::Method) -> &'static str {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let register = |metric: Box<dyn prometheus::core::Collector>| {
-            registry.register(metric).expect("metric registers once");
-        };
-        let connections = IntGauge::new(
+        let reg = Registering(&registry);
+        let connections = reg.gauge(
             "debrief_http_connections_open",
             "Client connections open now.",
-        )
-        .expect("metric definition is valid");
-        let write_queue = IntGauge::new(
+        );
+        let write_queue = reg.gauge(
             "debrief_write_queue_depth",
             "Write transactions waiting for their turn at the SQLite writer.",
-        )
-        .expect("metric definition is valid");
-        let commit_batch = Histogram::with_opts(
+        );
+        let commit_batch = reg.histogram(
             HistogramOpts::new(
                 "debrief_write_commit_batch_size",
                 "Requests made durable by one SQLite commit (group commit).",
             )
             .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
-        )
-        .expect("metric definition is valid");
-        let deliveries = IntGaugeVec::new(
-            Opts::new(
-                "debrief_outbox_deliveries",
-                "Outbox deliveries by status (pending, sending, sent, failed).",
-            ),
+        );
+        let deliveries = reg.gauge_vec(
+            "debrief_outbox_deliveries",
+            "Outbox deliveries by status (pending, sending, sent, failed).",
             &["status"],
-        )
-        .expect("metric definition is valid");
-        let job_last_success = IntGaugeVec::new(
-            Opts::new(
-                "debrief_job_last_success_timestamp_seconds",
-                "Unix time of the last successful run of each scheduled job in this process.",
-            ),
+        );
+        let job_last_success = reg.gauge_vec(
+            "debrief_job_last_success_timestamp_seconds",
+            "Unix time of the last successful run of each scheduled job in this process.",
             &["job"],
-        )
-        .expect("metric definition is valid");
-        let renders = IntGaugeVec::new(
-            Opts::new(
-                "debrief_renders",
-                "Document and digest renders, running or waiting for a turn; document requests reading what their document is made from, or sharing an identical request's render.",
-            ),
+        );
+        let renders = reg.gauge_vec(
+            "debrief_renders",
+            "Document and digest renders, running or waiting for a turn; document requests reading what their document is made from, or sharing an identical request's render.",
             &["state"],
-        )
-        .expect("metric definition is valid");
-        register(Box::new(connections.clone()));
-        register(Box::new(write_queue.clone()));
-        register(Box::new(commit_batch.clone()));
-        register(Box::new(deliveries.clone()));
-        register(Box::new(job_last_success.clone()));
-        register(Box::new(renders.clone()));
+        );
         // Shown at 0 from the start, so a dashboard has a series before
         // the first render.
         for state in ["running", "waiting", "reading", "sharing"] {
             renders.with_label_values(&[state]);
         }
-        let documents = IntCounterVec::new(
-            Opts::new(
-                "debrief_documents_total",
-                "Post-mortem documents answered: rendered, or shared with an identical request's render in flight.",
-            ),
+        let documents = reg.counter_vec(
+            "debrief_documents_total",
+            "Post-mortem documents answered: rendered, or shared with an identical request's render in flight.",
             &["outcome"],
-        )
-        .expect("metric definition is valid");
-        register(Box::new(documents.clone()));
+        );
         for outcome in ["rendered", "shared"] {
             documents.with_label_values(&[outcome]);
         }
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "debrief_http_requests_total",
-                "HTTP requests answered, by route and status.",
-            ),
+        let requests = reg.counter_vec(
+            "debrief_http_requests_total",
+            "HTTP requests answered, by route and status.",
             &["method", "route", "status"],
-        )
-        .expect("metric definition is valid");
-        let latency = HistogramVec::new(
+        );
+        let latency = reg.histogram_vec(
             HistogramOpts::new(
                 "debrief_http_request_duration_seconds",
                 "Time to answer HTTP requests, by route and status.",
@@ -143,14 +153,7 @@ impl Metrics {
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
             ]),
             &["method", "route", "status"],
-        )
-        .expect("metric definition is valid");
-        registry
-            .register(Box::new(requests.clone()))
-            .expect("metric registers once");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("metric registers once");
+        );
         Self {
             routes: Arc::new(operation_routes()),
             registry,
