@@ -62,6 +62,13 @@ pub fn trend_png(points: &[TrendPoint]) -> anyhow::Result<Vec<u8>> {
     Ok(png.into_inner())
 }
 
+/// Draw the chart: bars of incidents opened per week by severity on the
+/// left axis, the median time to resolve as a line on the right one.
+///
+/// Long because it is one drawing, written top to bottom in the order it is
+/// painted: the chart context it would pass to helpers is generic over the
+/// backend and two coordinate systems, which would cost more to read than
+/// the steps it would split.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     points: &[TrendPoint],
