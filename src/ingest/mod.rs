@@ -312,7 +312,7 @@ pub fn starts_as_zip(reader: &mut impl BufRead) -> std::io::Result<bool> {
 
 // Debrief's own limits on what it stores, the same as the API's and the
 // bundle schema's (`openapi/bundle.schema.json`). Each is at least what the
-// sources document (README, "Limits"); a longer value is shortened by
+// sources document (docs/imports.md, "Limits: real exports come in whole"); a longer value is shortened by
 // [`Fit`], never refused.
 
 /// Characters of an incident title (a column of this width).

@@ -2,7 +2,7 @@
 //! digest and anything else it words: durations, the names of the time
 //! figures (each says what it counts from), and stored names in words.
 //!
-//! What each time figure counts is defined once, in the README ("Digest
+//! What each time figure counts is defined once, in docs/digest.md ("Digest
 //! figures"); the post-mortem and the digest use these labels, so they
 //! cannot drift apart.
 
