@@ -5,6 +5,8 @@
 use std::{io::Cursor, sync::Once};
 
 use plotters::{
+    chart::DualCoordChartContext,
+    coord::types::{RangedCoordf64, RangedCoordu64, RangedCoordusize},
     prelude::*,
     style::{FontStyle, register_font},
 };
@@ -53,7 +55,7 @@ pub fn trend_png(points: &[TrendPoint]) -> anyhow::Result<Vec<u8>> {
         let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
         draw(&root, points)?;
         root.present()
-            .map_err(|e| anyhow::Error::new(e).context("cannot draw the chart"))?;
+            .map_err(|e| anyhow::anyhow!("cannot draw the chart: {e}"))?;
     }
     let image = image::RgbImage::from_raw(WIDTH, HEIGHT, pixels)
         .ok_or_else(|| anyhow::anyhow!("chart buffer has the wrong size"))?;
@@ -62,13 +64,8 @@ pub fn trend_png(points: &[TrendPoint]) -> anyhow::Result<Vec<u8>> {
     Ok(png.into_inner())
 }
 
-/// Draw the chart: bars of incidents opened per week by severity on the
-/// left axis, the median time to resolve as a line on the right one.
-///
-/// Long because it is one drawing, written top to bottom in the order it is
-/// painted: the chart context it would pass to helpers is generic over the
-/// backend and two coordinate systems, which would cost more to read than
-/// the steps it would split.
+/// The chart on `root`: the axes, the stacked bars of each severity, the
+/// line of the median time to resolve, and the legend.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     points: &[TrendPoint],
@@ -76,11 +73,52 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| {
-        anyhow::Error::new(e).context("cannot draw the chart")
-    };
-    root.fill(&WHITE).map_err(err)?;
+    root.fill(&WHITE).map_err(chart_error)?;
     let n = points.len().max(1);
+    let (max_count, max_hours) = scales(points);
+    let chart = ChartBuilder::on(root)
+        .caption(
+            format!("Incidents per week by severity, and median {TIME_TO_RESOLVE}"),
+            (FONT, 18).into_font().style(FontStyle::Bold),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .right_y_label_area_size(56)
+        .build_cartesian_2d(0..n, 0..(max_count + max_count / 5 + 1))
+        .map_err(chart_error)?;
+    #[expect(clippy::cast_precision_loss, reason = "a dozen weeks")]
+    let mut chart = chart.set_secondary_coord(0.0..n as f64, 0.0..(max_hours * 1.2));
+    draw_axes(&mut chart, points, n)?;
+    draw_bars(&mut chart, points)?;
+    draw_resolve_line(&mut chart, points)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(chart_error)?;
+    Ok(())
+}
+
+/// The chart: weeks and incidents on the left axis, weeks and hours on the
+/// right one.
+type TrendChart<'a, DB> = DualCoordChartContext<
+    'a,
+    DB,
+    Cartesian2d<RangedCoordusize, RangedCoordu64>,
+    Cartesian2d<RangedCoordf64, RangedCoordf64>,
+>;
+
+fn chart_error<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> anyhow::Error {
+    anyhow::anyhow!("cannot draw the chart: {e}")
+}
+
+/// The most incidents opened in a week (at least 1) and the longest median
+/// time to resolve, in hours (at least 1).
+fn scales(points: &[TrendPoint]) -> (u64, f64) {
     let max_count = points
         .iter()
         .map(|p| p.opened.iter().sum::<u64>())
@@ -93,19 +131,18 @@ where
         .filter_map(|p| p.median_resolve_seconds)
         .map(|s| s as f64 / 3600.0)
         .fold(1.0_f64, f64::max);
-    let chart = ChartBuilder::on(root)
-        .caption(
-            format!("Incidents per week by severity, and median {TIME_TO_RESOLVE}"),
-            (FONT, 18).into_font().style(FontStyle::Bold),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        .right_y_label_area_size(56)
-        .build_cartesian_2d(0..n, 0..(max_count + max_count / 5 + 1))
-        .map_err(err)?;
-    #[expect(clippy::cast_precision_loss, reason = "a dozen weeks")]
-    let mut chart = chart.set_secondary_coord(0.0..n as f64, 0.0..(max_hours * 1.2));
+    (max_count, max_hours)
+}
+
+/// The mesh and both axes, the weeks labelled under their bars.
+fn draw_axes<DB: DrawingBackend>(
+    chart: &mut TrendChart<'_, DB>,
+    points: &[TrendPoint],
+    n: usize,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
     let labels: Vec<String> = points
         .iter()
         .map(|p| {
@@ -127,14 +164,26 @@ where
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 13))
         .draw()
-        .map_err(err)?;
+        .map_err(chart_error)?;
     chart
         .configure_secondary_axes()
         .y_desc("median time to resolve (hours)")
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 13))
         .draw()
-        .map_err(err)?;
+        .map_err(chart_error)?;
+    Ok(())
+}
+
+/// The incidents opened each week, stacked by severity (sev1 at the
+/// bottom).
+fn draw_bars<DB: DrawingBackend>(
+    chart: &mut TrendChart<'_, DB>,
+    points: &[TrendPoint],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
     for (severity, colour) in SEVERITY_COLOURS.iter().enumerate() {
         let bars = points.iter().enumerate().map(|(i, p)| {
             let below: u64 = p.opened[..severity].iter().sum();
@@ -145,10 +194,22 @@ where
         });
         chart
             .draw_series(bars)
-            .map_err(err)?
+            .map_err(chart_error)?
             .label(format!("sev{}", severity + 1))
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
     }
+    Ok(())
+}
+
+/// The median time to resolve of each week that has one, on the right
+/// axis: a line through a dot per week.
+fn draw_resolve_line<DB: DrawingBackend>(
+    chart: &mut TrendChart<'_, DB>,
+    points: &[TrendPoint],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
     #[expect(clippy::cast_precision_loss, reason = "durations far below 2^52 s")]
     let line: Vec<(f64, f64)> = points
         .iter()
@@ -161,19 +222,11 @@ where
     let blue = RGBColor(41, 98, 255);
     chart
         .draw_secondary_series(LineSeries::new(line.clone(), blue.stroke_width(2)))
-        .map_err(err)?
+        .map_err(chart_error)?
         .label(format!("median {TIME_TO_RESOLVE}"))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], blue.stroke_width(2)));
     chart
         .draw_secondary_series(line.into_iter().map(|p| Circle::new(p, 3, blue.filled())))
-        .map_err(err)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 12))
-        .draw()
-        .map_err(err)?;
+        .map_err(chart_error)?;
     Ok(())
 }

@@ -246,7 +246,10 @@ fn run_on(
     )
 }
 
-#[tokio::test]
+// The CLI runs while the app does: a runtime with a second worker, so the
+// app's background work (a token's last use) goes on while this test
+// waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_list_shows_no_secret_and_revoke_takes_a_name_or_an_id() {
     use crate::helpers::spawn_app_with;
     use serde_json::{Value, json};
@@ -350,7 +353,10 @@ async fn token_list_shows_no_secret_and_revoke_takes_a_name_or_an_id() {
     assert_eq!(revoked, 3, "{listed}");
 }
 
-#[tokio::test]
+// The CLI runs while the app does: a runtime with a second worker, so the
+// app's background work (a token's last use) goes on while this test
+// waits for the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_run_does_one_pass_of_a_job_and_never_sends_twice() {
     use crate::helpers::spawn_app_with;
     use serde_json::json;
