@@ -18,8 +18,11 @@ use chrono::{DateTime, Days, Duration, TimeZone, Utc};
 use debrief::{
     clock::ManualClock,
     config::{PostmortemDue, Settings},
-    domain::IsoWeek,
-    entities::{incident, postmortem, remediation_item, status_update, timeline_event},
+    domain::{
+        EventSource, IncidentStatus, IsoWeek, PostmortemKind, PostmortemStatus, Priority,
+        PublicStatus, RemediationKind, RemediationStatus, Severity, TimelineKind, Visibility,
+    },
+    entities::{StringList, incident, postmortem, remediation_item, status_update, timeline_event},
     services::{
         digests, postmortems,
         stats::{self, Lists},
@@ -172,21 +175,21 @@ async fn seed(
         let resolved = started + Duration::minutes(minutes);
         let id = uuid::Uuid::now_v7();
         let severity = match i % 20 {
-            0 => "sev1",
-            1..=3 => "sev2",
-            4..=11 => "sev3",
-            _ => "sev4",
+            0 => Severity::Sev1,
+            1..=3 => Severity::Sev2,
+            4..=11 => Severity::Sev3,
+            _ => Severity::Sev4,
         };
         batch.push(incident::Model {
             id,
             number: i as i64 + 1,
             title: format!("Incident {i}: elevated errors on service {}", i % 50),
-            severity: severity.into(),
-            status: "closed".into(),
+            severity,
+            status: IncidentStatus::Closed,
             customer_impact: None,
-            affected_components: "[]".into(),
+            affected_components: StringList::default(),
             chat_room_url: None,
-            labels: "[]".into(),
+            labels: StringList::default(),
             started_at: Some(started),
             detected_at: Some(started + Duration::minutes(1 + i as i64 % 9)),
             acknowledged_at: Some(started + Duration::minutes(3 + i as i64 % 9)),
@@ -206,12 +209,12 @@ async fn seed(
                 id: uuid::Uuid::now_v7(),
                 incident_id: id,
                 occurred_at: at,
-                kind: "action".into(),
+                kind: TimelineKind::Action,
                 body: format!("Step {e} of the response"),
                 author: Some("responder".into()),
-                source: "api".into(),
+                source: EventSource::Api,
                 external_id: None,
-                visibility: "internal".into(),
+                visibility: Visibility::Internal,
                 created_at: at,
                 updated_at: at,
             });
@@ -221,9 +224,13 @@ async fn seed(
             updates.push(status_update::Model {
                 id: uuid::Uuid::now_v7(),
                 incident_id: id,
-                status: if u == 0 { "investigating" } else { "resolved" }.into(),
+                status: if u == 0 {
+                    PublicStatus::Investigating
+                } else {
+                    PublicStatus::Resolved
+                },
                 message: "We are looking into it.".into(),
-                affected_components: "[]".into(),
+                affected_components: StringList::default(),
                 posted_at: at,
                 source: None,
                 external_id: None,
@@ -234,12 +241,13 @@ async fn seed(
         // Its post-mortem: sev1–3 published two days after the start, but
         // 1 in 200 never (overdue forever) and the last two weeks' still in
         // draft; sev4 ones stay drafts without a due date.
-        let published = (severity != "sev4" && i % 200 != 7 && started + Duration::days(14) < now)
-            .then(|| started + Duration::days(2));
+        let published =
+            (severity != Severity::Sev4 && i % 200 != 7 && started + Duration::days(14) < now)
+                .then(|| started + Duration::days(2));
         postmortems.push(postmortem::Model {
             id: uuid::Uuid::now_v7(),
             incident_id: id,
-            kind: "dedicated".into(),
+            kind: PostmortemKind::Dedicated,
             owner: Some(format!("owner-{}@example.com", i % 400)),
             due_date: None,
             due_on: postmortems::due_by_severity(
@@ -248,11 +256,10 @@ async fn seed(
             ),
             review_at: None,
             status: if published.is_some() {
-                "published"
+                PostmortemStatus::Published
             } else {
-                "draft"
-            }
-            .into(),
+                PostmortemStatus::Draft
+            },
             slug: published.map(|_| format!("inc-{}", i + 1)),
             published_version: i32::from(published.is_some()),
             published_at: published,
@@ -286,13 +293,13 @@ async fn seed(
             .expect("a due date");
         let settled = due + Days::new(30) < now.date_naive();
         let status = match (settled, i % 200) {
-            (true, 0) => "open",
-            (true, 1..=9) => "wont_do",
-            (true, _) => "done",
-            (false, n) if n % 3 == 0 => "done",
-            (false, _) => "open",
+            (true, 0) => RemediationStatus::Open,
+            (true, 1..=9) => RemediationStatus::WontDo,
+            (true, _) => RemediationStatus::Done,
+            (false, n) if n % 3 == 0 => RemediationStatus::Done,
+            (false, _) => RemediationStatus::Open,
         };
-        let closed_at = matches!(status, "done" | "wont_do").then(|| {
+        let closed_at = status.is_closed().then(|| {
             due.and_hms_opt(12, 0, 0).expect("noon").and_utc() - Duration::days((i % 5) as i64 - 1)
         });
         rows.push(remediation_item::Model {
@@ -300,13 +307,13 @@ async fn seed(
             number: i as i64 + 1,
             title: format!("Remediation {i}"),
             description: None,
-            kind: ["prevent", "detect", "mitigate", "process", "other"][i % 5].into(),
-            priority: ["p0", "p1", "p2", "p3"][i % 4].into(),
+            kind: RemediationKind::ALL[i % 5],
+            priority: Priority::ALL[i % 4],
             owner: Some(format!("owner-{}@example.com", i % 400)),
             team: Some(format!("team-{}", i % 20)),
             due_date: Some(due),
-            status: status.into(),
-            reason: (status == "wont_do").then(|| "superseded".into()),
+            status,
+            reason: (status == RemediationStatus::WontDo).then(|| "superseded".into()),
             tracker_url: None,
             closed_at: closed_at.map(|c| c.max(created)),
             version: 1,

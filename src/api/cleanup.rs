@@ -19,7 +19,6 @@ use crate::{
     services::{
         Context, ServiceError,
         cleanup::{self, CleanupChanges, NewCleanupItem},
-        parse_stored,
     },
 };
 
@@ -57,10 +56,10 @@ impl TryFrom<cleanup_item::Model> for CleanupItem {
         Ok(Self {
             id: m.id,
             incident_id: m.incident_id,
-            kind: parse_stored(&m.kind)?,
+            kind: m.kind,
             description: m.description,
             owner: m.owner,
-            status: parse_stored(&m.status)?,
+            status: m.status,
             reason: m.reason,
             version: m.version,
             created_at: m.created_at,

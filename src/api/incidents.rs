@@ -26,7 +26,6 @@ use crate::{
         Context, ServiceError,
         incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
         pagination::PageRequest,
-        parse_json_list, parse_stored,
     },
 };
 
@@ -93,13 +92,13 @@ impl TryFrom<IncidentView> for Incident {
         Ok(Self {
             id: i.id,
             r#ref: IncidentRef::display(i.number),
-            severity: parse_stored(&i.severity)?,
-            status: parse_stored(&i.status)?,
+            severity: i.severity,
+            status: i.status,
             title: i.title,
             customer_impact: i.customer_impact,
-            affected_components: parse_json_list(&i.affected_components),
+            affected_components: i.affected_components.into(),
             chat_room_url: i.chat_room_url,
-            labels: parse_json_list(&i.labels),
+            labels: i.labels.into(),
             started_at: i.started_at,
             detected_at: i.detected_at,
             acknowledged_at: i.acknowledged_at,

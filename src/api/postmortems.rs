@@ -19,7 +19,7 @@ use crate::{
     domain::{self, IncidentRef, PostmortemKind, PostmortemStatus, Scope, Visibility},
     reports::{Format, Variant},
     services::{
-        Context, ServiceError, parse_stored,
+        Context, ServiceError,
         postmortems::{
             self, GENERATED_SECTIONS, PostmortemChanges, PostmortemView, Publication, SectionInput,
         },
@@ -110,7 +110,7 @@ impl TryFrom<PostmortemView> for Postmortem {
 
     fn try_from(v: PostmortemView) -> Result<Self, ServiceError> {
         let p = v.postmortem;
-        let due_date_source = if p.status == PostmortemStatus::NotRequired.as_str() {
+        let due_date_source = if p.status == PostmortemStatus::NotRequired {
             "not_required"
         } else if p.due_date.is_some() {
             "set"
@@ -123,9 +123,9 @@ impl TryFrom<PostmortemView> for Postmortem {
             id: p.id,
             incident_id: p.incident_id,
             incident_ref: IncidentRef::display(v.incident.number),
-            kind: parse_stored(&p.kind)?,
+            kind: p.kind,
             owner: p.owner,
-            status: parse_stored(&p.status)?,
+            status: p.status,
             not_required_reason: p.not_required_reason,
             due_date: v.due_date.map(Date),
             due_date_source: due_date_source.into(),
@@ -137,7 +137,7 @@ impl TryFrom<PostmortemView> for Postmortem {
                 .map(|s| {
                     Ok(PostmortemSection {
                         generated: GENERATED_SECTIONS.contains(&s.key.as_str()),
-                        visibility: parse_stored(&s.visibility)?,
+                        visibility: s.visibility,
                         key: s.key,
                         title: s.title,
                         body: s.body,

@@ -27,7 +27,6 @@ use crate::{
     services::{
         Context, ServiceError,
         pagination::PageRequest,
-        parse_stored,
         remediations::{
             self, GroupCounts, NewRemediation, RemediationChanges, RemediationFilter,
             RemediationView,
@@ -93,12 +92,12 @@ impl TryFrom<RemediationView> for RemediationItem {
             r#ref: RemediationRef::display(m.number),
             title: m.title,
             description: m.description,
-            kind: parse_stored(&m.kind)?,
-            priority: parse_stored(&m.priority)?,
+            kind: m.kind,
+            priority: m.priority,
             owner: m.owner,
             team: m.team,
             due_date: m.due_date.map(Date),
-            status: parse_stored(&m.status)?,
+            status: m.status,
             reason: m.reason,
             tracker_url: m.tracker_url,
             incidents: view.incidents,
@@ -632,13 +631,11 @@ impl RemediationsApi {
             by_priority: s
                 .by_priority
                 .into_iter()
-                .map(|(p, c)| {
-                    Ok(PriorityCounts {
-                        priority: parse_stored(&p)?,
-                        counts: c.into(),
-                    })
+                .map(|(priority, c)| PriorityCounts {
+                    priority,
+                    counts: c.into(),
                 })
-                .collect::<Result<_, ServiceError>>()?,
+                .collect(),
             due_in_period: s.due_in_period,
             done_on_time: s.done_on_time,
             completion_rate: s.completion_rate,

@@ -19,7 +19,7 @@ use crate::{
     domain::{self, Scope},
     entities::sitrep,
     services::{
-        Context, ServiceError, channels, parse_json_list,
+        Context, ServiceError, channels,
         sitreps::{self, NewSitrep},
     },
 };
@@ -91,7 +91,7 @@ impl TryFrom<sitrep::Model> for Sitrep {
     type Error = ServiceError;
 
     fn try_from(m: sitrep::Model) -> Result<Self, ServiceError> {
-        let roles = sitreps::roles_of(&m)
+        let roles = Vec::from(m.roles)
             .into_iter()
             .map(|r| SitrepRole {
                 role: r.role,
@@ -102,9 +102,9 @@ impl TryFrom<sitrep::Model> for Sitrep {
             id: m.id,
             incident_id: m.incident_id,
             version: m.version,
-            open_issues: parse_json_list(&m.open_issues),
-            resolved_issues: parse_json_list(&m.resolved_issues),
-            current_actions: parse_json_list(&m.current_actions),
+            open_issues: m.open_issues.into(),
+            resolved_issues: m.resolved_issues.into(),
+            current_actions: m.current_actions.into(),
             summary: m.summary,
             customer_impact: m.customer_impact,
             roles,

@@ -17,7 +17,7 @@ use crate::{
     domain::{self, PublicStatus, Scope},
     entities::status_update,
     services::{
-        Context, ServiceError, parse_json_list, parse_stored,
+        Context, ServiceError,
         status_updates::{self, NewStatusUpdate},
     },
 };
@@ -48,9 +48,9 @@ impl TryFrom<status_update::Model> for StatusUpdate {
         Ok(Self {
             id: m.id,
             incident_id: m.incident_id,
-            status: parse_stored(&m.status)?,
+            status: m.status,
             message: m.message,
-            affected_components: parse_json_list(&m.affected_components),
+            affected_components: m.affected_components.into(),
             posted_at: m.posted_at,
             created_at: m.created_at,
         })

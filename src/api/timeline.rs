@@ -24,7 +24,6 @@ use crate::{
     services::{
         Context, ServiceError,
         pagination::PageRequest,
-        parse_stored,
         timeline::{self, MAX_BATCH, NewTimelineEvent, TimelineFilter},
     },
 };
@@ -64,12 +63,12 @@ impl TryFrom<timeline_event::Model> for TimelineEvent {
             id: m.id,
             incident_id: m.incident_id,
             occurred_at: m.occurred_at,
-            kind: parse_stored(&m.kind)?,
+            kind: m.kind,
             body: m.body,
             author: m.author,
-            source: parse_stored(&m.source)?,
+            source: m.source,
             external_id: m.external_id,
-            visibility: parse_stored(&m.visibility)?,
+            visibility: m.visibility,
             created_at: m.created_at,
         })
     }

@@ -11,7 +11,7 @@ use crate::{
     api::problem::ApiResult,
     domain::{self, Scope},
     entities::api_token,
-    services::{Context, ServiceError, parse_stored, tokens},
+    services::{Context, ServiceError, tokens},
 };
 
 /// An API token (never its secret).
@@ -40,7 +40,7 @@ impl TryFrom<api_token::Model> for ApiToken {
         Ok(Self {
             id: m.id,
             name: m.name,
-            scope: parse_stored(&m.scope)?,
+            scope: m.scope,
             created_at: m.created_at,
             last_used_at: m.last_used_at,
             revoked_at: m.revoked_at,

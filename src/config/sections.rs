@@ -217,12 +217,13 @@ impl DuePeriod {
 
 impl PostmortemDue {
     /// The period for a severity (`sev1` … `sev4`); checked at load time.
-    pub fn period(&self, severity: &str) -> DuePeriod {
+    pub fn period(&self, severity: crate::domain::Severity) -> DuePeriod {
+        use crate::domain::Severity;
         let text = match severity {
-            "sev1" => &self.sev1,
-            "sev2" => &self.sev2,
-            "sev3" => &self.sev3,
-            _ => &self.sev4,
+            Severity::Sev1 => &self.sev1,
+            Severity::Sev2 => &self.sev2,
+            Severity::Sev3 => &self.sev3,
+            Severity::Sev4 => &self.sev4,
         };
         DuePeriod::parse(text).unwrap_or(DuePeriod::None)
     }

@@ -1,4 +1,5 @@
-//! The closed vocabularies of the domain, stored as their snake_case names.
+//! The closed vocabularies of the domain, stored as their snake_case names
+//! (the sea-orm value traits live with the entities, in `entities/stored.rs`).
 
 use std::{fmt, str::FromStr};
 

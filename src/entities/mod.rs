@@ -1,5 +1,6 @@
 //! sea-orm entities: the tables as the service sees them. No HTTP types here.
-//! Enumerations are stored as their snake_case names and lists as JSON text.
+//! Columns hold the domain's types: enumerations stored as their snake_case
+//! names and lists as JSON text (see [`stored`]).
 
 pub mod api_token;
 pub mod cleanup_item;
@@ -23,4 +24,7 @@ pub mod role_assignment;
 pub mod service_state;
 pub mod sitrep;
 pub mod status_update;
+mod stored;
 pub mod timeline_event;
+
+pub use stored::{JsonList, StringList};

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{PostmortemKind, PostmortemStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "postmortems")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub id: Uuid,
     #[sea_orm(unique)]
     pub incident_id: Uuid,
-    pub kind: String,
+    pub kind: PostmortemKind,
     pub owner: Option<String>,
     /// The due date set on it; `None` follows the severity.
     pub due_date: Option<Date>,
@@ -17,7 +19,7 @@ pub struct Model {
     /// severity gives (kept in step by `services::postmortems`).
     pub due_on: Option<Date>,
     pub review_at: Option<DateTimeUtc>,
-    pub status: String,
+    pub status: PostmortemStatus,
     /// Where the public page is served: set at the first publication, and
     /// changed only when a redaction rule comes to match it.
     pub slug: Option<String>,
@@ -39,6 +41,36 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::incident::Entity",
+        from = "Column::IncidentId",
+        to = "super::incident::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Incident,
+    #[sea_orm(has_many = "super::postmortem_section::Entity")]
+    Sections,
+    #[sea_orm(has_many = "super::postmortem_publication::Entity")]
+    Publications,
+}
+
+impl Related<super::postmortem_section::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Sections.def()
+    }
+}
+
+impl Related<super::postmortem_publication::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Publications.def()
+    }
+}
+
+impl Related<super::incident::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Incident.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

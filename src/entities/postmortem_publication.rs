@@ -17,6 +17,28 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::postmortem::Entity",
+        from = "Column::PostmortemId",
+        to = "super::postmortem::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Postmortem,
+    #[sea_orm(has_many = "super::postmortem_snapshot::Entity")]
+    Snapshots,
+}
+
+impl Related<super::postmortem::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Postmortem.def()
+    }
+}
+
+impl Related<super::postmortem_snapshot::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Snapshots.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -19,6 +19,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::postmortem_publication::Entity",
+        from = "Column::PublicationId",
+        to = "super::postmortem_publication::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Publication,
+}
+
+impl Related<super::postmortem_publication::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Publication.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -16,6 +16,20 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::remediation_item::Entity",
+        from = "Column::RemediationId",
+        to = "super::remediation_item::Column::Id",
+        on_delete = "Cascade"
+    )]
+    RemediationItem,
+}
+
+impl Related<super::remediation_item::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RemediationItem.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

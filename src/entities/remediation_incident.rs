@@ -13,6 +13,33 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::remediation_item::Entity",
+        from = "Column::RemediationId",
+        to = "super::remediation_item::Column::Id",
+        on_delete = "Cascade"
+    )]
+    RemediationItem,
+    #[sea_orm(
+        belongs_to = "super::incident::Entity",
+        from = "Column::IncidentId",
+        to = "super::incident::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Incident,
+}
+
+impl Related<super::remediation_item::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RemediationItem.def()
+    }
+}
+
+impl Related<super::incident::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Incident.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

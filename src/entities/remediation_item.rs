@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{Priority, RemediationKind, RemediationStatus};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "remediation_items")]
 pub struct Model {
@@ -11,12 +13,12 @@ pub struct Model {
     pub number: i64,
     pub title: String,
     pub description: Option<String>,
-    pub kind: String,
-    pub priority: String,
+    pub kind: RemediationKind,
+    pub priority: Priority,
     pub owner: Option<String>,
     pub team: Option<String>,
     pub due_date: Option<Date>,
-    pub status: String,
+    pub status: RemediationStatus,
     /// Why it is `wont_do`.
     pub reason: Option<String>,
     pub tracker_url: Option<String>,
@@ -27,6 +29,38 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::remediation_incident::Entity")]
+    IncidentLinks,
+    #[sea_orm(has_many = "super::remediation_history::Entity")]
+    History,
+}
+
+impl Related<super::remediation_incident::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::IncidentLinks.def()
+    }
+}
+
+impl Related<super::remediation_history::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::History.def()
+    }
+}
+
+/// The incidents this item came out of, through `remediation_incidents`.
+impl Related<super::incident::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::remediation_incident::Relation::Incident.def()
+    }
+
+    fn via() -> Option<RelationDef> {
+        Some(
+            super::remediation_incident::Relation::RemediationItem
+                .def()
+                .rev(),
+        )
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

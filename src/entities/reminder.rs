@@ -3,6 +3,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::StringList;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "reminders")]
 pub struct Model {
@@ -14,7 +16,7 @@ pub struct Model {
     pub address: String,
     /// JSON array of the `REM-n` references listed.
     #[sea_orm(column_type = "Text")]
-    pub items: String,
+    pub items: StringList,
     pub created_at: DateTimeUtc,
 }
 

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{EventSource, TimelineKind, Visibility};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "timeline_events")]
 pub struct Model {
@@ -9,18 +11,32 @@ pub struct Model {
     pub id: Uuid,
     pub incident_id: Uuid,
     pub occurred_at: DateTimeUtc,
-    pub kind: String,
+    pub kind: TimelineKind,
     #[sea_orm(column_type = "Text")]
     pub body: String,
     pub author: Option<String>,
-    pub source: String,
+    pub source: EventSource,
     pub external_id: Option<String>,
-    pub visibility: String,
+    pub visibility: Visibility,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::incident::Entity",
+        from = "Column::IncidentId",
+        to = "super::incident::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Incident,
+}
+
+impl Related<super::incident::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Incident.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

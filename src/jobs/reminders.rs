@@ -12,7 +12,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::{
-    domain::RemediationRef,
+    domain::{RemediationRef, RemediationStatus},
     entities::{delivery, remediation_item, reminder},
     reports::email::{MailBody, MailLinks, render_mail},
     services::{
@@ -57,7 +57,11 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
     let tz = digests::time_zone(&ctx.settings);
     let today = period.with_timezone(&tz).date_naive();
     let overdue = remediation_item::Entity::find()
-        .filter(remediation_item::Column::Status.is_in(["open", "in_progress", "blocked"]))
+        .filter(remediation_item::Column::Status.is_in([
+            RemediationStatus::Open,
+            RemediationStatus::InProgress,
+            RemediationStatus::Blocked,
+        ]))
         .filter(remediation_item::Column::DueDate.is_not_null())
         .filter(remediation_item::Column::DueDate.lt(today))
         .filter(remediation_item::Column::Owner.is_not_null())
@@ -76,7 +80,7 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
             url: links.remediation(&reference),
             reference,
             title: item.title,
-            priority: item.priority,
+            priority: item.priority.as_str().into(),
             team: item.team,
             due_date: due.to_string(),
             days_overdue: (today - due).num_days(),
@@ -106,13 +110,11 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
                 owner: owner.clone(),
                 period: period_key.clone(),
                 address: mailbox.email.to_string(),
-                items: serde_json::to_string(
-                    &items
-                        .iter()
-                        .map(|i| i.reference.clone())
-                        .collect::<Vec<_>>(),
-                )
-                .unwrap_or_default(),
+                items: items
+                    .iter()
+                    .map(|i| i.reference.clone())
+                    .collect::<Vec<_>>()
+                    .into(),
                 created_at: now,
             }
             .into_active_model(),

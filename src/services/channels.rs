@@ -4,8 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, sea_query::OnConflict,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -21,8 +21,6 @@ use crate::{
     services::{
         Context, ServiceError, find_incident, new_id,
         outbox::{self, NewDelivery},
-        parse_json_list,
-        sitreps::roles_of,
     },
 };
 
@@ -246,14 +244,14 @@ pub async fn enqueue_sitrep<C: ConnectionTrait>(
             version: sitrep.version,
             incident: reference.clone(),
             title: &incident.title,
-            severity: &incident.severity,
-            status: &incident.status,
+            severity: incident.severity.as_str(),
+            status: incident.status.as_str(),
             summary: &sitrep.summary,
             customer_impact: sitrep.customer_impact.as_deref(),
-            roles: roles_of(sitrep),
-            open_issues: parse_json_list(&sitrep.open_issues),
-            resolved_issues: parse_json_list(&sitrep.resolved_issues),
-            current_actions: parse_json_list(&sitrep.current_actions),
+            roles: sitrep.roles.to_vec(),
+            open_issues: sitrep.open_issues.to_vec(),
+            resolved_issues: sitrep.resolved_issues.to_vec(),
+            current_actions: sitrep.current_actions.to_vec(),
             next_update_due: sitrep.next_update_due.map(|d| d.to_rfc3339()),
             author: sitrep.author.as_deref(),
             incident_url: links.incident(&reference),
@@ -313,19 +311,16 @@ pub async fn webhook_secret<C: ConnectionTrait>(
     let Some(sitrep_id) = delivery.sitrep_id else {
         return Ok(None);
     };
-    let incident_id: Option<Uuid> = sitrep::Entity::find_by_id(sitrep_id)
-        .select_only()
-        .column(sitrep::Column::IncidentId)
-        .into_tuple()
-        .one(db)
-        .await?;
-    let Some(incident_id) = incident_id else {
-        return Ok(None);
-    };
+    // Channel -> incident -> the sitrep: one statement.
     Ok(incident_channel::Entity::find()
         .select_only()
         .column(incident_channel::Column::SigningSecret)
-        .filter(incident_channel::Column::IncidentId.eq(incident_id))
+        .join(
+            JoinType::InnerJoin,
+            incident_channel::Relation::Incident.def(),
+        )
+        .join(JoinType::InnerJoin, incident::Relation::Sitreps.def())
+        .filter(sitrep::Column::Id.eq(sitrep_id))
         .filter(incident_channel::Column::Kind.eq(ChannelKind::Webhook.as_str()))
         .filter(incident_channel::Column::Target.eq(&delivery.recipient))
         .into_tuple()

@@ -6,8 +6,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use super::{
-    Context, ServiceError, Written, check_if_match, find_incident, new_id, parse_stored,
-    same_incident, store,
+    Context, ServiceError, Written, check_if_match, find_incident, new_id, same_incident, store,
 };
 use crate::{
     domain::{CleanupKind, CleanupStatus, IncidentRef},
@@ -116,10 +115,10 @@ pub async fn write<C: ConnectionTrait>(
             let next = cleanup_item::Model {
                 id: new_id(),
                 incident_id: incident.id,
-                kind: new.kind.as_str().into(),
+                kind: new.kind,
                 description: new.description,
                 owner: new.owner,
-                status: CleanupStatus::Pending.as_str().into(),
+                status: CleanupStatus::Pending,
                 reason: None,
                 version: 1,
                 created_at: now,
@@ -140,7 +139,7 @@ pub async fn write<C: ConnectionTrait>(
             check_if_match(if_match, current.version)?;
             let mut next = current.clone();
             if let Some(status) = changes.status {
-                next.status = status.as_str().into();
+                next.status = status;
             }
             let reason_given = changes.reason.is_some();
             if let Some(reason) = changes.reason {
@@ -153,9 +152,9 @@ pub async fn write<C: ConnectionTrait>(
                 next.description = description;
             }
             if let Some(kind) = changes.kind {
-                next.kind = kind.as_str().into();
+                next.kind = kind;
             }
-            if next.status != CleanupStatus::Kept.as_str() && !reason_given {
+            if next.status != CleanupStatus::Kept && !reason_given {
                 next.reason = None;
             }
             (Some(current), next)
@@ -166,10 +165,10 @@ pub async fn write<C: ConnectionTrait>(
             let next = cleanup_item::Model {
                 id: c.id,
                 incident_id: incident.id,
-                kind: c.kind.as_str().into(),
+                kind: c.kind,
                 description: c.description,
                 owner: c.owner,
-                status: c.status.as_str().into(),
+                status: c.status,
                 reason: c.reason,
                 version: stored.as_ref().map_or(1, |e| e.version),
                 created_at: c.created_at,
@@ -178,7 +177,7 @@ pub async fn write<C: ConnectionTrait>(
             (stored, next)
         }
     };
-    let status: CleanupStatus = parse_stored(&next.status)?;
+    let status: CleanupStatus = next.status;
     if status == CleanupStatus::Kept && next.reason.is_none() {
         return Err(ServiceError::validation(
             "reason",

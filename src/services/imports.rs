@@ -32,7 +32,6 @@ use super::{
     cleanup::CleanupWrite,
     find_incident,
     incidents::{self, IncidentWrite},
-    parse_json_list, parse_stored,
     postmortems::{self, PostmortemWrite},
     remediations::{self, RemediationWrite},
     roles::{self, RoleWrite},
@@ -668,12 +667,12 @@ impl BundleExport {
                 Ok(BundleEvent {
                     id: e.id,
                     occurred_at: e.occurred_at,
-                    kind: parse_stored(&e.kind)?,
+                    kind: e.kind,
                     body: e.body,
                     author: e.author,
-                    source: parse_stored(&e.source)?,
+                    source: e.source,
                     external_id: e.external_id,
-                    visibility: parse_stored(&e.visibility)?,
+                    visibility: e.visibility,
                 })
             })
             .collect()
@@ -700,15 +699,9 @@ pub async fn export_bundle(
     let sitreps = super::sitreps::list_for(&db, id).await?;
     let updates = super::status_updates::list_for(&db, id).await?;
     let cleanup = super::cleanup::list_for(&db, id).await?;
-    let linked: Vec<Uuid> = remediation_incident::Entity::find()
-        .filter(remediation_incident::Column::IncidentId.eq(id))
-        .all(&db)
-        .await?
-        .into_iter()
-        .map(|link| link.remediation_id)
-        .collect();
     let remediation = remediation_item::Entity::find()
-        .filter(remediation_item::Column::Id.is_in(linked))
+        .inner_join(remediation_incident::Entity)
+        .filter(remediation_incident::Column::IncidentId.eq(id))
         .order_by_asc(remediation_item::Column::CreatedAt)
         .order_by_asc(remediation_item::Column::Id)
         .all(&db)
@@ -732,17 +725,17 @@ pub async fn export_bundle(
                         key: s.key,
                         title: s.title,
                         body: s.body,
-                        visibility: parse_stored(&s.visibility)?,
+                        visibility: s.visibility,
                     })
                 })
                 .collect::<Result<_, ServiceError>>()?;
             Some(BundlePostmortem {
                 id: pm.id,
-                kind: parse_stored(&pm.kind)?,
+                kind: pm.kind,
                 owner: pm.owner,
                 due_date: pm.due_date,
                 review_at: pm.review_at,
-                status: parse_stored(&pm.status)?,
+                status: pm.status,
                 not_required_reason: pm.not_required_reason,
                 slug: pm.slug,
                 published_at: pm.published_at,
@@ -758,12 +751,12 @@ pub async fn export_bundle(
         incident: BundleIncident {
             id,
             title: incident.title,
-            severity: parse_stored(&incident.severity)?,
-            status: parse_stored(&incident.status)?,
+            severity: incident.severity,
+            status: incident.status,
             customer_impact: incident.customer_impact,
-            affected_components: parse_json_list(&incident.affected_components),
+            affected_components: incident.affected_components.to_vec(),
             chat_room_url: incident.chat_room_url,
-            labels: parse_json_list(&incident.labels),
+            labels: incident.labels.to_vec(),
             started_at: incident.started_at,
             detected_at: incident.detected_at,
             acknowledged_at: incident.acknowledged_at,
@@ -787,12 +780,12 @@ pub async fn export_bundle(
             .map(|s| BundleSitrep {
                 id: s.id,
                 version: s.version,
-                roles: super::sitreps::roles_of(&s),
+                roles: s.roles.to_vec(),
                 summary: s.summary,
                 customer_impact: s.customer_impact,
-                open_issues: parse_json_list(&s.open_issues),
-                resolved_issues: parse_json_list(&s.resolved_issues),
-                current_actions: parse_json_list(&s.current_actions),
+                open_issues: s.open_issues.to_vec(),
+                resolved_issues: s.resolved_issues.to_vec(),
+                current_actions: s.current_actions.to_vec(),
                 next_update_due: s.next_update_due,
                 author: s.author,
                 status_update_id: s.status_update_id,
@@ -804,9 +797,9 @@ pub async fn export_bundle(
             .map(|u| {
                 Ok(BundleStatusUpdate {
                     id: u.id,
-                    status: parse_stored(&u.status)?,
+                    status: u.status,
                     message: u.message,
-                    affected_components: parse_json_list(&u.affected_components),
+                    affected_components: u.affected_components.to_vec(),
                     posted_at: u.posted_at,
                     source: u.source,
                     external_id: u.external_id,
@@ -818,10 +811,10 @@ pub async fn export_bundle(
             .map(|c| {
                 Ok(BundleCleanupItem {
                     id: c.id,
-                    kind: parse_stored(&c.kind)?,
+                    kind: c.kind,
                     description: c.description,
                     owner: c.owner,
-                    status: parse_stored(&c.status)?,
+                    status: c.status,
                     reason: c.reason,
                     created_at: c.created_at,
                 })
@@ -834,12 +827,12 @@ pub async fn export_bundle(
                     id: r.id,
                     title: r.title,
                     description: r.description,
-                    kind: parse_stored(&r.kind)?,
-                    priority: parse_stored(&r.priority)?,
+                    kind: r.kind,
+                    priority: r.priority,
                     owner: r.owner,
                     team: r.team,
                     due_date: r.due_date,
-                    status: parse_stored(&r.status)?,
+                    status: r.status,
                     reason: r.reason,
                     tracker_url: r.tracker_url,
                     closed_at: r.closed_at,

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::{
     ConflictDetails, Context, Outcome, ServiceError, Written, check_if_match, find_incident,
-    insert_model, json_list, new_id,
+    insert_model, new_id,
     pagination::{Page, PageRequest},
-    parse_stored, postmortems, read_cache, system_event, update_versioned,
+    postmortems, read_cache, system_event, update_versioned,
 };
 use crate::{
     config::{CustomerUpdateMinutes, PostmortemDue},
@@ -122,16 +122,12 @@ impl Context {
     /// Open, with a configured interval for its severity, and no public
     /// update (or start) within it.
     pub fn customer_update_overdue(&self, incident: &incident::Model) -> bool {
-        let (Ok(status), Ok(severity)) = (
-            incident.status.parse::<IncidentStatus>(),
-            incident.severity.parse::<Severity>(),
-        ) else {
-            return false;
-        };
-        if !status.is_open() {
+        if !incident.status.is_open() {
             return false;
         }
-        let Some(interval) = interval_for(&self.settings.customer_update_minutes, severity) else {
+        let Some(interval) =
+            interval_for(&self.settings.customer_update_minutes, incident.severity)
+        else {
             return false;
         };
         let since = incident
@@ -161,15 +157,15 @@ impl Context {
                 ]);
                 by_severity = by_severity.add(
                     Condition::all()
-                        .add(incident::Column::Severity.eq(severity.as_str()))
+                        .add(incident::Column::Severity.eq(severity))
                         .add(Expr::expr(last).lt(now - interval)),
                 );
             }
         }
-        let open: Vec<&str> = IncidentStatus::ALL
+        let open: Vec<IncidentStatus> = IncidentStatus::ALL
             .iter()
+            .copied()
             .filter(|s| s.is_open())
-            .map(|s| s.as_str())
             .collect();
         Condition::all()
             .add(incident::Column::Status.is_in(open))
@@ -264,20 +260,12 @@ pub async fn write<C: ConnectionTrait>(
             let stored = match &rec.key {
                 IncidentKey::Id(id) => incident::Entity::find_by_id(*id).one(db).await?,
                 IncidentKey::External { source, id } => {
-                    let link = incident_external_id::Entity::find_by_id((
-                        source.as_str().to_string(),
-                        id.clone(),
-                    ))
-                    .one(db)
-                    .await?;
-                    match link {
-                        Some(link) => {
-                            incident::Entity::find_by_id(link.incident_id)
-                                .one(db)
-                                .await?
-                        }
-                        None => None,
-                    }
+                    incident::Entity::find()
+                        .inner_join(incident_external_id::Entity)
+                        .filter(incident_external_id::Column::Source.eq(source.as_str()))
+                        .filter(incident_external_id::Column::ExternalId.eq(id.as_str()))
+                        .one(db)
+                        .await?
                 }
             };
             let next = imported_incident(stored.as_ref(), &rec, now);
@@ -428,12 +416,12 @@ fn opened_incident(new: NewIncident, now: DateTime<Utc>) -> incident::Model {
         id: new_id(),
         number: 0,
         title: new.title,
-        severity: new.severity.as_str().into(),
-        status: new.status.as_str().into(),
+        severity: new.severity,
+        status: new.status,
         customer_impact: new.customer_impact,
-        affected_components: json_list(&new.affected_components),
+        affected_components: new.affected_components.into(),
         chat_room_url: new.chat_room_url,
-        labels: json_list(&new.labels),
+        labels: new.labels.into(),
         started_at: milestones.started_at,
         detected_at: milestones.detected_at,
         acknowledged_at: milestones.acknowledged_at,
@@ -464,12 +452,12 @@ fn imported_incident(
             },
             number: 0,
             title: rec.title.clone(),
-            severity: rec.severity.as_str().into(),
-            status: rec.status.as_str().into(),
+            severity: rec.severity,
+            status: rec.status,
             customer_impact: rec.customer_impact.clone(),
-            affected_components: json_list(&rec.affected_components),
+            affected_components: rec.affected_components.clone().into(),
             chat_room_url: rec.chat_room_url.clone(),
-            labels: json_list(&rec.labels),
+            labels: rec.labels.clone().into(),
             started_at: ms.started_at,
             detected_at: ms.detected_at,
             acknowledged_at: ms.acknowledged_at,
@@ -485,13 +473,13 @@ fn imported_incident(
     };
     let mut m = stored.clone();
     m.title = rec.title.clone();
-    m.severity = rec.severity.as_str().into();
-    m.status = rec.status.as_str().into();
-    m.affected_components = json_list(&rec.affected_components);
+    m.severity = rec.severity;
+    m.status = rec.status;
+    m.affected_components = rec.affected_components.clone().into();
     if rec.exact {
         m.customer_impact = rec.customer_impact.clone();
         m.chat_room_url = rec.chat_room_url.clone();
-        m.labels = json_list(&rec.labels);
+        m.labels = rec.labels.clone().into();
         m.started_at = ms.started_at;
         m.detected_at = ms.detected_at;
         m.acknowledged_at = ms.acknowledged_at;
@@ -516,25 +504,25 @@ fn changed_now(
     changes: IncidentChanges,
     now: DateTime<Utc>,
 ) -> Result<(incident::Model, Transition), ServiceError> {
-    let old_status: IncidentStatus = parse_stored(&current.status)?;
-    let old_severity: Severity = parse_stored(&current.severity)?;
+    let old_status: IncidentStatus = current.status;
+    let old_severity: Severity = current.severity;
     let mut next = current.clone();
     if let Some(title) = changes.title {
         next.title = title;
     }
     if let Some(severity) = changes.severity {
-        next.severity = severity.as_str().into();
+        next.severity = severity;
     }
     if let Some(status) = changes.status {
-        next.status = status.as_str().into();
+        next.status = status;
     }
     apply(&mut next.customer_impact, changes.customer_impact);
     if let Some(components) = changes.affected_components {
-        next.affected_components = json_list(&components);
+        next.affected_components = components.into();
     }
     apply(&mut next.chat_room_url, changes.chat_room_url);
     if let Some(labels) = changes.labels {
-        next.labels = json_list(&labels);
+        next.labels = labels.into();
     }
     apply(&mut next.started_at, changes.started_at);
     apply(&mut next.detected_at, changes.detected_at);
@@ -584,7 +572,7 @@ async fn refuse_pending_cleanup<C: ConnectionTrait>(
 ) -> Result<(), ServiceError> {
     let pending = cleanup_item::Entity::find()
         .filter(cleanup_item::Column::IncidentId.eq(current.id))
-        .filter(cleanup_item::Column::Status.eq(CleanupStatus::Pending.as_str()))
+        .filter(cleanup_item::Column::Status.eq(CleanupStatus::Pending))
         .order_by_asc(cleanup_item::Column::CreatedAt)
         .all(db)
         .await?;
@@ -733,10 +721,10 @@ pub async fn list(
 ) -> Result<Page<IncidentView>, ServiceError> {
     let mut query = incident::Entity::find();
     if let Some(status) = filter.status {
-        query = query.filter(incident::Column::Status.eq(status.as_str()));
+        query = query.filter(incident::Column::Status.eq(status));
     }
     if let Some(severity) = filter.severity {
-        query = query.filter(incident::Column::Severity.eq(severity.as_str()));
+        query = query.filter(incident::Column::Severity.eq(severity));
     }
     if let Some(since) = filter.since {
         query = query.filter(incident::Column::StartedAt.gte(since));

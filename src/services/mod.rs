@@ -152,23 +152,6 @@ pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
-/// A list of strings as stored in a JSON text column.
-pub fn json_list(values: &[String]) -> String {
-    serde_json::to_string(values).expect("a list of strings always serialises")
-}
-
-/// The list of strings held in a JSON text column.
-pub fn parse_json_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
-
-/// Parse a stored enumeration; a bad value is a corrupted row, our fault.
-pub fn parse_stored<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, ServiceError> {
-    value.parse().map_err(|err: String| {
-        ServiceError::Internal(anyhow::Error::msg(err).context("corrupt stored value"))
-    })
-}
-
 /// A timeline event that Debrief writes itself (status changes, hand-offs,
 /// new sitrep versions).
 pub fn system_event(
@@ -181,12 +164,12 @@ pub fn system_event(
         id: new_id(),
         incident_id,
         occurred_at: at,
-        kind: kind.as_str().into(),
+        kind,
         body,
         author: Some("Debrief".into()),
-        source: EventSource::System.as_str().into(),
+        source: EventSource::System,
         external_id: None,
-        visibility: Visibility::Internal.as_str().into(),
+        visibility: Visibility::Internal,
         created_at: at,
         updated_at: at,
     }

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use futures_util::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
+    IntoActiveModel, LoaderTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::OwnedSemaphorePermit;
@@ -21,12 +21,14 @@ use uuid::Uuid;
 
 use super::{
     Context, KindCounts, Outcome, ServiceError, Written, check_if_match, find_incident,
-    insert_model, new_id, parse_json_list, parse_stored, same_incident, store,
+    insert_model, new_id, same_incident, store,
 };
 use crate::{
     config::{DuePeriod, PostmortemDue},
     db,
-    domain::{EventSource, IncidentRef, PostmortemKind, PostmortemStatus, Visibility},
+    domain::{
+        CleanupStatus, EventSource, IncidentRef, PostmortemKind, PostmortemStatus, Visibility,
+    },
     entities::{
         cleanup_item, incident, postmortem, postmortem_publication, postmortem_section,
         postmortem_snapshot, remediation_incident, remediation_item, role_assignment,
@@ -129,7 +131,7 @@ pub fn due_by_severity(periods: &PostmortemDue, incident: &incident::Model) -> O
         .started_at
         .unwrap_or(incident.created_at)
         .date_naive();
-    due_after(start, periods.period(&incident.severity))
+    due_after(start, periods.period(incident.severity))
 }
 
 /// The due date in force (`due_on`) of a post-mortem: none when it is
@@ -139,7 +141,7 @@ pub fn due_in_force(
     incident: &incident::Model,
     periods: &PostmortemDue,
 ) -> Option<NaiveDate> {
-    if postmortem.status == PostmortemStatus::NotRequired.as_str() {
+    if postmortem.status == PostmortemStatus::NotRequired {
         return None;
     }
     postmortem
@@ -174,7 +176,7 @@ fn view(
 ) -> PostmortemView {
     // `not_required`: no due date in force, so never overdue.
     let due_date = due_in_force(&postmortem, &incident, &ctx.settings.postmortem_due);
-    let overdue = postmortem.status != PostmortemStatus::Published.as_str()
+    let overdue = postmortem.status != PostmortemStatus::Published
         && due_date.is_some_and(|due| due < ctx.now().date_naive());
     PostmortemView {
         postmortem,
@@ -228,37 +230,20 @@ pub async fn sync_due_on<C: ConnectionTrait>(
     db: &C,
     periods: &PostmortemDue,
 ) -> Result<u64, ServiceError> {
-    use sea_orm::QuerySelect;
-    let followers: Vec<(Uuid, Uuid, Option<NaiveDate>)> = postmortem::Entity::find()
-        .select_only()
-        .columns([
-            postmortem::Column::Id,
-            postmortem::Column::IncidentId,
-            postmortem::Column::DueOn,
-        ])
+    let followers = postmortem::Entity::find()
         .filter(postmortem::Column::DueDate.is_null())
-        .filter(postmortem::Column::Status.ne(PostmortemStatus::NotRequired.as_str()))
-        .into_tuple()
+        .filter(postmortem::Column::Status.ne(PostmortemStatus::NotRequired))
+        .find_also_related(incident::Entity)
         .all(db)
         .await?;
     let mut changed = 0;
-    for chunk in followers.chunks(500) {
-        let incidents: BTreeMap<Uuid, incident::Model> = incident::Entity::find()
-            .filter(incident::Column::Id.is_in(chunk.iter().map(|(_, i, _)| *i)))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|i| (i.id, i))
-            .collect();
-        for (id, incident_id, stored) in chunk {
-            let Some(incident) = incidents.get(incident_id) else {
-                continue;
-            };
-            let due_on = due_by_severity(periods, incident);
-            if *stored != due_on {
-                set_due_on(db, *id, due_on).await?;
-                changed += 1;
-            }
+    for (postmortem, incident) in followers {
+        // The foreign key keeps every post-mortem's incident.
+        let Some(incident) = incident else { continue };
+        let due_on = due_by_severity(periods, &incident);
+        if postmortem.due_on != due_on {
+            set_due_on(db, postmortem.id, due_on).await?;
+            changed += 1;
         }
     }
     Ok(changed)
@@ -358,12 +343,12 @@ pub(crate) async fn ensure<C: ConnectionTrait>(
     let model = postmortem::Model {
         id: new_id(),
         incident_id: incident.id,
-        kind: PostmortemKind::Dedicated.as_str().into(),
+        kind: PostmortemKind::Dedicated,
         owner: None,
         due_date: None,
         due_on: due_by_severity(periods, incident),
         review_at: None,
-        status: PostmortemStatus::Draft.as_str().into(),
+        status: PostmortemStatus::Draft,
         slug: None,
         published_version: 0,
         published_at: None,
@@ -395,7 +380,7 @@ pub(crate) async fn ensure<C: ConnectionTrait>(
                     key: (*key).into(),
                     title: (*title).into(),
                     body: String::new(),
-                    visibility: visibility.as_str().into(),
+                    visibility: *visibility,
                     created_at: now,
                     updated_at: now,
                 }
@@ -506,7 +491,7 @@ pub async fn write<C: ConnectionTrait>(
             let mut next = current.clone();
             apply_status(&mut next, changes.status, changes.not_required_reason)?;
             if let Some(kind) = changes.kind {
-                next.kind = kind.as_str().into();
+                next.kind = kind;
             }
             if let Some(owner) = changes.owner {
                 next.owner = owner;
@@ -562,12 +547,12 @@ pub async fn write<C: ConnectionTrait>(
             let mut next = postmortem::Model {
                 id: pm.id,
                 incident_id: incident.id,
-                kind: pm.kind.as_str().into(),
+                kind: pm.kind,
                 owner: pm.owner,
                 due_date: pm.due_date,
                 due_on: None,
                 review_at: pm.review_at,
-                status: pm.status.as_str().into(),
+                status: pm.status,
                 slug: pm.slug,
                 published_version: stored
                     .as_ref()
@@ -620,10 +605,7 @@ async fn replace_sections<C: ConnectionTrait>(
     let current_sections = sections_of(db, postmortem_id).await?;
     let unchanged = current_sections.len() == inputs.len()
         && current_sections.iter().zip(inputs).all(|(s, i)| {
-            s.key == i.key
-                && s.title == i.title
-                && s.body == i.body
-                && s.visibility == i.visibility.as_str()
+            s.key == i.key && s.title == i.title && s.body == i.body && s.visibility == i.visibility
         });
     if unchanged {
         return Ok(KindCounts {
@@ -651,7 +633,7 @@ async fn replace_sections<C: ConnectionTrait>(
                     key: s.key.clone(),
                     title: s.title.clone(),
                     body: s.body.clone(),
-                    visibility: s.visibility.as_str().into(),
+                    visibility: s.visibility,
                     created_at: created.get(s.key.as_str()).copied().unwrap_or(now),
                     updated_at: now,
                 }
@@ -723,7 +705,7 @@ async fn import_sections<C: ConnectionTrait>(
             key: section.key,
             title: section.title,
             body: section.body,
-            visibility: section.visibility.as_str().into(),
+            visibility: section.visibility,
             created_at: current.as_ref().map_or(now, |e| e.created_at),
             updated_at: current.as_ref().map_or(now, |e| e.updated_at),
         };
@@ -739,7 +721,7 @@ fn apply_status(
     status: Option<PostmortemStatus>,
     reason: Option<String>,
 ) -> Result<(), ServiceError> {
-    let current: PostmortemStatus = parse_stored(&next.status)?;
+    let current: PostmortemStatus = next.status;
     let status = status.unwrap_or(current);
     if status != PostmortemStatus::NotRequired {
         if reason.is_some() {
@@ -750,7 +732,7 @@ fn apply_status(
                 ),
             ));
         }
-        next.status = status.as_str().into();
+        next.status = status;
         next.not_required_reason = None;
         return Ok(());
     }
@@ -767,7 +749,7 @@ fn apply_status(
             "`status` `not_required` needs `not_required_reason`: say why no post-mortem is needed",
         ));
     };
-    next.status = status.as_str().into();
+    next.status = status;
     next.not_required_reason = Some(reason);
     Ok(())
 }
@@ -795,7 +777,7 @@ pub(crate) async fn mark_history_not_required<C: ConnectionTrait>(
     else {
         return Ok(false);
     };
-    let status: PostmortemStatus = parse_stored(&current.status)?;
+    let status: PostmortemStatus = current.status;
     if matches!(
         status,
         PostmortemStatus::Published | PostmortemStatus::NotRequired
@@ -804,7 +786,7 @@ pub(crate) async fn mark_history_not_required<C: ConnectionTrait>(
         return Ok(false);
     }
     let mut next = current;
-    next.status = PostmortemStatus::NotRequired.as_str().into();
+    next.status = PostmortemStatus::NotRequired;
     next.not_required_reason = Some(format!("imported history: resolved before {before}"));
     next.due_on = None;
     save_next_version(db, next, now).await?;
@@ -876,22 +858,12 @@ async fn load_record(ctx: &Context, reference: IncidentRef) -> Result<Record, Se
     let sitreps = super::sitreps::list_for(db, id).await?;
     let status_updates = super::status_updates::list_for(db, id).await?;
     let cleanup = super::cleanup::list_for(db, id).await?;
-    let linked: Vec<Uuid> = remediation_incident::Entity::find()
+    let remediations = remediation_item::Entity::find()
+        .inner_join(remediation_incident::Entity)
         .filter(remediation_incident::Column::IncidentId.eq(id))
+        .order_by_asc(remediation_item::Column::Number)
         .all(db)
-        .await?
-        .into_iter()
-        .map(|l| l.remediation_id)
-        .collect();
-    let remediations = if linked.is_empty() {
-        Vec::new()
-    } else {
-        remediation_item::Entity::find()
-            .filter(remediation_item::Column::Id.is_in(linked))
-            .order_by_asc(remediation_item::Column::Number)
-            .all(db)
-            .await?
-    };
+        .await?;
     Ok(Record {
         view,
         roles,
@@ -965,7 +937,7 @@ fn public_role(role: &str) -> &'static str {
 /// them out. The timeline API keeps them, as the record of who entered
 /// what when.
 fn records_only_data_entry(incident: &incident::Model, event: &timeline_event::Model) -> bool {
-    event.source == EventSource::System.as_str()
+    event.source == EventSource::System
         && incident
             .resolved_at
             .is_some_and(|resolved| incident.created_at > resolved && event.occurred_at > resolved)
@@ -1002,7 +974,9 @@ fn build_document(
         }
     };
     let title = clean("incident.title".into(), &incident.title);
-    let affected_components = parse_json_list(&incident.affected_components)
+    let affected_components = incident
+        .affected_components
+        .to_vec()
         .iter()
         .enumerate()
         .map(|(i, c)| clean(format!("incident.affected_components[{i}]"), c))
@@ -1056,22 +1030,22 @@ fn build_document(
         .view
         .sections
         .iter()
-        .filter(|s| !public || s.visibility == Visibility::Public.as_str())
+        .filter(|s| !public || s.visibility == Visibility::Public)
         .map(|s| SectionBlock {
             key: s.key.clone(),
             title: clean(format!("sections.{}.title", s.key), &s.title),
             body: clean(format!("sections.{}.body", s.key), &s.body),
-            visibility: s.visibility.clone(),
+            visibility: s.visibility.as_str().into(),
         })
         .collect();
     let timeline = record
         .timeline
         .iter()
-        .filter(|e| !public || e.visibility == Visibility::Public.as_str())
+        .filter(|e| !public || e.visibility == Visibility::Public)
         .filter(|e| !records_only_data_entry(incident, e))
         .map(|e| TimelineRow {
             at: fmt.time(e.occurred_at),
-            kind: figures::words(&e.kind),
+            kind: figures::words(e.kind.as_str()),
             author: if public {
                 String::new()
             } else {
@@ -1088,7 +1062,7 @@ fn build_document(
         .iter()
         .map(|u| StatusUpdateRow {
             at: fmt.time(u.posted_at),
-            status: figures::words(&u.status),
+            status: figures::words(u.status.as_str()),
             message: clean(
                 format!("status update {} ({})", u.id, fmt.time(u.posted_at)),
                 &u.message,
@@ -1126,10 +1100,10 @@ fn build_document(
             variant,
             reference: IncidentRef::display(incident.number),
             title,
-            severity: incident.severity.clone(),
-            incident_status: figures::words(&incident.status),
-            status: figures::words(&pm.status),
-            kind: figures::words(&pm.kind),
+            severity: incident.severity.as_str().into(),
+            incident_status: figures::words(incident.status.as_str()),
+            status: figures::words(pm.status.as_str()),
+            kind: figures::words(pm.kind.as_str()),
             owner: pm.owner.clone(),
             due_date: record.view.due_date.map(|d| d.to_string()),
             review_at: pm.review_at.map(|at| fmt.time(at)),
@@ -1164,12 +1138,14 @@ fn build_document(
                 .cleanup
                 .iter()
                 .map(|c| CleanupRow {
-                    kind: figures::words(&c.kind),
+                    kind: figures::words(c.kind.as_str()),
                     description: c.description.clone(),
                     owner: c.owner.clone().unwrap_or_default(),
                     status: match &c.reason {
-                        Some(reason) if c.status == "kept" => format!("kept: {reason}"),
-                        _ => c.status.clone(),
+                        Some(reason) if c.status == CleanupStatus::Kept => {
+                            format!("kept: {reason}")
+                        }
+                        _ => c.status.as_str().into(),
                     },
                 })
                 .collect(),
@@ -1179,10 +1155,10 @@ fn build_document(
                 .map(|r| RemediationRow {
                     reference: format!("REM-{}", r.number),
                     title: r.title.clone(),
-                    kind: figures::words(&r.kind),
-                    priority: r.priority.clone(),
+                    kind: figures::words(r.kind.as_str()),
+                    priority: r.priority.as_str().into(),
                     owner: r.owner.clone().unwrap_or_default(),
-                    status: figures::words(&r.status),
+                    status: figures::words(r.status.as_str()),
                     due_date: r.due_date.map_or_else(|| "—".into(), |d| d.to_string()),
                 })
                 .collect(),
@@ -1230,7 +1206,7 @@ fn public_rules(
     let others = record
         .timeline
         .iter()
-        .filter(|e| e.source != EventSource::System.as_str())
+        .filter(|e| e.source != EventSource::System)
         .filter_map(|e| e.author.clone())
         .chain(record.sitreps.iter().filter_map(|s| s.author.clone()))
         .chain(record.cleanup.iter().filter_map(|c| c.owner.clone()))
@@ -1746,7 +1722,7 @@ struct NewDocuments {
 pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publication, ServiceError> {
     let turn = ctx.renders.admit().await?;
     let mut record = load_record(ctx, reference).await?;
-    let status: PostmortemStatus = parse_stored(&record.view.postmortem.status)?;
+    let status: PostmortemStatus = record.view.postmortem.status;
     let refused = match status {
         PostmortemStatus::Draft => Some(
             "the post-mortem is a `draft`: move it to `in_review` (PUT …/postmortem) before publishing",
@@ -1763,7 +1739,7 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
             details: None,
         });
     }
-    record.view.postmortem.status = PostmortemStatus::Published.as_str().into();
+    record.view.postmortem.status = PostmortemStatus::Published;
     let latest = live_publication(ctx, &record.view.postmortem).await?;
     let stored = stored_rules(ctx, record.view.incident.id).await?;
     let blocking_ctx = ctx.clone();
@@ -1825,9 +1801,9 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
             };
             // Moved back to `in_review` with nothing changed: what is public
             // is current again.
-            if current.status != PostmortemStatus::Published.as_str() {
+            if current.status != PostmortemStatus::Published {
                 let mut next = current;
-                next.status = PostmortemStatus::Published.as_str().into();
+                next.status = PostmortemStatus::Published;
                 save_next_version(&txn, next, now).await?;
             }
             txn.commit().await?;
@@ -1881,7 +1857,7 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
         }
     }
     let mut next = current;
-    next.status = PostmortemStatus::Published.as_str().into();
+    next.status = PostmortemStatus::Published;
     next.slug = Some(slug);
     next.published_version = version;
     next.published_at = Some(now);
@@ -2031,20 +2007,15 @@ pub async fn published(ctx: &Context, limit: u64) -> Result<Vec<PublicEntry>, Se
     if postmortems.is_empty() {
         return Ok(Vec::new());
     }
-    let publications = postmortem_publication::Entity::find()
-        .filter(
-            postmortem_publication::Column::PostmortemId
-                .is_in(postmortems.iter().map(|p| p.id).collect::<Vec<_>>()),
+    let publications = postmortems
+        .load_many(
+            postmortem_publication::Entity::find()
+                .order_by_asc(postmortem_publication::Column::Version),
+            &ctx.db,
         )
-        .order_by_asc(postmortem_publication::Column::Version)
-        .all(&ctx.db)
         .await?;
     let mut entries = Vec::with_capacity(postmortems.len());
-    for pm in postmortems {
-        let mine: Vec<_> = publications
-            .iter()
-            .filter(|p| p.postmortem_id == pm.id)
-            .collect();
+    for (pm, mine) in postmortems.into_iter().zip(publications) {
         let (Some(first), Some(latest)) = (
             mine.first(),
             mine.iter().find(|p| p.version == pm.published_version),
@@ -2161,7 +2132,7 @@ pub async fn unpublish(
     let now = ctx.now();
     let mut next = current;
     next.withdrawn_at = Some(now);
-    next.status = PostmortemStatus::InReview.as_str().into();
+    next.status = PostmortemStatus::InReview;
     save_next_version(&txn, next, now).await?;
     txn.commit().await?;
     get(ctx, reference).await

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     Context, Outcome, ServiceError, Written, check_if_match, find_incident, insert_model, new_id,
     pagination::{Page, PageRequest},
-    parse_stored, update_versioned,
+    update_versioned,
 };
 use crate::{
     config::RemediationDueDays,
@@ -106,7 +106,11 @@ fn default_due(
 
 /// The open statuses, spelled out (not `NOT IN` the closed ones) so the
 /// planner can range-scan the status indexes.
-const OPEN: [&str; 3] = ["open", "in_progress", "blocked"];
+const OPEN: [RemediationStatus; 3] = [
+    RemediationStatus::Open,
+    RemediationStatus::InProgress,
+    RemediationStatus::Blocked,
+];
 
 impl Context {
     pub fn today(&self) -> NaiveDate {
@@ -115,11 +119,7 @@ impl Context {
 
     /// Due date passed and neither done nor decided against.
     pub fn remediation_overdue(&self, item: &remediation_item::Model) -> bool {
-        let closed = item
-            .status
-            .parse::<RemediationStatus>()
-            .is_ok_and(RemediationStatus::is_closed);
-        !closed && item.due_date.is_some_and(|due| due < self.today())
+        !item.status.is_closed() && item.due_date.is_some_and(|due| due < self.today())
     }
 
     fn remediation_overdue_condition(&self) -> Condition {
@@ -185,13 +185,7 @@ async fn incident_refs<C: ConnectionTrait>(
             .select_only()
             .column(remediation_incident::Column::RemediationId)
             .column(incident::Column::Number)
-            .join(
-                sea_orm::JoinType::InnerJoin,
-                remediation_incident::Entity::belongs_to(incident::Entity)
-                    .from(remediation_incident::Column::IncidentId)
-                    .to(incident::Column::Id)
-                    .into(),
-            )
+            .inner_join(incident::Entity)
             .filter(remediation_incident::Column::RemediationId.is_in(chunk.iter().copied()))
             .into_tuple()
             .all(db)
@@ -286,8 +280,8 @@ async fn bump_count<C: ConnectionTrait>(
         sql,
         [
             team.into(),
-            item.priority.clone().into(),
-            item.status.clone().into(),
+            item.priority.into(),
+            item.status.into(),
             delta.into(),
         ],
     ))
@@ -424,12 +418,12 @@ pub async fn write<C: ConnectionTrait>(
                 number: 0,
                 title: new.title,
                 description: new.description,
-                kind: new.kind.as_str().into(),
-                priority: new.priority.as_str().into(),
+                kind: new.kind,
+                priority: new.priority,
                 owner: new.owner,
                 team: new.team,
                 due_date,
-                status: new.status.as_str().into(),
+                status: new.status,
                 reason: new.reason,
                 tracker_url: new.tracker_url,
                 closed_at: new.status.is_closed().then_some(now),
@@ -465,12 +459,12 @@ pub async fn write<C: ConnectionTrait>(
                 number: stored.as_ref().map_or(0, |e| e.number),
                 title: r.title,
                 description: r.description,
-                kind: r.kind.as_str().into(),
-                priority: r.priority.as_str().into(),
+                kind: r.kind,
+                priority: r.priority,
                 owner: r.owner,
                 team: r.team,
                 due_date: r.due_date,
-                status: r.status.as_str().into(),
+                status: r.status,
                 reason: r.reason,
                 tracker_url: r.tracker_url,
                 closed_at: r.closed_at,
@@ -481,7 +475,7 @@ pub async fn write<C: ConnectionTrait>(
             (stored, next, vec![incident.clone()])
         }
     };
-    check_status_reason(parse_stored(&next.status)?, &next.reason)?;
+    check_status_reason(next.status, &next.reason)?;
     let written = match current {
         None => {
             let mut item = next;
@@ -602,9 +596,8 @@ pub async fn list(
 ) -> Result<Page<RemediationView>, ServiceError> {
     let mut query = remediation_item::Entity::find();
     if !filter.statuses.is_empty() {
-        query = query.filter(
-            remediation_item::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())),
-        );
+        query =
+            query.filter(remediation_item::Column::Status.is_in(filter.statuses.iter().copied()));
     }
     if let Some(owner) = &filter.owner {
         query = query.filter(remediation_item::Column::Owner.eq(owner.as_str()));
@@ -613,10 +606,10 @@ pub async fn list(
         query = query.filter(remediation_item::Column::Team.eq(team.as_str()));
     }
     if let Some(priority) = filter.priority {
-        query = query.filter(remediation_item::Column::Priority.eq(priority.as_str()));
+        query = query.filter(remediation_item::Column::Priority.eq(priority));
     }
     if let Some(kind) = filter.kind {
-        query = query.filter(remediation_item::Column::Kind.eq(kind.as_str()));
+        query = query.filter(remediation_item::Column::Kind.eq(kind));
     }
     if let Some(reference) = filter.incident {
         let incident = find_incident(&ctx.db, reference).await?;
@@ -710,7 +703,7 @@ fn changed_now(
     changes: RemediationChanges,
     now: DateTime<Utc>,
 ) -> Result<remediation_item::Model, ServiceError> {
-    let old_status: RemediationStatus = parse_stored(&current.status)?;
+    let old_status: RemediationStatus = current.status;
     let mut next = current.clone();
     if let Some(v) = changes.title {
         next.title = v;
@@ -719,10 +712,10 @@ fn changed_now(
         next.description = v;
     }
     if let Some(v) = changes.kind {
-        next.kind = v.as_str().into();
+        next.kind = v;
     }
     if let Some(v) = changes.priority {
-        next.priority = v.as_str().into();
+        next.priority = v;
     }
     if let Some(v) = changes.owner {
         next.owner = v;
@@ -743,7 +736,7 @@ fn changed_now(
             format!("a `{old_status}` item cannot become `{new_status}`: reopen it (`open`) first"),
         ));
     }
-    next.status = new_status.as_str().into();
+    next.status = new_status;
     match changes.reason {
         Some(v) => next.reason = v,
         // Reopening or finishing drops the reason for not doing it.
@@ -782,19 +775,23 @@ fn changes_of(
         current.description.clone(),
         next.description.clone(),
     );
-    record("kind", Some(current.kind.clone()), Some(next.kind.clone()));
+    record(
+        "kind",
+        Some(current.kind.to_string()),
+        Some(next.kind.to_string()),
+    );
     record(
         "priority",
-        Some(current.priority.clone()),
-        Some(next.priority.clone()),
+        Some(current.priority.to_string()),
+        Some(next.priority.to_string()),
     );
     record("owner", current.owner.clone(), next.owner.clone());
     record("team", current.team.clone(), next.team.clone());
     record("due_date", show(&current.due_date), show(&next.due_date));
     record(
         "status",
-        Some(current.status.clone()),
-        Some(next.status.clone()),
+        Some(current.status.to_string()),
+        Some(next.status.to_string()),
     );
     record("reason", current.reason.clone(), next.reason.clone());
     record(
@@ -948,7 +945,7 @@ pub struct RemediationSummary {
     pub to: NaiveDate,
     pub totals: GroupCounts,
     pub by_team: Vec<(Option<String>, GroupCounts)>,
-    pub by_priority: Vec<(String, GroupCounts)>,
+    pub by_priority: Vec<(Priority, GroupCounts)>,
     /// Items due within the period (that are done, or whose due date has passed).
     pub due_in_period: u64,
     /// Of those, done on or before their due date.
@@ -1003,7 +1000,7 @@ pub async fn summary(
     );
     let mut totals = GroupCounts::default();
     let mut by_team: HashMap<Option<String>, GroupCounts> = HashMap::new();
-    let mut by_priority: HashMap<String, GroupCounts> = HashMap::new();
+    let mut by_priority: HashMap<Priority, GroupCounts> = HashMap::new();
     let as_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
     for row in db
         .query_all_raw(Statement::from_string(backend, counts))
@@ -1011,13 +1008,13 @@ pub async fn summary(
     {
         let team: String = row.try_get_by_index(0)?;
         let team = (!team.is_empty()).then_some(team);
-        let priority: String = row.try_get_by_index(1)?;
-        let status: RemediationStatus = parse_stored(&row.try_get_by_index::<String>(2)?)?;
+        let priority: Priority = row.try_get_by_index(1)?;
+        let status: RemediationStatus = row.try_get_by_index(2)?;
         let n = as_u64(row.try_get_by_index(3)?);
         for g in [
             &mut totals,
             by_team.entry(team.clone()).or_default(),
-            by_priority.entry(priority.clone()).or_default(),
+            by_priority.entry(priority).or_default(),
         ] {
             if status.is_closed() {
                 g.closed += n;
@@ -1035,12 +1032,12 @@ pub async fn summary(
         .await?
     {
         let team: Option<String> = row.try_get_by_index(0)?;
-        let priority: String = row.try_get_by_index(1)?;
+        let priority: Priority = row.try_get_by_index(1)?;
         let n = as_u64(row.try_get_by_index(2)?);
         for g in [
             &mut totals,
             by_team.entry(team.clone()).or_default(),
-            by_priority.entry(priority.clone()).or_default(),
+            by_priority.entry(priority).or_default(),
         ] {
             g.overdue += n;
         }
@@ -1084,7 +1081,7 @@ pub async fn summary(
     let mut by_team: Vec<_> = by_team.into_iter().collect();
     by_team.sort_by(|a, b| a.0.cmp(&b.0));
     let mut by_priority: Vec<_> = by_priority.into_iter().collect();
-    by_priority.sort_by(|a, b| a.0.cmp(&b.0));
+    by_priority.sort_by_key(|(priority, _)| priority.as_str());
     Ok(RemediationSummary {
         as_of: today,
         from,

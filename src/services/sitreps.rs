@@ -6,12 +6,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     sea_query::Expr,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    Context, ServiceError, Written, find_incident, insert_model, json_list, new_id,
-    parse_json_list, same_incident,
+    Context, ServiceError, Written, find_incident, insert_model, new_id, same_incident,
     status_updates::{self, NewStatusUpdate, StatusUpdateWrite},
     store, system_event,
 };
@@ -35,16 +33,7 @@ pub struct NewSitrep {
     pub status_update: Option<NewStatusUpdate>,
 }
 
-/// A role holder as captured in a sitrep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoleSnapshot {
-    pub role: String,
-    pub person: String,
-}
-
-pub fn roles_of(model: &sitrep::Model) -> Vec<RoleSnapshot> {
-    serde_json::from_str(&model.roles).unwrap_or_default()
-}
+pub use crate::entities::sitrep::RoleSnapshot;
 
 /// A sitrep to store.
 #[derive(Debug, Clone)]
@@ -115,10 +104,10 @@ pub async fn write<C: ConnectionTrait>(
                 version,
                 summary: new.summary,
                 customer_impact: new.customer_impact,
-                roles: serde_json::to_string(&roles).expect("roles serialise"),
-                open_issues: json_list(&new.open_issues),
-                resolved_issues: json_list(&new.resolved_issues),
-                current_actions: json_list(&new.current_actions),
+                roles: roles.into(),
+                open_issues: new.open_issues.into(),
+                resolved_issues: new.resolved_issues.into(),
+                current_actions: new.current_actions.into(),
                 next_update_due: new.next_update_due,
                 author: new.author,
                 status_update_id: posted.as_ref().map(|p| p.id),
@@ -167,10 +156,10 @@ pub async fn write<C: ConnectionTrait>(
                 version: s.version,
                 summary: s.summary,
                 customer_impact: s.customer_impact,
-                roles: serde_json::to_string(&s.roles).expect("roles serialise"),
-                open_issues: json_list(&s.open_issues),
-                resolved_issues: json_list(&s.resolved_issues),
-                current_actions: json_list(&s.current_actions),
+                roles: s.roles.into(),
+                open_issues: s.open_issues.into(),
+                resolved_issues: s.resolved_issues.into(),
+                current_actions: s.current_actions.into(),
                 next_update_due: s.next_update_due,
                 author: s.author,
                 status_update_id: s.status_update_id,
@@ -270,12 +259,7 @@ pub fn compare(a: &sitrep::Model, b: &sitrep::Model) -> Vec<FieldChange> {
         ("resolved_issues", &a.resolved_issues, &b.resolved_issues),
         ("current_actions", &a.current_actions, &b.current_actions),
     ] {
-        list_change(
-            &mut changes,
-            field,
-            parse_json_list(before),
-            parse_json_list(after),
-        );
+        list_change(&mut changes, field, before.to_vec(), after.to_vec());
     }
     let show = |roles: Vec<RoleSnapshot>| -> Vec<String> {
         roles
@@ -283,7 +267,12 @@ pub fn compare(a: &sitrep::Model, b: &sitrep::Model) -> Vec<FieldChange> {
             .map(|r| format!("{}: {}", r.role, r.person))
             .collect()
     };
-    list_change(&mut changes, "roles", show(roles_of(a)), show(roles_of(b)));
+    list_change(
+        &mut changes,
+        "roles",
+        show(a.roles.to_vec()),
+        show(b.roles.to_vec()),
+    );
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
     if a.next_update_due != b.next_update_due {
         changes.push(FieldChange {

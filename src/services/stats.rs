@@ -23,7 +23,10 @@ use uuid::Uuid;
 use super::ServiceError;
 use crate::{
     config::CustomerUpdateMinutes,
-    domain::{IncidentRef, RemediationRef, Severity},
+    domain::{
+        CleanupStatus, IncidentRef, IncidentStatus, PostmortemStatus, RemediationRef,
+        RemediationStatus, Severity,
+    },
     entities::{cleanup_item, incident, postmortem, remediation_item, status_update},
 };
 
@@ -43,12 +46,12 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
-    fn add(&mut self, severity: &str) {
+    fn add(&mut self, severity: Severity) {
         match severity {
-            "sev1" => self.sev1 += 1,
-            "sev2" => self.sev2 += 1,
-            "sev3" => self.sev3 += 1,
-            _ => self.sev4 += 1,
+            Severity::Sev1 => self.sev1 += 1,
+            Severity::Sev2 => self.sev2 += 1,
+            Severity::Sev3 => self.sev3 += 1,
+            Severity::Sev4 => self.sev4 += 1,
         }
         self.total += 1;
     }
@@ -277,8 +280,16 @@ pub fn opened_at(incident: &incident::Model) -> DateTime<Utc> {
         .unwrap_or(incident.created_at)
 }
 
-const OPEN_INCIDENT: [&str; 3] = ["investigating", "identified", "monitoring"];
-const OPEN_REMEDIATION: [&str; 3] = ["open", "in_progress", "blocked"];
+const OPEN_INCIDENT: [IncidentStatus; 3] = [
+    IncidentStatus::Investigating,
+    IncidentStatus::Identified,
+    IncidentStatus::Monitoring,
+];
+const OPEN_REMEDIATION: [RemediationStatus; 3] = [
+    RemediationStatus::Open,
+    RemediationStatus::InProgress,
+    RemediationStatus::Blocked,
+];
 
 /// The incidents that were open at some moment of `[from, to)`: started
 /// before `to` and resolved at or after `from` (or still open). Every
@@ -356,7 +367,7 @@ pub fn incident_figures(
     for incident in active {
         let start = opened_at(incident);
         if within(start) {
-            opened.add(&incident.severity);
+            opened.add(incident.severity);
             if let (Some(s), Some(d)) = (incident.started_at, incident.detected_at) {
                 detect.push((d - s).num_seconds());
             }
@@ -366,8 +377,8 @@ pub fn incident_figures(
             incidents.push(IncidentLine {
                 reference: IncidentRef::display(incident.number),
                 title: incident.title.clone(),
-                severity: incident.severity.parse().unwrap_or(Severity::Sev4),
-                status: incident.status.clone(),
+                severity: incident.severity,
+                status: incident.status.as_str().into(),
                 opened_at: start,
                 duration_seconds: incident.resolved_at.map(|r| (r - start).num_seconds()),
                 postmortem_status: postmortems.get(&incident.id).cloned(),
@@ -377,7 +388,7 @@ pub fn incident_figures(
             mitigate.push((m - start).num_seconds());
         }
         if let Some(r) = incident.resolved_at.filter(|r| within(*r)) {
-            resolved.add(&incident.severity);
+            resolved.add(incident.severity);
             resolve.push((r - start).num_seconds());
         }
     }
@@ -412,14 +423,14 @@ async fn postmortem_statuses<C: ConnectionTrait>(
 ) -> Result<BTreeMap<Uuid, String>, ServiceError> {
     let mut statuses = BTreeMap::new();
     for chunk in incidents.chunks(500) {
-        let rows: Vec<(Uuid, String)> = postmortem::Entity::find()
+        let rows: Vec<(Uuid, PostmortemStatus)> = postmortem::Entity::find()
             .select_only()
             .columns([postmortem::Column::IncidentId, postmortem::Column::Status])
             .filter(postmortem::Column::IncidentId.is_in(chunk.iter().map(|i| i.id)))
             .into_tuple()
             .all(db)
             .await?;
-        statuses.extend(rows);
+        statuses.extend(rows.into_iter().map(|(id, s)| (id, s.as_str().to_owned())));
     }
     Ok(statuses)
 }
@@ -477,31 +488,20 @@ async fn postmortem_figures<C: ConnectionTrait>(
     }
     let mut overdue_rows = Vec::new();
     for part in overdue_parts {
-        overdue_rows.extend(part.all(db).await?);
-    }
-    let mut incidents = BTreeMap::new();
-    let ids: Vec<Uuid> = overdue_rows.iter().map(|p| p.incident_id).collect();
-    for chunk in ids.chunks(500) {
-        for row in incident::Entity::find()
-            .filter(incident::Column::Id.is_in(chunk.iter().copied()))
-            .all(db)
-            .await?
-        {
-            incidents.insert(row.id, row);
-        }
+        overdue_rows.extend(part.find_also_related(incident::Entity).all(db).await?);
     }
     let mut overdue_items: Vec<OverduePostmortem> = overdue_rows
         .into_iter()
-        .filter_map(|pm| {
+        .filter_map(|(pm, incident)| {
             let due = pm.due_on?;
             // The foreign key keeps every post-mortem's incident.
-            let incident = incidents.get(&pm.incident_id)?;
+            let incident = incident?;
             Some(OverduePostmortem {
                 incident: IncidentRef::display(incident.number),
-                title: incident.title.clone(),
-                severity: incident.severity.parse().unwrap_or(Severity::Sev4),
+                title: incident.title,
+                severity: incident.severity,
                 owner: pm.owner,
-                status: pm.status,
+                status: pm.status.as_str().into(),
                 due_date: due,
                 days_overdue: days_overdue(due, end_day),
             })
@@ -547,7 +547,10 @@ async fn remediation_figures<C: ConnectionTrait>(
         Condition::all()
             .add(remediation_item::Column::ClosedAt.gte(from))
             .add(remediation_item::Column::ClosedAt.lt(to))
-            .add(remediation_item::Column::Status.is_in(["done", "wont_do"])),
+            .add(
+                remediation_item::Column::Status
+                    .is_in([RemediationStatus::Done, RemediationStatus::WontDo]),
+            ),
     )
     .await?;
     // Open at `to`: still open now, or closed only at or after `to`. The
@@ -605,7 +608,7 @@ async fn remediation_figures<C: ConnectionTrait>(
             Some(OverdueItem {
                 reference: RemediationRef::display(item.number),
                 title: item.title,
-                priority: item.priority,
+                priority: item.priority.as_str().into(),
                 owner: item.owner,
                 team: item.team,
                 due_date: due,
@@ -625,14 +628,14 @@ async fn remediation_figures<C: ConnectionTrait>(
     let due = remediation_item::Entity::find()
         .filter(remediation_item::Column::DueDate.gte(first_day))
         .filter(remediation_item::Column::DueDate.lt(end_day))
-        .filter(remediation_item::Column::Status.ne("wont_do"))
+        .filter(remediation_item::Column::Status.ne(RemediationStatus::WontDo))
         .all(db)
         .await?;
     let due_in_period = due.len() as u64;
     let done_on_time = due
         .iter()
         .filter(|item| {
-            item.status == "done"
+            item.status == RemediationStatus::Done
                 && item
                     .closed_at
                     .zip(item.due_date)
@@ -669,32 +672,21 @@ async fn pending_cleanup<C: ConnectionTrait>(
         .filter(cleanup_item::Column::CreatedAt.lt(to))
         .filter(
             Condition::any()
-                .add(cleanup_item::Column::Status.eq("pending"))
+                .add(cleanup_item::Column::Status.eq(CleanupStatus::Pending))
                 .add(cleanup_item::Column::UpdatedAt.gte(to)),
         )
+        .find_also_related(incident::Entity)
         .order_by_asc(cleanup_item::Column::CreatedAt)
         .order_by_asc(cleanup_item::Column::Id)
         .all(db)
         .await?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.incident_id).collect();
-    let numbers: BTreeMap<Uuid, i64> = incident::Entity::find()
-        .filter(incident::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i.number))
-        .collect();
     Ok(rows
         .into_iter()
-        .map(|item| PendingCleanup {
-            incident: numbers
-                .get(&item.incident_id)
-                .map(|n| IncidentRef::display(*n))
+        .map(|(item, incident)| PendingCleanup {
+            incident: incident
+                .map(|i| IncidentRef::display(i.number))
                 .unwrap_or_default(),
-            kind: item.kind,
+            kind: item.kind.as_str().into(),
             description: item.description,
             owner: item.owner,
             age_days: (to - item.created_at).num_days(),
@@ -702,12 +694,12 @@ async fn pending_cleanup<C: ConnectionTrait>(
         .collect())
 }
 
-fn allowed_minutes(intervals: &CustomerUpdateMinutes, severity: &str) -> Option<u32> {
+fn allowed_minutes(intervals: &CustomerUpdateMinutes, severity: Severity) -> Option<u32> {
     match severity {
-        "sev1" => intervals.sev1,
-        "sev2" => intervals.sev2,
-        "sev3" => intervals.sev3,
-        _ => intervals.sev4,
+        Severity::Sev1 => intervals.sev1,
+        Severity::Sev2 => intervals.sev2,
+        Severity::Sev3 => intervals.sev3,
+        Severity::Sev4 => intervals.sev4,
     }
     .filter(|m| *m > 0)
 }
@@ -724,7 +716,7 @@ async fn late_customer_updates<C: ConnectionTrait>(
 ) -> Result<Vec<LateCustomerUpdates>, ServiceError> {
     let watched: Vec<&incident::Model> = active
         .iter()
-        .filter(|i| allowed_minutes(intervals, &i.severity).is_some())
+        .filter(|i| allowed_minutes(intervals, i.severity).is_some())
         .collect();
     let mut updates: BTreeMap<Uuid, Vec<DateTime<Utc>>> = BTreeMap::new();
     for chunk in watched.chunks(500) {
@@ -743,7 +735,7 @@ async fn late_customer_updates<C: ConnectionTrait>(
     }
     let mut late = Vec::new();
     for incident in watched {
-        let allowed = allowed_minutes(intervals, &incident.severity).unwrap_or(u32::MAX);
+        let allowed = allowed_minutes(intervals, incident.severity).unwrap_or(u32::MAX);
         let limit = Duration::minutes(i64::from(allowed));
         let end = incident.resolved_at.map_or(to, |r| r.min(to));
         let mut marks = vec![opened_at(incident)];
@@ -763,7 +755,7 @@ async fn late_customer_updates<C: ConnectionTrait>(
             late.push(LateCustomerUpdates {
                 incident: IncidentRef::display(incident.number),
                 title: incident.title.clone(),
-                severity: incident.severity.parse().unwrap_or(Severity::Sev4),
+                severity: incident.severity,
                 allowed_minutes: allowed,
                 longest_gap_minutes,
             });

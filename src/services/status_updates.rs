@@ -6,9 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    Context, ServiceError, Written, find_incident, json_list, new_id, same_incident, store,
-};
+use super::{Context, ServiceError, Written, find_incident, new_id, same_incident, store};
 use crate::{
     domain::{IncidentRef, PublicStatus},
     entities::{incident, status_update},
@@ -61,9 +59,9 @@ pub async fn write<C: ConnectionTrait>(
             let next = status_update::Model {
                 id: new_id(),
                 incident_id: incident.id,
-                status: new.status.as_str().into(),
+                status: new.status,
                 message: new.message,
-                affected_components: json_list(&new.affected_components),
+                affected_components: new.affected_components.into(),
                 posted_at: new.posted_at.unwrap_or(now),
                 source: None,
                 external_id: None,
@@ -92,9 +90,9 @@ pub async fn write<C: ConnectionTrait>(
                     .or(stored.as_ref().map(|s| s.id))
                     .unwrap_or_else(new_id),
                 incident_id: incident.id,
-                status: u.status.as_str().into(),
+                status: u.status,
                 message: u.message,
-                affected_components: json_list(&u.affected_components),
+                affected_components: u.affected_components.into(),
                 posted_at: u.posted_at,
                 source: u.source,
                 external_id: u.external_id,

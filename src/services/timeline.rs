@@ -53,12 +53,12 @@ fn to_model(
         id: new_id(),
         incident_id,
         occurred_at: event.occurred_at,
-        kind: event.kind.as_str().into(),
+        kind: event.kind,
         body: event.body,
         author: event.author,
-        source: event.source.as_str().into(),
+        source: event.source,
         external_id: event.external_id,
-        visibility: event.visibility.as_str().into(),
+        visibility: event.visibility,
         created_at: now,
         updated_at: now,
     }
@@ -127,7 +127,7 @@ pub async fn add_one(
     } else {
         timeline_event::Entity::find()
             .filter(timeline_event::Column::IncidentId.eq(incident.id))
-            .filter(timeline_event::Column::Source.eq(model.source.clone()))
+            .filter(timeline_event::Column::Source.eq(model.source))
             .filter(timeline_event::Column::ExternalId.eq(model.external_id.clone()))
             .one(&txn)
             .await?
@@ -153,12 +153,12 @@ fn insert_for_incident(
         .column((incident::Entity, incident::Column::Id))
         .exprs([
             Expr::val(model.occurred_at),
-            Expr::val(model.kind.clone()),
+            Expr::val(model.kind),
             Expr::val(model.body.clone()),
             Expr::val(model.author.clone()),
-            Expr::val(model.source.clone()),
+            Expr::val(model.source),
             Expr::val(model.external_id.clone()),
-            Expr::val(model.visibility.clone()),
+            Expr::val(model.visibility),
             Expr::val(model.created_at),
             Expr::val(model.updated_at),
         ])
@@ -305,7 +305,7 @@ impl EventWriter {
         for e in events {
             let key = match (e.id, &e.event.external_id) {
                 (Some(id), _) => EventKey::Id(id),
-                (None, Some(x)) => EventKey::External(e.event.source.as_str().into(), x.clone()),
+                (None, Some(x)) => EventKey::External(e.event.source, x.clone()),
                 (None, None) => EventKey::Id(new_id()),
             };
             if let Some(&at) = pending.get(&key) {
@@ -361,7 +361,7 @@ impl EventWriter {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum EventKey {
     Id(Uuid),
-    External(String, String),
+    External(EventSource, String),
 }
 
 /// The stored events a batch names: all by id when every event has one,
@@ -391,13 +391,13 @@ async fn find_stored<C: ConnectionTrait>(
         }
         return Ok(found);
     }
-    let mut sources: Vec<&str> = events.iter().map(|e| e.event.source.as_str()).collect();
-    sources.sort_unstable();
+    let mut sources: Vec<EventSource> = events.iter().map(|e| e.event.source).collect();
+    sources.sort_unstable_by_key(|s| s.as_str());
     sources.dedup();
     for source in sources {
         let external: Vec<String> = events
             .iter()
-            .filter(|e| e.event.source.as_str() == source)
+            .filter(|e| e.event.source == source)
             .filter_map(|e| e.event.external_id.clone())
             .collect();
         for m in timeline_event::Entity::find()
@@ -407,8 +407,7 @@ async fn find_stored<C: ConnectionTrait>(
             .all(db)
             .await?
         {
-            let key =
-                EventKey::External(m.source.clone(), m.external_id.clone().unwrap_or_default());
+            let key = EventKey::External(m.source, m.external_id.clone().unwrap_or_default());
             found.insert(key, m);
         }
     }
@@ -419,12 +418,12 @@ async fn find_stored<C: ConnectionTrait>(
 /// time stay).
 fn fill(m: &mut timeline_event::Model, e: NewTimelineEvent) {
     m.occurred_at = e.occurred_at;
-    m.kind = e.kind.as_str().into();
+    m.kind = e.kind;
     m.body = e.body;
     m.author = e.author;
-    m.source = e.source.as_str().into();
+    m.source = e.source;
     m.external_id = e.external_id;
-    m.visibility = e.visibility.as_str().into();
+    m.visibility = e.visibility;
 }
 
 /// Insert rows in multi-row statements; with `skip_stored`, rows whose
@@ -484,14 +483,14 @@ async fn insert_unnest<C: ConnectionTrait>(
         column(rows, |m| m.id),
         column(rows, |m| m.incident_id),
         column(rows, |m| m.occurred_at),
-        column(rows, |m| m.kind.clone()),
+        column(rows, |m| m.kind.as_str().to_owned()),
         column(rows, |m| m.body.clone()),
         column(rows, |m| m.author.clone().unwrap_or_default()),
         column(rows, |m| m.author.is_some()),
-        column(rows, |m| m.source.clone()),
+        column(rows, |m| m.source.as_str().to_owned()),
         column(rows, |m| m.external_id.clone().unwrap_or_default()),
         column(rows, |m| m.external_id.is_some()),
-        column(rows, |m| m.visibility.clone()),
+        column(rows, |m| m.visibility.as_str().to_owned()),
         column(rows, |m| m.created_at),
         column(rows, |m| m.updated_at),
     ];
@@ -557,10 +556,10 @@ pub async fn list(
     let mut query =
         timeline_event::Entity::find().filter(timeline_event::Column::IncidentId.eq(incident.id));
     if let Some(visibility) = filter.visibility {
-        query = query.filter(timeline_event::Column::Visibility.eq(visibility.as_str()));
+        query = query.filter(timeline_event::Column::Visibility.eq(visibility));
     }
     if let Some(kind) = filter.kind {
-        query = query.filter(timeline_event::Column::Kind.eq(kind.as_str()));
+        query = query.filter(timeline_event::Column::Kind.eq(kind));
     }
     if let Some((at, id)) = page.after {
         query = query.filter(

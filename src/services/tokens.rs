@@ -36,7 +36,7 @@ pub async fn create(
     let model = api_token::Model {
         id: new_id(),
         name: name.to_string(),
-        scope: scope.as_str().into(),
+        scope,
         token_hash: hash(&secret),
         last_used_at: None,
         revoked_at: None,
@@ -86,9 +86,9 @@ pub async fn authenticate(
             }
         });
     }
-    Ok(token.and_then(|t| {
-        let scope = t.scope.parse().ok()?;
-        Some((t, scope))
+    Ok(token.map(|t| {
+        let scope = t.scope;
+        (t, scope)
     }))
 }
 

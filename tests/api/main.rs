@@ -29,6 +29,7 @@ mod roles;
 mod security;
 mod sitreps;
 mod status_updates;
+mod storage;
 mod timeline;
 mod tour;
 mod webhooks;
