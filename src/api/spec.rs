@@ -5,7 +5,7 @@
 //! here: every object a request body can hold says
 //! `additionalProperties: false` (unknown fields are refused), and the
 //! request schemas are compiled into JSON Schema validators (OpenAPI 3.0's
-//! `nullable` turned into a `null` type) that [`super::json::ApiJson`] runs
+//! `nullable` turned into a `null` type) that `ApiJson` (in `json.rs`, which calls this file) runs
 //! before a body is deserialised. A length, pattern, range, enum or
 //! nullability stated in the spec is therefore checked for every body,
 //! with the field named, in one place.

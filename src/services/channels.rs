@@ -208,7 +208,7 @@ struct SitrepMail<'a> {
     status: &'a str,
     summary: &'a str,
     customer_impact: Option<&'a str>,
-    roles: Vec<crate::services::sitreps::RoleSnapshot>,
+    roles: Vec<crate::entities::sitrep::RoleSnapshot>,
     open_issues: Vec<String>,
     resolved_issues: Vec<String>,
     current_actions: Vec<String>,
