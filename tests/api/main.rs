@@ -27,6 +27,7 @@ mod reads;
 mod remediations;
 mod roles;
 mod security;
+mod shape;
 mod sitreps;
 mod status_updates;
 mod storage;
