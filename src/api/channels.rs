@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
     api::problem::ApiResult,
-    domain::Scope,
+    domain::{ChannelTarget, Scope},
     entities::incident_channel,
     notify::webhook::masked_target,
     services::{
@@ -83,8 +83,7 @@ pub struct CreateChannelRequest {
     /// `email` or `webhook`.
     pub kind: ChannelKindParam,
     /// An e-mail address, or an http(s) webhook URL.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub target: String,
+    pub target: ChannelTarget,
 }
 
 crate::serde_json_body!(CreateChannelRequest);
@@ -149,7 +148,7 @@ impl ChannelsApi {
         body: ApiJson<CreateChannelRequest>,
     ) -> ApiResult<ChannelCreated> {
         let scope = auth.require(Scope::Write)?.scope;
-        let new = NewChannel::parse(body.0.kind.into(), &body.0.target)?;
+        let new = NewChannel::parse(body.0.kind.into(), body.0.target)?;
         let channel = channels::add(ctx, reference.get("reference")?, new).await?;
         let secret = (channel.kind == ChannelKind::Webhook.as_str())
             .then(|| channel.signing_secret.expose().to_string());

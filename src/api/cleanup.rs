@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam};
 use crate::{
     api::problem::ApiResult,
-    domain::{self, CleanupKind, CleanupStatus, Scope},
+    domain::{CleanupKind, CleanupStatus, Description, Reason, Scope, ShortText, text::present},
     entities::cleanup_item,
     services::{
         Context, ServiceError,
@@ -74,16 +74,10 @@ pub struct CreateCleanupItemRequest {
     /// What kind of change it is.
     pub kind: CleanupKind,
     /// What was changed, and how to undo it.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 5000
-    ))]
-    pub description: String,
+    pub description: Description,
     /// Who undoes it.
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
     #[oai(nullable)]
-    pub owner: Option<String>,
+    pub owner: Option<ShortText>,
 }
 
 /// Changes to a cleanup item; absent fields stay as they are.
@@ -93,19 +87,14 @@ pub struct UpdateCleanupItemRequest {
     pub status: Option<CleanupStatus>,
     /// Why it is kept.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 5000))]
-    pub reason: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub reason: MaybeUndefined<Reason>,
     /// Who undoes it.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
-    pub owner: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub owner: MaybeUndefined<ShortText>,
     /// What was changed.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 5000
-    ))]
-    pub description: Option<String>,
+    pub description: Option<Description>,
     /// What kind of change it is.
     pub kind: Option<CleanupKind>,
 }
@@ -173,8 +162,8 @@ impl CleanupApi {
         let r = body.0;
         let new = NewCleanupItem {
             kind: r.kind,
-            description: domain::required_text("description", &r.description, 5000)?,
-            owner: domain::optional_text("owner", r.owner, 200)?,
+            description: r.description.into_inner(),
+            owner: present(r.owner),
         };
         let model = cleanup::create(ctx, reference.get("reference")?, new).await?;
         Ok(CleanupItemCreated::Created(Json(model.try_into()?)))
@@ -234,20 +223,13 @@ impl CleanupApi {
     ) -> ApiResult<CleanupItemUpdated> {
         auth.require(Scope::Write)?;
         let r = body.0;
-        let reason: Option<Option<String>> = r.reason.into();
-        let owner: Option<Option<String>> = r.owner.into();
+        let reason: Option<Option<Reason>> = r.reason.into();
+        let owner: Option<Option<ShortText>> = r.owner.into();
         let changes = CleanupChanges {
             status: r.status,
-            reason: reason
-                .map(|v| domain::optional_text("reason", v, 5000))
-                .transpose()?,
-            owner: owner
-                .map(|v| domain::optional_text("owner", v, 200))
-                .transpose()?,
-            description: r
-                .description
-                .map(|d| domain::required_text("description", &d, 5000))
-                .transpose()?,
+            reason: reason.map(present),
+            owner: owner.map(present),
+            description: r.description.map(Description::into_inner),
             kind: r.kind,
         };
         let model = cleanup::update(

@@ -16,12 +16,15 @@ use super::{
     params::{DateOrTime, IncidentParam},
     roles::RoleAssignment,
     sitreps::Sitrep,
-    text::{LIST_ENTRY_MAX, ListEntry, entries},
+    text::entries,
 };
 use crate::{
     api::problem::ApiResult,
     clock::micros,
-    domain::{self, IncidentRef, IncidentStatus, Milestones, Scope, Severity},
+    domain::{
+        HttpUrl, IncidentRef, IncidentStatus, ListEntry, LongText, Milestones, Scope, Severity,
+        Title, text::present,
+    },
     services::{
         Context, ServiceError,
         incidents::{self, IncidentChanges, IncidentFilter, IncidentView, NewIncident},
@@ -191,29 +194,22 @@ pub struct IncidentList {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateIncidentRequest {
     /// What is happening, in a line (1–300 characters).
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 300
-    ))]
-    pub title: String,
+    pub title: Title,
     /// How bad it is.
     pub severity: Severity,
     /// Where the response stands; `investigating` when absent.
     #[oai(nullable)]
     pub status: Option<IncidentStatus>,
     /// What customers experience.
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 20000))]
     #[oai(nullable)]
-    pub customer_impact: Option<String>,
+    pub customer_impact: Option<LongText>,
     /// Components affected.
     #[serde(default)]
     #[oai(nullable)]
     pub affected_components: Option<Vec<ListEntry>>,
     /// Link to the incident's chat room (http or https).
     #[oai(nullable)]
-    #[oai(validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000))]
-    pub chat_room_url: Option<String>,
+    pub chat_room_url: Option<HttpUrl>,
     /// Free labels.
     #[serde(default)]
     #[oai(nullable)]
@@ -241,12 +237,7 @@ pub struct CreateIncidentRequest {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdateIncidentRequest {
     /// New title.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 300
-    ))]
-    pub title: Option<String>,
+    pub title: Option<Title>,
     /// New severity.
     pub severity: Option<Severity>,
     /// New status. `closed` is refused (409) while cleanup items are pending;
@@ -255,17 +246,14 @@ pub struct UpdateIncidentRequest {
     pub status: Option<IncidentStatus>,
     /// What customers experience.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$"))]
-    pub customer_impact: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub customer_impact: MaybeUndefined<LongText>,
     /// Components affected (replaces the list).
     pub affected_components: Option<Vec<ListEntry>>,
     /// Link to the chat room.
     #[serde(default)]
-    #[oai(
-        nullable,
-        validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000)
-    )]
-    pub chat_room_url: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub chat_room_url: MaybeUndefined<HttpUrl>,
     /// Labels (replaces the list).
     pub labels: Option<Vec<ListEntry>>,
     /// When the problem began.
@@ -305,20 +293,13 @@ impl TryFrom<CreateIncidentRequest> for NewIncident {
 
     fn try_from(r: CreateIncidentRequest) -> Result<Self, ServiceError> {
         Ok(Self {
-            title: domain::required_text("title", &r.title, 300)?
-                .trim()
-                .to_string(),
+            title: r.title.into_inner().trim().to_string(),
             severity: r.severity,
             status: r.status.unwrap_or(IncidentStatus::Investigating),
-            customer_impact: domain::optional_text("customer_impact", r.customer_impact, 20_000)?,
-            affected_components: domain::text_list(
-                "affected_components",
-                entries(r.affected_components),
-                100,
-                LIST_ENTRY_MAX,
-            )?,
-            chat_room_url: domain::optional_url("chat_room_url", r.chat_room_url)?,
-            labels: domain::text_list("labels", entries(r.labels), 50, LIST_ENTRY_MAX)?,
+            customer_impact: present(r.customer_impact),
+            affected_components: entries("affected_components", r.affected_components, 100)?,
+            chat_room_url: r.chat_room_url.map(HttpUrl::into_inner),
+            labels: entries("labels", r.labels, 50)?,
             milestones: Milestones {
                 started_at: opt_micros(r.started_at),
                 detected_at: opt_micros(r.detected_at),
@@ -334,30 +315,21 @@ impl TryFrom<UpdateIncidentRequest> for IncidentChanges {
     type Error = ServiceError;
 
     fn try_from(r: UpdateIncidentRequest) -> Result<Self, ServiceError> {
-        let customer_impact: incidents::Change<String> = r.customer_impact.into();
-        let chat_room_url: incidents::Change<String> = r.chat_room_url.into();
+        let customer_impact: incidents::Change<LongText> = r.customer_impact.into();
+        let chat_room_url: incidents::Change<HttpUrl> = r.chat_room_url.into();
         Ok(Self {
-            title: r
-                .title
-                .map(|t| domain::required_text("title", &t, 300).map(|t| t.trim().to_string()))
-                .transpose()?,
+            title: r.title.map(|t| t.into_inner().trim().to_string()),
             severity: r.severity,
             status: r.status,
-            customer_impact: customer_impact
-                .map(|v| domain::optional_text("customer_impact", v, 20_000))
-                .transpose()?,
+            customer_impact: customer_impact.map(present),
             affected_components: r
                 .affected_components
-                .map(|v| {
-                    domain::text_list("affected_components", entries(Some(v)), 100, LIST_ENTRY_MAX)
-                })
+                .map(|v| entries("affected_components", Some(v), 100))
                 .transpose()?,
-            chat_room_url: chat_room_url
-                .map(|v| domain::optional_url("chat_room_url", v))
-                .transpose()?,
+            chat_room_url: chat_room_url.map(|v| v.map(HttpUrl::into_inner)),
             labels: r
                 .labels
-                .map(|v| domain::text_list("labels", entries(Some(v)), 50, LIST_ENTRY_MAX))
+                .map(|v| entries("labels", Some(v), 50))
                 .transpose()?,
             started_at: change_time(r.started_at),
             detected_at: change_time(r.detected_at),

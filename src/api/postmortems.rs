@@ -16,7 +16,10 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam, text::Date};
 use crate::{
     api::problem::ApiResult,
-    domain::{self, IncidentRef, PostmortemKind, PostmortemStatus, Scope, Visibility},
+    domain::{
+        IncidentRef, NotRequiredReason, PostmortemKind, PostmortemStatus, Scope, SectionBody,
+        SectionTitle, ShortText, Text, Visibility, text::present,
+    },
     reports::{Format, Variant},
     services::{
         Context, ServiceError,
@@ -164,16 +167,11 @@ pub struct PostmortemSectionInput {
     #[oai(validator(pattern = "^[a-z][a-z0-9_]{0,63}$"))]
     pub key: String,
     /// Heading printed in the documents.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 200
-    ))]
-    pub title: String,
+    pub title: SectionTitle,
     /// Markdown text (may be empty).
     #[serde(default)]
-    #[oai(default, validator(pattern = "^[^\\x00]*$", max_length = 200000))]
-    pub body: String,
+    #[oai(default)]
+    pub body: SectionBody,
     /// `internal` (default) or `public`.
     #[serde(default = "internal")]
     #[oai(default = "internal")]
@@ -191,8 +189,8 @@ pub struct UpdatePostmortemRequest {
     pub kind: Option<PostmortemKind>,
     /// Who writes it; `null` clears it.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
-    pub owner: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub owner: MaybeUndefined<ShortText>,
     /// `draft`, `in_review` or `not_required` (`published` is reached by
     /// publishing). `not_required` needs `not_required_reason` and is
     /// refused (409) for a `published` post-mortem: withdraw it first.
@@ -200,8 +198,7 @@ pub struct UpdatePostmortemRequest {
     pub status: Option<PostmortemStatus>,
     /// Why no post-mortem is needed (with `status` `not_required`, or to
     /// change the reason of one that is).
-    #[oai(validator(pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$", max_length = 2000))]
-    pub not_required_reason: Option<String>,
+    pub not_required_reason: Option<NotRequiredReason>,
     /// Due date; `null` goes back to the date from the severity.
     #[serde(default)]
     #[oai(nullable)]
@@ -415,50 +412,24 @@ impl PostmortemsApi {
     ) -> ApiResult<PostmortemFound> {
         auth.require(Scope::Write)?;
         let r = body.0;
-        let owner: Option<Option<String>> = r.owner.into();
-        let sections = r
-            .sections
-            .map(|list| {
-                list.into_iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        Ok(SectionInput {
-                            title: domain::required_text(
-                                &format!("sections[{i}].title"),
-                                &s.title,
-                                200,
-                            )?,
-                            body: domain::optional_text(
-                                &format!("sections[{i}].body"),
-                                Some(s.body),
-                                200_000,
-                            )?
-                            .unwrap_or_default(),
-                            key: s.key,
-                            visibility: s.visibility,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, ServiceError>>()
-            })
-            .transpose()?;
+        let owner: Option<Option<ShortText>> = r.owner.into();
+        let sections = r.sections.map(|list| {
+            list.into_iter()
+                .map(|s| SectionInput {
+                    title: s.title.into_inner(),
+                    body: s.body.non_blank().unwrap_or_default(),
+                    key: s.key,
+                    visibility: s.visibility,
+                })
+                .collect()
+        });
         let changes = PostmortemChanges {
             kind: r.kind,
-            owner: owner
-                .map(|v| domain::optional_text("owner", v, 200))
-                .transpose()?,
+            owner: owner.map(present),
             due_date: Option::<Option<Date>>::from(r.due_date).map(|d| d.map(|d| d.0)),
             review_at: r.review_at.into(),
             status: r.status,
-            not_required_reason: r
-                .not_required_reason
-                .map(|reason| {
-                    domain::required_text(
-                        "not_required_reason",
-                        &reason,
-                        postmortems::NOT_REQUIRED_REASON_MAX,
-                    )
-                })
-                .transpose()?,
+            not_required_reason: r.not_required_reason.map(NotRequiredReason::into_inner),
             sections,
         };
         let view = postmortems::update(

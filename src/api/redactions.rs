@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
     api::problem::ApiResult,
-    domain::Scope,
+    domain::{RedactionText, Scope},
     entities::redaction_rule,
     services::{
         Context,
@@ -56,14 +56,14 @@ impl From<redaction_rule::Model> for RedactionRule {
 pub struct CreateRedactionRequest {
     /// A term to remove: a host name, a customer, a code name … (2 to 500
     /// characters).
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 500))]
-    pub term: Option<String>,
+    #[oai(nullable)]
+    pub term: Option<RedactionText>,
     /// A regular expression (Rust `regex` syntax, case-insensitive, at most
     /// 500 characters) whose matches are removed, e.g. `cust-[0-9]+`.
     /// IPv4/IPv6 and e-mail addresses and host names under the configured
     /// internal domains are always removed.
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 500))]
-    pub pattern: Option<String>,
+    #[oai(nullable)]
+    pub pattern: Option<RedactionText>,
 }
 
 crate::serde_json_body!(CreateRedactionRequest);

@@ -21,7 +21,8 @@ use super::{
 use crate::{
     api::problem::ApiResult,
     domain::{
-        self, IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus, Scope,
+        HttpUrl, IncidentRef, LongText, Priority, Reason, RemediationKind, RemediationRef,
+        RemediationStatus, Scope, ShortText, Title, text::present,
     },
     entities::remediation_history,
     services::{
@@ -162,25 +163,20 @@ pub struct RemediationItemList {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateRemediationRequest {
     /// What must be done, in a line.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 300
-    ))]
-    pub title: String,
+    pub title: Title,
     /// Details (Markdown).
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 20000))]
-    pub description: Option<String>,
+    #[oai(nullable)]
+    pub description: Option<LongText>,
     /// What it does about the causes.
     pub kind: RemediationKind,
     /// How urgent it is; sets the default due date.
     pub priority: Priority,
     /// Who does it.
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
-    pub owner: Option<String>,
+    #[oai(nullable)]
+    pub owner: Option<ShortText>,
     /// Which team owns it.
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
-    pub team: Option<String>,
+    #[oai(nullable)]
+    pub team: Option<ShortText>,
     /// When it is due; a past date is accepted (an item entered after the
     /// fact is overdue from the start). Absent: today plus the priority's
     /// default period (p0 7 days, p1 30, p2 90, p3 none by default).
@@ -190,14 +186,11 @@ pub struct CreateRemediationRequest {
     #[oai(nullable)]
     pub status: Option<RemediationStatus>,
     /// Why it is `wont_do` (required for that status).
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 5000))]
-    pub reason: Option<String>,
+    #[oai(nullable)]
+    pub reason: Option<Reason>,
     /// Link to the ticket in the team's tracker.
-    #[oai(
-        nullable,
-        validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000)
-    )]
-    pub tracker_url: Option<String>,
+    #[oai(nullable)]
+    pub tracker_url: Option<HttpUrl>,
     /// The incidents it came out of (`INC-n` or UUID): at least one.
     #[oai(validator(min_items = 1, max_items = 100))]
     pub incidents: Vec<String>,
@@ -208,28 +201,23 @@ pub struct CreateRemediationRequest {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdateRemediationRequest {
     /// New title.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 300
-    ))]
-    pub title: Option<String>,
+    pub title: Option<Title>,
     /// Details.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 20000))]
-    pub description: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub description: MaybeUndefined<LongText>,
     /// What it does.
     pub kind: Option<RemediationKind>,
     /// How urgent it is (the due date stays as it is).
     pub priority: Option<Priority>,
     /// Who does it.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
-    pub owner: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub owner: MaybeUndefined<ShortText>,
     /// Which team owns it.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 200))]
-    pub team: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub team: MaybeUndefined<ShortText>,
     /// When it is due; a past date is accepted (the item is then overdue).
     #[serde(default)]
     #[oai(nullable)]
@@ -239,15 +227,12 @@ pub struct UpdateRemediationRequest {
     pub status: Option<RemediationStatus>,
     /// Why it is `wont_do`.
     #[serde(default)]
-    #[oai(nullable, validator(pattern = "^[^\\x00]*$", max_length = 5000))]
-    pub reason: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub reason: MaybeUndefined<Reason>,
     /// Link to the ticket.
     #[serde(default)]
-    #[oai(
-        nullable,
-        validator(pattern = "^https?://[^\\x00 \\t\\n\\r]+$", max_length = 2000)
-    )]
-    pub tracker_url: MaybeUndefined<String>,
+    #[oai(nullable)]
+    pub tracker_url: MaybeUndefined<HttpUrl>,
 }
 
 /// An incident to link.
@@ -264,18 +249,9 @@ crate::serde_json_body!(
     LinkIncidentRequest
 );
 
-fn opt_text(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, ServiceError> {
-    Ok(domain::optional_text(field, v, max)?.map(|s| s.trim().to_string()))
-}
-
-fn change_text(
-    field: &str,
-    v: MaybeUndefined<String>,
-    max: usize,
-) -> Result<Option<Option<String>>, ServiceError> {
-    Option::<Option<String>>::from(v)
-        .map(|v| opt_text(field, v, max))
-        .transpose()
+/// An owner or a team: trimmed, `None` when blank.
+fn name(v: Option<ShortText>) -> Option<String> {
+    present(v).map(|s| s.trim().to_string())
 }
 
 impl TryFrom<CreateRemediationRequest> for NewRemediation {
@@ -302,16 +278,16 @@ impl TryFrom<CreateRemediationRequest> for NewRemediation {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            title: domain::required_text("title", &r.title, 300)?,
-            description: domain::optional_text("description", r.description, 20_000)?,
+            title: r.title.into_inner(),
+            description: present(r.description),
             kind: r.kind,
             priority: r.priority,
-            owner: opt_text("owner", r.owner, 200)?,
-            team: opt_text("team", r.team, 200)?,
+            owner: name(r.owner),
+            team: name(r.team),
             due_date: r.due_date.map(|d| d.0),
             status: r.status.unwrap_or(RemediationStatus::Open),
-            reason: domain::optional_text("reason", r.reason, 5000)?,
-            tracker_url: domain::optional_url("tracker_url", r.tracker_url)?,
+            reason: present(r.reason),
+            tracker_url: r.tracker_url.map(HttpUrl::into_inner),
             incidents,
         })
     }
@@ -321,27 +297,20 @@ impl TryFrom<UpdateRemediationRequest> for RemediationChanges {
     type Error = ServiceError;
 
     fn try_from(r: UpdateRemediationRequest) -> Result<Self, ServiceError> {
-        let tracker_url: Option<Option<String>> = r.tracker_url.into();
+        let tracker_url: Option<Option<HttpUrl>> = r.tracker_url.into();
+        let owner: Option<Option<ShortText>> = r.owner.into();
+        let team: Option<Option<ShortText>> = r.team.into();
         Ok(Self {
-            title: r
-                .title
-                .map(|t| domain::required_text("title", &t, 300))
-                .transpose()?,
-            description: Option::<Option<String>>::from(r.description)
-                .map(|v| domain::optional_text("description", v, 20_000))
-                .transpose()?,
+            title: r.title.map(Title::into_inner),
+            description: Option::<Option<LongText>>::from(r.description).map(present),
             kind: r.kind,
             priority: r.priority,
-            owner: change_text("owner", r.owner, 200)?,
-            team: change_text("team", r.team, 200)?,
+            owner: owner.map(name),
+            team: team.map(name),
             due_date: Option::<Option<Date>>::from(r.due_date).map(|d| d.map(|d| d.0)),
             status: r.status,
-            reason: Option::<Option<String>>::from(r.reason)
-                .map(|v| domain::optional_text("reason", v, 5000))
-                .transpose()?,
-            tracker_url: tracker_url
-                .map(|v| domain::optional_url("tracker_url", v))
-                .transpose()?,
+            reason: Option::<Option<Reason>>::from(r.reason).map(present),
+            tracker_url: tracker_url.map(|v| v.map(HttpUrl::into_inner)),
         })
     }
 }

@@ -10,7 +10,7 @@ use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
     api::problem::ApiResult,
     clock::micros,
-    domain::{self, RoleName, Scope},
+    domain::{Name, RoleName, Scope},
     entities::role_assignment,
     services::{
         Context,
@@ -62,12 +62,7 @@ pub struct AssignRoleRequest {
     #[oai(validator(pattern = "^[a-z0-9_]{1,64}$", min_length = 1, max_length = 64))]
     pub role: String,
     /// Who takes the role.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 200
-    ))]
-    pub person: String,
+    pub person: Name,
     /// When they took it; now when absent.
     #[oai(nullable)]
     pub assigned_at: Option<DateTime<Utc>>,
@@ -123,9 +118,7 @@ impl RolesApi {
         let r = body.0;
         let new = NewRoleAssignment {
             role: RoleName::parse("role", &r.role)?,
-            person: domain::required_text("person", &r.person, 200)?
-                .trim()
-                .to_string(),
+            person: r.person.as_str().trim().to_string(),
             assigned_at: r.assigned_at.map(micros),
         };
         let model = roles::assign(ctx, reference.get("reference")?, new).await?;

@@ -11,12 +11,12 @@ use super::{
     digests::Delivery,
     params::IncidentParam,
     status_updates::{CreateStatusUpdateRequest, StatusUpdate},
-    text::{LIST_ENTRY_MAX, ListEntry, entries},
+    text::entries,
 };
 use crate::{
     api::problem::ApiResult,
     clock::micros,
-    domain::{self, Scope},
+    domain::{ListEntry, LongText, Scope, ShortText, SitrepSummary, text::present},
     entities::sitrep,
     services::{
         Context, ServiceError, channels,
@@ -121,16 +121,10 @@ impl TryFrom<sitrep::Model> for Sitrep {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateSitrepRequest {
     /// What is known (Markdown, up to 50,000 characters).
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 50000
-    ))]
-    pub summary: String,
+    pub summary: SitrepSummary,
     /// What customers experience.
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 20000))]
     #[oai(nullable)]
-    pub customer_impact: Option<String>,
+    pub customer_impact: Option<LongText>,
     /// Questions still open.
     #[oai(nullable)]
     pub open_issues: Option<Vec<ListEntry>>,
@@ -144,9 +138,8 @@ pub struct CreateSitrepRequest {
     #[oai(nullable)]
     pub next_update_due: Option<DateTime<Utc>>,
     /// Who issues it.
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
     #[oai(nullable)]
-    pub author: Option<String>,
+    pub author: Option<ShortText>,
     /// A public status update to post in the same transaction.
     #[oai(nullable)]
     pub status_update: Option<CreateStatusUpdateRequest>,
@@ -158,17 +151,15 @@ impl TryFrom<CreateSitrepRequest> for NewSitrep {
     type Error = ServiceError;
 
     fn try_from(r: CreateSitrepRequest) -> Result<Self, ServiceError> {
-        let list = |field: &str, v: Option<Vec<ListEntry>>| {
-            domain::text_list(field, entries(v), 200, LIST_ENTRY_MAX)
-        };
+        let list = |field: &str, v: Option<Vec<ListEntry>>| entries(field, v, 200);
         Ok(Self {
-            summary: domain::required_text("summary", &r.summary, 50_000)?,
-            customer_impact: domain::optional_text("customer_impact", r.customer_impact, 20_000)?,
+            summary: r.summary.into_inner(),
+            customer_impact: present(r.customer_impact),
             open_issues: list("open_issues", r.open_issues)?,
             resolved_issues: list("resolved_issues", r.resolved_issues)?,
             current_actions: list("current_actions", r.current_actions)?,
             next_update_due: r.next_update_due.map(micros),
-            author: domain::optional_text("author", r.author, 200)?,
+            author: present(r.author),
             status_update: r
                 .status_update
                 .map(|s| s.into_new("status_update."))

@@ -6,15 +6,11 @@ use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{
-    ApiJson, ApiTags, TokenAuth,
-    params::IncidentParam,
-    text::{LIST_ENTRY_MAX, ListEntry, entries},
-};
+use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam, text::entries};
 use crate::{
     api::problem::ApiResult,
     clock::micros,
-    domain::{self, PublicStatus, Scope},
+    domain::{ListEntry, PublicStatus, Scope, StatusMessage},
     entities::status_update,
     services::{
         Context, ServiceError,
@@ -63,12 +59,7 @@ pub struct CreateStatusUpdateRequest {
     /// The status shown to the public.
     pub status: PublicStatus,
     /// The message (Markdown, up to 20,000 characters).
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 20000
-    ))]
-    pub message: String,
+    pub message: StatusMessage,
     /// Components named in the update.
     #[oai(nullable)]
     pub affected_components: Option<Vec<ListEntry>>,
@@ -84,12 +75,11 @@ impl CreateStatusUpdateRequest {
     pub fn into_new(self, prefix: &str) -> Result<NewStatusUpdate, ServiceError> {
         Ok(NewStatusUpdate {
             status: self.status,
-            message: domain::required_text(&format!("{prefix}message"), &self.message, 20_000)?,
-            affected_components: domain::text_list(
+            message: self.message.into_inner(),
+            affected_components: entries(
                 &format!("{prefix}affected_components"),
-                entries(self.affected_components),
+                self.affected_components,
                 100,
-                LIST_ENTRY_MAX,
             )?,
             posted_at: self.posted_at.map(micros),
         })

@@ -19,7 +19,10 @@ use super::{
 use crate::{
     api::problem::ApiResult,
     clock::micros,
-    domain::{self, EventSource, Scope, TimelineKind, Visibility},
+    domain::{
+        EventBody, EventSource, ExternalId, Scope, ShortText, TimelineKind, Visibility,
+        text::present,
+    },
     entities::timeline_event,
     services::{
         Context, ServiceError,
@@ -83,24 +86,17 @@ pub struct CreateTimelineEvent {
     /// What it records.
     pub kind: TimelineKind,
     /// What happened (Markdown, up to 100,000 characters).
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 100000
-    ))]
-    pub body: String,
+    pub body: EventBody,
     /// Who wrote or did it.
-    #[oai(validator(pattern = "^[^\\x00]*$", max_length = 200))]
     #[oai(nullable)]
-    pub author: Option<String>,
+    pub author: Option<ShortText>,
     /// Where it came from; `api` when absent. `system` is reserved.
     #[oai(nullable)]
     pub source: Option<EventSource>,
     /// The id in the source system: an event with the same `source` and
     /// `external_id` is stored once.
-    #[oai(validator(pattern = "^[^\\x00]*$", min_length = 1, max_length = 200))]
     #[oai(nullable)]
-    pub external_id: Option<String>,
+    pub external_id: Option<ExternalId>,
     /// `internal` (default) or `public`.
     #[oai(nullable)]
     pub visibility: Option<Visibility>,
@@ -149,10 +145,10 @@ fn to_new(
     Ok(NewTimelineEvent {
         occurred_at: e.occurred_at.map(micros).unwrap_or(now),
         kind: e.kind,
-        body: domain::required_text(&format!("{field}body"), &e.body, 100_000)?,
-        author: domain::optional_text(&format!("{field}author"), e.author, 200)?,
+        body: e.body.into_inner(),
+        author: present(e.author),
         source,
-        external_id: domain::optional_text(&format!("{field}external_id"), e.external_id, 200)?,
+        external_id: present(e.external_id),
         visibility: e.visibility.unwrap_or(Visibility::Internal),
     })
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth};
 use crate::{
     api::problem::ApiResult,
-    domain::{self, Scope},
+    domain::{Name, Scope},
     entities::api_token,
     services::{Context, ServiceError, tokens},
 };
@@ -52,12 +52,7 @@ impl TryFrom<api_token::Model> for ApiToken {
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct CreateTokenRequest {
     /// What the token is for, e.g. `chat-bot`.
-    #[oai(validator(
-        pattern = "^[^\\x00]*[^\\x00 \\t\\n\\r][^\\x00]*$",
-        min_length = 1,
-        max_length = 200
-    ))]
-    pub name: String,
+    pub name: Name,
     /// What it may do.
     pub scope: Scope,
 }
@@ -120,8 +115,13 @@ impl TokensApi {
         body: ApiJson<CreateTokenRequest>,
     ) -> ApiResult<TokenCreated> {
         auth.require(Scope::Admin)?;
-        let name = domain::required_text("name", &body.0.name, 200)?;
-        let (model, secret) = tokens::create(&ctx.db, ctx.now(), name.trim(), body.0.scope).await?;
+        let (model, secret) = tokens::create(
+            &ctx.db,
+            ctx.now(),
+            body.0.name.as_str().trim(),
+            body.0.scope,
+        )
+        .await?;
         Ok(TokenCreated::Created(Json(CreatedToken {
             token: model.try_into()?,
             secret,

@@ -26,9 +26,11 @@ use super::{
 use crate::{
     clock::micros,
     domain::{
-        self, CleanupKind, CleanupStatus, EventSource, IncidentStatus, Milestones, PostmortemKind,
+        BundleListEntry, BundleOptionalText, BundleText, CleanupKind, CleanupStatus, EventBody,
+        EventSource, HttpUrl, IncidentStatus, Milestones, Name, NotRequiredReason, PostmortemKind,
         PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, RoleName,
-        Severity, TimelineKind, Visibility,
+        SectionKey, Severity, ShortText, TimelineKind, Title, UpdateSource, Visibility,
+        text::parse_list,
     },
     services::ServiceError,
     services::sitreps::RoleSnapshot,
@@ -38,9 +40,6 @@ use crate::{
 pub const BUNDLE_FORMAT: &str = "debrief-bundle";
 /// The bundle format version this build reads and writes.
 pub const BUNDLE_VERSION: u32 = 1;
-
-/// Longest timeline event body, sitrep summary or status update message.
-const LONG_TEXT: usize = 100_000;
 
 /// A whole bundle, as the export writes it (`timeline` last).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -110,7 +109,7 @@ impl BundlePostmortem {
             .enumerate()
             .map(|(i, s)| {
                 let f = |x: &str| format!("postmortem.sections[{i}].{x}");
-                let key = domain::required_text(&f("key"), &s.key, 64)?;
+                let key = SectionKey::parse(&f("key"), s.key)?.into_inner();
                 if keys.contains(&key) {
                     return Err(ServiceError::validation(
                         f("key"),
@@ -121,8 +120,8 @@ impl BundlePostmortem {
                 Ok(SectionRecord {
                     id: s.id,
                     key,
-                    title: domain::required_text(&f("title"), &s.title, 300)?,
-                    body: domain::optional_text(&f("body"), Some(s.body), LONG_TEXT)?
+                    title: Title::parse(&f("title"), s.title)?.into_inner(),
+                    body: BundleOptionalText::parse_optional(&f("body"), Some(s.body))?
                         .unwrap_or_default(),
                     visibility: s.visibility,
                 })
@@ -131,12 +130,12 @@ impl BundlePostmortem {
         Ok(PostmortemRecord {
             id: self.id,
             kind: self.kind,
-            owner: domain::optional_text(&p("owner"), self.owner, 200)?,
+            owner: ShortText::parse_optional(&p("owner"), self.owner)?,
             due_date: self.due_date,
             review_at: opt_micros(self.review_at),
             not_required_reason: not_required_reason(self.status, self.not_required_reason)?,
             status: self.status,
-            slug: domain::optional_text(&p("slug"), self.slug, 200)?,
+            slug: ShortText::parse_optional(&p("slug"), self.slug)?,
             published_at: opt_micros(self.published_at),
             first_published_at: opt_micros(self.first_published_at.or(self.published_at)),
             sections,
@@ -153,11 +152,9 @@ fn not_required_reason(
 ) -> Result<Option<String>, ServiceError> {
     const FIELD: &str = "postmortem.not_required_reason";
     match (status, reason) {
-        (PostmortemStatus::NotRequired, Some(reason)) => Ok(Some(domain::required_text(
-            FIELD,
-            &reason,
-            crate::services::postmortems::NOT_REQUIRED_REASON_MAX,
-        )?)),
+        (PostmortemStatus::NotRequired, Some(reason)) => {
+            Ok(Some(NotRequiredReason::parse(FIELD, reason)?.into_inner()))
+        }
         (PostmortemStatus::NotRequired, None) => Err(ServiceError::validation(
             FIELD,
             "a `not_required` post-mortem needs `not_required_reason`",
@@ -309,8 +306,16 @@ fn opt_micros(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     t.map(micros)
 }
 
+/// An optional link: checked when present (a blank one is refused, as
+/// it is not a URL).
+fn url(field: &str, value: Option<String>) -> Result<Option<String>, ServiceError> {
+    Ok(value
+        .map(|v| HttpUrl::parse(field, v).map(HttpUrl::into_inner))
+        .transpose()?)
+}
+
 fn components(field: String, values: Vec<String>) -> Result<Vec<String>, ServiceError> {
-    Ok(domain::text_list(&field, values, 100, 200)?)
+    Ok(parse_list::<Name>(&field, values, 100)?)
 }
 
 impl BundleIncident {
@@ -320,16 +325,15 @@ impl BundleIncident {
             path: "incident".into(),
             key: IncidentKey::Id(self.id),
             exact: true,
-            title: domain::required_text(&p("title"), &self.title, 300)?,
+            title: Title::parse(&p("title"), self.title)?.into_inner(),
             severity: self.severity,
             status: self.status,
-            customer_impact: domain::optional_text(
+            customer_impact: BundleOptionalText::parse_optional(
                 &p("customer_impact"),
                 self.customer_impact,
-                LONG_TEXT,
             )?,
             affected_components: components(p("affected_components"), self.affected_components)?,
-            chat_room_url: domain::optional_url(&p("chat_room_url"), self.chat_room_url)?,
+            chat_room_url: url(&p("chat_room_url"), self.chat_room_url)?,
             labels: components(p("labels"), self.labels)?,
             milestones: Milestones {
                 started_at: opt_micros(self.started_at),
@@ -351,7 +355,7 @@ impl BundleRole {
             role: RoleName::parse(&format!("{prefix}.role"), &self.role)?
                 .as_str()
                 .to_string(),
-            person: domain::required_text(&format!("{prefix}.person"), &self.person, 200)?,
+            person: Name::parse(&format!("{prefix}.person"), self.person)?.into_inner(),
             assigned_at: micros(self.assigned_at),
             relieved_at: opt_micros(self.relieved_at),
         })
@@ -367,22 +371,21 @@ impl BundleSitrep {
                 format!("`{}` must be 1 or more", p("version")),
             ));
         }
-        let list = |f: &str, v: Vec<String>| domain::text_list(&p(f), v, 200, 2000);
+        let list = |f: &str, v: Vec<String>| parse_list::<BundleListEntry>(&p(f), v, 200);
         Ok(SitrepRecord {
             id: self.id,
             version: self.version,
-            summary: domain::required_text(&p("summary"), &self.summary, LONG_TEXT)?,
-            customer_impact: domain::optional_text(
+            summary: BundleText::parse(&p("summary"), self.summary)?.into_inner(),
+            customer_impact: BundleOptionalText::parse_optional(
                 &p("customer_impact"),
                 self.customer_impact,
-                LONG_TEXT,
             )?,
             roles: self.roles,
             open_issues: list("open_issues", self.open_issues)?,
             resolved_issues: list("resolved_issues", self.resolved_issues)?,
             current_actions: list("current_actions", self.current_actions)?,
             next_update_due: opt_micros(self.next_update_due),
-            author: domain::optional_text(&p("author"), self.author, 200)?,
+            author: ShortText::parse_optional(&p("author"), self.author)?,
             status_update_id: self.status_update_id,
             created_at: micros(self.created_at),
         })
@@ -395,11 +398,11 @@ impl BundleStatusUpdate {
         Ok(StatusUpdateRecord {
             id: Some(self.id),
             status: self.status,
-            message: domain::required_text(&p("message"), &self.message, LONG_TEXT)?,
+            message: BundleText::parse(&p("message"), self.message)?.into_inner(),
             affected_components: components(p("affected_components"), self.affected_components)?,
             posted_at: micros(self.posted_at),
-            source: domain::optional_text(&p("source"), self.source, 16)?,
-            external_id: domain::optional_text(&p("external_id"), self.external_id, 200)?,
+            source: UpdateSource::parse_optional(&p("source"), self.source)?,
+            external_id: ShortText::parse_optional(&p("external_id"), self.external_id)?,
         })
     }
 }
@@ -410,10 +413,10 @@ impl BundleCleanupItem {
         Ok(CleanupRecord {
             id: self.id,
             kind: self.kind,
-            description: domain::required_text(&p("description"), &self.description, LONG_TEXT)?,
-            owner: domain::optional_text(&p("owner"), self.owner, 200)?,
+            description: BundleText::parse(&p("description"), self.description)?.into_inner(),
+            owner: ShortText::parse_optional(&p("owner"), self.owner)?,
             status: self.status,
-            reason: domain::optional_text(&p("reason"), self.reason, LONG_TEXT)?,
+            reason: BundleOptionalText::parse_optional(&p("reason"), self.reason)?,
             created_at: micros(self.created_at),
         })
     }
@@ -424,16 +427,16 @@ impl BundleRemediationItem {
         let p = |f: &str| format!("{prefix}.{f}");
         Ok(RemediationRecord {
             id: self.id,
-            title: domain::required_text(&p("title"), &self.title, 300)?,
-            description: domain::optional_text(&p("description"), self.description, LONG_TEXT)?,
+            title: Title::parse(&p("title"), self.title)?.into_inner(),
+            description: BundleOptionalText::parse_optional(&p("description"), self.description)?,
             kind: self.kind,
             priority: self.priority,
-            owner: domain::optional_text(&p("owner"), self.owner, 200)?,
-            team: domain::optional_text(&p("team"), self.team, 200)?,
+            owner: ShortText::parse_optional(&p("owner"), self.owner)?,
+            team: ShortText::parse_optional(&p("team"), self.team)?,
             due_date: self.due_date,
             status: self.status,
-            reason: domain::optional_text(&p("reason"), self.reason, LONG_TEXT)?,
-            tracker_url: domain::optional_url(&p("tracker_url"), self.tracker_url)?,
+            reason: BundleOptionalText::parse_optional(&p("reason"), self.reason)?,
+            tracker_url: url(&p("tracker_url"), self.tracker_url)?,
             closed_at: opt_micros(self.closed_at),
             created_at: micros(self.created_at),
         })
@@ -447,10 +450,10 @@ impl BundleEvent {
             id: Some(self.id),
             occurred_at: micros(self.occurred_at),
             kind: self.kind,
-            body: domain::required_text(&p("body"), &self.body, LONG_TEXT)?,
-            author: domain::optional_text(&p("author"), self.author, 200)?,
+            body: EventBody::parse(&p("body"), self.body)?.into_inner(),
+            author: ShortText::parse_optional(&p("author"), self.author)?,
             source: self.source,
-            external_id: domain::optional_text(&p("external_id"), self.external_id, 200)?,
+            external_id: ShortText::parse_optional(&p("external_id"), self.external_id)?,
             visibility: self.visibility,
         })
     }

@@ -27,9 +27,9 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        self, CleanupKind, CleanupStatus, EventSource, IncidentStatus, Milestones, PostmortemKind,
-        PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, Severity,
-        TimelineKind, Visibility,
+        CleanupKind, CleanupStatus, EventBody, EventSource, ExternalId, IncidentStatus, Milestones,
+        Name, PostmortemKind, PostmortemStatus, Priority, PublicStatus, RemediationKind,
+        RemediationStatus, Severity, TimelineKind, Title, Visibility, text::TextRule,
     },
     services::ServiceError,
     services::sitreps::RoleSnapshot,
@@ -310,21 +310,22 @@ pub fn starts_as_zip(reader: &mut impl BufRead) -> std::io::Result<bool> {
     Ok(reader.fill_buf()?.starts_with(ZIP_MAGIC))
 }
 
-// Debrief's own limits on what it stores, the same as the API's and the
-// bundle schema's (`openapi/bundle.schema.json`). Each is at least what the
-// sources document (docs/imports.md, "Limits: real exports come in whole"); a longer value is shortened by
+// Debrief's own limits on what it stores: those of the domain's text types
+// (`domain/text.rs`), which the API's spec states too (the bundle schema,
+// `openapi/bundle.schema.json`, repeats them by hand). Each is at least what
+// the sources document (docs/imports.md, "Limits: real exports come in whole"); a longer value is shortened by
 // [`Fit`], never refused.
 
 /// Characters of an incident title (a column of this width).
-pub const TITLE_MAX: usize = 300;
+pub const TITLE_MAX: usize = Title::MAX_CHARS;
 /// Characters of a name: a component, a person.
-pub const NAME_MAX: usize = 200;
+pub const NAME_MAX: usize = Name::MAX_CHARS;
 /// Components per incident and per status update.
 pub const LIST_MAX: usize = 100;
 /// Characters of a timeline event body or a status update message.
-pub const BODY_MAX: usize = 100_000;
+pub const BODY_MAX: usize = EventBody::MAX_CHARS;
 /// Characters of an external id; ids are matched, so a longer one is refused.
-pub const EXTERNAL_ID_MAX: usize = 200;
+pub const EXTERNAL_ID_MAX: usize = ExternalId::MAX_CHARS;
 
 /// What a [`Shortening`] counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
@@ -362,6 +363,11 @@ pub(crate) struct Fit {
 }
 
 impl Fit {
+    /// The rules of Debrief's texts without their lengths: a longer text is
+    /// shortened, not refused.
+    const REQUIRED: TextRule = TextRule::required(usize::MAX);
+    const OPTIONAL: TextRule = TextRule::optional(usize::MAX);
+
     /// A required text of at most `max` characters (trimmed).
     pub fn required(
         &mut self,
@@ -369,7 +375,7 @@ impl Fit {
         value: &str,
         max: usize,
     ) -> Result<String, ServiceError> {
-        let whole = domain::required_text(field, value, usize::MAX)?;
+        let whole = Self::REQUIRED.check(field, value.to_string())?;
         Ok(self.shorten(field, whole, max))
     }
 
@@ -380,7 +386,10 @@ impl Fit {
         value: Option<String>,
         max: usize,
     ) -> Result<Option<String>, ServiceError> {
-        Ok(domain::optional_text(field, value, usize::MAX)?.map(|v| self.shorten(field, v, max)))
+        let value = value.map(|v| Self::OPTIONAL.check(field, v)).transpose()?;
+        Ok(value
+            .filter(|v| !crate::domain::text::is_blank(v))
+            .map(|v| self.shorten(field, v, max)))
     }
 
     /// A list of at most `max_items` names of at most `max_len` characters;
@@ -401,7 +410,7 @@ impl Fit {
             if i < max_items {
                 kept.push(self.required(&at, &value, max_len)?);
             } else {
-                rest.push(domain::required_text(&at, &value, usize::MAX)?);
+                rest.push(Self::REQUIRED.check(&at, value)?);
             }
         }
         if !rest.is_empty() {

@@ -33,12 +33,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink, from_value,
-    read_document, stopped,
+    BODY_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink, from_value, read_document,
+    stopped,
 };
 use crate::{
     clock::micros,
-    domain::{self, EventSource, TimelineKind, Visibility},
+    domain::{EventSource, ForeignId, TimelineKind, Visibility},
     services::ServiceError,
 };
 
@@ -149,7 +149,7 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
         let mut events = EventBatcher::new(at_entries.clone());
         for (i, entry) in response.data.entries.into_iter().enumerate() {
             let p = |f: &str| format!("{at_entries}[{i}].{f}");
-            let id = domain::required_text(&p("id"), &entry.id, EXTERNAL_ID_MAX)?;
+            let id = ForeignId::parse(&p("id"), entry.id.clone())?.into_inner();
             if entry.hidden {
                 skipped += 1;
                 continue;

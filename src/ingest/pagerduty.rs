@@ -18,12 +18,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink,
-    read_document, stopped,
+    BODY_MAX, EventBatcher, EventRecord, Fit, NAME_MAX, Record, Sink, read_document, stopped,
 };
 use crate::{
     clock::micros,
-    domain::{self, EventSource, TimelineKind, Visibility},
+    domain::{EventSource, ForeignId, TimelineKind, Visibility},
     services::ServiceError,
 };
 
@@ -79,7 +78,7 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
     let mut fit = Fit::default();
     for (i, entry) in document.log_entries.into_iter().enumerate() {
         let p = |f: &str| format!("log_entries[{i}].{f}");
-        let id = domain::required_text(&p("id"), &entry.id, EXTERNAL_ID_MAX)?;
+        let id = ForeignId::parse(&p("id"), entry.id.clone())?.into_inner();
         let Some(kind) = kind_of(&entry.entry_type) else {
             skipped += 1;
             continue;

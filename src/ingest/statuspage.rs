@@ -17,14 +17,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{
-    BODY_MAX, EXTERNAL_ID_MAX, EventBatcher, EventRecord, Fit, IncidentKey, IncidentRecord,
-    LIST_MAX, NAME_MAX, Record, Sink, StatusUpdateRecord, TITLE_MAX, from_value, read_document,
-    stopped,
+    BODY_MAX, EventBatcher, EventRecord, Fit, IncidentKey, IncidentRecord, LIST_MAX, NAME_MAX,
+    Record, Sink, StatusUpdateRecord, TITLE_MAX, from_value, read_document, stopped,
 };
 use crate::{
     clock::micros,
     domain::{
-        self, EventSource, IncidentStatus, Milestones, PublicStatus, Severity, TimelineKind,
+        EventSource, ForeignId, IncidentStatus, Milestones, PublicStatus, Severity, TimelineKind,
         Visibility,
     },
     services::ServiceError,
@@ -162,7 +161,7 @@ fn convert(path: &str, incident: Incident, sink: Sink<'_>) -> Result<(), Service
     };
     let status = public_status(&p("status"), &incident.status)?;
     let mut fit = Fit::default();
-    let incident_id = domain::required_text(&p("id"), &incident.id, EXTERNAL_ID_MAX)?;
+    let incident_id = ForeignId::parse(&p("id"), incident.id.clone())?.into_inner();
     let started_at = micros(incident.started_at.unwrap_or(incident.created_at));
     let record = IncidentRecord {
         path: if path.is_empty() {
@@ -199,7 +198,7 @@ fn convert(path: &str, incident: Incident, sink: Sink<'_>) -> Result<(), Service
         .map_err(stopped)?;
     for (j, update) in incident.incident_updates.into_iter().enumerate() {
         let u = |f: &str| p(&format!("incident_updates[{j}].{f}"));
-        let id = domain::required_text(&u("id"), &update.id, EXTERNAL_ID_MAX)?;
+        let id = ForeignId::parse(&u("id"), update.id.clone())?.into_inner();
         let status = public_status(&u("status"), &update.status)?;
         let body = update.body.unwrap_or_default();
         let message = if body.trim().is_empty() {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    domain::{IncidentRef, WebhookSecret, optional_text},
+    domain::{ChannelTarget, IncidentRef, WebhookSecret},
     entities::{delivery, incident, incident_channel, sitrep},
     notify::{
         address_policy::{AddressPolicy, REGISTRATION_RESOLVE_TIMEOUT},
@@ -51,10 +51,8 @@ pub struct NewChannel {
 }
 
 impl NewChannel {
-    pub fn parse(kind: ChannelKind, target: &str) -> Result<Self, ServiceError> {
-        let target = optional_text("target", Some(target.to_string()), 2000)?
-            .ok_or_else(|| ServiceError::validation("target", "`target` must not be blank"))?;
-        let target = target.trim().to_string();
+    pub fn parse(kind: ChannelKind, target: ChannelTarget) -> Result<Self, ServiceError> {
+        let target = target.as_str().trim().to_string();
         let mut webhook_url = None;
         match kind {
             ChannelKind::Email => {

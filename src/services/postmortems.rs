@@ -121,9 +121,6 @@ pub struct PostmortemChanges {
     pub sections: Option<Vec<SectionInput>>,
 }
 
-/// The longest reason for a post-mortem being `not_required`, in characters.
-pub const NOT_REQUIRED_REASON_MAX: usize = 2000;
-
 /// The due date of a post-mortem by its incident's severity, counted from
 /// the day the incident started (UTC), with the configured due periods.
 pub fn due_by_severity(periods: &PostmortemDue, incident: &incident::Model) -> Option<NaiveDate> {

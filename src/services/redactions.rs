@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Context, ServiceError, find_incident, insert_model, new_id};
 use crate::{
-    domain::IncidentRef,
+    domain::{IncidentRef, RedactionText},
     entities::redaction_rule,
     reports::{
         Templates, public_vocabulary,
@@ -26,8 +26,12 @@ pub enum NewRule {
 }
 
 impl NewRule {
-    /// Parse the request's `term` / `pattern` pair.
-    pub fn parse(term: Option<String>, pattern: Option<String>) -> Result<Self, ServiceError> {
+    /// Parse the request's `term` / `pattern` pair (each already a checked
+    /// [`RedactionText`]).
+    pub fn parse(
+        term: Option<RedactionText>,
+        pattern: Option<RedactionText>,
+    ) -> Result<Self, ServiceError> {
         match (term, pattern) {
             (Some(_), Some(_)) => Err(ServiceError::validation(
                 "term,pattern",
@@ -38,7 +42,7 @@ impl NewRule {
                 "give a `term` or a `pattern`",
             )),
             (Some(term), None) => {
-                let term = crate::domain::required_text("term", &term, 500)?;
+                let term = term.into_inner();
                 if term.chars().count() < 2 {
                     return Err(ServiceError::validation(
                         "term",
@@ -48,7 +52,7 @@ impl NewRule {
                 Ok(NewRule::Term(term))
             }
             (None, Some(pattern)) => {
-                let pattern = crate::domain::required_text("pattern", &pattern, 500)?;
+                let pattern = pattern.into_inner();
                 compile_pattern(&pattern).map_err(|err| {
                     ServiceError::validation("pattern", format!("`pattern`: {err}"))
                 })?;
