@@ -15,8 +15,6 @@ const LONG_FILES_TO_SPLIT: &[&str] = &[
     "src/services/postmortems.rs",
     "src/services/remediations.rs",
     "src/services/imports.rs",
-    "src/services/stats.rs",
-    "src/services/incidents.rs",
 ];
 
 /// Functions over 80 lines not yet split (issue 14), as `file::name`.
@@ -93,6 +91,13 @@ fn no_file_is_over_800_lines_without_a_reason() {
         }
     }
     assert!(long.is_empty(), "split these or state why: {long:#?}");
+    for listed in LONG_FILES_TO_SPLIT {
+        let lines = std::fs::read_to_string(root().join(listed)).map_or(0, |t| t.lines().count());
+        assert!(
+            lines > 800,
+            "{listed} is split now: take it off LONG_FILES_TO_SPLIT"
+        );
+    }
 }
 
 /// Every `fn` of `text` with its length in lines and whether the comment
@@ -154,17 +159,28 @@ fn no_function_is_over_80_lines_without_a_reason() {
     let mut files = Vec::new();
     rust_files(&root().join("src"), &mut files);
     let mut long = Vec::new();
+    let mut still_long = BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let name = relative(&file);
         for (function, lines, reason) in functions(code(&text)) {
             let key = format!("{name}::{function}");
-            if lines > 80 && !reason && !LONG_FUNCTIONS_TO_SPLIT.contains(&key.as_str()) {
-                long.push(format!("{key}: {lines} lines"));
+            if lines > 80 && !reason {
+                if LONG_FUNCTIONS_TO_SPLIT.contains(&key.as_str()) {
+                    still_long.insert(key);
+                } else {
+                    long.push(format!("{key}: {lines} lines"));
+                }
             }
         }
     }
     assert!(long.is_empty(), "split these or state why: {long:#?}");
+    for listed in LONG_FUNCTIONS_TO_SPLIT {
+        assert!(
+            still_long.contains(*listed),
+            "{listed} is short now (or gone): take it off LONG_FUNCTIONS_TO_SPLIT"
+        );
+    }
 }
 
 #[test]
