@@ -32,8 +32,8 @@ use crate::{
         SectionKey, Severity, ShortText, TimelineKind, Title, UpdateSource, Visibility,
         text::parse_list,
     },
+    entities::sitrep::RoleSnapshot,
     services::ServiceError,
-    services::sitreps::RoleSnapshot,
 };
 
 /// The value of a bundle's `format` key.

@@ -31,8 +31,8 @@ use crate::{
         Name, PostmortemKind, PostmortemStatus, Priority, PublicStatus, RemediationKind,
         RemediationStatus, Severity, TimelineKind, Title, Visibility, text::TextRule,
     },
+    entities::sitrep::RoleSnapshot,
     services::ServiceError,
-    services::sitreps::RoleSnapshot,
 };
 
 /// Timeline events per chunk handed to the import service (and per INSERT).
