@@ -1,6 +1,7 @@
 //! The work: transactions, rules and queries. Everything here returns
 //! [`ServiceError`]; nothing here knows about HTTP.
 
+pub mod bundle_export;
 pub mod channels;
 pub mod cleanup;
 pub mod digests;

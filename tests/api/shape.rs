@@ -14,13 +14,12 @@ use std::{
 const LONG_FILES_TO_SPLIT: &[&str] = &[
     "src/services/postmortems.rs",
     "src/services/remediations.rs",
-    "src/services/imports.rs",
 ];
 
 /// Functions over 80 lines not yet split (issue 14), as `file::name`.
 const LONG_FUNCTIONS_TO_SPLIT: &[&str] = &[
     "src/services/postmortems.rs::build_document",
-    "src/services/imports.rs::export_bundle",
+    "src/services/bundle_export.rs::export_bundle",
     "src/services/remediations.rs::write",
     "src/services/incidents.rs::write",
     "src/services/postmortems.rs::publish",
