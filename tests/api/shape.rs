@@ -12,7 +12,6 @@ use std::{
 
 /// Files over 800 lines not yet split (issue 14).
 const LONG_FILES_TO_SPLIT: &[&str] = &[
-    "src/services/postmortems.rs",
     "src/services/remediations.rs",
     "src/services/imports.rs",
     "src/services/stats.rs",
@@ -21,17 +20,17 @@ const LONG_FILES_TO_SPLIT: &[&str] = &[
 
 /// Functions over 80 lines not yet split (issue 14), as `file::name`.
 const LONG_FUNCTIONS_TO_SPLIT: &[&str] = &[
-    "src/services/postmortems.rs::build_document",
+    "src/services/postmortems/documents.rs::build_document",
     "src/services/imports.rs::export_bundle",
     "src/services/remediations.rs::write",
     "src/services/incidents.rs::write",
-    "src/services/postmortems.rs::publish",
+    "src/services/postmortems/publishing.rs::publish",
     "src/services/remediations.rs::summary",
     "src/services/stats.rs::remediation_figures",
     "src/services/digests.rs::send",
     "src/services/sitreps.rs::write",
     "src/jobs/reminders.rs::queue",
-    "src/services/postmortems.rs::write",
+    "src/services/postmortems/record.rs::write",
     "src/jobs/outbox.rs::drain_one",
     "src/ingest/slack.rs::parse_zip",
     "src/ingest/bundle.rs::visit_map",
