@@ -65,68 +65,19 @@ struct NewDocuments {
 pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publication, ServiceError> {
     let turn = ctx.renders.admit().await?;
     let mut record = load_record(ctx, reference).await?;
-    let status: PostmortemStatus = record.view.postmortem.status;
-    let refused = match status {
-        PostmortemStatus::Draft => Some(
-            "the post-mortem is a `draft`: move it to `in_review` (PUT …/postmortem) before publishing",
-        ),
-        PostmortemStatus::NotRequired => Some(
-            "the post-mortem is `not_required`: set its `status` back to `draft` or `in_review` (PUT …/postmortem) before publishing",
-        ),
-        PostmortemStatus::InReview | PostmortemStatus::Published => None,
-    };
-    if let Some(detail) = refused {
-        return Err(ServiceError::Conflict {
-            detail: detail.into(),
-            field: Some("status".into()),
-            details: None,
-        });
-    }
+    check_publishable(record.view.postmortem.status)?;
     record.view.postmortem.status = PostmortemStatus::Published;
     let latest = live_publication(ctx, &record.view.postmortem).await?;
     let stored = stored_rules(ctx, record.view.incident.id).await?;
-    let blocking_ctx = ctx.clone();
     let record_version = record.view.postmortem.version;
     let postmortem_id = record.view.postmortem.id;
     // One time for the documents and the publication record alike.
     let now = ctx.now();
-    let previous = latest.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        let ctx = &blocking_ctx;
-        if let Some(previous) = &previous
-            && unchanged_since(ctx, &record, &stored, previous)?
-        {
-            return Ok::<_, ServiceError>(Rendered::Unchanged);
-        }
-        let all = [Format::Markdown, Format::Html, Format::Pdf];
-        let public = render_checked(ctx, &record, &stored, Variant::Public, &all, now)?;
-        let internal = render_checked(ctx, &record, &stored, Variant::Internal, &all, now)?;
-        let rules = public_rules(ctx, &record, &stored)?;
-        let slug = choose_slug(
-            &rules,
-            record.view.postmortem.slug.as_deref(),
-            &public.title,
-        )?;
-        Ok(Rendered::New(Box::new(NewDocuments {
-            internal,
-            public,
-            slug,
-        })))
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(e.into()))??;
+    let rendered = render_for_publication(ctx, record, stored, latest.clone(), now).await?;
     drop(turn);
 
     let txn = ctx.begin_write().await?;
-    let current = postmortem::Entity::find_by_id(postmortem_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound("post-mortem".into()))?;
-    if current.version != record_version {
-        return Err(ServiceError::conflict(
-            "the post-mortem changed while it was being rendered; publish again",
-        ));
-    }
+    let current = still_at_version(&txn, postmortem_id, record_version).await?;
     let (internal, public, slugs) = match rendered {
         Rendered::New(new) => {
             let NewDocuments {
@@ -168,6 +119,107 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
         published_at: now,
     };
     insert_model(&txn, publication.clone().into_active_model()).await?;
+    let documents = store_snapshots(&txn, publication.id, internal, public).await?;
+    let mut next = current;
+    next.status = PostmortemStatus::Published;
+    next.slug = Some(slug);
+    next.published_version = version;
+    next.published_at = Some(now);
+    next.first_published_at = next.first_published_at.or(Some(now));
+    next.withdrawn_at = None;
+    save_next_version(&txn, next, now).await?;
+    txn.commit().await?;
+    Ok(Publication {
+        publication,
+        documents,
+        unchanged: false,
+    })
+}
+
+/// The post-mortem as it is now, refused if it changed since its `version`
+/// was read for rendering.
+async fn still_at_version<C: ConnectionTrait>(
+    txn: &C,
+    postmortem_id: Uuid,
+    version: i32,
+) -> Result<postmortem::Model, ServiceError> {
+    let current = postmortem::Entity::find_by_id(postmortem_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound("post-mortem".into()))?;
+    if current.version != version {
+        return Err(ServiceError::conflict(
+            "the post-mortem changed while it was being rendered; publish again",
+        ));
+    }
+    Ok(current)
+}
+
+/// Only a post-mortem `in_review` (or already `published`) is published.
+fn check_publishable(status: PostmortemStatus) -> Result<(), ServiceError> {
+    let refused = match status {
+        PostmortemStatus::Draft => Some(
+            "the post-mortem is a `draft`: move it to `in_review` (PUT …/postmortem) before publishing",
+        ),
+        PostmortemStatus::NotRequired => Some(
+            "the post-mortem is `not_required`: set its `status` back to `draft` or `in_review` (PUT …/postmortem) before publishing",
+        ),
+        PostmortemStatus::InReview | PostmortemStatus::Published => None,
+    };
+    if let Some(detail) = refused {
+        return Err(ServiceError::Conflict {
+            detail: detail.into(),
+            field: Some("status".into()),
+            details: None,
+        });
+    }
+    Ok(())
+}
+
+/// All six documents rendered and checked and the address chosen, off the
+/// async threads; or `Unchanged` if nothing changed since `previous`.
+async fn render_for_publication(
+    ctx: &Context,
+    record: Record,
+    stored: Vec<crate::entities::redaction_rule::Model>,
+    previous: Option<Publication>,
+    now: DateTime<Utc>,
+) -> Result<Rendered, ServiceError> {
+    let blocking_ctx = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let ctx = &blocking_ctx;
+        if let Some(previous) = &previous
+            && unchanged_since(ctx, &record, &stored, previous)?
+        {
+            return Ok::<_, ServiceError>(Rendered::Unchanged);
+        }
+        let all = [Format::Markdown, Format::Html, Format::Pdf];
+        let public = render_checked(ctx, &record, &stored, Variant::Public, &all, now)?;
+        let internal = render_checked(ctx, &record, &stored, Variant::Internal, &all, now)?;
+        let rules = public_rules(ctx, &record, &stored)?;
+        let slug = choose_slug(
+            &rules,
+            record.view.postmortem.slug.as_deref(),
+            &public.title,
+        )?;
+        Ok(Rendered::New(Box::new(NewDocuments {
+            internal,
+            public,
+            slug,
+        })))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.into()))?
+}
+
+/// The publication's six documents stored as snapshots, as listed after
+/// publishing.
+async fn store_snapshots<C: ConnectionTrait>(
+    txn: &C,
+    publication_id: Uuid,
+    internal: RenderedSet,
+    public: RenderedSet,
+) -> Result<Vec<PublishedDocument>, ServiceError> {
     let mut documents = Vec::new();
     for (variant, set) in [(Variant::Internal, internal), (Variant::Public, public)] {
         for (format, bytes) in [
@@ -178,10 +230,10 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
             let sha256 = sha256_hex(&bytes);
             let size = bytes.len() as i64;
             insert_model(
-                &txn,
+                txn,
                 postmortem_snapshot::Model {
                     id: new_id(),
-                    publication_id: publication.id,
+                    publication_id,
                     variant: variant.as_str().into(),
                     format: format.extension().into(),
                     content: bytes,
@@ -199,20 +251,7 @@ pub async fn publish(ctx: &Context, reference: IncidentRef) -> Result<Publicatio
             });
         }
     }
-    let mut next = current;
-    next.status = PostmortemStatus::Published;
-    next.slug = Some(slug);
-    next.published_version = version;
-    next.published_at = Some(now);
-    next.first_published_at = next.first_published_at.or(Some(now));
-    next.withdrawn_at = None;
-    save_next_version(&txn, next, now).await?;
-    txn.commit().await?;
-    Ok(Publication {
-        publication,
-        documents,
-        unchanged: false,
-    })
+    Ok(documents)
 }
 
 /// The latest publication with its documents (not their bytes), unless

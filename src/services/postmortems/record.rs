@@ -238,99 +238,122 @@ pub async fn write<C: ConnectionTrait>(
 ) -> Result<PostmortemWritten, ServiceError> {
     match write {
         PostmortemWrite::Change { if_match, changes } => {
-            check_changes(&changes)?;
-            let current = ensure(db, incident, periods, now).await?;
-            check_if_match(if_match, current.version)?;
-            let mut next = current.clone();
-            apply_status(&mut next, changes.status, changes.not_required_reason)?;
-            if let Some(kind) = changes.kind {
-                next.kind = kind;
-            }
-            if let Some(owner) = changes.owner {
-                next.owner = owner;
-            }
-            if let Some(due) = changes.due_date {
-                next.due_date = due;
-            }
-            next.due_on = due_in_force(&next, incident, periods);
-            if let Some(review_at) = changes.review_at {
-                next.review_at = review_at;
-            }
-            let mut sections = KindCounts::default();
-            if let Some(inputs) = changes.sections {
-                sections = replace_sections(db, current.id, &inputs, now).await?;
-            }
-            let outcome = if next != current || sections.updated > 0 {
-                next.version += 1;
-                next.updated_at = now;
-                postmortem::Entity::update(next.clone().into_active_model().reset_all())
-                    .exec(db)
-                    .await?;
-                Outcome::Updated
-            } else {
-                Outcome::Unchanged
-            };
-            Ok(PostmortemWritten {
-                postmortem: Written {
-                    model: next,
-                    outcome,
-                },
-                sections,
-            })
+            write_change(db, incident, if_match, changes, periods, now).await
         }
-        PostmortemWrite::Import(pm) => {
-            let stored = postmortem::Entity::find_by_id(pm.id).one(db).await?;
-            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
-            if stored.is_none()
-                && let Some(other) = postmortem::Entity::find()
-                    .filter(postmortem::Column::IncidentId.eq(incident.id))
-                    .one(db)
-                    .await?
-            {
-                return Err(ServiceError::Conflict {
-                    detail: format!(
-                        "the incident already has another post-mortem ({})",
-                        other.id
-                    ),
-                    field: Some("id".into()),
-                    details: None,
-                });
-            }
-            let published = pm.status == PostmortemStatus::Published;
-            let mut next = postmortem::Model {
-                id: pm.id,
-                incident_id: incident.id,
-                kind: pm.kind,
-                owner: pm.owner,
-                due_date: pm.due_date,
-                due_on: None,
-                review_at: pm.review_at,
-                status: pm.status,
-                slug: pm.slug,
-                published_version: stored
-                    .as_ref()
-                    .map_or(i32::from(published), |e| e.published_version),
-                published_at: pm.published_at,
-                first_published_at: pm.first_published_at,
-                withdrawn_at: stored.as_ref().and_then(|e| e.withdrawn_at),
-                not_required_reason: pm.not_required_reason,
-                version: stored.as_ref().map_or(1, |e| e.version),
-                created_at: pm.created_at,
-                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
-            };
-            next.due_on = due_in_force(&next, incident, periods);
-            let postmortem = store(db, stored, next, |m| {
-                m.version += 1;
-                m.updated_at = now;
-            })
-            .await?;
-            let sections = import_sections(db, pm.id, pm.sections, now).await?;
-            Ok(PostmortemWritten {
-                postmortem,
-                sections,
-            })
-        }
+        PostmortemWrite::Import(pm) => write_import(db, incident, pm, periods, now).await,
     }
+}
+
+/// [`PostmortemWrite::Change`]: the changes checked and applied to the
+/// current post-mortem, stored with the next version if anything changed.
+async fn write_change<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    if_match: Option<&str>,
+    changes: PostmortemChanges,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<PostmortemWritten, ServiceError> {
+    check_changes(&changes)?;
+    let current = ensure(db, incident, periods, now).await?;
+    check_if_match(if_match, current.version)?;
+    let mut next = current.clone();
+    apply_status(&mut next, changes.status, changes.not_required_reason)?;
+    if let Some(kind) = changes.kind {
+        next.kind = kind;
+    }
+    if let Some(owner) = changes.owner {
+        next.owner = owner;
+    }
+    if let Some(due) = changes.due_date {
+        next.due_date = due;
+    }
+    next.due_on = due_in_force(&next, incident, periods);
+    if let Some(review_at) = changes.review_at {
+        next.review_at = review_at;
+    }
+    let mut sections = KindCounts::default();
+    if let Some(inputs) = changes.sections {
+        sections = replace_sections(db, current.id, &inputs, now).await?;
+    }
+    let outcome = if next != current || sections.updated > 0 {
+        next.version += 1;
+        next.updated_at = now;
+        postmortem::Entity::update(next.clone().into_active_model().reset_all())
+            .exec(db)
+            .await?;
+        Outcome::Updated
+    } else {
+        Outcome::Unchanged
+    };
+    Ok(PostmortemWritten {
+        postmortem: Written {
+            model: next,
+            outcome,
+        },
+        sections,
+    })
+}
+
+/// [`PostmortemWrite::Import`]: the imported post-mortem stored under its
+/// own id (refused if the incident has another one), with its sections.
+async fn write_import<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    pm: PostmortemRecord,
+    periods: &PostmortemDue,
+    now: DateTime<Utc>,
+) -> Result<PostmortemWritten, ServiceError> {
+    let stored = postmortem::Entity::find_by_id(pm.id).one(db).await?;
+    same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+    if stored.is_none()
+        && let Some(other) = postmortem::Entity::find()
+            .filter(postmortem::Column::IncidentId.eq(incident.id))
+            .one(db)
+            .await?
+    {
+        return Err(ServiceError::Conflict {
+            detail: format!(
+                "the incident already has another post-mortem ({})",
+                other.id
+            ),
+            field: Some("id".into()),
+            details: None,
+        });
+    }
+    let published = pm.status == PostmortemStatus::Published;
+    let mut next = postmortem::Model {
+        id: pm.id,
+        incident_id: incident.id,
+        kind: pm.kind,
+        owner: pm.owner,
+        due_date: pm.due_date,
+        due_on: None,
+        review_at: pm.review_at,
+        status: pm.status,
+        slug: pm.slug,
+        published_version: stored
+            .as_ref()
+            .map_or(i32::from(published), |e| e.published_version),
+        published_at: pm.published_at,
+        first_published_at: pm.first_published_at,
+        withdrawn_at: stored.as_ref().and_then(|e| e.withdrawn_at),
+        not_required_reason: pm.not_required_reason,
+        version: stored.as_ref().map_or(1, |e| e.version),
+        created_at: pm.created_at,
+        updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+    };
+    next.due_on = due_in_force(&next, incident, periods);
+    let postmortem = store(db, stored, next, |m| {
+        m.version += 1;
+        m.updated_at = now;
+    })
+    .await?;
+    let sections = import_sections(db, pm.id, pm.sections, now).await?;
+    Ok(PostmortemWritten {
+        postmortem,
+        sections,
+    })
 }
 
 /// What a change may not ask for, whatever the post-mortem holds.
