@@ -139,9 +139,35 @@ pub(super) fn build_document(
         .display_zone()
         .map_err(|e| ServiceError::Internal(e.into()))?;
     let fmt = TimeFormat::new(zone);
-    let incident = &record.view.incident;
-    let pm = &record.view.postmortem;
     let public = variant == Variant::Public;
+    let text = shown_text(record, public, rules, sources, &fmt);
+    let milestones = milestones(&record.view.incident, public, &fmt);
+    let document = if public {
+        public_document(variant, text, milestones, &fmt, at)
+    } else {
+        internal_document(record, variant, text, milestones, &fmt, at)
+    };
+    Ok(document)
+}
+
+/// The text a document shows that a reader wrote, redacted (and each
+/// piece noted in `sources`) in a public document.
+struct ShownText {
+    title: String,
+    affected_components: Vec<String>,
+    sections: Vec<SectionBlock>,
+    timeline: Vec<TimelineRow>,
+    status_updates: Vec<StatusUpdateRow>,
+}
+
+fn shown_text(
+    record: &Record,
+    public: bool,
+    rules: &RedactionRules,
+    sources: &mut Sources,
+    fmt: &TimeFormat,
+) -> ShownText {
+    let incident = &record.view.incident;
     let mut clean = |field: String, text: &str| -> String {
         if public {
             let redacted = rules.redact(text);
@@ -159,51 +185,6 @@ pub(super) fn build_document(
         .enumerate()
         .map(|(i, c)| clean(format!("incident.affected_components[{i}]"), c))
         .collect();
-    let mut milestones = Vec::new();
-    let named = [
-        ("Started", incident.started_at),
-        ("Detected", incident.detected_at),
-        ("Acknowledged", incident.acknowledged_at),
-        ("Mitigated", incident.mitigated_at),
-        ("Resolved", incident.resolved_at),
-        ("Closed", incident.closed_at),
-    ];
-    for (label, at) in named {
-        if public && !matches!(label, "Started" | "Resolved") {
-            continue;
-        }
-        if let Some(at) = at {
-            milestones.push(Figure {
-                label: label.into(),
-                value: fmt.time(at),
-            });
-        }
-    }
-    // The time figures count as the digest's do (README, "Digest
-    // figures"): from the incident's start, or from detection for the
-    // time to acknowledge.
-    let start = Some(stats::opened_at(incident));
-    if public && incident.resolved_at.is_some() {
-        milestones.push(time_figure(
-            figures::TIME_TO_RESOLVE,
-            start,
-            incident.resolved_at,
-        ));
-    }
-    let time_figures = vec![
-        time_figure(
-            figures::TIME_TO_DETECT,
-            incident.started_at,
-            incident.detected_at,
-        ),
-        time_figure(
-            figures::TIME_TO_ACKNOWLEDGE,
-            incident.detected_at,
-            incident.acknowledged_at,
-        ),
-        time_figure(figures::TIME_TO_MITIGATE, start, incident.mitigated_at),
-        time_figure(figures::TIME_TO_RESOLVE, start, incident.resolved_at),
-    ];
     let sections = record
         .view
         .sections
@@ -247,104 +228,205 @@ pub(super) fn build_document(
             ),
         })
         .collect();
-    let document = if public {
-        PostmortemDocument {
-            variant,
-            reference: String::new(),
-            title,
-            severity: String::new(),
-            incident_status: String::new(),
-            status: String::new(),
-            kind: String::new(),
-            owner: None,
-            due_date: None,
-            review_at: None,
-            customer_impact: None,
-            affected_components,
-            time_zone: fmt.zone_name(),
-            milestones,
-            figures: Vec::new(),
-            roles: Vec::new(),
-            timeline,
-            sitreps: Vec::new(),
-            status_updates,
-            cleanup_items: Vec::new(),
-            remediations: Vec::new(),
-            sections,
-            generated_at: fmt.time(at),
+    ShownText {
+        title,
+        affected_components,
+        sections,
+        timeline,
+        status_updates,
+    }
+}
+
+/// The incident's milestones: all of them internally, the start and the
+/// resolution (with the time to resolve) publicly.
+fn milestones(incident: &incident::Model, public: bool, fmt: &TimeFormat) -> Vec<Figure> {
+    let mut milestones = Vec::new();
+    let named = [
+        ("Started", incident.started_at),
+        ("Detected", incident.detected_at),
+        ("Acknowledged", incident.acknowledged_at),
+        ("Mitigated", incident.mitigated_at),
+        ("Resolved", incident.resolved_at),
+        ("Closed", incident.closed_at),
+    ];
+    for (label, at) in named {
+        if public && !matches!(label, "Started" | "Resolved") {
+            continue;
         }
-    } else {
-        PostmortemDocument {
-            variant,
-            reference: IncidentRef::display(incident.number),
-            title,
-            severity: incident.severity.as_str().into(),
-            incident_status: figures::words(incident.status.as_str()),
-            status: figures::words(pm.status.as_str()),
-            kind: figures::words(pm.kind.as_str()),
-            owner: pm.owner.clone(),
-            due_date: record.view.due_date.map(|d| d.to_string()),
-            review_at: pm.review_at.map(|at| fmt.time(at)),
-            customer_impact: incident.customer_impact.clone(),
-            affected_components,
-            time_zone: fmt.zone_name(),
-            milestones,
-            figures: time_figures,
-            roles: record
-                .roles
-                .iter()
-                .map(|r| RoleRow {
-                    role: figures::words(&r.role),
-                    person: r.person.clone(),
-                    assigned_at: fmt.time(r.assigned_at),
-                    relieved_at: r.relieved_at.map(|at| fmt.time(at)),
-                })
-                .collect(),
-            timeline,
-            sitreps: record
-                .sitreps
-                .iter()
-                .map(|s| SitrepRow {
-                    version: s.version,
-                    at: fmt.time(s.created_at),
-                    author: s.author.clone().unwrap_or_default(),
-                    summary: s.summary.clone(),
-                })
-                .collect(),
-            status_updates,
-            cleanup_items: record
-                .cleanup
-                .iter()
-                .map(|c| CleanupRow {
-                    kind: figures::words(c.kind.as_str()),
-                    description: c.description.clone(),
-                    owner: c.owner.clone().unwrap_or_default(),
-                    status: match &c.reason {
-                        Some(reason) if c.status == CleanupStatus::Kept => {
-                            format!("kept: {reason}")
-                        }
-                        _ => c.status.as_str().into(),
-                    },
-                })
-                .collect(),
-            remediations: record
-                .remediations
-                .iter()
-                .map(|r| RemediationRow {
-                    reference: format!("REM-{}", r.number),
-                    title: r.title.clone(),
-                    kind: figures::words(r.kind.as_str()),
-                    priority: r.priority.as_str().into(),
-                    owner: r.owner.clone().unwrap_or_default(),
-                    status: figures::words(r.status.as_str()),
-                    due_date: r.due_date.map_or_else(|| "—".into(), |d| d.to_string()),
-                })
-                .collect(),
-            sections,
-            generated_at: fmt.time(at),
+        if let Some(at) = at {
+            milestones.push(Figure {
+                label: label.into(),
+                value: fmt.time(at),
+            });
         }
-    };
-    Ok(document)
+    }
+    // The time figures count as the digest's do (README, "Digest
+    // figures"): from the incident's start, or from detection for the
+    // time to acknowledge.
+    let start = Some(stats::opened_at(incident));
+    if public && incident.resolved_at.is_some() {
+        milestones.push(time_figure(
+            figures::TIME_TO_RESOLVE,
+            start,
+            incident.resolved_at,
+        ));
+    }
+    milestones
+}
+
+/// The response times, as the digest counts them (README, "Digest
+/// figures"): from the incident's start, or from detection for the time to
+/// acknowledge.
+fn time_figures(incident: &incident::Model) -> Vec<Figure> {
+    let start = Some(stats::opened_at(incident));
+    vec![
+        time_figure(
+            figures::TIME_TO_DETECT,
+            incident.started_at,
+            incident.detected_at,
+        ),
+        time_figure(
+            figures::TIME_TO_ACKNOWLEDGE,
+            incident.detected_at,
+            incident.acknowledged_at,
+        ),
+        time_figure(figures::TIME_TO_MITIGATE, start, incident.mitigated_at),
+        time_figure(figures::TIME_TO_RESOLVE, start, incident.resolved_at),
+    ]
+}
+
+/// A public document: the shown text and the milestones, without people,
+/// internal fields or figures.
+fn public_document(
+    variant: Variant,
+    text: ShownText,
+    milestones: Vec<Figure>,
+    fmt: &TimeFormat,
+    at: DateTime<Utc>,
+) -> PostmortemDocument {
+    PostmortemDocument {
+        variant,
+        reference: String::new(),
+        title: text.title,
+        severity: String::new(),
+        incident_status: String::new(),
+        status: String::new(),
+        kind: String::new(),
+        owner: None,
+        due_date: None,
+        review_at: None,
+        customer_impact: None,
+        affected_components: text.affected_components,
+        time_zone: fmt.zone_name(),
+        milestones,
+        figures: Vec::new(),
+        roles: Vec::new(),
+        timeline: text.timeline,
+        sitreps: Vec::new(),
+        status_updates: text.status_updates,
+        cleanup_items: Vec::new(),
+        remediations: Vec::new(),
+        sections: text.sections,
+        generated_at: fmt.time(at),
+    }
+}
+
+/// An internal document: everything recorded.
+fn internal_document(
+    record: &Record,
+    variant: Variant,
+    text: ShownText,
+    milestones: Vec<Figure>,
+    fmt: &TimeFormat,
+    at: DateTime<Utc>,
+) -> PostmortemDocument {
+    let incident = &record.view.incident;
+    let pm = &record.view.postmortem;
+    PostmortemDocument {
+        variant,
+        reference: IncidentRef::display(incident.number),
+        title: text.title,
+        severity: incident.severity.as_str().into(),
+        incident_status: figures::words(incident.status.as_str()),
+        status: figures::words(pm.status.as_str()),
+        kind: figures::words(pm.kind.as_str()),
+        owner: pm.owner.clone(),
+        due_date: record.view.due_date.map(|d| d.to_string()),
+        review_at: pm.review_at.map(|at| fmt.time(at)),
+        customer_impact: incident.customer_impact.clone(),
+        affected_components: text.affected_components,
+        time_zone: fmt.zone_name(),
+        milestones,
+        figures: time_figures(incident),
+        roles: role_rows(record, fmt),
+        timeline: text.timeline,
+        sitreps: sitrep_rows(record, fmt),
+        status_updates: text.status_updates,
+        cleanup_items: cleanup_rows(record),
+        remediations: remediation_rows(record),
+        sections: text.sections,
+        generated_at: fmt.time(at),
+    }
+}
+
+fn role_rows(record: &Record, fmt: &TimeFormat) -> Vec<RoleRow> {
+    record
+        .roles
+        .iter()
+        .map(|r| RoleRow {
+            role: figures::words(&r.role),
+            person: r.person.clone(),
+            assigned_at: fmt.time(r.assigned_at),
+            relieved_at: r.relieved_at.map(|at| fmt.time(at)),
+        })
+        .collect()
+}
+
+fn sitrep_rows(record: &Record, fmt: &TimeFormat) -> Vec<SitrepRow> {
+    record
+        .sitreps
+        .iter()
+        .map(|s| SitrepRow {
+            version: s.version,
+            at: fmt.time(s.created_at),
+            author: s.author.clone().unwrap_or_default(),
+            summary: s.summary.clone(),
+        })
+        .collect()
+}
+
+fn cleanup_rows(record: &Record) -> Vec<CleanupRow> {
+    record
+        .cleanup
+        .iter()
+        .map(|c| CleanupRow {
+            kind: figures::words(c.kind.as_str()),
+            description: c.description.clone(),
+            owner: c.owner.clone().unwrap_or_default(),
+            status: match &c.reason {
+                Some(reason) if c.status == CleanupStatus::Kept => {
+                    format!("kept: {reason}")
+                }
+                _ => c.status.as_str().into(),
+            },
+        })
+        .collect()
+}
+
+fn remediation_rows(record: &Record) -> Vec<RemediationRow> {
+    record
+        .remediations
+        .iter()
+        .map(|r| RemediationRow {
+            reference: format!("REM-{}", r.number),
+            title: r.title.clone(),
+            kind: figures::words(r.kind.as_str()),
+            priority: r.priority.as_str().into(),
+            owner: r.owner.clone().unwrap_or_default(),
+            status: figures::words(r.status.as_str()),
+            due_date: r.due_date.map_or_else(|| "—".into(), |d| d.to_string()),
+        })
+        .collect()
 }
 
 /// The redaction rules of an incident's public document: built-in
