@@ -3,15 +3,18 @@
 //! page by page from one read snapshot.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::{Context, ServiceError, find_incident};
 use crate::{
     domain::IncidentRef,
     entities::{
-        postmortem, postmortem_section, remediation_incident, remediation_item, role_assignment,
-        timeline_event,
+        cleanup_item, incident, postmortem, postmortem_section, remediation_incident,
+        remediation_item, role_assignment, sitrep, status_update, timeline_event,
     },
     ingest::bundle::{
         BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleCleanupItem, BundleEvent, BundleIncident,
@@ -111,50 +114,76 @@ pub async fn export_bundle(
         .order_by_asc(remediation_item::Column::Id)
         .all(&db)
         .await?;
-    let postmortem = match postmortem::Entity::find()
-        .filter(postmortem::Column::IncidentId.eq(id))
-        .one(&db)
-        .await?
-    {
-        None => None,
-        Some(pm) => {
-            let sections = postmortem_section::Entity::find()
-                .filter(postmortem_section::Column::PostmortemId.eq(pm.id))
-                .order_by_asc(postmortem_section::Column::Position)
-                .all(&db)
-                .await?
-                .into_iter()
-                .map(|s| {
-                    Ok(BundleSection {
-                        id: s.id,
-                        key: s.key,
-                        title: s.title,
-                        body: s.body,
-                        visibility: s.visibility,
-                    })
-                })
-                .collect::<Result<_, ServiceError>>()?;
-            Some(BundlePostmortem {
-                id: pm.id,
-                kind: pm.kind,
-                owner: pm.owner,
-                due_date: pm.due_date,
-                review_at: pm.review_at,
-                status: pm.status,
-                not_required_reason: pm.not_required_reason,
-                slug: pm.slug,
-                published_at: pm.published_at,
-                first_published_at: pm.first_published_at,
-                sections,
-                created_at: pm.created_at,
-            })
-        }
-    };
+    let postmortem = bundle_postmortem(&db, id).await?;
     let head = Bundle {
         format: BUNDLE_FORMAT.into(),
         version: BUNDLE_VERSION,
-        incident: BundleIncident {
-            id,
+        incident: incident.into(),
+        roles: roles.into_iter().map(BundleRole::from).collect(),
+        sitreps: sitreps.into_iter().map(BundleSitrep::from).collect(),
+        status_updates: updates.into_iter().map(BundleStatusUpdate::from).collect(),
+        cleanup_items: cleanup.into_iter().map(BundleCleanupItem::from).collect(),
+        remediation_items: remediation
+            .into_iter()
+            .map(BundleRemediationItem::from)
+            .collect(),
+        postmortem,
+        timeline: Vec::new(),
+    };
+    Ok(BundleExport {
+        head,
+        db: Some(db),
+        incident_id: id,
+        after: None,
+    })
+}
+
+/// The incident's post-mortem with its sections in order, if it has one.
+async fn bundle_postmortem(
+    db: &DatabaseTransaction,
+    incident_id: Uuid,
+) -> Result<Option<BundlePostmortem>, ServiceError> {
+    let Some(pm) = postmortem::Entity::find()
+        .filter(postmortem::Column::IncidentId.eq(incident_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let sections = postmortem_section::Entity::find()
+        .filter(postmortem_section::Column::PostmortemId.eq(pm.id))
+        .order_by_asc(postmortem_section::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| BundleSection {
+            id: s.id,
+            key: s.key,
+            title: s.title,
+            body: s.body,
+            visibility: s.visibility,
+        })
+        .collect();
+    Ok(Some(BundlePostmortem {
+        id: pm.id,
+        kind: pm.kind,
+        owner: pm.owner,
+        due_date: pm.due_date,
+        review_at: pm.review_at,
+        status: pm.status,
+        not_required_reason: pm.not_required_reason,
+        slug: pm.slug,
+        published_at: pm.published_at,
+        first_published_at: pm.first_published_at,
+        sections,
+        created_at: pm.created_at,
+    }))
+}
+
+impl From<incident::Model> for BundleIncident {
+    fn from(incident: incident::Model) -> Self {
+        BundleIncident {
+            id: incident.id,
             title: incident.title,
             severity: incident.severity,
             status: incident.status,
@@ -169,89 +198,85 @@ pub async fn export_bundle(
             resolved_at: incident.resolved_at,
             closed_at: incident.closed_at,
             created_at: incident.created_at,
-        },
-        roles: roles
-            .into_iter()
-            .map(|r| BundleRole {
-                id: r.id,
-                role: r.role,
-                person: r.person,
-                assigned_at: r.assigned_at,
-                relieved_at: r.relieved_at,
-            })
-            .collect(),
-        sitreps: sitreps
-            .into_iter()
-            .map(|s| BundleSitrep {
-                id: s.id,
-                version: s.version,
-                roles: s.roles.to_vec(),
-                summary: s.summary,
-                customer_impact: s.customer_impact,
-                open_issues: s.open_issues.to_vec(),
-                resolved_issues: s.resolved_issues.to_vec(),
-                current_actions: s.current_actions.to_vec(),
-                next_update_due: s.next_update_due,
-                author: s.author,
-                status_update_id: s.status_update_id,
-                created_at: s.created_at,
-            })
-            .collect(),
-        status_updates: updates
-            .into_iter()
-            .map(|u| {
-                Ok(BundleStatusUpdate {
-                    id: u.id,
-                    status: u.status,
-                    message: u.message,
-                    affected_components: u.affected_components.to_vec(),
-                    posted_at: u.posted_at,
-                    source: u.source,
-                    external_id: u.external_id,
-                })
-            })
-            .collect::<Result<_, ServiceError>>()?,
-        cleanup_items: cleanup
-            .into_iter()
-            .map(|c| {
-                Ok(BundleCleanupItem {
-                    id: c.id,
-                    kind: c.kind,
-                    description: c.description,
-                    owner: c.owner,
-                    status: c.status,
-                    reason: c.reason,
-                    created_at: c.created_at,
-                })
-            })
-            .collect::<Result<_, ServiceError>>()?,
-        remediation_items: remediation
-            .into_iter()
-            .map(|r| {
-                Ok(BundleRemediationItem {
-                    id: r.id,
-                    title: r.title,
-                    description: r.description,
-                    kind: r.kind,
-                    priority: r.priority,
-                    owner: r.owner,
-                    team: r.team,
-                    due_date: r.due_date,
-                    status: r.status,
-                    reason: r.reason,
-                    tracker_url: r.tracker_url,
-                    closed_at: r.closed_at,
-                    created_at: r.created_at,
-                })
-            })
-            .collect::<Result<_, ServiceError>>()?,
-        postmortem,
-        timeline: Vec::new(),
-    };
-    Ok(BundleExport {
-        head,
-        db: Some(db),
-        incident_id: id,
-        after: None,
-    })
+        }
+    }
+}
+
+impl From<role_assignment::Model> for BundleRole {
+    fn from(r: role_assignment::Model) -> Self {
+        BundleRole {
+            id: r.id,
+            role: r.role,
+            person: r.person,
+            assigned_at: r.assigned_at,
+            relieved_at: r.relieved_at,
+        }
+    }
+}
+
+impl From<sitrep::Model> for BundleSitrep {
+    fn from(s: sitrep::Model) -> Self {
+        BundleSitrep {
+            id: s.id,
+            version: s.version,
+            roles: s.roles.to_vec(),
+            summary: s.summary,
+            customer_impact: s.customer_impact,
+            open_issues: s.open_issues.to_vec(),
+            resolved_issues: s.resolved_issues.to_vec(),
+            current_actions: s.current_actions.to_vec(),
+            next_update_due: s.next_update_due,
+            author: s.author,
+            status_update_id: s.status_update_id,
+            created_at: s.created_at,
+        }
+    }
+}
+
+impl From<status_update::Model> for BundleStatusUpdate {
+    fn from(u: status_update::Model) -> Self {
+        BundleStatusUpdate {
+            id: u.id,
+            status: u.status,
+            message: u.message,
+            affected_components: u.affected_components.to_vec(),
+            posted_at: u.posted_at,
+            source: u.source,
+            external_id: u.external_id,
+        }
+    }
+}
+
+impl From<cleanup_item::Model> for BundleCleanupItem {
+    fn from(c: cleanup_item::Model) -> Self {
+        BundleCleanupItem {
+            id: c.id,
+            kind: c.kind,
+            description: c.description,
+            owner: c.owner,
+            status: c.status,
+            reason: c.reason,
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl From<remediation_item::Model> for BundleRemediationItem {
+    fn from(r: remediation_item::Model) -> Self {
+        BundleRemediationItem {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            kind: r.kind,
+            priority: r.priority,
+            owner: r.owner,
+            team: r.team,
+            due_date: r.due_date,
+            status: r.status,
+            reason: r.reason,
+            tracker_url: r.tracker_url,
+            closed_at: r.closed_at,
+            created_at: r.created_at,
+        }
+    }
 }

@@ -111,82 +111,113 @@ pub async fn write<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<Written<cleanup_item::Model>, ServiceError> {
     let (current, next) = match write {
-        CleanupWrite::New(new) => {
-            let next = cleanup_item::Model {
-                id: new_id(),
-                incident_id: incident.id,
-                kind: new.kind,
-                description: new.description,
-                owner: new.owner,
-                status: CleanupStatus::Pending,
-                reason: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            (None, next)
-        }
+        CleanupWrite::New(new) => (None, new_item(incident, new, now)),
         CleanupWrite::Change {
             item_id,
             if_match,
             changes,
-        } => {
-            let current = cleanup_item::Entity::find_by_id(item_id)
-                .filter(cleanup_item::Column::IncidentId.eq(incident.id))
-                .one(db)
-                .await?
-                .ok_or_else(|| ServiceError::NotFound(format!("cleanup item {item_id}")))?;
-            check_if_match(if_match, current.version)?;
-            let mut next = current.clone();
-            if let Some(status) = changes.status {
-                next.status = status;
-            }
-            let reason_given = changes.reason.is_some();
-            if let Some(reason) = changes.reason {
-                next.reason = reason;
-            }
-            if let Some(owner) = changes.owner {
-                next.owner = owner;
-            }
-            if let Some(description) = changes.description {
-                next.description = description;
-            }
-            if let Some(kind) = changes.kind {
-                next.kind = kind;
-            }
-            if next.status != CleanupStatus::Kept && !reason_given {
-                next.reason = None;
-            }
-            (Some(current), next)
-        }
-        CleanupWrite::Import(c) => {
-            let stored = cleanup_item::Entity::find_by_id(c.id).one(db).await?;
-            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
-            let next = cleanup_item::Model {
-                id: c.id,
-                incident_id: incident.id,
-                kind: c.kind,
-                description: c.description,
-                owner: c.owner,
-                status: c.status,
-                reason: c.reason,
-                version: stored.as_ref().map_or(1, |e| e.version),
-                created_at: c.created_at,
-                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
-            };
-            (stored, next)
-        }
+        } => changed_item(db, incident, item_id, if_match, changes).await?,
+        CleanupWrite::Import(c) => imported_item(db, incident, c, now).await?,
     };
-    let status: CleanupStatus = next.status;
-    if status == CleanupStatus::Kept && next.reason.is_none() {
-        return Err(ServiceError::validation(
-            "reason",
-            "a cleanup item can only be `kept` with a `reason` saying why",
-        ));
-    }
+    check_kept_reason(&next)?;
     store(db, current, next, |m| {
         m.version += 1;
         m.updated_at = now;
     })
     .await
+}
+
+/// [`CleanupWrite::New`]: a pending item.
+fn new_item(
+    incident: &incident::Model,
+    new: NewCleanupItem,
+    now: DateTime<Utc>,
+) -> cleanup_item::Model {
+    cleanup_item::Model {
+        id: new_id(),
+        incident_id: incident.id,
+        kind: new.kind,
+        description: new.description,
+        owner: new.owner,
+        status: CleanupStatus::Pending,
+        reason: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// [`CleanupWrite::Change`]: the stored item (`If-Match` checked) and the
+/// item the changes leave; the reason goes when the item is no longer
+/// `kept` and no new one is given.
+async fn changed_item<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    item_id: Uuid,
+    if_match: Option<&str>,
+    changes: CleanupChanges,
+) -> Result<(Option<cleanup_item::Model>, cleanup_item::Model), ServiceError> {
+    let current = cleanup_item::Entity::find_by_id(item_id)
+        .filter(cleanup_item::Column::IncidentId.eq(incident.id))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("cleanup item {item_id}")))?;
+    check_if_match(if_match, current.version)?;
+    let mut next = current.clone();
+    if let Some(status) = changes.status {
+        next.status = status;
+    }
+    let reason_given = changes.reason.is_some();
+    if let Some(reason) = changes.reason {
+        next.reason = reason;
+    }
+    if let Some(owner) = changes.owner {
+        next.owner = owner;
+    }
+    if let Some(description) = changes.description {
+        next.description = description;
+    }
+    if let Some(kind) = changes.kind {
+        next.kind = kind;
+    }
+    if next.status != CleanupStatus::Kept && !reason_given {
+        next.reason = None;
+    }
+    Ok((Some(current), next))
+}
+
+/// [`CleanupWrite::Import`]: the stored item of that id, if any, and the
+/// item as the file has it.
+async fn imported_item<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    c: CleanupRecord,
+    now: DateTime<Utc>,
+) -> Result<(Option<cleanup_item::Model>, cleanup_item::Model), ServiceError> {
+    let stored = cleanup_item::Entity::find_by_id(c.id).one(db).await?;
+    same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+    let next = cleanup_item::Model {
+        id: c.id,
+        incident_id: incident.id,
+        kind: c.kind,
+        description: c.description,
+        owner: c.owner,
+        status: c.status,
+        reason: c.reason,
+        version: stored.as_ref().map_or(1, |e| e.version),
+        created_at: c.created_at,
+        updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+    };
+    Ok((stored, next))
+}
+
+/// A `kept` item says why it is kept.
+fn check_kept_reason(next: &cleanup_item::Model) -> Result<(), ServiceError> {
+    if next.status == CleanupStatus::Kept && next.reason.is_none() {
+        return Err(ServiceError::validation(
+            "reason",
+            "a cleanup item can only be `kept` with a `reason` saying why",
+        ));
+    }
+    Ok(())
 }

@@ -327,6 +327,40 @@ pub async fn send(
     requested_by: Option<String>,
 ) -> Result<Queued, ServiceError> {
     let recipients = ctx.settings.digest.recipients.clone();
+    check_recipients(&recipients)?;
+    // Render outside the transaction: SQLite has one writer.
+    let generated = generate_in_turn(ctx, week).await?;
+    let now = ctx.now();
+    let txn = ctx.begin_write().await?;
+    let send_number = next_send_number(&txn, week, resend).await?;
+    archive(&txn, &generated, now).await?;
+    let sent = digest_send::Model {
+        id: new_id(),
+        week: week.to_string(),
+        send_number,
+        trigger: trigger.as_str().into(),
+        requested_by,
+        recipients: i32::try_from(recipients.len()).unwrap_or(i32::MAX),
+        created_at: now,
+    };
+    record_send(&txn, sent.clone()).await?;
+    queue_deliveries(&txn, &ctx.settings, &sent, &recipients).await?;
+    txn.commit().await?;
+    tracing::info!(
+        digest.week = %week,
+        digest.send = send_number,
+        "Queued Ops Review digest {week} for {} recipients",
+        recipients.len()
+    );
+    Ok(Queued {
+        week,
+        send_number,
+        recipients,
+    })
+}
+
+/// A digest is sent only to configured recipients.
+fn check_recipients(recipients: &[String]) -> Result<(), ServiceError> {
     if recipients.is_empty() {
         return Err(ServiceError::Conflict {
             detail: "no digest recipients are configured: set `digest.recipients` or \
@@ -336,16 +370,22 @@ pub async fn send(
             details: None,
         });
     }
-    // Render outside the transaction: SQLite has one writer.
-    let generated = generate_in_turn(ctx, week).await?;
-    let now = ctx.now();
-    let txn = ctx.begin_write().await?;
+    Ok(())
+}
+
+/// The week's next send number: 1, or after the last one when `resend`
+/// asks to mail a week already sent.
+async fn next_send_number<C: ConnectionTrait>(
+    txn: &C,
+    week: IsoWeek,
+    resend: bool,
+) -> Result<i32, ServiceError> {
     let last: Option<i32> = digest_send::Entity::find()
         .filter(digest_send::Column::Week.eq(week.to_string()))
         .select_only()
         .column_as(digest_send::Column::SendNumber.max(), "max")
         .into_tuple::<Option<i32>>()
-        .one(&txn)
+        .one(txn)
         .await?
         .flatten();
     if last.is_some() && !resend {
@@ -358,34 +398,43 @@ pub async fn send(
             details: None,
         });
     }
-    let send_number = last.unwrap_or(0) + 1;
-    archive(&txn, &generated, now).await?;
-    let inserted = digest_send::Entity::insert(
-        digest_send::Model {
-            id: new_id(),
-            week: week.to_string(),
-            send_number,
-            trigger: trigger.as_str().into(),
-            requested_by,
-            recipients: i32::try_from(recipients.len()).unwrap_or(i32::MAX),
-            created_at: now,
-        }
-        .into_active_model(),
-    )
-    .on_conflict(
-        OnConflict::columns([digest_send::Column::Week, digest_send::Column::SendNumber])
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(&txn)
-    .await?;
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// The send recorded under its (week, send number), refused if another
+/// request recorded it first.
+async fn record_send<C: ConnectionTrait>(
+    txn: &C,
+    sent: digest_send::Model,
+) -> Result<(), ServiceError> {
+    let week = sent.week.clone();
+    let inserted = digest_send::Entity::insert(sent.into_active_model())
+        .on_conflict(
+            OnConflict::columns([digest_send::Column::Week, digest_send::Column::SendNumber])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
     if inserted == 0 {
         // Another replica recorded this send between our read and write.
         return Err(ServiceError::conflict(format!(
             "the digest of {week} is being sent by another request"
         )));
     }
-    let domain = outbox::message_id_domain(&ctx.settings);
+    Ok(())
+}
+
+/// One outbox row per recipient of the send, under a key unique to
+/// (week, send, recipient) so nothing is queued twice.
+async fn queue_deliveries<C: ConnectionTrait>(
+    txn: &C,
+    settings: &Settings,
+    sent: &digest_send::Model,
+    recipients: &[String],
+) -> Result<(), ServiceError> {
+    let (week, send_number) = (&sent.week, sent.send_number);
+    let domain = outbox::message_id_domain(settings);
     let subject = format!("Ops Review digest {week}");
     let rows: Vec<delivery::ActiveModel> = recipients
         .iter()
@@ -401,11 +450,11 @@ pub async fn send(
                         "<digest-{week}-{send_number}-{}@{domain}>",
                         recipient_tag(recipient)
                     ),
-                    digest_week: Some(week.to_string()),
+                    digest_week: Some(week.clone()),
                     send_number: Some(send_number),
                     ..NewDelivery::default()
                 },
-                now,
+                sent.created_at,
             )
         })
         .collect();
@@ -415,20 +464,9 @@ pub async fn send(
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
-    txn.commit().await?;
-    tracing::info!(
-        digest.week = %week,
-        digest.send = send_number,
-        "Queued Ops Review digest {week} for {} recipients",
-        recipients.len()
-    );
-    Ok(Queued {
-        week,
-        send_number,
-        recipients,
-    })
+    Ok(())
 }
 
 /// Store (or replace) the week's archived content.

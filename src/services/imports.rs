@@ -41,7 +41,10 @@ use crate::{
     config::PostmortemDue,
     domain::IncidentRef,
     entities::incident,
-    ingest::{self, EventRecord, ImportFormat, ParseOptions, Record, Shortening},
+    ingest::{
+        self, EventRecord, ImportFormat, IncidentRecord, ParseOptions, PostmortemRecord, Record,
+        Shortening,
+    },
 };
 
 /// Records in flight between the reader and the database: with timeline
@@ -381,18 +384,7 @@ impl<'t> Importer<'t> {
         }
         let (txn, now) = (self.txn, self.now);
         match record {
-            Record::Incident(rec) => {
-                let path = rec.path.clone();
-                let write = IncidentWrite::Import(*rec);
-                let written = incidents::write(txn, write, self.due_periods, now)
-                    .await
-                    .map_err(|err| under(&path, err))?;
-                self.counts.incidents.count(written.outcome);
-                if written.outcome == Outcome::Created {
-                    self.created.push(written.model.id);
-                }
-                self.enter(written.model);
-            }
+            Record::Incident(rec) => self.incident_record(*rec).await?,
             Record::Roles(roles) => {
                 for (i, role) in roles.into_iter().enumerate() {
                     let incident = self.incident("roles")?;
@@ -440,28 +432,51 @@ impl<'t> Importer<'t> {
                     self.counts.remediation_items.count(written.outcome);
                 }
             }
-            Record::Postmortem(pm) => {
-                let incident = self.incident("postmortem")?;
-                let write = PostmortemWrite::Import(*pm);
-                let written = postmortems::write(txn, incident, write, self.due_periods, now)
-                    .await
-                    .map_err(|err| under("postmortem", err))?;
-                self.counts.postmortems.count(written.postmortem.outcome);
-                self.counts.postmortem_sections.add(written.sections);
-            }
+            Record::Postmortem(pm) => self.postmortem_record(*pm).await?,
             Record::Events { path, events } => self.events(&path, events).await?,
             Record::FillMilestones {
                 detected_at,
                 acknowledged_at,
             } => self.fill_milestones(detected_at, acknowledged_at).await?,
             Record::Skipped(n) => self.skipped += n,
-            Record::Shortened(list) => {
-                self.shortened_total += list.len() as u64;
-                let room = SHORTENINGS_LISTED.saturating_sub(self.shortened.len());
-                self.shortened.extend(list.into_iter().take(room));
-            }
+            Record::Shortened(list) => self.note_shortened(list),
         }
         Ok(())
+    }
+
+    /// An incident of the file, created or updated; the records that
+    /// follow go to it.
+    async fn incident_record(&mut self, rec: IncidentRecord) -> Result<(), ServiceError> {
+        let path = rec.path.clone();
+        let write = IncidentWrite::Import(rec);
+        let written = incidents::write(self.txn, write, self.due_periods, self.now)
+            .await
+            .map_err(|err| under(&path, err))?;
+        self.counts.incidents.count(written.outcome);
+        if written.outcome == Outcome::Created {
+            self.created.push(written.model.id);
+        }
+        self.enter(written.model);
+        Ok(())
+    }
+
+    /// The current incident's post-mortem, with its sections.
+    async fn postmortem_record(&mut self, pm: PostmortemRecord) -> Result<(), ServiceError> {
+        let incident = self.incident("postmortem")?;
+        let write = PostmortemWrite::Import(pm);
+        let written = postmortems::write(self.txn, incident, write, self.due_periods, self.now)
+            .await
+            .map_err(|err| under("postmortem", err))?;
+        self.counts.postmortems.count(written.postmortem.outcome);
+        self.counts.postmortem_sections.add(written.sections);
+        Ok(())
+    }
+
+    /// Values the parser shortened: all counted, the first few listed.
+    fn note_shortened(&mut self, list: Vec<Shortening>) {
+        self.shortened_total += list.len() as u64;
+        let room = SHORTENINGS_LISTED.saturating_sub(self.shortened.len());
+        self.shortened.extend(list.into_iter().take(room));
     }
 
     /// Milestones read from a foreign timeline, where the incident has none.

@@ -61,24 +61,42 @@ pub async fn write<C: ConnectionTrait>(
     write: RoleWrite,
     now: DateTime<Utc>,
 ) -> Result<Written<role_assignment::Model>, ServiceError> {
-    let new = match write {
-        RoleWrite::Assign(new) => new,
-        RoleWrite::Import(r) => {
-            let stored = role_assignment::Entity::find_by_id(r.id).one(db).await?;
-            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
-            let next = role_assignment::Model {
-                id: r.id,
-                incident_id: incident.id,
-                role: r.role,
-                person: r.person,
-                assigned_at: r.assigned_at,
-                relieved_at: r.relieved_at,
-                created_at: stored.as_ref().map_or(now, |e| e.created_at),
-                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
-            };
-            return store(db, stored, next, |m| m.updated_at = now).await;
-        }
+    match write {
+        RoleWrite::Assign(new) => write_assign(db, incident, new, now).await,
+        RoleWrite::Import(r) => write_import(db, incident, r, now).await,
+    }
+}
+
+/// [`RoleWrite::Import`]: the assignment stored under its own id.
+async fn write_import<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    r: RoleRecord,
+    now: DateTime<Utc>,
+) -> Result<Written<role_assignment::Model>, ServiceError> {
+    let stored = role_assignment::Entity::find_by_id(r.id).one(db).await?;
+    same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+    let next = role_assignment::Model {
+        id: r.id,
+        incident_id: incident.id,
+        role: r.role,
+        person: r.person,
+        assigned_at: r.assigned_at,
+        relieved_at: r.relieved_at,
+        created_at: stored.as_ref().map_or(now, |e| e.created_at),
+        updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
     };
+    store(db, stored, next, |m| m.updated_at = now).await
+}
+
+/// [`RoleWrite::Assign`]: the holders an exclusive role hands off from
+/// relieved, the new assignment stored, the hand-off on the timeline.
+async fn write_assign<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    new: NewRoleAssignment,
+    now: DateTime<Utc>,
+) -> Result<Written<role_assignment::Model>, ServiceError> {
     let at = new.assigned_at.unwrap_or(now);
     let holders = role_assignment::Entity::find()
         .filter(role_assignment::Column::IncidentId.eq(incident.id))
@@ -87,6 +105,38 @@ pub async fn write<C: ConnectionTrait>(
         .order_by_asc(role_assignment::Column::AssignedAt)
         .all(db)
         .await?;
+    let relieved = check_hand_off(&holders, &new, at)?;
+    if !relieved.is_empty() {
+        role_assignment::Entity::update_many()
+            .col_expr(role_assignment::Column::RelievedAt, Expr::value(at))
+            .col_expr(role_assignment::Column::UpdatedAt, Expr::value(now))
+            .filter(role_assignment::Column::Id.is_in(relieved.iter().map(|h| h.id)))
+            .exec(db)
+            .await?;
+    }
+    let model = role_assignment::Model {
+        id: new_id(),
+        incident_id: incident.id,
+        role: new.role.as_str().into(),
+        person: new.person.clone(),
+        assigned_at: at,
+        relieved_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let written = store(db, None, model, |_| {}).await?;
+    record_assignment(db, incident, &new, &relieved, at).await?;
+    Ok(written)
+}
+
+/// The current holders the assignment relieves (all of them for an
+/// exclusive role, none otherwise); refused if the person holds the role
+/// already or the hand-off is dated before a holder took it.
+fn check_hand_off<'h>(
+    holders: &'h [role_assignment::Model],
+    new: &NewRoleAssignment,
+    at: DateTime<Utc>,
+) -> Result<Vec<&'h role_assignment::Model>, ServiceError> {
     if holders.iter().any(|h| h.person == new.person) {
         return Err(ServiceError::Conflict {
             detail: format!(
@@ -114,26 +164,18 @@ pub async fn write<C: ConnectionTrait>(
             ),
         ));
     }
-    if !relieved.is_empty() {
-        role_assignment::Entity::update_many()
-            .col_expr(role_assignment::Column::RelievedAt, Expr::value(at))
-            .col_expr(role_assignment::Column::UpdatedAt, Expr::value(now))
-            .filter(role_assignment::Column::Id.is_in(relieved.iter().map(|h| h.id)))
-            .exec(db)
-            .await?;
-    }
-    let model = role_assignment::Model {
-        id: new_id(),
-        incident_id: incident.id,
-        role: new.role.as_str().into(),
-        person: new.person.clone(),
-        assigned_at: at,
-        relieved_at: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let written = store(db, None, model, |_| {}).await?;
-    let body = match relieved.as_slice() {
+    Ok(relieved)
+}
+
+/// The timeline entry of an assignment: a hand-off names who it relieved.
+async fn record_assignment<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    new: &NewRoleAssignment,
+    relieved: &[&role_assignment::Model],
+    at: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let body = match relieved {
         [] => format!("{} assigned as {}.", new.person, new.role.label()),
         previous => format!(
             "{} handed off from {} to {}.",
@@ -151,7 +193,7 @@ pub async fn write<C: ConnectionTrait>(
         system_event(incident.id, at, TimelineKind::Note, body).into_active_model(),
     )
     .await?;
-    Ok(written)
+    Ok(())
 }
 
 /// Every assignment of the incident, oldest first.

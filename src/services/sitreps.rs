@@ -76,107 +76,145 @@ pub async fn write<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(Written<sitrep::Model>, Option<status_update::Model>), ServiceError> {
     match write {
-        SitrepWrite::Issue(new) => {
-            let version = db::next_sitrep_version(db, incident.id).await?;
-            let roles: Vec<RoleSnapshot> = role_assignment::Entity::find()
-                .filter(role_assignment::Column::IncidentId.eq(incident.id))
-                .filter(role_assignment::Column::RelievedAt.is_null())
-                .order_by_asc(role_assignment::Column::AssignedAt)
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|r| RoleSnapshot {
-                    role: r.role,
-                    person: r.person,
-                })
-                .collect();
-            let posted = match new.status_update {
-                Some(update) => Some(
-                    status_updates::write(db, incident, StatusUpdateWrite::Post(update), now)
-                        .await?
-                        .model,
-                ),
-                None => None,
-            };
-            let model = sitrep::Model {
-                id: new_id(),
-                incident_id: incident.id,
-                version,
-                summary: new.summary,
-                customer_impact: new.customer_impact,
-                roles: roles.into(),
-                open_issues: new.open_issues.into(),
-                resolved_issues: new.resolved_issues.into(),
-                current_actions: new.current_actions.into(),
-                next_update_due: new.next_update_due,
-                author: new.author,
-                status_update_id: posted.as_ref().map(|p| p.id),
-                created_at: now,
-                updated_at: now,
-            };
-            let written = store(db, None, model, |_| {}).await?;
-            let model = &written.model;
-            let first_line = model.summary.lines().next().unwrap_or_default();
-            let by = model
-                .author
-                .as_deref()
-                .map(|a| format!(" by {a}"))
-                .unwrap_or_default();
-            let event = system_event(
-                incident.id,
-                now,
-                TimelineKind::Communication,
-                format!("Sitrep v{version} issued{by}: {first_line}"),
-            );
-            insert_model(db, event.into_active_model()).await?;
-            Ok((written, posted))
-        }
-        SitrepWrite::Import(s) => {
-            let stored = sitrep::Entity::find_by_id(s.id).one(db).await?;
-            same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
-            let taken = sitrep::Entity::find()
-                .filter(sitrep::Column::IncidentId.eq(incident.id))
-                .filter(sitrep::Column::Version.eq(s.version))
-                .filter(sitrep::Column::Id.ne(s.id))
-                .one(db)
-                .await?;
-            if taken.is_some() {
-                return Err(ServiceError::Conflict {
-                    detail: format!(
-                        "the incident already has a sitrep version {} with another id",
-                        s.version
-                    ),
-                    field: Some("version".into()),
-                    details: None,
-                });
-            }
-            let next = sitrep::Model {
-                id: s.id,
-                incident_id: incident.id,
-                version: s.version,
-                summary: s.summary,
-                customer_impact: s.customer_impact,
-                roles: s.roles.into(),
-                open_issues: s.open_issues.into(),
-                resolved_issues: s.resolved_issues.into(),
-                current_actions: s.current_actions.into(),
-                next_update_due: s.next_update_due,
-                author: s.author,
-                status_update_id: s.status_update_id,
-                created_at: s.created_at,
-                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
-            };
-            let written = store(db, stored, next, |m| m.updated_at = now).await?;
-            // The next version issued follows the highest one stored.
-            incident::Entity::update_many()
-                .col_expr(incident::Column::SitrepCount, Expr::value(s.version))
-                .filter(incident::Column::Id.eq(incident.id))
-                .filter(incident::Column::SitrepCount.lt(s.version))
-                .exec(db)
-                .await?;
-            Ok((written, None))
-        }
+        SitrepWrite::Issue(new) => write_issue(db, incident, new, now).await,
+        SitrepWrite::Import(s) => Ok((write_import(db, incident, s, now).await?, None)),
     }
+}
+
+/// [`SitrepWrite::Issue`]: the next version with the current role holders
+/// and the status update posted with it, and its timeline entry.
+async fn write_issue<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    new: NewSitrep,
+    now: DateTime<Utc>,
+) -> Result<(Written<sitrep::Model>, Option<status_update::Model>), ServiceError> {
+    let version = db::next_sitrep_version(db, incident.id).await?;
+    let roles = current_roles(db, incident.id).await?;
+    let posted = match new.status_update {
+        Some(update) => Some(
+            status_updates::write(db, incident, StatusUpdateWrite::Post(update), now)
+                .await?
+                .model,
+        ),
+        None => None,
+    };
+    let model = sitrep::Model {
+        id: new_id(),
+        incident_id: incident.id,
+        version,
+        summary: new.summary,
+        customer_impact: new.customer_impact,
+        roles: roles.into(),
+        open_issues: new.open_issues.into(),
+        resolved_issues: new.resolved_issues.into(),
+        current_actions: new.current_actions.into(),
+        next_update_due: new.next_update_due,
+        author: new.author,
+        status_update_id: posted.as_ref().map(|p| p.id),
+        created_at: now,
+        updated_at: now,
+    };
+    let written = store(db, None, model, |_| {}).await?;
+    record_issued(db, &written.model, now).await?;
+    Ok((written, posted))
+}
+
+/// Who holds which role now, as a sitrep captures them.
+async fn current_roles<C: ConnectionTrait>(
+    db: &C,
+    incident_id: Uuid,
+) -> Result<Vec<RoleSnapshot>, ServiceError> {
+    Ok(role_assignment::Entity::find()
+        .filter(role_assignment::Column::IncidentId.eq(incident_id))
+        .filter(role_assignment::Column::RelievedAt.is_null())
+        .order_by_asc(role_assignment::Column::AssignedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| RoleSnapshot {
+            role: r.role,
+            person: r.person,
+        })
+        .collect())
+}
+
+/// The timeline entry of an issued sitrep: its version, author and the
+/// first line of its summary.
+async fn record_issued<C: ConnectionTrait>(
+    db: &C,
+    model: &sitrep::Model,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let first_line = model.summary.lines().next().unwrap_or_default();
+    let by = model
+        .author
+        .as_deref()
+        .map(|a| format!(" by {a}"))
+        .unwrap_or_default();
+    let event = system_event(
+        model.incident_id,
+        now,
+        TimelineKind::Communication,
+        format!("Sitrep v{} issued{by}: {first_line}", model.version),
+    );
+    insert_model(db, event.into_active_model()).await?;
+    Ok(())
+}
+
+/// [`SitrepWrite::Import`]: the sitrep stored under its own id (refused if
+/// another one holds its version), and the incident's sitrep count raised
+/// to cover it.
+async fn write_import<C: ConnectionTrait>(
+    db: &C,
+    incident: &incident::Model,
+    s: SitrepRecord,
+    now: DateTime<Utc>,
+) -> Result<Written<sitrep::Model>, ServiceError> {
+    let stored = sitrep::Entity::find_by_id(s.id).one(db).await?;
+    same_incident(stored.as_ref().map(|e| e.incident_id), incident.id)?;
+    let taken = sitrep::Entity::find()
+        .filter(sitrep::Column::IncidentId.eq(incident.id))
+        .filter(sitrep::Column::Version.eq(s.version))
+        .filter(sitrep::Column::Id.ne(s.id))
+        .one(db)
+        .await?;
+    if taken.is_some() {
+        return Err(ServiceError::Conflict {
+            detail: format!(
+                "the incident already has a sitrep version {} with another id",
+                s.version
+            ),
+            field: Some("version".into()),
+            details: None,
+        });
+    }
+    let version = s.version;
+    let next = sitrep::Model {
+        id: s.id,
+        incident_id: incident.id,
+        version,
+        summary: s.summary,
+        customer_impact: s.customer_impact,
+        roles: s.roles.into(),
+        open_issues: s.open_issues.into(),
+        resolved_issues: s.resolved_issues.into(),
+        current_actions: s.current_actions.into(),
+        next_update_due: s.next_update_due,
+        author: s.author,
+        status_update_id: s.status_update_id,
+        created_at: s.created_at,
+        updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+    };
+    let written = store(db, stored, next, |m| m.updated_at = now).await?;
+    // The next version issued follows the highest one stored.
+    incident::Entity::update_many()
+        .col_expr(incident::Column::SitrepCount, Expr::value(version))
+        .filter(incident::Column::Id.eq(incident.id))
+        .filter(incident::Column::SitrepCount.lt(version))
+        .exec(db)
+        .await?;
+    Ok(written)
 }
 
 pub async fn list(

@@ -8,7 +8,8 @@
 //! definitions are in the README ("Digest figures").
 //!
 //! These are plain data (serde, for the digest archive and its templates);
-//! `api::stats` mirrors them as the API's response objects.
+//! `api::stats` mirrors them as the API's response objects. The figures of
+//! post-mortems and remediation items (due, done, overdue) are in `overdue`.
 
 use std::collections::BTreeMap;
 
@@ -20,14 +21,15 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod overdue;
+
+use overdue::{postmortem_figures, remediation_figures};
+
 use super::ServiceError;
 use crate::{
     config::CustomerUpdateMinutes,
-    domain::{
-        CleanupStatus, IncidentRef, IncidentStatus, PostmortemStatus, RemediationRef,
-        RemediationStatus, Severity,
-    },
-    entities::{cleanup_item, incident, postmortem, remediation_item, status_update},
+    domain::{CleanupStatus, IncidentRef, IncidentStatus, PostmortemStatus, Severity},
+    entities::{cleanup_item, incident, postmortem, status_update},
 };
 
 /// Incident counts per severity.
@@ -285,11 +287,6 @@ const OPEN_INCIDENT: [IncidentStatus; 3] = [
     IncidentStatus::Identified,
     IncidentStatus::Monitoring,
 ];
-const OPEN_REMEDIATION: [RemediationStatus; 3] = [
-    RemediationStatus::Open,
-    RemediationStatus::InProgress,
-    RemediationStatus::Blocked,
-];
 
 /// The incidents that were open at some moment of `[from, to)`: started
 /// before `to` and resolved at or after `from` (or still open). Every
@@ -433,233 +430,6 @@ async fn postmortem_statuses<C: ConnectionTrait>(
         statuses.extend(rows.into_iter().map(|(id, s)| (id, s.as_str().to_owned())));
     }
     Ok(statuses)
-}
-
-/// Post-mortems due in `[from, to)`, first published in it, and overdue at
-/// `to`, by the due date in force (`due_on`: the one set, else the
-/// severity's; none for a `not_required` one, which is therefore never
-/// counted as due or overdue). Each reads one index range: `idx_postmortems_due_on`,
-/// `idx_postmortems_first_published_due_on`.
-async fn postmortem_figures<C: ConnectionTrait>(
-    db: &C,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    tz: Tz,
-    lists: Lists,
-) -> Result<PostmortemFigures, ServiceError> {
-    use sea_orm::PaginatorTrait;
-    let first_day = from.with_timezone(&tz).date_naive();
-    let end_day = to.with_timezone(&tz).date_naive();
-    let due = postmortem::Entity::find()
-        .filter(postmortem::Column::DueOn.gte(first_day))
-        .filter(postmortem::Column::DueOn.lt(end_day))
-        .count(db)
-        .await?;
-    let published = postmortem::Entity::find()
-        .filter(postmortem::Column::FirstPublishedAt.gte(from))
-        .filter(postmortem::Column::FirstPublishedAt.lt(to))
-        .count(db)
-        .await?;
-    // Not published by `to` (never, or first at or after it) and due
-    // before the period's end day: two disjoint ranges of
-    // `idx_postmortems_first_published_due_on`, each short however long
-    // the history (one condition with `OR` would read every post-mortem due
-    // before `end_day`).
-    let overdue_parts = [
-        postmortem::Column::FirstPublishedAt.is_null(),
-        postmortem::Column::FirstPublishedAt.gte(to),
-    ]
-    .map(|published| {
-        postmortem::Entity::find()
-            .filter(published)
-            .filter(postmortem::Column::DueOn.lt(end_day))
-    });
-    if lists == Lists::CountsOnly {
-        let mut overdue = 0;
-        for part in overdue_parts {
-            overdue += part.count(db).await?;
-        }
-        return Ok(PostmortemFigures {
-            due,
-            published,
-            overdue,
-            overdue_items: Vec::new(),
-        });
-    }
-    let mut overdue_rows = Vec::new();
-    for part in overdue_parts {
-        overdue_rows.extend(part.find_also_related(incident::Entity).all(db).await?);
-    }
-    let mut overdue_items: Vec<OverduePostmortem> = overdue_rows
-        .into_iter()
-        .filter_map(|(pm, incident)| {
-            let due = pm.due_on?;
-            // The foreign key keeps every post-mortem's incident.
-            let incident = incident?;
-            Some(OverduePostmortem {
-                incident: IncidentRef::display(incident.number),
-                title: incident.title,
-                severity: incident.severity,
-                owner: pm.owner,
-                status: pm.status.as_str().into(),
-                due_date: due,
-                days_overdue: days_overdue(due, end_day),
-            })
-        })
-        .collect();
-    overdue_items.sort_by(|a, b| {
-        b.days_overdue
-            .cmp(&a.days_overdue)
-            .then(a.incident.len().cmp(&b.incident.len()))
-            .then(a.incident.cmp(&b.incident))
-    });
-    let overdue = overdue_items.len() as u64;
-    if let Lists::Most(n) = lists {
-        overdue_items.truncate(n);
-    }
-    Ok(PostmortemFigures {
-        due,
-        published,
-        overdue,
-        overdue_items,
-    })
-}
-
-async fn remediation_figures<C: ConnectionTrait>(
-    db: &C,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    tz: Tz,
-    lists: Lists,
-) -> Result<RemediationFigures, ServiceError> {
-    let first_day = from.with_timezone(&tz).date_naive();
-    // The day `to` falls on: an item due before it is overdue at `to`.
-    let end_day = to.with_timezone(&tz).date_naive();
-    let opened = count(
-        db,
-        Condition::all()
-            .add(remediation_item::Column::CreatedAt.gte(from))
-            .add(remediation_item::Column::CreatedAt.lt(to)),
-    )
-    .await?;
-    let closed = count(
-        db,
-        Condition::all()
-            .add(remediation_item::Column::ClosedAt.gte(from))
-            .add(remediation_item::Column::ClosedAt.lt(to))
-            .add(
-                remediation_item::Column::Status
-                    .is_in([RemediationStatus::Done, RemediationStatus::WontDo]),
-            ),
-    )
-    .await?;
-    // Open at `to`: still open now, or closed only at or after `to`. The
-    // two parts are disjoint (an open item has no `closed_at`) and each is
-    // one short index range however long the history: the open items by
-    // status (`idx_remediation_items_overdue`), the items closed since `to`
-    // (`idx_remediation_items_closed_at`). One condition with `OR` over
-    // them would read every item due before `end_day`, all of history.
-    let due_before = || {
-        Condition::all()
-            .add(remediation_item::Column::DueDate.is_not_null())
-            .add(remediation_item::Column::DueDate.lt(end_day))
-            .add(remediation_item::Column::CreatedAt.lt(to))
-    };
-    let overdue_parts = [
-        due_before().add(remediation_item::Column::Status.is_in(OPEN_REMEDIATION)),
-        due_before()
-            .add(remediation_item::Column::ClosedAt.gte(to))
-            .add(remediation_item::Column::Status.is_not_in(OPEN_REMEDIATION)),
-    ];
-    let mut overdue_rows = Vec::new();
-    let mut overdue = 0;
-    for part in overdue_parts {
-        match lists {
-            Lists::Full => {
-                let rows = remediation_item::Entity::find()
-                    .filter(part)
-                    .all(db)
-                    .await?;
-                overdue += rows.len() as u64;
-                overdue_rows.extend(rows);
-            }
-            // Most overdue first: the earliest due date, then the lowest
-            // number (the order the list is sorted in below); the `n` most
-            // overdue of both parts are among the `n` first of each.
-            Lists::Most(n) => {
-                overdue += count(db, part.clone()).await?;
-                overdue_rows.extend(
-                    remediation_item::Entity::find()
-                        .filter(part)
-                        .order_by_asc(remediation_item::Column::DueDate)
-                        .order_by_asc(remediation_item::Column::Number)
-                        .limit(n as u64)
-                        .all(db)
-                        .await?,
-                );
-            }
-            Lists::CountsOnly => overdue += count(db, part).await?,
-        }
-    }
-    let mut overdue_items: Vec<OverdueItem> = overdue_rows
-        .into_iter()
-        .filter_map(|item| {
-            let due = item.due_date?;
-            Some(OverdueItem {
-                reference: RemediationRef::display(item.number),
-                title: item.title,
-                priority: item.priority.as_str().into(),
-                owner: item.owner,
-                team: item.team,
-                due_date: due,
-                days_overdue: days_overdue(due, end_day),
-            })
-        })
-        .collect();
-    overdue_items.sort_by(|a, b| {
-        b.days_overdue
-            .cmp(&a.days_overdue)
-            .then(a.reference.len().cmp(&b.reference.len()))
-            .then(a.reference.cmp(&b.reference))
-    });
-    if let Lists::Most(n) = lists {
-        overdue_items.truncate(n);
-    }
-    let due = remediation_item::Entity::find()
-        .filter(remediation_item::Column::DueDate.gte(first_day))
-        .filter(remediation_item::Column::DueDate.lt(end_day))
-        .filter(remediation_item::Column::Status.ne(RemediationStatus::WontDo))
-        .all(db)
-        .await?;
-    let due_in_period = due.len() as u64;
-    let done_on_time = due
-        .iter()
-        .filter(|item| {
-            item.status == RemediationStatus::Done
-                && item
-                    .closed_at
-                    .zip(item.due_date)
-                    .is_some_and(|(closed, due)| closed.with_timezone(&tz).date_naive() <= due)
-        })
-        .count() as u64;
-    Ok(RemediationFigures {
-        opened,
-        closed,
-        overdue,
-        due_in_period,
-        done_on_time,
-        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-        completion_rate: (due_in_period > 0).then(|| done_on_time as f64 / due_in_period as f64),
-        overdue_items,
-    })
-}
-
-async fn count<C: ConnectionTrait>(db: &C, condition: Condition) -> Result<u64, ServiceError> {
-    use sea_orm::PaginatorTrait;
-    Ok(remediation_item::Entity::find()
-        .filter(condition)
-        .count(db)
-        .await?)
 }
 
 /// Cleanup items created before `to` and pending then: pending now, or
