@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use uuid::Uuid;
@@ -101,11 +102,45 @@ fn sort_due() -> Expr {
     ]))
 }
 
+/// One page of the items that pass the filter, by due date (undated ones
+/// last), then number.
 pub async fn list(
     ctx: &Context,
     filter: RemediationFilter,
     page: PageRequest<(NaiveDate, i64)>,
 ) -> Result<Page<RemediationView>, ServiceError> {
+    let mut query = filtered(ctx, filter).await?;
+    if let Some((due, number)) = page.after {
+        query = query.filter(
+            Condition::any().add(sort_due().gt(due)).add(
+                Condition::all()
+                    .add(sort_due().eq(due))
+                    .add(remediation_item::Column::Number.gt(number)),
+            ),
+        );
+    }
+    let rows = query
+        .order_by_asc(sort_due())
+        .order_by_asc(remediation_item::Column::Number)
+        .limit(page.limit + 1)
+        .all(&ctx.db)
+        .await?;
+    let page = Page::from_rows(rows, page.limit, |i| {
+        (i.due_date.unwrap_or_else(no_due_date), i.number)
+    });
+    let items = views(ctx, &ctx.db, page.items).await?;
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The items that pass every filter given (an incident's is looked up
+/// first: a missing one is a 404).
+async fn filtered(
+    ctx: &Context,
+    filter: RemediationFilter,
+) -> Result<Select<remediation_item::Entity>, ServiceError> {
     let mut query = remediation_item::Entity::find();
     if !filter.statuses.is_empty() {
         query =
@@ -162,27 +197,5 @@ pub async fn list(
                 ),
         );
     }
-    if let Some((due, number)) = page.after {
-        query = query.filter(
-            Condition::any().add(sort_due().gt(due)).add(
-                Condition::all()
-                    .add(sort_due().eq(due))
-                    .add(remediation_item::Column::Number.gt(number)),
-            ),
-        );
-    }
-    let rows = query
-        .order_by_asc(sort_due())
-        .order_by_asc(remediation_item::Column::Number)
-        .limit(page.limit + 1)
-        .all(&ctx.db)
-        .await?;
-    let page = Page::from_rows(rows, page.limit, |i| {
-        (i.due_date.unwrap_or_else(no_due_date), i.number)
-    });
-    let items = views(ctx, &ctx.db, page.items).await?;
-    Ok(Page {
-        items,
-        next_cursor: page.next_cursor,
-    })
+    Ok(query)
 }

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use super::{
-    RemediationChanges, RemediationWrite, find_item,
+    NewRemediation, RemediationChanges, RemediationWrite, find_item,
     history::{changes_of, history, write_history},
     links::change_links,
 };
@@ -16,6 +16,7 @@ use crate::{
     db,
     domain::{IncidentRef, Priority, RemediationRef, RemediationStatus},
     entities::{incident, remediation_incident, remediation_item},
+    ingest::RemediationRecord,
     services::{
         Outcome, ServiceError, Written, check_if_match, find_incident, insert_model, new_id,
         update_versioned,
@@ -138,156 +139,39 @@ pub async fn write<C: ConnectionTrait>(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Written<remediation_item::Model>, ServiceError> {
-    let mut given_if_match = None;
     let imported = matches!(write, RemediationWrite::Import { .. });
-    let (current, next, incidents) = match write {
+    let planned = match write {
         RemediationWrite::Create { new, due_days } => {
-            if new.incidents.is_empty() {
-                return Err(ServiceError::validation(
-                    "incidents",
-                    "a remediation item links to at least one incident",
-                ));
-            }
-            // A due date in the past is accepted: follow-ups entered after
-            // the fact (history brought in from another tool) are overdue
-            // from the start.
-            let due_date = new
-                .due_date
-                .or_else(|| default_due(due_days, new.priority, now.date_naive()));
-            check_status_reason(new.status, &new.reason)?;
-            let incidents = resolve_incidents(db, "incidents", &new.incidents).await?;
-            let item = remediation_item::Model {
-                id: new_id(),
-                number: 0,
-                title: new.title,
-                description: new.description,
-                kind: new.kind,
-                priority: new.priority,
-                owner: new.owner,
-                team: new.team,
-                due_date,
-                status: new.status,
-                reason: new.reason,
-                tracker_url: new.tracker_url,
-                closed_at: new.status.is_closed().then_some(now),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            (None, item, incidents)
+            planned_create(db, new, due_days, now).await?
         }
         RemediationWrite::Change {
             reference,
             if_match,
             changes,
-        } => {
-            let current = find_item(db, reference, true).await?;
-            check_if_match(if_match, current.version)?;
-            given_if_match = if_match;
-            let next = changed_now(&current, changes, now)?;
-            (Some(current), next, Vec::new())
-        }
+        } => planned_change(db, reference, if_match, changes, now).await?,
         RemediationWrite::Link {
             reference,
             incident,
             add,
         } => return change_links(db, reference, incident, actor, add, now).await,
-        RemediationWrite::Import {
-            record: r,
-            incident,
-        } => {
-            let stored = remediation_item::Entity::find_by_id(r.id).one(db).await?;
-            let next = remediation_item::Model {
-                id: r.id,
-                number: stored.as_ref().map_or(0, |e| e.number),
-                title: r.title,
-                description: r.description,
-                kind: r.kind,
-                priority: r.priority,
-                owner: r.owner,
-                team: r.team,
-                due_date: r.due_date,
-                status: r.status,
-                reason: r.reason,
-                tracker_url: r.tracker_url,
-                closed_at: r.closed_at,
-                version: stored.as_ref().map_or(1, |e| e.version),
-                created_at: r.created_at,
-                updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
-            };
-            (stored, next, vec![incident.clone()])
+        RemediationWrite::Import { record, incident } => {
+            planned_import(db, record, incident, now).await?
         }
     };
+    let Planned {
+        current,
+        next,
+        incidents,
+        if_match,
+    } = planned;
     check_status_reason(next.status, &next.reason)?;
     let written = match current {
-        None => {
-            let mut item = next;
-            item.number = db::next_counter(db, "remediation").await?;
-            insert_model(db, item.clone().into_active_model()).await?;
-            bump_count(db, &item, 1).await?;
-            remediation_incident::Entity::insert_many(incidents.iter().map(|i| {
-                remediation_incident::Model {
-                    remediation_id: item.id,
-                    incident_id: i.id,
-                    created_at: now,
-                }
-                .into_active_model()
-                .reset_all()
-            }))
-            .exec_without_returning(db)
-            .await?;
-            let mut refs: Vec<(i64, String)> = incidents
-                .iter()
-                .map(|i| (i.number, IncidentRef::display(i.number)))
-                .collect();
-            refs.sort();
-            let refs: Vec<String> = refs.into_iter().map(|(_, r)| r).collect();
-            write_history(
-                db,
-                vec![history(
-                    item.id,
-                    now,
-                    actor,
-                    "created",
-                    None,
-                    Some(format!("{} ({})", item.title, refs.join(", "))),
-                )],
-            )
-            .await?;
-            return Ok(Written {
-                model: item,
-                outcome: Outcome::Created,
-            });
-        }
+        None => return insert_item(db, next, &incidents, actor, now).await,
         Some(current) if current == next => Written {
             model: current,
             outcome: Outcome::Unchanged,
         },
-        Some(current) => {
-            let mut next = next;
-            let entries = changes_of(&current, &next, actor, now);
-            next.version = current.version + 1;
-            next.updated_at = now;
-            update_versioned(
-                db,
-                next.clone().into_active_model().reset_all(),
-                (remediation_item::Column::Id, current.id),
-                (remediation_item::Column::Version, current.version),
-                given_if_match,
-            )
-            .await?;
-            write_history(db, entries).await?;
-            if (&current.team, &current.priority, &current.status)
-                != (&next.team, &next.priority, &next.status)
-            {
-                bump_count(db, &current, -1).await?;
-                bump_count(db, &next, 1).await?;
-            }
-            Written {
-                model: next,
-                outcome: Outcome::Updated,
-            }
-        }
+        Some(current) => update_item(db, current, next, if_match, actor, now).await?,
     };
     // A stored item an import names is linked to its incident too (the
     // link is not counted as a change of the item).
@@ -301,6 +185,199 @@ pub async fn write<C: ConnectionTrait>(
         });
     }
     Ok(written)
+}
+
+/// What a write will store: the item as stored now (none for a new one),
+/// as it will be, the incidents a new or imported item links to, and the
+/// `If-Match` the client gave.
+struct Planned<'a> {
+    current: Option<remediation_item::Model>,
+    next: remediation_item::Model,
+    incidents: Vec<incident::Model>,
+    if_match: Option<&'a str>,
+}
+
+/// A new item from the API, checked, with its default due date.
+async fn planned_create<C: ConnectionTrait>(
+    db: &C,
+    new: NewRemediation,
+    due_days: &RemediationDueDays,
+    now: DateTime<Utc>,
+) -> Result<Planned<'static>, ServiceError> {
+    if new.incidents.is_empty() {
+        return Err(ServiceError::validation(
+            "incidents",
+            "a remediation item links to at least one incident",
+        ));
+    }
+    // A due date in the past is accepted: follow-ups entered after
+    // the fact (history brought in from another tool) are overdue
+    // from the start.
+    let due_date = new
+        .due_date
+        .or_else(|| default_due(due_days, new.priority, now.date_naive()));
+    check_status_reason(new.status, &new.reason)?;
+    let incidents = resolve_incidents(db, "incidents", &new.incidents).await?;
+    let item = remediation_item::Model {
+        id: new_id(),
+        number: 0,
+        title: new.title,
+        description: new.description,
+        kind: new.kind,
+        priority: new.priority,
+        owner: new.owner,
+        team: new.team,
+        due_date,
+        status: new.status,
+        reason: new.reason,
+        tracker_url: new.tracker_url,
+        closed_at: new.status.is_closed().then_some(now),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(Planned {
+        current: None,
+        next: item,
+        incidents,
+        if_match: None,
+    })
+}
+
+/// A change made now to a stored item, its row locked and `If-Match`
+/// checked.
+async fn planned_change<'a, C: ConnectionTrait>(
+    db: &C,
+    reference: RemediationRef,
+    if_match: Option<&'a str>,
+    changes: RemediationChanges,
+    now: DateTime<Utc>,
+) -> Result<Planned<'a>, ServiceError> {
+    let current = find_item(db, reference, true).await?;
+    check_if_match(if_match, current.version)?;
+    let next = changed_now(&current, changes, now)?;
+    Ok(Planned {
+        current: Some(current),
+        next,
+        incidents: Vec::new(),
+        if_match,
+    })
+}
+
+/// An imported item as the import has it, over the stored one of the same
+/// id if any (whose number and version it keeps).
+async fn planned_import<C: ConnectionTrait>(
+    db: &C,
+    r: RemediationRecord,
+    incident: &incident::Model,
+    now: DateTime<Utc>,
+) -> Result<Planned<'static>, ServiceError> {
+    let stored = remediation_item::Entity::find_by_id(r.id).one(db).await?;
+    let next = remediation_item::Model {
+        id: r.id,
+        number: stored.as_ref().map_or(0, |e| e.number),
+        title: r.title,
+        description: r.description,
+        kind: r.kind,
+        priority: r.priority,
+        owner: r.owner,
+        team: r.team,
+        due_date: r.due_date,
+        status: r.status,
+        reason: r.reason,
+        tracker_url: r.tracker_url,
+        closed_at: r.closed_at,
+        version: stored.as_ref().map_or(1, |e| e.version),
+        created_at: r.created_at,
+        updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
+    };
+    Ok(Planned {
+        current: stored,
+        next,
+        incidents: vec![incident.clone()],
+        if_match: None,
+    })
+}
+
+/// Insert a new item with its number, its count, its links and the
+/// history entry that records its creation.
+async fn insert_item<C: ConnectionTrait>(
+    db: &C,
+    mut item: remediation_item::Model,
+    incidents: &[incident::Model],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Written<remediation_item::Model>, ServiceError> {
+    item.number = db::next_counter(db, "remediation").await?;
+    insert_model(db, item.clone().into_active_model()).await?;
+    bump_count(db, &item, 1).await?;
+    remediation_incident::Entity::insert_many(incidents.iter().map(|i| {
+        remediation_incident::Model {
+            remediation_id: item.id,
+            incident_id: i.id,
+            created_at: now,
+        }
+        .into_active_model()
+        .reset_all()
+    }))
+    .exec_without_returning(db)
+    .await?;
+    let mut refs: Vec<(i64, String)> = incidents
+        .iter()
+        .map(|i| (i.number, IncidentRef::display(i.number)))
+        .collect();
+    refs.sort();
+    let refs: Vec<String> = refs.into_iter().map(|(_, r)| r).collect();
+    write_history(
+        db,
+        vec![history(
+            item.id,
+            now,
+            actor,
+            "created",
+            None,
+            Some(format!("{} ({})", item.title, refs.join(", "))),
+        )],
+    )
+    .await?;
+    Ok(Written {
+        model: item,
+        outcome: Outcome::Created,
+    })
+}
+
+/// Store a changed item under the next version, with one history entry per
+/// changed field, and move it to its new count group.
+async fn update_item<C: ConnectionTrait>(
+    db: &C,
+    current: remediation_item::Model,
+    mut next: remediation_item::Model,
+    if_match: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Written<remediation_item::Model>, ServiceError> {
+    let entries = changes_of(&current, &next, actor, now);
+    next.version = current.version + 1;
+    next.updated_at = now;
+    update_versioned(
+        db,
+        next.clone().into_active_model().reset_all(),
+        (remediation_item::Column::Id, current.id),
+        (remediation_item::Column::Version, current.version),
+        if_match,
+    )
+    .await?;
+    write_history(db, entries).await?;
+    if (&current.team, &current.priority, &current.status)
+        != (&next.team, &next.priority, &next.status)
+    {
+        bump_count(db, &current, -1).await?;
+        bump_count(db, &next, 1).await?;
+    }
+    Ok(Written {
+        model: next,
+        outcome: Outcome::Updated,
+    })
 }
 
 /// The item a change made now leaves, with the status rules applied.
