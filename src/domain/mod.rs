@@ -14,10 +14,10 @@ pub use error::Invalid;
 pub use milestones::{MILESTONE_FIELDS, Milestones};
 pub use reference::{IncidentRef, RemediationRef, RoleName};
 pub use schedule::{CronSpec, IsoWeek, ScheduleError, parse_time_zone, start_of_day};
-pub use text::{BundleListEntry, BundleOptionalText, BundleText, SectionKey, UpdateSource};
 pub use text::{
     ChannelTarget, Description, EventBody, ExternalId, ForeignId, HttpUrl, ListEntry, LongText,
     Name, NotRequiredReason, Reason, RedactionText, SectionBody, SectionTitle, ShortText,
     SitrepSummary, StatusMessage, Text, Title,
 };
+pub use text::{SectionKey, UpdateSource};
 pub use webhook_secret::{WEBHOOK_SECRET_PREFIX, WebhookSecret};

@@ -100,10 +100,13 @@ impl RoleName {
         "subject_matter_expert",
     ];
 
-    /// Lower-case letters, digits and `_`, 1 to 64 characters.
+    /// The longest role name, in characters.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Lower-case letters, digits and `_`, 1 to [`Self::MAX_CHARS`] characters.
     pub fn parse(field: &str, value: &str) -> Result<Self, Invalid> {
         let ok = !value.is_empty()
-            && value.len() <= 64
+            && value.len() <= Self::MAX_CHARS
             && value
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');

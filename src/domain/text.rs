@@ -275,20 +275,10 @@ text_types! {
     /// A link to a chat room or a tracker ticket.
     HttpUrl = TextRule::url(2000);
 
-    // Debrief's bundle (`openapi/bundle.schema.json`) takes back what an
-    // export wrote, and some texts are stored longer than the API takes
-    // them (an import keeps timeline bodies and status update messages of
-    // up to 100,000 characters): its own rules where they differ.
+    // Debrief's bundle (`openapi/bundle.schema.json`) checks every field
+    // the API also takes with the API's type (docs/decisions.md); these two
+    // are fields only a bundle carries.
 
-    /// A long required text of a bundle: a sitrep summary, a status update
-    /// message, a cleanup item's description.
-    BundleText = TextRule::required(100_000);
-    /// A long optional text of a bundle: customer impact, a description, a
-    /// reason, a section body.
-    BundleOptionalText = TextRule::optional(100_000);
-    /// An entry of a bundled sitrep's lists (open and resolved issues,
-    /// current actions).
-    BundleListEntry = TextRule::required(2000);
     /// A bundled post-mortem section's key.
     SectionKey = TextRule::required(64);
     /// Where a bundled status update came from (`statuspage`, …).
@@ -413,9 +403,6 @@ mod tests {
             ChannelTarget,
             HttpUrl,
             ForeignId,
-            BundleText,
-            BundleOptionalText,
-            BundleListEntry,
             SectionKey,
             UpdateSource
         );

@@ -20,20 +20,19 @@ use uuid::Uuid;
 use super::{PostmortemRecord, SectionRecord};
 
 use super::{
-    CleanupRecord, EventBatcher, EventRecord, IncidentKey, IncidentRecord, Record,
+    CleanupRecord, EventBatcher, EventRecord, ImportError, IncidentKey, IncidentRecord, Record,
     RemediationRecord, RoleRecord, Sink, SitrepRecord, StatusUpdateRecord, parse_error,
 };
 use crate::{
     clock::micros,
     domain::{
-        BundleListEntry, BundleOptionalText, BundleText, CleanupKind, CleanupStatus, EventBody,
-        EventSource, HttpUrl, IncidentStatus, Milestones, Name, NotRequiredReason, PostmortemKind,
-        PostmortemStatus, Priority, PublicStatus, RemediationKind, RemediationStatus, RoleName,
-        SectionKey, Severity, ShortText, TimelineKind, Title, UpdateSource, Visibility,
-        text::parse_list,
+        CleanupKind, CleanupStatus, Description, EventBody, EventSource, ExternalId, HttpUrl,
+        IncidentStatus, ListEntry, LongText, Milestones, Name, NotRequiredReason, PostmortemKind,
+        PostmortemStatus, Priority, PublicStatus, Reason, RemediationKind, RemediationStatus,
+        RoleName, SectionBody, SectionKey, SectionTitle, Severity, ShortText, SitrepSummary,
+        StatusMessage, TimelineKind, Title, UpdateSource, Visibility, text::parse_list,
     },
     entities::sitrep::RoleSnapshot,
-    services::ServiceError,
 };
 
 /// The value of a bundle's `format` key.
@@ -100,7 +99,7 @@ pub struct BundleSection {
 }
 
 impl BundlePostmortem {
-    fn into_record(self) -> Result<PostmortemRecord, ServiceError> {
+    fn into_record(self) -> Result<PostmortemRecord, ImportError> {
         let p = |f: &str| format!("postmortem.{f}");
         let mut keys = Vec::new();
         let sections = self
@@ -111,7 +110,7 @@ impl BundlePostmortem {
                 let f = |x: &str| format!("postmortem.sections[{i}].{x}");
                 let key = SectionKey::parse(&f("key"), s.key)?.into_inner();
                 if keys.contains(&key) {
-                    return Err(ServiceError::validation(
+                    return Err(ImportError::invalid(
                         f("key"),
                         format!("section key {key:?} appears twice"),
                     ));
@@ -120,8 +119,8 @@ impl BundlePostmortem {
                 Ok(SectionRecord {
                     id: s.id,
                     key,
-                    title: Title::parse(&f("title"), s.title)?.into_inner(),
-                    body: BundleOptionalText::parse_optional(&f("body"), Some(s.body))?
+                    title: SectionTitle::parse(&f("title"), s.title)?.into_inner(),
+                    body: SectionBody::parse_optional(&f("body"), Some(s.body))?
                         .unwrap_or_default(),
                     visibility: s.visibility,
                 })
@@ -149,18 +148,18 @@ impl BundlePostmortem {
 fn not_required_reason(
     status: PostmortemStatus,
     reason: Option<String>,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Option<String>, ImportError> {
     const FIELD: &str = "postmortem.not_required_reason";
     match (status, reason) {
         (PostmortemStatus::NotRequired, Some(reason)) => {
             Ok(Some(NotRequiredReason::parse(FIELD, reason)?.into_inner()))
         }
-        (PostmortemStatus::NotRequired, None) => Err(ServiceError::validation(
+        (PostmortemStatus::NotRequired, None) => Err(ImportError::invalid(
             FIELD,
             "a `not_required` post-mortem needs `not_required_reason`",
         )),
         (_, None) => Ok(None),
-        (status, Some(_)) => Err(ServiceError::validation(
+        (status, Some(_)) => Err(ImportError::invalid(
             FIELD,
             format!("`not_required_reason` goes with `status` `not_required`, not `{status}`"),
         )),
@@ -308,18 +307,18 @@ fn opt_micros(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
 
 /// An optional link: checked when present (a blank one is refused, as
 /// it is not a URL).
-fn url(field: &str, value: Option<String>) -> Result<Option<String>, ServiceError> {
+fn url(field: &str, value: Option<String>) -> Result<Option<String>, ImportError> {
     Ok(value
         .map(|v| HttpUrl::parse(field, v).map(HttpUrl::into_inner))
         .transpose()?)
 }
 
-fn components(field: String, values: Vec<String>) -> Result<Vec<String>, ServiceError> {
-    Ok(parse_list::<Name>(&field, values, 100)?)
+fn components(field: String, values: Vec<String>) -> Result<Vec<String>, ImportError> {
+    Ok(parse_list::<ListEntry>(&field, values, 100)?)
 }
 
 impl BundleIncident {
-    fn into_record(self) -> Result<IncidentRecord, ServiceError> {
+    fn into_record(self) -> Result<IncidentRecord, ImportError> {
         let p = |f: &str| format!("incident.{f}");
         Ok(IncidentRecord {
             path: "incident".into(),
@@ -328,10 +327,7 @@ impl BundleIncident {
             title: Title::parse(&p("title"), self.title)?.into_inner(),
             severity: self.severity,
             status: self.status,
-            customer_impact: BundleOptionalText::parse_optional(
-                &p("customer_impact"),
-                self.customer_impact,
-            )?,
+            customer_impact: LongText::parse_optional(&p("customer_impact"), self.customer_impact)?,
             affected_components: components(p("affected_components"), self.affected_components)?,
             chat_room_url: url(&p("chat_room_url"), self.chat_room_url)?,
             labels: components(p("labels"), self.labels)?,
@@ -349,7 +345,7 @@ impl BundleIncident {
 }
 
 impl BundleRole {
-    fn into_record(self, prefix: &str) -> Result<RoleRecord, ServiceError> {
+    fn into_record(self, prefix: &str) -> Result<RoleRecord, ImportError> {
         Ok(RoleRecord {
             id: self.id,
             role: RoleName::parse(&format!("{prefix}.role"), &self.role)?
@@ -363,23 +359,20 @@ impl BundleRole {
 }
 
 impl BundleSitrep {
-    fn into_record(self, prefix: &str) -> Result<SitrepRecord, ServiceError> {
+    fn into_record(self, prefix: &str) -> Result<SitrepRecord, ImportError> {
         let p = |f: &str| format!("{prefix}.{f}");
         if self.version < 1 {
-            return Err(ServiceError::validation(
+            return Err(ImportError::invalid(
                 p("version"),
                 format!("`{}` must be 1 or more", p("version")),
             ));
         }
-        let list = |f: &str, v: Vec<String>| parse_list::<BundleListEntry>(&p(f), v, 200);
+        let list = |f: &str, v: Vec<String>| parse_list::<ListEntry>(&p(f), v, 200);
         Ok(SitrepRecord {
             id: self.id,
             version: self.version,
-            summary: BundleText::parse(&p("summary"), self.summary)?.into_inner(),
-            customer_impact: BundleOptionalText::parse_optional(
-                &p("customer_impact"),
-                self.customer_impact,
-            )?,
+            summary: SitrepSummary::parse(&p("summary"), self.summary)?.into_inner(),
+            customer_impact: LongText::parse_optional(&p("customer_impact"), self.customer_impact)?,
             roles: self.roles,
             open_issues: list("open_issues", self.open_issues)?,
             resolved_issues: list("resolved_issues", self.resolved_issues)?,
@@ -393,12 +386,12 @@ impl BundleSitrep {
 }
 
 impl BundleStatusUpdate {
-    fn into_record(self, prefix: &str) -> Result<StatusUpdateRecord, ServiceError> {
+    fn into_record(self, prefix: &str) -> Result<StatusUpdateRecord, ImportError> {
         let p = |f: &str| format!("{prefix}.{f}");
         Ok(StatusUpdateRecord {
             id: Some(self.id),
             status: self.status,
-            message: BundleText::parse(&p("message"), self.message)?.into_inner(),
+            message: StatusMessage::parse(&p("message"), self.message)?.into_inner(),
             affected_components: components(p("affected_components"), self.affected_components)?,
             posted_at: micros(self.posted_at),
             source: UpdateSource::parse_optional(&p("source"), self.source)?,
@@ -408,34 +401,34 @@ impl BundleStatusUpdate {
 }
 
 impl BundleCleanupItem {
-    fn into_record(self, prefix: &str) -> Result<CleanupRecord, ServiceError> {
+    fn into_record(self, prefix: &str) -> Result<CleanupRecord, ImportError> {
         let p = |f: &str| format!("{prefix}.{f}");
         Ok(CleanupRecord {
             id: self.id,
             kind: self.kind,
-            description: BundleText::parse(&p("description"), self.description)?.into_inner(),
+            description: Description::parse(&p("description"), self.description)?.into_inner(),
             owner: ShortText::parse_optional(&p("owner"), self.owner)?,
             status: self.status,
-            reason: BundleOptionalText::parse_optional(&p("reason"), self.reason)?,
+            reason: Reason::parse_optional(&p("reason"), self.reason)?,
             created_at: micros(self.created_at),
         })
     }
 }
 
 impl BundleRemediationItem {
-    fn into_record(self, prefix: &str) -> Result<RemediationRecord, ServiceError> {
+    fn into_record(self, prefix: &str) -> Result<RemediationRecord, ImportError> {
         let p = |f: &str| format!("{prefix}.{f}");
         Ok(RemediationRecord {
             id: self.id,
             title: Title::parse(&p("title"), self.title)?.into_inner(),
-            description: BundleOptionalText::parse_optional(&p("description"), self.description)?,
+            description: LongText::parse_optional(&p("description"), self.description)?,
             kind: self.kind,
             priority: self.priority,
             owner: ShortText::parse_optional(&p("owner"), self.owner)?,
             team: ShortText::parse_optional(&p("team"), self.team)?,
             due_date: self.due_date,
             status: self.status,
-            reason: BundleOptionalText::parse_optional(&p("reason"), self.reason)?,
+            reason: Reason::parse_optional(&p("reason"), self.reason)?,
             tracker_url: url(&p("tracker_url"), self.tracker_url)?,
             closed_at: opt_micros(self.closed_at),
             created_at: micros(self.created_at),
@@ -444,7 +437,7 @@ impl BundleRemediationItem {
 }
 
 impl BundleEvent {
-    fn into_record(self, index: usize) -> Result<EventRecord, ServiceError> {
+    fn into_record(self, index: usize) -> Result<EventRecord, ImportError> {
         let p = |f: &str| format!("timeline[{index}].{f}");
         Ok(EventRecord {
             id: Some(self.id),
@@ -453,14 +446,14 @@ impl BundleEvent {
             body: EventBody::parse(&p("body"), self.body)?.into_inner(),
             author: ShortText::parse_optional(&p("author"), self.author)?,
             source: self.source,
-            external_id: ShortText::parse_optional(&p("external_id"), self.external_id)?,
+            external_id: ExternalId::parse_optional(&p("external_id"), self.external_id)?,
             visibility: self.visibility,
         })
     }
 }
 
 /// Read a bundle, sending its records to `sink` as they are read.
-pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
+pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ImportError> {
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut track = serde_path_to_error::Track::new();
     let mut state = State {
@@ -475,8 +468,8 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
         return Err(err);
     }
     match result {
-        Ok(()) => de.end().map_err(|e| parse_error("", &e)),
-        Err(err) => Err(parse_error(&track.path().to_string(), &err)),
+        Ok(()) => de.end().map_err(|e| parse_error("", e)),
+        Err(err) => Err(parse_error(&track.path().to_string(), err)),
     }
 }
 
@@ -484,7 +477,7 @@ pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
 /// JSON error (a validation failure, or the import stopping).
 struct State<'a> {
     sink: Sink<'a>,
-    failed: Option<ServiceError>,
+    failed: Option<ImportError>,
     seen: Vec<&'static str>,
     /// Small sections read before `incident`.
     waiting: Vec<Record>,
@@ -492,7 +485,7 @@ struct State<'a> {
 
 impl State<'_> {
     /// Keep `err` and make serde stop.
-    fn fail<E: de::Error>(&mut self, err: ServiceError) -> E {
+    fn fail<E: de::Error>(&mut self, err: ImportError) -> E {
         self.failed.get_or_insert(err);
         E::custom("import stopped")
     }
@@ -519,7 +512,7 @@ impl State<'_> {
         &mut self,
         name: &str,
         entries: Vec<T>,
-        convert: impl Fn(T, &str) -> Result<R, ServiceError>,
+        convert: impl Fn(T, &str) -> Result<R, ImportError>,
         wrap: impl FnOnce(Vec<R>) -> Record,
     ) -> Result<(), E> {
         let records = entries
@@ -622,97 +615,123 @@ impl<'de> Visitor<'de> for &mut State<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
-            let known = [
-                "format",
-                "version",
-                "incident",
-                "roles",
-                "sitreps",
-                "status_updates",
-                "cleanup_items",
-                "remediation_items",
-                "postmortem",
-                "timeline",
-            ];
-            let Some(name) = known.iter().find(|k| **k == key).copied() else {
+            let Some(name) = BUNDLE_KEYS.iter().find(|k| **k == key).copied() else {
                 map.next_value_seed(UnknownKey(key))?;
                 continue;
             };
-            if self.seen.contains(&name) {
-                return Err(self.fail(ServiceError::validation(
-                    name,
-                    format!("`{name}` appears twice in the bundle"),
-                )));
+            self.enter(name)?;
+            self.read_section(name, &mut map)?;
+        }
+        self.check_required()
+    }
+}
+
+/// The keys of a bundle.
+const BUNDLE_KEYS: [&str; 10] = [
+    "format",
+    "version",
+    "incident",
+    "roles",
+    "sitreps",
+    "status_updates",
+    "cleanup_items",
+    "remediation_items",
+    "postmortem",
+    "timeline",
+];
+
+impl State<'_> {
+    /// Note that the section `name` is read: once, and the timeline after
+    /// the incident.
+    fn enter<E: de::Error>(&mut self, name: &'static str) -> Result<(), E> {
+        if self.seen.contains(&name) {
+            return Err(self.fail(ImportError::invalid(
+                name,
+                format!("`{name}` appears twice in the bundle"),
+            )));
+        }
+        if name == "timeline" && !self.seen.contains(&"incident") {
+            return Err(self.fail(ImportError::invalid(
+                name,
+                "`timeline` must come after `incident`: the timeline is streamed into \
+                 the incident as it is read (the export writes it last)",
+            )));
+        }
+        self.seen.push(name);
+        Ok(())
+    }
+
+    /// Read the value of the section `name` and hand on its records.
+    fn read_section<'de, A: MapAccess<'de>>(
+        &mut self,
+        name: &str,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match name {
+            "format" => {
+                map.next_value::<FormatTag>()?;
             }
-            if name == "timeline" && !self.seen.contains(&"incident") {
-                return Err(self.fail(ServiceError::validation(
-                    name,
-                    "`timeline` must come after `incident`: the timeline is streamed into \
-                     the incident as it is read (the export writes it last)",
-                )));
+            "version" => {
+                map.next_value::<VersionTag>()?;
             }
-            self.seen.push(name);
-            match name {
-                "format" => {
-                    map.next_value::<FormatTag>()?;
+            "incident" => {
+                let incident = map.next_value::<BundleIncident>()?;
+                let record = incident.into_record().map_err(|e| self.fail(e))?;
+                self.send(Record::Incident(Box::new(record)))?;
+            }
+            "roles" => {
+                let v = map.next_value::<Vec<BundleRole>>()?;
+                self.section("roles", v, BundleRole::into_record, Record::Roles)?;
+            }
+            "sitreps" => {
+                let v = map.next_value::<Vec<BundleSitrep>>()?;
+                self.section("sitreps", v, BundleSitrep::into_record, Record::Sitreps)?;
+            }
+            "status_updates" => {
+                let v = map.next_value::<Vec<BundleStatusUpdate>>()?;
+                self.section(
+                    "status_updates",
+                    v,
+                    BundleStatusUpdate::into_record,
+                    Record::StatusUpdates,
+                )?;
+            }
+            "cleanup_items" => {
+                let v = map.next_value::<Vec<BundleCleanupItem>>()?;
+                self.section(
+                    "cleanup_items",
+                    v,
+                    BundleCleanupItem::into_record,
+                    Record::CleanupItems,
+                )?;
+            }
+            "remediation_items" => {
+                let v = map.next_value::<Vec<BundleRemediationItem>>()?;
+                self.section(
+                    "remediation_items",
+                    v,
+                    BundleRemediationItem::into_record,
+                    Record::RemediationItems,
+                )?;
+            }
+            "postmortem" => {
+                if let Some(pm) = map.next_value::<Option<BundlePostmortem>>()? {
+                    let record = pm.into_record().map_err(|e| self.fail(e))?;
+                    self.send(Record::Postmortem(Box::new(record)))?;
                 }
-                "version" => {
-                    map.next_value::<VersionTag>()?;
-                }
-                "incident" => {
-                    let incident = map.next_value::<BundleIncident>()?;
-                    let record = incident.into_record().map_err(|e| self.fail(e))?;
-                    self.send(Record::Incident(Box::new(record)))?;
-                }
-                "roles" => {
-                    let v = map.next_value::<Vec<BundleRole>>()?;
-                    self.section("roles", v, BundleRole::into_record, Record::Roles)?;
-                }
-                "sitreps" => {
-                    let v = map.next_value::<Vec<BundleSitrep>>()?;
-                    self.section("sitreps", v, BundleSitrep::into_record, Record::Sitreps)?;
-                }
-                "status_updates" => {
-                    let v = map.next_value::<Vec<BundleStatusUpdate>>()?;
-                    self.section(
-                        "status_updates",
-                        v,
-                        BundleStatusUpdate::into_record,
-                        Record::StatusUpdates,
-                    )?;
-                }
-                "cleanup_items" => {
-                    let v = map.next_value::<Vec<BundleCleanupItem>>()?;
-                    self.section(
-                        "cleanup_items",
-                        v,
-                        BundleCleanupItem::into_record,
-                        Record::CleanupItems,
-                    )?;
-                }
-                "remediation_items" => {
-                    let v = map.next_value::<Vec<BundleRemediationItem>>()?;
-                    self.section(
-                        "remediation_items",
-                        v,
-                        BundleRemediationItem::into_record,
-                        Record::RemediationItems,
-                    )?;
-                }
-                "postmortem" => {
-                    if let Some(pm) = map.next_value::<Option<BundlePostmortem>>()? {
-                        let record = pm.into_record().map_err(|e| self.fail(e))?;
-                        self.send(Record::Postmortem(Box::new(record)))?;
-                    }
-                }
-                _ => {
-                    map.next_value_seed(Timeline(&mut *self))?;
-                }
+            }
+            _ => {
+                map.next_value_seed(Timeline(&mut *self))?;
             }
         }
+        Ok(())
+    }
+
+    /// After the last key: the sections every bundle has.
+    fn check_required<E: de::Error>(&mut self) -> Result<(), E> {
         for required in ["format", "version", "incident"] {
             if !self.seen.contains(&required) {
-                return Err(self.fail(ServiceError::validation(
+                return Err(self.fail(ImportError::invalid(
                     required,
                     format!("`{required}` is missing: a bundle needs format, version and incident"),
                 )));
@@ -721,3 +740,6 @@ impl<'de> Visitor<'de> for &mut State<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,11 +12,14 @@
 //! reports the shortening ([`Shortening`]).
 
 pub mod bundle;
+mod error;
 pub mod mrkdwn;
 pub mod opsgenie;
 pub mod pagerduty;
 pub mod slack;
 pub mod statuspage;
+
+pub use error::ImportError;
 
 use std::io::{BufRead, Read, Seek};
 
@@ -29,10 +32,10 @@ use crate::{
     domain::{
         CleanupKind, CleanupStatus, EventBody, EventSource, ExternalId, IncidentStatus, Milestones,
         Name, PostmortemKind, PostmortemStatus, Priority, PublicStatus, RemediationKind,
-        RemediationStatus, Severity, TimelineKind, Title, Visibility, text::TextRule,
+        RemediationStatus, Severity, StatusMessage, TimelineKind, Title, Visibility,
+        text::TextRule,
     },
     entities::sitrep::RoleSnapshot,
-    services::ServiceError,
 };
 
 /// Timeline events per chunk handed to the import service (and per INSERT).
@@ -291,7 +294,7 @@ pub fn parse(
     options: &ParseOptions,
     reader: impl Read + Seek,
     sink: Sink<'_>,
-) -> Result<(), ServiceError> {
+) -> Result<(), ImportError> {
     let reader = std::io::BufReader::with_capacity(256 * 1024, reader);
     match format {
         ImportFormat::Bundle => bundle::parse(reader, sink),
@@ -312,9 +315,10 @@ pub fn starts_as_zip(reader: &mut impl BufRead) -> std::io::Result<bool> {
 
 // Debrief's own limits on what it stores: those of the domain's text types
 // (`domain/text.rs`), which the API's spec states too (the bundle schema,
-// `openapi/bundle.schema.json`, repeats them by hand). Each is at least what
-// the sources document (docs/imports.md, "Limits: real exports come in whole"); a longer value is shortened by
-// [`Fit`], never refused.
+// `openapi/bundle.schema.json`, repeats them by hand; a test in
+// `bundle/tests.rs` compares the two). Each is at least what the sources
+// document (docs/imports.md, "Limits: real exports come in whole"); a longer
+// value is shortened by [`Fit`], never refused.
 
 /// Characters of an incident title (a column of this width).
 pub const TITLE_MAX: usize = Title::MAX_CHARS;
@@ -322,8 +326,10 @@ pub const TITLE_MAX: usize = Title::MAX_CHARS;
 pub const NAME_MAX: usize = Name::MAX_CHARS;
 /// Components per incident and per status update.
 pub const LIST_MAX: usize = 100;
-/// Characters of a timeline event body or a status update message.
+/// Characters of a timeline event body.
 pub const BODY_MAX: usize = EventBody::MAX_CHARS;
+/// Characters of a status update message.
+pub const MESSAGE_MAX: usize = StatusMessage::MAX_CHARS;
 /// Characters of an external id; ids are matched, so a longer one is refused.
 pub const EXTERNAL_ID_MAX: usize = ExternalId::MAX_CHARS;
 
@@ -374,7 +380,7 @@ impl Fit {
         field: &str,
         value: &str,
         max: usize,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<String, ImportError> {
         let whole = Self::REQUIRED.check(field, value.to_string())?;
         Ok(self.shorten(field, whole, max))
     }
@@ -385,7 +391,7 @@ impl Fit {
         field: &str,
         value: Option<String>,
         max: usize,
-    ) -> Result<Option<String>, ServiceError> {
+    ) -> Result<Option<String>, ImportError> {
         let value = value.map(|v| Self::OPTIONAL.check(field, v)).transpose()?;
         Ok(value
             .filter(|v| !crate::domain::text::is_blank(v))
@@ -401,7 +407,7 @@ impl Fit {
         max_items: usize,
         max_len: usize,
         entry: impl Fn(usize) -> String,
-    ) -> Result<Vec<String>, ServiceError> {
+    ) -> Result<Vec<String>, ImportError> {
         let total = values.len();
         let mut kept = Vec::with_capacity(total.min(max_items));
         let mut rest = Vec::new();
@@ -509,11 +515,11 @@ pub(crate) fn derived_id(id: &str, suffix: &str) -> String {
     hex::encode(sha2::Sha256::digest(derived.as_bytes()))
 }
 
-/// A parse error at `path`, as a problem naming the field.
-pub(crate) fn parse_error(path: &str, err: &serde_json::Error) -> ServiceError {
+/// A parse error at `path`, as an [`ImportError`] naming the field.
+pub(crate) fn parse_error(path: &str, err: serde_json::Error) -> ImportError {
     let path = if path.is_empty() { "." } else { path }.to_string();
     if err.is_io() {
-        return ServiceError::bad_request("body", format!("the file could not be read: {err}"));
+        return ImportError::Read(std::io::Error::from(err));
     }
     if err.is_syntax() || err.is_eof() {
         let at = if path == "." {
@@ -521,7 +527,7 @@ pub(crate) fn parse_error(path: &str, err: &serde_json::Error) -> ServiceError {
         } else {
             format!(" (in `{path}`)")
         };
-        return ServiceError::bad_request(
+        return ImportError::malformed(
             if path == "." {
                 "body".to_string()
             } else {
@@ -549,22 +555,22 @@ pub(crate) fn parse_error(path: &str, err: &serde_json::Error) -> ServiceError {
         .next()
         .unwrap_or(&message)
         .to_string();
-    ServiceError::validation(field.clone(), format!("`{field}`: {message}"))
+    ImportError::invalid(field.clone(), format!("`{field}`: {message}"))
 }
 
 /// Deserialize a whole (small) document with paths on errors.
 pub(crate) fn read_document<T: serde::de::DeserializeOwned>(
     reader: impl Read,
-) -> Result<T, ServiceError> {
+) -> Result<T, ImportError> {
     let mut de = serde_json::Deserializer::from_reader(reader);
     let mut track = serde_path_to_error::Track::new();
     let value = T::deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track));
     match value {
         Ok(v) => {
-            de.end().map_err(|e| parse_error("", &e))?;
+            de.end().map_err(|e| parse_error("", e))?;
             Ok(v)
         }
-        Err(err) => Err(parse_error(&track.path().to_string(), &err)),
+        Err(err) => Err(parse_error(&track.path().to_string(), err)),
     }
 }
 
@@ -573,7 +579,7 @@ pub(crate) fn read_document<T: serde::de::DeserializeOwned>(
 pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
     prefix: &str,
     value: serde_json::Value,
-) -> Result<T, ServiceError> {
+) -> Result<T, ImportError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let path = match (prefix.is_empty(), path.as_str()) {
@@ -582,15 +588,13 @@ pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
             (false, p) if p.starts_with('[') => format!("{prefix}{p}"),
             (false, p) => format!("{prefix}.{p}"),
         };
-        parse_error(&path, err.inner())
+        parse_error(&path, err.into_inner())
     })
 }
 
 /// A record could not be handed over: the import stopped on the other side.
-pub(crate) fn stopped(_: Stopped) -> ServiceError {
-    ServiceError::Internal(anyhow::anyhow!(
-        "the import stopped while the file was read"
-    ))
+pub(crate) fn stopped(_: Stopped) -> ImportError {
+    ImportError::Stopped
 }
 
 /// Send events in chunks of [`CHUNK`].

@@ -39,7 +39,7 @@ use super::{
 use crate::{
     clock::micros,
     domain::{EventSource, ForeignId, TimelineKind, Visibility},
-    services::ServiceError,
+    ingest::ImportError,
 };
 
 /// One response, or the pages of a timeline.
@@ -128,7 +128,7 @@ fn words(entry_type: &str) -> String {
     out
 }
 
-pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
+pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ImportError> {
     let pages = match read_document::<Document>(reader)? {
         Document::Pages(pages) => pages
             .into_iter()

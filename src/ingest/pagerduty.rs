@@ -23,7 +23,7 @@ use super::{
 use crate::{
     clock::micros,
     domain::{EventSource, ForeignId, TimelineKind, Visibility},
-    services::ServiceError,
+    ingest::ImportError,
 };
 
 #[derive(Deserialize)]
@@ -69,7 +69,7 @@ fn kind_of(entry_type: &str) -> Option<TimelineKind> {
     })
 }
 
-pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ServiceError> {
+pub fn parse(reader: impl Read, sink: Sink<'_>) -> Result<(), ImportError> {
     let document: Document = read_document(reader)?;
     let mut events = EventBatcher::new("log_entries");
     let mut detected_at: Option<(DateTime<Utc>, String)> = None;

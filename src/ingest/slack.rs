@@ -39,7 +39,7 @@ use super::{
 };
 use crate::{
     domain::{EventSource, TimelineKind, Visibility},
-    services::ServiceError,
+    ingest::ImportError,
 };
 
 /// Entries a workspace export ZIP may hold.
@@ -115,9 +115,9 @@ fn profile_name(p: &Profile) -> Option<String> {
 }
 
 /// `"1562075520.000200"` → the instant, to the microsecond.
-fn parse_ts(field: &str, ts: &str) -> Result<DateTime<Utc>, ServiceError> {
+fn parse_ts(field: &str, ts: &str) -> Result<DateTime<Utc>, ImportError> {
     let bad = || {
-        ServiceError::validation(
+        ImportError::invalid(
             field,
             format!("`{field}` is {ts:?}, not Slack's epoch seconds such as \"1562075520.000200\""),
         )
@@ -139,15 +139,13 @@ pub fn parse(
     mut reader: impl BufRead + Seek,
     options: &ParseOptions,
     sink: Sink<'_>,
-) -> Result<(), ServiceError> {
-    let zip = starts_as_zip(&mut reader).map_err(|e| {
-        ServiceError::bad_request("body", format!("the file could not be read: {e}"))
-    })?;
+) -> Result<(), ImportError> {
+    let zip = starts_as_zip(&mut reader).map_err(ImportError::Read)?;
     if zip {
         return parse_zip(reader, options, sink);
     }
     if options.channel.is_some() {
-        return Err(ServiceError::validation(
+        return Err(ImportError::invalid(
             "channel",
             "`channel` chooses a channel of a Slack workspace export (a ZIP); \
              this file is one channel's messages (a JSON array): leave `channel` out",
@@ -189,7 +187,7 @@ impl ChannelReader {
         file: &str,
         messages: Vec<Message>,
         sink: Sink<'_>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), ImportError> {
         let mut events = EventBatcher::new(file);
         for (i, message) in messages.into_iter().enumerate() {
             let p = |f: &str| format!("{file}[{i}].{f}");
@@ -236,7 +234,7 @@ impl ChannelReader {
         events.flush(sink).map_err(stopped)
     }
 
-    fn finish(self, sink: Sink<'_>) -> Result<(), ServiceError> {
+    fn finish(self, sink: Sink<'_>) -> Result<(), ImportError> {
         sink(Record::Skipped(self.skipped)).map_err(stopped)
     }
 }
@@ -273,50 +271,40 @@ impl<R: Read> Read for Counted<R> {
 /// A workspace export, open.
 struct Export<R: Read + Seek> {
     archive: ::zip::ZipArchive<R>,
+    /// The names of its entries.
+    names: Vec<String>,
     /// The folder holding `channels.json` (`""`, or one top folder).
     root: String,
     budget: Budget,
     limit: u64,
 }
 
-fn zip_error(err: ::zip::result::ZipError) -> ServiceError {
+fn zip_error(err: ::zip::result::ZipError) -> ImportError {
     use ::zip::result::ZipError;
     match err {
-        ZipError::Io(e) => {
-            ServiceError::bad_request("body", format!("the ZIP could not be read: {e}"))
-        }
-        ZipError::UnsupportedArchive(what) => ServiceError::validation(
+        ZipError::Io(e) => ImportError::ZipRead(e),
+        ZipError::UnsupportedArchive(what) => ImportError::invalid(
             "body",
             format!("this ZIP cannot be read: {what}; a Slack export is a plain ZIP"),
         ),
-        ZipError::CompressionMethodNotSupported(m) => ServiceError::validation(
+        ZipError::CompressionMethodNotSupported(m) => ImportError::invalid(
             "body",
             format!(
                 "the ZIP uses compression method {m}; only stored and deflated entries are read"
             ),
         ),
-        other => ServiceError::bad_request("body", format!("not a valid ZIP archive: {other}")),
+        other => ImportError::NotZip(other),
     }
-}
-
-fn too_large(limit: u64) -> ServiceError {
-    ServiceError::validation(
-        "body",
-        format!(
-            "the ZIP unpacks to more than the import limit ({limit} bytes, \
-             `import_limit_bytes`): refused"
-        ),
-    )
 }
 
 impl<R: Read + Seek> Export<R> {
     /// Read one JSON entry whole; errors name the entry (`users.json[3].id`).
-    fn read<T: serde::de::DeserializeOwned>(&mut self, name: &str) -> Result<T, ServiceError> {
+    fn read<T: serde::de::DeserializeOwned>(&mut self, name: &str) -> Result<T, ImportError> {
         let shown = name.strip_prefix(&self.root).unwrap_or(name).to_string();
         let limit = self.limit;
         let file = self.archive.by_name(name).map_err(zip_error)?;
         if file.encrypted() {
-            return Err(ServiceError::validation(
+            return Err(ImportError::invalid(
                 "body",
                 format!("`{shown}` in the ZIP is encrypted; Slack exports are not"),
             ));
@@ -325,7 +313,7 @@ impl<R: Read + Seek> Export<R> {
             file.compression(),
             ::zip::CompressionMethod::Stored | ::zip::CompressionMethod::Deflated
         ) {
-            return Err(ServiceError::validation(
+            return Err(ImportError::invalid(
                 "body",
                 format!(
                     "`{shown}` in the ZIP uses compression method {:?}; only stored and \
@@ -335,7 +323,7 @@ impl<R: Read + Seek> Export<R> {
             ));
         }
         if file.size() > self.budget.left.get() {
-            return Err(too_large(limit));
+            return Err(ImportError::LimitExceeded { limit });
         }
         let counted = Counted {
             inner: file,
@@ -346,8 +334,10 @@ impl<R: Read + Seek> Export<R> {
             serde_json::from_reader(std::io::BufReader::new(counted));
         let value = match value {
             Ok(v) => v,
-            Err(_) if self.budget.exceeded.get() => return Err(too_large(limit)),
-            Err(err) => return Err(parse_error(&shown, &err)),
+            Err(_) if self.budget.exceeded.get() => {
+                return Err(ImportError::LimitExceeded { limit });
+            }
+            Err(err) => return Err(parse_error(&shown, err)),
         };
         super::from_value(&shown, value)
     }
@@ -380,102 +370,133 @@ fn parse_zip<R: Read + Seek>(
     reader: R,
     options: &ParseOptions,
     sink: Sink<'_>,
-) -> Result<(), ServiceError> {
-    let archive = ::zip::ZipArchive::new(reader).map_err(zip_error)?;
-    if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(ServiceError::validation(
-            "body",
-            format!(
-                "the ZIP holds {} entries; at most {MAX_ZIP_ENTRIES} are read",
-                archive.len()
-            ),
-        ));
-    }
-    let names: Vec<String> = archive
-        .file_names()
-        .filter_map(Result::ok)
-        .map(|n| n.into_owned())
-        .collect();
-    // `channels.json` at the top, or in one top folder (an export unpacked
-    // and packed again).
-    let root = names
-        .iter()
-        .filter_map(|n| n.strip_suffix("channels.json"))
-        .filter(|root| root.is_empty() || (root.ends_with('/') && root.matches('/').count() == 1))
-        .min_by_key(|root| root.len())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ServiceError::validation(
-                "body",
-                "this ZIP is not a Slack workspace export: it has no `channels.json`",
-            )
-        })?;
-    let mut export = Export {
-        archive,
-        root: root.clone(),
-        budget: Budget {
-            left: Rc::new(Cell::new(options.max_unpacked_bytes)),
-            exceeded: Rc::new(Cell::new(false)),
-        },
-        limit: options.max_unpacked_bytes,
-    };
-    let has = |file: &str| names.iter().any(|n| *n == format!("{root}{file}"));
-    let mut channels: Vec<Channel> = export.read(&format!("{root}channels.json"))?;
-    if has("groups.json") {
-        channels.extend(export.read::<Vec<Channel>>(&format!("{root}groups.json"))?);
-    }
-    let mut lookup = Names::default();
-    for c in &channels {
-        lookup.channels.insert(c.id.clone(), c.name.clone());
-    }
-    if has("users.json") {
-        for user in export.read::<Vec<User>>(&format!("{root}users.json"))? {
-            let name = user
-                .profile
-                .as_ref()
-                .and_then(profile_name)
-                .or_else(|| first_name([&user.real_name, &user.name]));
-            if let Some(name) = name {
-                lookup.users.insert(user.id, name);
-            }
-        }
-    }
-    let available: BTreeSet<String> = channels.iter().map(|c| c.name.clone()).collect();
-    let channel = match options.channel.as_deref() {
-        None => {
-            return Err(ServiceError::validation(
-                "channel",
-                format!(
-                    "a Slack workspace export holds several channels: choose one with \
-                     `channel`; this one has {}",
-                    listing(&available)
-                ),
-            ));
-        }
-        Some(c) if !available.contains(c) => {
-            return Err(ServiceError::validation(
-                "channel",
-                format!(
-                    "there is no channel {c:?} in this export; it has {}",
-                    listing(&available)
-                ),
-            ));
-        }
-        Some(c) => c.to_string(),
-    };
-    let folder = format!("{root}{channel}/");
-    let mut days: Vec<&String> = names
-        .iter()
-        .filter(|n| n.strip_prefix(&folder).is_some_and(is_day_file))
-        .collect();
-    days.sort();
+) -> Result<(), ImportError> {
+    let mut export = Export::open(reader, options.max_unpacked_bytes)?;
+    let (channels, lookup) = export.directory()?;
+    let channel = chosen_channel(options.channel.as_deref(), &channels)?;
     let mut reading = ChannelReader::new(lookup);
-    for day in days {
-        let messages: Vec<Message> = export.read(day)?;
-        let shown = day.strip_prefix(&root).unwrap_or(day);
+    for day in export.day_files(&channel) {
+        let messages: Vec<Message> = export.read(&day)?;
+        let shown = day.strip_prefix(&export.root).unwrap_or(&day);
         reading.messages(shown, messages, sink)?;
     }
     reading.finish(sink)
+}
+
+impl<R: Read + Seek> Export<R> {
+    /// Open the archive and find its `channels.json`: at the top, or in one
+    /// top folder (an export unpacked and packed again).
+    fn open(reader: R, limit: u64) -> Result<Self, ImportError> {
+        let archive = ::zip::ZipArchive::new(reader).map_err(zip_error)?;
+        if archive.len() > MAX_ZIP_ENTRIES {
+            return Err(ImportError::invalid(
+                "body",
+                format!(
+                    "the ZIP holds {} entries; at most {MAX_ZIP_ENTRIES} are read",
+                    archive.len()
+                ),
+            ));
+        }
+        let names: Vec<String> = archive
+            .file_names()
+            .filter_map(Result::ok)
+            .map(|n| n.into_owned())
+            .collect();
+        let root = names
+            .iter()
+            .filter_map(|n| n.strip_suffix("channels.json"))
+            .filter(|root| {
+                root.is_empty() || (root.ends_with('/') && root.matches('/').count() == 1)
+            })
+            .min_by_key(|root| root.len())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ImportError::invalid(
+                    "body",
+                    "this ZIP is not a Slack workspace export: it has no `channels.json`",
+                )
+            })?;
+        Ok(Self {
+            archive,
+            names,
+            root,
+            budget: Budget {
+                left: Rc::new(Cell::new(limit)),
+                exceeded: Rc::new(Cell::new(false)),
+            },
+            limit,
+        })
+    }
+
+    /// Whether the export has `file` in its root folder.
+    fn has(&self, file: &str) -> bool {
+        let wanted = format!("{}{file}", self.root);
+        self.names.contains(&wanted)
+    }
+
+    /// The channels (`channels.json`, `groups.json`) and the names of
+    /// channels and people (`users.json`) the messages refer to.
+    fn directory(&mut self) -> Result<(Vec<Channel>, Names), ImportError> {
+        let root = self.root.clone();
+        let mut channels: Vec<Channel> = self.read(&format!("{root}channels.json"))?;
+        if self.has("groups.json") {
+            channels.extend(self.read::<Vec<Channel>>(&format!("{root}groups.json"))?);
+        }
+        let mut lookup = Names::default();
+        for c in &channels {
+            lookup.channels.insert(c.id.clone(), c.name.clone());
+        }
+        if self.has("users.json") {
+            for user in self.read::<Vec<User>>(&format!("{root}users.json"))? {
+                let name = user
+                    .profile
+                    .as_ref()
+                    .and_then(profile_name)
+                    .or_else(|| first_name([&user.real_name, &user.name]));
+                if let Some(name) = name {
+                    lookup.users.insert(user.id, name);
+                }
+            }
+        }
+        Ok((channels, lookup))
+    }
+
+    /// The day files of `channel` (`<channel>/YYYY-MM-DD.json`), in order.
+    fn day_files(&self, channel: &str) -> Vec<String> {
+        let folder = format!("{}{channel}/", self.root);
+        let mut days: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| n.strip_prefix(&folder).is_some_and(is_day_file))
+            .cloned()
+            .collect();
+        days.sort();
+        days
+    }
+}
+
+/// The channel `chosen` names, which the export must have; an export holds
+/// several, so one must be chosen.
+fn chosen_channel(chosen: Option<&str>, channels: &[Channel]) -> Result<String, ImportError> {
+    let available: BTreeSet<String> = channels.iter().map(|c| c.name.clone()).collect();
+    match chosen {
+        None => Err(ImportError::invalid(
+            "channel",
+            format!(
+                "a Slack workspace export holds several channels: choose one with \
+                 `channel`; this one has {}",
+                listing(&available)
+            ),
+        )),
+        Some(c) if !available.contains(c) => Err(ImportError::invalid(
+            "channel",
+            format!(
+                "there is no channel {c:?} in this export; it has {}",
+                listing(&available)
+            ),
+        )),
+        Some(c) => Ok(c.to_string()),
+    }
 }
 
 #[cfg(test)]

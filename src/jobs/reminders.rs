@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use lettre::message::Mailbox;
 use sea_orm::{
     ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, sea_query::OnConflict,
@@ -56,6 +56,40 @@ pub fn owner_mailbox(owner: &str, owner_domain: Option<&str>) -> Option<Mailbox>
 pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, ServiceError> {
     let tz = digests::time_zone(&ctx.settings);
     let today = period.with_timezone(&tz).date_naive();
+    let by_owner = overdue_by_owner(ctx, today).await?;
+    let round = Round {
+        period,
+        period_key: period.to_rfc3339(),
+        domain: outbox::message_id_domain(&ctx.settings),
+    };
+    let mut queued = 0;
+    for (owner, items) in by_owner {
+        let Some(mailbox) = owner_mailbox(&owner, ctx.settings.reminders.owner_domain.as_deref())
+        else {
+            tracing::warn!(remediation.owner = %owner, "No reminder address for owner {owner}: set reminders.owner_domain or use e-mail addresses as owners");
+            continue;
+        };
+        if queue_one(ctx, &round, &owner, &mailbox, &items).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// What every reminder of one run shares.
+struct Round {
+    period: DateTime<Utc>,
+    /// The period as stored in the reminder's key (RFC 3339).
+    period_key: String,
+    /// The domain of the mails' `Message-ID`.
+    domain: String,
+}
+
+/// The open remediation items past their due date, by owner, oldest first.
+async fn overdue_by_owner(
+    ctx: &Context,
+    today: NaiveDate,
+) -> Result<BTreeMap<String, Vec<ReminderLine>>, ServiceError> {
     let overdue = remediation_item::Entity::find()
         .filter(remediation_item::Column::Status.is_in([
             RemediationStatus::Open,
@@ -86,76 +120,87 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
             days_overdue: (today - due).num_days(),
         });
     }
-    let period_key = period.to_rfc3339();
-    let domain = outbox::message_id_domain(&ctx.settings);
-    let mut queued = 0;
-    for (owner, items) in by_owner {
-        let Some(mailbox) = owner_mailbox(&owner, ctx.settings.reminders.owner_domain.as_deref())
-        else {
-            tracing::warn!(remediation.owner = %owner, "No reminder address for owner {owner}: set reminders.owner_domain or use e-mail addresses as owners");
-            continue;
-        };
-        let MailBody { text, html } = render_mail(
-            "reminder_email",
-            serde_json::json!({
-                "owner": mailbox.name.as_deref().unwrap_or(&owner),
-                "items": items,
-            }),
-        )?;
-        let now = ctx.now();
-        let txn = ctx.begin_write().await?;
-        let inserted = reminder::Entity::insert(
-            reminder::Model {
-                id: new_id(),
-                owner: owner.clone(),
-                period: period_key.clone(),
-                address: mailbox.email.to_string(),
-                items: items
-                    .iter()
-                    .map(|i| i.reference.clone())
-                    .collect::<Vec<_>>()
-                    .into(),
-                created_at: now,
-            }
-            .into_active_model(),
-        )
-        .on_conflict(
-            OnConflict::columns([reminder::Column::Owner, reminder::Column::Period])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-        if inserted == 0 {
-            continue; // this period's reminder for this owner already exists
+    Ok(by_owner)
+}
+
+/// Record one owner's reminder of the period and queue its mail, in one
+/// transaction; `false` when this period's reminder for the owner exists.
+async fn queue_one(
+    ctx: &Context,
+    round: &Round,
+    owner: &str,
+    mailbox: &Mailbox,
+    items: &[ReminderLine],
+) -> Result<bool, ServiceError> {
+    let MailBody { text, html } = render_mail(
+        "reminder_email",
+        serde_json::json!({
+            "owner": mailbox.name.as_deref().unwrap_or(owner),
+            "items": items,
+        }),
+    )?;
+    let now = ctx.now();
+    let txn = ctx.begin_write().await?;
+    let inserted = reminder::Entity::insert(
+        reminder::Model {
+            id: new_id(),
+            owner: owner.to_string(),
+            period: round.period_key.clone(),
+            address: mailbox.email.to_string(),
+            items: items
+                .iter()
+                .map(|i| i.reference.clone())
+                .collect::<Vec<_>>()
+                .into(),
+            created_at: now,
         }
-        let tag = outbox::recipient_tag(&owner);
-        delivery::Entity::insert(outbox::pending(
-            NewDelivery {
-                key: format!("reminder:{period_key}:{owner}"),
-                kind: "reminder",
-                channel: "email".into(),
-                // With the owner's name: `To: Ben <ben@example.com>`.
-                recipient: mailbox.to_string(),
-                subject: format!(
-                    "{} overdue remediation item{}",
-                    items.len(),
-                    if items.len() == 1 { "" } else { "s" }
-                ),
-                payload: text,
-                html: Some(html),
-                message_id: format!(
-                    "<reminder-{}-{tag}@{domain}>",
-                    period.format("%Y%m%dT%H%M%SZ")
-                ),
-                ..NewDelivery::default()
-            },
-            now,
-        ))
+        .into_active_model(),
+    )
+    .on_conflict(
+        OnConflict::columns([reminder::Column::Owner, reminder::Column::Period])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let mail = reminder_mail(round, owner, mailbox, items.len(), text, html);
+    delivery::Entity::insert(outbox::pending(mail, now))
         .exec_without_returning(&txn)
         .await?;
-        txn.commit().await?;
-        queued += 1;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The delivery of one owner's reminder listing `count` items.
+fn reminder_mail(
+    round: &Round,
+    owner: &str,
+    mailbox: &Mailbox,
+    count: usize,
+    text: String,
+    html: String,
+) -> NewDelivery {
+    let tag = outbox::recipient_tag(owner);
+    NewDelivery {
+        key: format!("reminder:{}:{owner}", round.period_key),
+        kind: "reminder",
+        channel: "email".into(),
+        // With the owner's name: `To: Ben <ben@example.com>`.
+        recipient: mailbox.to_string(),
+        subject: format!(
+            "{count} overdue remediation item{}",
+            if count == 1 { "" } else { "s" }
+        ),
+        payload: text,
+        html: Some(html),
+        message_id: format!(
+            "<reminder-{}-{tag}@{}>",
+            round.period.format("%Y%m%dT%H%M%SZ"),
+            round.domain
+        ),
+        ..NewDelivery::default()
     }
-    Ok(queued)
 }

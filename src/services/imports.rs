@@ -42,8 +42,8 @@ use crate::{
     domain::IncidentRef,
     entities::incident,
     ingest::{
-        self, EventRecord, ImportFormat, IncidentRecord, ParseOptions, PostmortemRecord, Record,
-        Shortening,
+        self, EventRecord, ImportError, ImportFormat, IncidentRecord, ParseOptions,
+        PostmortemRecord, Record, Shortening,
     },
 };
 
@@ -205,6 +205,7 @@ pub async fn check_file(
     tokio::task::spawn_blocking(move || ingest::parse(format, &options, file, &mut |_| Ok(())))
         .await
         .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("import check failed")))?
+        .map_err(ServiceError::from)
 }
 
 /// Import a file that is whole on disk (an upload spooled under the data
@@ -266,7 +267,8 @@ pub async fn import<R: Read + Seek + Send + 'static>(
         ServiceError::Internal(anyhow::Error::new(e).context("import reader failed"))
     })?;
     let outcome = match (applied, read) {
-        (Err(err), _) | (Ok(()), Err(err)) => Err(err),
+        (Err(err), _) => Err(err),
+        (Ok(()), Err(err)) => Err(err.into()),
         (Ok(()), Ok(())) => importer.finish().await,
     };
     let report = match outcome {
@@ -588,6 +590,23 @@ impl<'t> Importer<'t> {
             *m = fresh;
         }
         Ok(())
+    }
+}
+
+/// A file that cannot be imported is the client's fault (422 for a value
+/// that breaks a rule or a limit, 400 for a file that cannot be read at
+/// all), except when the import stopped on the database side.
+impl From<ImportError> for ServiceError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::InvalidValue { field, detail } => Self::Validation { field, detail },
+            ImportError::Malformed { field, detail } => Self::bad_request(field, detail),
+            ImportError::Read(_) | ImportError::ZipRead(_) | ImportError::NotZip(_) => {
+                Self::bad_request("body", err.to_string())
+            }
+            ImportError::LimitExceeded { .. } => Self::validation("body", err.to_string()),
+            ImportError::Stopped => Self::Internal(anyhow::Error::new(err)),
+        }
     }
 }
 
