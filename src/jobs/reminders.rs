@@ -12,8 +12,11 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::{
-    domain::{RemediationRef, RemediationStatus},
-    entities::{delivery, remediation_item, reminder},
+    domain::{ChannelKind, RemediationRef, RemediationStatus},
+    entities::{
+        delivery::{self, DeliveryKind},
+        remediation_item, reminder,
+    },
     reports::email::{MailBody, MailLinks, render_mail},
     services::{
         Context, ServiceError, digests, new_id,
@@ -131,10 +134,10 @@ pub async fn queue(ctx: &Context, period: DateTime<Utc>) -> Result<usize, Servic
         }
         let tag = outbox::recipient_tag(&owner);
         delivery::Entity::insert(outbox::pending(
+            DeliveryKind::Reminder,
+            ChannelKind::Email,
             NewDelivery {
                 key: format!("reminder:{period_key}:{owner}"),
-                kind: "reminder",
-                channel: "email".into(),
                 // With the owner's name: `To: Ben <ben@example.com>`.
                 recipient: mailbox.to_string(),
                 subject: format!(

@@ -23,7 +23,6 @@ const LONG_FUNCTIONS_TO_SPLIT: &[&str] = &[
     "src/services/digests.rs::send",
     "src/services/sitreps.rs::write",
     "src/jobs/reminders.rs::queue",
-    "src/jobs/outbox.rs::drain_one",
     "src/ingest/slack.rs::parse_zip",
     "src/ingest/bundle.rs::visit_map",
     "src/services/roles.rs::write",
