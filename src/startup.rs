@@ -21,6 +21,7 @@ use crate::{
     connections::{self, LimitedAcceptor},
     db,
     domain::Scope,
+    entities::delivery::DeliveryStatus,
     jobs::Jobs,
     metrics::{self, Metrics},
     notify::Mailer,
@@ -452,12 +453,15 @@ async fn metrics_endpoint(
     }
     match outbox::counts_by_status(&ctx.db).await {
         Ok(counts) => {
-            for status in ["pending", "sending", "sent", "failed"] {
+            for &status in DeliveryStatus::ALL {
                 let n = counts
                     .iter()
-                    .find(|(s, _)| s == status)
+                    .find(|(s, _)| *s == status)
                     .map_or(0, |(_, n)| *n);
-                metrics.deliveries.with_label_values(&[status]).set(n);
+                metrics
+                    .deliveries
+                    .with_label_values(&[status.as_str()])
+                    .set(n);
             }
         }
         Err(err) => tracing::warn!(error = %err, "Cannot count outbox deliveries for /metrics"),

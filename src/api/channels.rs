@@ -9,12 +9,12 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
     api::problem::ApiResult,
-    domain::{ChannelTarget, Scope},
+    domain::{ChannelKind, ChannelTarget, Scope},
     entities::incident_channel,
     notify::webhook::masked_target,
     services::{
         Context,
-        channels::{self, ChannelKind, NewChannel},
+        channels::{self, NewChannel},
     },
 };
 
@@ -62,7 +62,7 @@ pub struct Channel {
 impl Channel {
     /// The channel as a token of `scope` may see it, without its secret.
     fn shown_to(m: incident_channel::Model, scope: Scope) -> Self {
-        let masked = m.kind == ChannelKind::Webhook.as_str() && !scope.allows(Scope::Write);
+        let masked = m.kind == ChannelKind::Webhook && !scope.allows(Scope::Write);
         Self {
             id: m.id,
             target: if masked {
@@ -70,7 +70,7 @@ impl Channel {
             } else {
                 m.target
             },
-            kind: m.kind,
+            kind: m.kind.to_string(),
             signing_secret: None,
             created_at: m.created_at,
         }
@@ -150,7 +150,7 @@ impl ChannelsApi {
         let scope = auth.require(Scope::Write)?.scope;
         let new = NewChannel::parse(body.0.kind.into(), body.0.target)?;
         let channel = channels::add(ctx, reference.get("reference")?, new).await?;
-        let secret = (channel.kind == ChannelKind::Webhook.as_str())
+        let secret = (channel.kind == ChannelKind::Webhook)
             .then(|| channel.signing_secret.expose().to_string());
         Ok(ChannelCreated::Created(Json(Channel {
             signing_secret: secret,

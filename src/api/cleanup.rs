@@ -17,7 +17,7 @@ use crate::{
     domain::{CleanupKind, CleanupStatus, Description, Reason, Scope, ShortText, text::present},
     entities::cleanup_item,
     services::{
-        Context, ServiceError,
+        Context,
         cleanup::{self, CleanupChanges, NewCleanupItem},
     },
 };
@@ -49,11 +49,9 @@ pub struct CleanupItem {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<cleanup_item::Model> for CleanupItem {
-    type Error = ServiceError;
-
-    fn try_from(m: cleanup_item::Model) -> Result<Self, ServiceError> {
-        Ok(Self {
+impl From<cleanup_item::Model> for CleanupItem {
+    fn from(m: cleanup_item::Model) -> Self {
+        Self {
             id: m.id,
             incident_id: m.incident_id,
             kind: m.kind,
@@ -64,7 +62,7 @@ impl TryFrom<cleanup_item::Model> for CleanupItem {
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        })
+        }
     }
 }
 
@@ -166,7 +164,7 @@ impl CleanupApi {
             owner: present(r.owner),
         };
         let model = cleanup::create(ctx, reference.get("reference")?, new).await?;
-        Ok(CleanupItemCreated::Created(Json(model.try_into()?)))
+        Ok(CleanupItemCreated::Created(Json(model.into())))
     }
 
     /// List cleanup items
@@ -186,8 +184,8 @@ impl CleanupApi {
         let items = cleanup::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
-            .map(CleanupItem::try_from)
-            .collect::<Result<_, _>>()?;
+            .map(CleanupItem::from)
+            .collect();
         Ok(CleanupItemsListed::Ok(Json(CleanupItemList {
             items,
             next_cursor: None,
@@ -240,7 +238,7 @@ impl CleanupApi {
             changes,
         )
         .await?;
-        let item = CleanupItem::try_from(model)?;
+        let item = CleanupItem::from(model);
         let tag = etag(item.version);
         Ok(CleanupItemUpdated::Ok(Json(item), tag))
     }

@@ -13,13 +13,10 @@ use serde::Deserialize;
 use super::{ApiJson, ApiTags, TokenAuth, stats::PeriodStats};
 use crate::{
     api::problem::ApiResult,
-    domain::{IsoWeek, Scope},
+    domain::{ChannelKind, IsoWeek, Scope, SendTrigger},
     entities::{delivery, digest_send},
     notify::webhook::masked_target,
-    services::{
-        Context, ServiceError,
-        digests::{self, SendTrigger},
-    },
+    services::{Context, ServiceError, digests},
 };
 
 /// One delivery of a message to one recipient, from the outbox.
@@ -54,15 +51,15 @@ pub struct Delivery {
 impl Delivery {
     /// The delivery as a token of `scope` may see it.
     pub fn shown_to(d: delivery::Model, scope: Scope) -> Self {
-        let masked = d.channel == "webhook" && !scope.allows(Scope::Write);
+        let masked = d.channel == ChannelKind::Webhook && !scope.allows(Scope::Write);
         Self {
             recipient: if masked {
                 masked_target(&d.recipient)
             } else {
                 d.recipient
             },
-            channel: d.channel,
-            status: d.status,
+            channel: d.channel.to_string(),
+            status: d.status.to_string(),
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_error: d.last_error,
@@ -93,7 +90,7 @@ impl From<digest_send::Model> for DigestSend {
     fn from(s: digest_send::Model) -> Self {
         Self {
             send_number: s.send_number,
-            trigger: s.trigger,
+            trigger: s.trigger.to_string(),
             requested_by: s.requested_by,
             recipients: s.recipients,
             created_at: s.created_at,

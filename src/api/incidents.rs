@@ -87,12 +87,10 @@ pub struct Incident {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<IncidentView> for Incident {
-    type Error = ServiceError;
-
-    fn try_from(view: IncidentView) -> Result<Self, ServiceError> {
+impl From<IncidentView> for Incident {
+    fn from(view: IncidentView) -> Self {
         let i = view.incident;
-        Ok(Self {
+        Self {
             id: i.id,
             r#ref: IncidentRef::display(i.number),
             severity: i.severity,
@@ -113,7 +111,7 @@ impl TryFrom<IncidentView> for Incident {
             version: i.version,
             created_at: i.created_at,
             updated_at: i.updated_at,
-        })
+        }
     }
 }
 
@@ -149,19 +147,13 @@ pub struct IncidentDetail {
     pub counts: IncidentCounts,
 }
 
-impl TryFrom<&incidents::IncidentDetail> for IncidentDetail {
-    type Error = ServiceError;
-
-    fn try_from(detail: &incidents::IncidentDetail) -> Result<Self, ServiceError> {
+impl From<&incidents::IncidentDetail> for IncidentDetail {
+    fn from(detail: &incidents::IncidentDetail) -> Self {
         let record = &detail.record;
         let c = record.counts;
-        Ok(Self {
-            incident: Incident::try_from(detail.view())?,
-            current_sitrep: record
-                .current_sitrep
-                .clone()
-                .map(Sitrep::try_from)
-                .transpose()?,
+        Self {
+            incident: Incident::from(detail.view()),
+            current_sitrep: record.current_sitrep.clone().map(Sitrep::from),
             roles: record
                 .current_roles
                 .iter()
@@ -176,7 +168,7 @@ impl TryFrom<&incidents::IncidentDetail> for IncidentDetail {
                 cleanup_items_pending: c.cleanup_items_pending,
                 remediation_items: c.remediation_items,
             },
-        })
+        }
     }
 }
 
@@ -288,6 +280,8 @@ fn change_time(v: MaybeUndefined<DateTime<Utc>>) -> incidents::Change<DateTime<U
     Option::<Option<DateTime<Utc>>>::from(v).map(opt_micros)
 }
 
+// Fallible: a list (`affected_components`, `labels`) may hold too many or
+// invalid entries.
 impl TryFrom<CreateIncidentRequest> for NewIncident {
     type Error = ServiceError;
 
@@ -311,6 +305,7 @@ impl TryFrom<CreateIncidentRequest> for NewIncident {
     }
 }
 
+// Fallible: as for a new incident, a list may hold too many or invalid entries.
 impl TryFrom<UpdateIncidentRequest> for IncidentChanges {
     type Error = ServiceError;
 
@@ -410,7 +405,7 @@ impl IncidentsApi {
     ) -> ApiResult<IncidentCreated> {
         auth.require(Scope::Write)?;
         let new = NewIncident::try_from(body.0)?;
-        let incident = Incident::try_from(incidents::create(ctx, new).await?)?;
+        let incident = Incident::from(incidents::create(ctx, new).await?);
         let location = format!("/api/v1/incidents/{}", incident.r#ref);
         let tag = etag(incident.version);
         Ok(IncidentCreated::Created(Json(incident), tag, location))
@@ -462,11 +457,7 @@ impl IncidentsApi {
             customer_update_overdue: customer_update_overdue.0,
         };
         let page = incidents::list(ctx, filter, page).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(Incident::try_from)
-            .collect::<Result<_, _>>()?;
+        let items = page.items.into_iter().map(Incident::from).collect();
         Ok(IncidentsListed::Ok(Json(IncidentList {
             items,
             next_cursor: page.next_cursor,
@@ -492,8 +483,8 @@ impl IncidentsApi {
         let detail = incidents::detail(ctx, reference.get("reference")?).await?;
         let record = &detail.record;
         let body = record.derived(detail.customer_update_overdue, || {
-            IncidentDetail::try_from(&detail).map(|view| RenderedJson::render(&view))
-        })?;
+            RenderedJson::render(&IncidentDetail::from(&detail))
+        });
         Ok(IncidentFound::Ok(
             RenderedJson::new(body),
             etag(record.incident.version),
@@ -538,7 +529,7 @@ impl IncidentsApi {
             changes,
         )
         .await?;
-        let incident = Incident::try_from(view)?;
+        let incident = Incident::from(view);
         let tag = etag(incident.version);
         Ok(IncidentUpdated::Ok(Json(incident), tag))
     }

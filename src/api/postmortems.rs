@@ -108,10 +108,8 @@ pub struct Postmortem {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<PostmortemView> for Postmortem {
-    type Error = ServiceError;
-
-    fn try_from(v: PostmortemView) -> Result<Self, ServiceError> {
+impl From<PostmortemView> for Postmortem {
+    fn from(v: PostmortemView) -> Self {
         let p = v.postmortem;
         let due_date_source = if p.status == PostmortemStatus::NotRequired {
             "not_required"
@@ -122,7 +120,7 @@ impl TryFrom<PostmortemView> for Postmortem {
         } else {
             "none"
         };
-        Ok(Self {
+        Self {
             id: p.id,
             incident_id: p.incident_id,
             incident_ref: IncidentRef::display(v.incident.number),
@@ -137,16 +135,14 @@ impl TryFrom<PostmortemView> for Postmortem {
             sections: v
                 .sections
                 .into_iter()
-                .map(|s| {
-                    Ok(PostmortemSection {
-                        generated: GENERATED_SECTIONS.contains(&s.key.as_str()),
-                        visibility: s.visibility,
-                        key: s.key,
-                        title: s.title,
-                        body: s.body,
-                    })
+                .map(|s| PostmortemSection {
+                    generated: GENERATED_SECTIONS.contains(&s.key.as_str()),
+                    visibility: s.visibility,
+                    key: s.key,
+                    title: s.title,
+                    body: s.body,
                 })
-                .collect::<Result<_, ServiceError>>()?,
+                .collect(),
             published_version: p.published_version,
             published_at: p.published_at,
             first_published_at: p.first_published_at,
@@ -155,7 +151,7 @@ impl TryFrom<PostmortemView> for Postmortem {
             version: p.version,
             created_at: p.created_at,
             updated_at: p.updated_at,
-        })
+        }
     }
 }
 
@@ -380,7 +376,7 @@ impl PostmortemsApi {
     ) -> ApiResult<PostmortemFound> {
         auth.require(Scope::Read)?;
         let view = postmortems::get(ctx, reference.get("reference")?).await?;
-        Ok(found(view.try_into()?))
+        Ok(found(view.into()))
     }
 
     /// Change the post-mortem
@@ -439,7 +435,7 @@ impl PostmortemsApi {
             changes,
         )
         .await?;
-        Ok(found(view.try_into()?))
+        Ok(found(view.into()))
     }
 
     /// Publish the post-mortem
@@ -495,7 +491,7 @@ impl PostmortemsApi {
     ) -> ApiResult<PostmortemFound> {
         auth.require(Scope::Write)?;
         let view = postmortems::unpublish(ctx, reference.get("reference")?).await?;
-        Ok(found(view.try_into()?))
+        Ok(found(view.into()))
     }
 
     /// Render a post-mortem document

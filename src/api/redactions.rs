@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, params::IncidentParam};
 use crate::{
     api::problem::ApiResult,
-    domain::{RedactionText, Scope},
+    domain::{RedactionKind, RedactionText, Scope},
     entities::redaction_rule,
     services::{
         Context,
@@ -39,7 +39,7 @@ pub struct RedactionRule {
 
 impl From<redaction_rule::Model> for RedactionRule {
     fn from(m: redaction_rule::Model) -> Self {
-        let is_pattern = m.kind == "pattern";
+        let is_pattern = m.kind == RedactionKind::Pattern;
         Self {
             id: m.id,
             incident_id: m.incident_id,

@@ -83,12 +83,10 @@ pub struct RemediationItem {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<RemediationView> for RemediationItem {
-    type Error = ServiceError;
-
-    fn try_from(view: RemediationView) -> Result<Self, ServiceError> {
+impl From<RemediationView> for RemediationItem {
+    fn from(view: RemediationView) -> Self {
         let m = view.item;
-        Ok(Self {
+        Self {
             id: m.id,
             r#ref: RemediationRef::display(m.number),
             title: m.title,
@@ -107,7 +105,7 @@ impl TryFrom<RemediationView> for RemediationItem {
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
-        })
+        }
     }
 }
 
@@ -254,6 +252,8 @@ fn name(v: Option<ShortText>) -> Option<String> {
     present(v).map(|s| s.trim().to_string())
 }
 
+// Fallible: `incidents` may name more than 100 incidents, or a text that
+// is no incident reference.
 impl TryFrom<CreateRemediationRequest> for NewRemediation {
     type Error = ServiceError;
 
@@ -293,14 +293,12 @@ impl TryFrom<CreateRemediationRequest> for NewRemediation {
     }
 }
 
-impl TryFrom<UpdateRemediationRequest> for RemediationChanges {
-    type Error = ServiceError;
-
-    fn try_from(r: UpdateRemediationRequest) -> Result<Self, ServiceError> {
+impl From<UpdateRemediationRequest> for RemediationChanges {
+    fn from(r: UpdateRemediationRequest) -> Self {
         let tracker_url: Option<Option<HttpUrl>> = r.tracker_url.into();
         let owner: Option<Option<ShortText>> = r.owner.into();
         let team: Option<Option<ShortText>> = r.team.into();
-        Ok(Self {
+        Self {
             title: r.title.map(Title::into_inner),
             description: Option::<Option<LongText>>::from(r.description).map(present),
             kind: r.kind,
@@ -311,7 +309,7 @@ impl TryFrom<UpdateRemediationRequest> for RemediationChanges {
             status: r.status,
             reason: Option::<Option<Reason>>::from(r.reason).map(present),
             tracker_url: tracker_url.map(|v| v.map(HttpUrl::into_inner)),
-        })
+        }
     }
 }
 
@@ -439,7 +437,7 @@ pub enum RemediationSummarised {
 pub struct RemediationsApi;
 
 fn changed(view: RemediationView) -> Result<RemediationChanged, ServiceError> {
-    let item = RemediationItem::try_from(view)?;
+    let item = RemediationItem::from(view);
     let tag = etag(item.version);
     Ok(RemediationChanged::Ok(Json(item), tag))
 }
@@ -463,7 +461,7 @@ impl RemediationsApi {
     ) -> ApiResult<RemediationCreated> {
         let actor = auth.require(Scope::Write)?.token_name.clone();
         let new = NewRemediation::try_from(body.0)?;
-        let item = RemediationItem::try_from(remediations::create(ctx, new, &actor).await?)?;
+        let item = RemediationItem::from(remediations::create(ctx, new, &actor).await?);
         let tag = etag(item.version);
         let location = format!("/api/v1/remediations/{}", item.r#ref);
         Ok(RemediationCreated::Created(Json(item), tag, location))
@@ -548,11 +546,7 @@ impl RemediationsApi {
             q: q.0,
         };
         let page = remediations::list(ctx, filter, page).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(RemediationItem::try_from)
-            .collect::<Result<_, _>>()?;
+        let items = page.items.into_iter().map(RemediationItem::from).collect();
         Ok(RemediationsListed::Ok(Json(RemediationItemList {
             items,
             next_cursor: page.next_cursor,
@@ -629,7 +623,7 @@ impl RemediationsApi {
     ) -> ApiResult<RemediationFound> {
         auth.require(Scope::Read)?;
         let detail = remediations::get(ctx, remediation.get("remediation")?).await?;
-        let item = RemediationItem::try_from(detail.view)?;
+        let item = RemediationItem::from(detail.view);
         let tag = etag(item.version);
         let history = detail
             .history
@@ -668,7 +662,7 @@ impl RemediationsApi {
         body: ApiJson<UpdateRemediationRequest>,
     ) -> ApiResult<RemediationChanged> {
         let actor = auth.require(Scope::Write)?.token_name.clone();
-        let changes = RemediationChanges::try_from(body.0)?;
+        let changes = RemediationChanges::from(body.0);
         let view = remediations::update(
             ctx,
             remediation.get("remediation")?,

@@ -87,10 +87,8 @@ async fn with_deliveries(
     Ok(items)
 }
 
-impl TryFrom<sitrep::Model> for Sitrep {
-    type Error = ServiceError;
-
-    fn try_from(m: sitrep::Model) -> Result<Self, ServiceError> {
+impl From<sitrep::Model> for Sitrep {
+    fn from(m: sitrep::Model) -> Self {
         let roles = Vec::from(m.roles)
             .into_iter()
             .map(|r| SitrepRole {
@@ -98,7 +96,7 @@ impl TryFrom<sitrep::Model> for Sitrep {
                 person: r.person,
             })
             .collect();
-        Ok(Self {
+        Self {
             id: m.id,
             incident_id: m.incident_id,
             version: m.version,
@@ -113,7 +111,7 @@ impl TryFrom<sitrep::Model> for Sitrep {
             status_update_id: m.status_update_id,
             created_at: m.created_at,
             deliveries: Vec::new(),
-        })
+        }
     }
 }
 
@@ -147,6 +145,8 @@ pub struct CreateSitrepRequest {
 
 crate::serde_json_body!(CreateSitrepRequest);
 
+// Fallible: a list may hold too many or invalid entries, and the status
+// update posted with the sitrep may be invalid.
 impl TryFrom<CreateSitrepRequest> for NewSitrep {
     type Error = ServiceError;
 
@@ -275,12 +275,12 @@ impl SitrepsApi {
         let scope = auth.require(Scope::Write)?.scope;
         let new = NewSitrep::try_from(body.0)?;
         let (sitrep, update) = sitreps::create(ctx, reference.get("reference")?, new).await?;
-        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?], scope)
+        let sitrep = with_deliveries(ctx, vec![sitrep.into()], scope)
             .await?
             .remove(0);
         Ok(SitrepIssued::Created(Json(SitrepCreated {
             sitrep,
-            status_update: update.map(StatusUpdate::try_from).transpose()?,
+            status_update: update.map(StatusUpdate::from),
         })))
     }
 
@@ -301,8 +301,8 @@ impl SitrepsApi {
         let items = sitreps::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
-            .map(Sitrep::try_from)
-            .collect::<Result<_, _>>()?;
+            .map(Sitrep::from)
+            .collect();
         let items = with_deliveries(ctx, items, scope).await?;
         Ok(SitrepsListed::Ok(Json(SitrepList {
             items,
@@ -328,7 +328,7 @@ impl SitrepsApi {
     ) -> ApiResult<SitrepFound> {
         let scope = auth.require(Scope::Read)?.scope;
         let sitrep = sitreps::get(ctx, reference.get("reference")?, version.0).await?;
-        let sitrep = with_deliveries(ctx, vec![sitrep.try_into()?], scope)
+        let sitrep = with_deliveries(ctx, vec![sitrep.into()], scope)
             .await?
             .remove(0);
         Ok(SitrepFound::Ok(Json(sitrep)))

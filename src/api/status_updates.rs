@@ -37,11 +37,9 @@ pub struct StatusUpdate {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<status_update::Model> for StatusUpdate {
-    type Error = ServiceError;
-
-    fn try_from(m: status_update::Model) -> Result<Self, ServiceError> {
-        Ok(Self {
+impl From<status_update::Model> for StatusUpdate {
+    fn from(m: status_update::Model) -> Self {
+        Self {
             id: m.id,
             incident_id: m.incident_id,
             status: m.status,
@@ -49,7 +47,7 @@ impl TryFrom<status_update::Model> for StatusUpdate {
             affected_components: m.affected_components.into(),
             posted_at: m.posted_at,
             created_at: m.created_at,
-        })
+        }
     }
 }
 
@@ -134,7 +132,7 @@ impl StatusUpdatesApi {
         auth.require(Scope::Write)?;
         let new = body.0.into_new("")?;
         let model = status_updates::create(ctx, reference.get("reference")?, new).await?;
-        Ok(StatusUpdatePosted::Created(Json(model.try_into()?)))
+        Ok(StatusUpdatePosted::Created(Json(model.into())))
     }
 
     /// List public status updates
@@ -154,8 +152,8 @@ impl StatusUpdatesApi {
         let items = status_updates::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
-            .map(StatusUpdate::try_from)
-            .collect::<Result<_, _>>()?;
+            .map(StatusUpdate::from)
+            .collect();
         Ok(StatusUpdatesListed::Ok(Json(StatusUpdateList {
             items,
             next_cursor: None,

@@ -118,6 +118,7 @@ pub fn entries(
 #[serde(try_from = "String")]
 pub struct Date(pub chrono::NaiveDate);
 
+// Fallible: the text may not be a `YYYY-MM-DD` date.
 impl TryFrom<String> for Date {
     type Error = String;
 

@@ -58,11 +58,9 @@ pub struct TimelineEvent {
     pub created_at: DateTime<Utc>,
 }
 
-impl TryFrom<timeline_event::Model> for TimelineEvent {
-    type Error = ServiceError;
-
-    fn try_from(m: timeline_event::Model) -> Result<Self, ServiceError> {
-        Ok(Self {
+impl From<timeline_event::Model> for TimelineEvent {
+    fn from(m: timeline_event::Model) -> Self {
+        Self {
             id: m.id,
             incident_id: m.incident_id,
             occurred_at: m.occurred_at,
@@ -73,7 +71,7 @@ impl TryFrom<timeline_event::Model> for TimelineEvent {
             external_id: m.external_id,
             visibility: m.visibility,
             created_at: m.created_at,
-        })
+        }
     }
 }
 
@@ -231,7 +229,7 @@ impl TimelineApi {
             TimelineInput::One(event) => {
                 let new = to_new("", event, now)?;
                 let (stored, created) = timeline::add_one(ctx, reference, new).await?;
-                let stored = TimelineEvent::try_from(stored)?;
+                let stored = TimelineEvent::from(stored);
                 Ok(if created {
                     TimelineAdded::Created(Json(stored))
                 } else {
@@ -300,11 +298,7 @@ impl TimelineApi {
             kind: kind.0,
         };
         let page = timeline::list(ctx, reference.get("reference")?, filter, page).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(TimelineEvent::try_from)
-            .collect::<Result<_, _>>()?;
+        let items = page.items.into_iter().map(TimelineEvent::from).collect();
         Ok(TimelineListed::Ok(Json(TimelineEventList {
             items,
             next_cursor: page.next_cursor,

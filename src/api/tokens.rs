@@ -11,7 +11,7 @@ use crate::{
     api::problem::ApiResult,
     domain::{Name, Scope},
     entities::api_token,
-    services::{Context, ServiceError, tokens},
+    services::{Context, tokens},
 };
 
 /// An API token (never its secret).
@@ -33,18 +33,16 @@ pub struct ApiToken {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl TryFrom<api_token::Model> for ApiToken {
-    type Error = ServiceError;
-
-    fn try_from(m: api_token::Model) -> Result<Self, ServiceError> {
-        Ok(Self {
+impl From<api_token::Model> for ApiToken {
+    fn from(m: api_token::Model) -> Self {
+        Self {
             id: m.id,
             name: m.name,
             scope: m.scope,
             created_at: m.created_at,
             last_used_at: m.last_used_at,
             revoked_at: m.revoked_at,
-        })
+        }
     }
 }
 
@@ -123,7 +121,7 @@ impl TokensApi {
         )
         .await?;
         Ok(TokenCreated::Created(Json(CreatedToken {
-            token: model.try_into()?,
+            token: model.into(),
             secret,
         })))
     }
@@ -139,8 +137,8 @@ impl TokensApi {
         let items = tokens::list(&ctx.db)
             .await?
             .into_iter()
-            .map(ApiToken::try_from)
-            .collect::<Result<_, _>>()?;
+            .map(ApiToken::from)
+            .collect();
         Ok(TokensListed::Ok(Json(ApiTokenList {
             items,
             next_cursor: None,
@@ -163,6 +161,6 @@ impl TokensApi {
         auth.require(Scope::Admin)?;
         let model = tokens::revoke(&ctx.db, ctx.now(), token_id.0).await?;
         ctx.cache.forget_tokens();
-        Ok(TokenRevoked::Ok(Json(model.try_into()?)))
+        Ok(TokenRevoked::Ok(Json(model.into())))
     }
 }

@@ -8,13 +8,10 @@ use anyhow::Context as _;
 use super::open_context;
 use crate::{
     config::Settings,
-    domain::IsoWeek,
+    domain::{IsoWeek, SendTrigger},
     jobs::Jobs,
     notify::Mailer,
-    services::{
-        Context,
-        digests::{self, SendTrigger},
-    },
+    services::{Context, digests},
 };
 
 /// What `debrief digest` was asked to do.

@@ -1,20 +1,19 @@
 //! The closed vocabularies of the domain, stored as their snake_case names
 //! (the sea-orm value traits live with the entities, in `entities/stored.rs`).
 
-use std::{fmt, str::FromStr};
-
 use poem_openapi::Enum;
 use serde::{Deserialize, Serialize};
 
-macro_rules! domain_enum {
+/// A closed set of names: the enum with `ALL`, `as_str`, `Display` and a
+/// `FromStr` whose error lists the names it accepts. `domain_enum!` adds the
+/// API and serde derives; an enum only stored (the outbox's) uses this alone.
+macro_rules! text_enum {
     (
         $(#[$meta:meta])*
         pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)? }
     ) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, Serialize, Deserialize)]
-        #[oai(rename_all = "snake_case")]
-        #[serde(rename_all = "snake_case")]
         pub enum $name { $( $(#[$vmeta])* $variant ),+ }
 
         impl $name {
@@ -27,13 +26,13 @@ macro_rules! domain_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
+        impl ::std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
@@ -44,6 +43,22 @@ macro_rules! domain_enum {
                     )),
                 }
             }
+        }
+    };
+}
+pub(crate) use text_enum;
+
+macro_rules! domain_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)? }
+    ) => {
+        text_enum! {
+            $(#[$meta])*
+            #[derive(Enum, Serialize, Deserialize)]
+            #[oai(rename_all = "snake_case")]
+            #[serde(rename_all = "snake_case")]
+            pub enum $name { $( $(#[$vmeta])* $variant = $text ),+ }
         }
     };
 }
@@ -263,5 +278,34 @@ domain_enum! {
         /// due or overdue, and not published until set back to `draft` or
         /// `in_review`.
         NotRequired = "not_required",
+    }
+}
+
+text_enum! {
+    /// Where an incident's sitreps go: an e-mail address or a webhook; also
+    /// how a delivery of the outbox is sent.
+    pub enum ChannelKind {
+        Email = "email",
+        Webhook = "webhook",
+    }
+}
+
+text_enum! {
+    /// What started a send of the weekly digest.
+    pub enum SendTrigger {
+        /// The scheduler, at `digest.schedule`.
+        Schedule = "schedule",
+        /// `POST /digests/{week}/send`.
+        Api = "api",
+        /// `debrief digest` or `debrief job run digest`.
+        Cli = "cli",
+    }
+}
+
+text_enum! {
+    /// How a redaction rule matches: a literal term or a regular expression.
+    pub enum RedactionKind {
+        Term = "term",
+        Pattern = "pattern",
     }
 }

@@ -3,6 +3,34 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{ChannelKind, text_enum};
+
+text_enum! {
+    /// What a delivery carries.
+    pub enum DeliveryKind {
+        /// The weekly Ops Review digest.
+        Digest = "digest",
+        /// A new sitrep version, to an incident's channel.
+        Sitrep = "sitrep",
+        /// A reminder of overdue work.
+        Reminder = "reminder",
+    }
+}
+
+text_enum! {
+    /// Where a delivery stands in the outbox.
+    pub enum DeliveryStatus {
+        /// Waiting for its next attempt.
+        Pending = "pending",
+        /// Leased by a worker until `locked_until`.
+        Sending = "sending",
+        /// Accepted by the server or webhook.
+        Sent = "sent",
+        /// Given up after `jobs.max_attempts`, or at once when no retry can help.
+        Failed = "failed",
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deliveries")]
 pub struct Model {
@@ -11,10 +39,8 @@ pub struct Model {
     /// What makes this delivery unique (`digest:2026-W47:1:ana@example.com`).
     #[sea_orm(unique)]
     pub delivery_key: String,
-    /// `digest`, `sitrep` or `reminder`.
-    pub kind: String,
-    /// `email` or `webhook`.
-    pub channel: String,
+    pub kind: DeliveryKind,
+    pub channel: ChannelKind,
     pub recipient: String,
     pub subject: String,
     /// Text body (e-mail) or JSON body (webhook); the digest's bodies come
@@ -29,8 +55,7 @@ pub struct Model {
     pub digest_week: Option<String>,
     pub send_number: Option<i32>,
     pub sitrep_id: Option<Uuid>,
-    /// `pending`, `sending`, `sent` or `failed` (gave up).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub locked_until: Option<DateTimeUtc>,

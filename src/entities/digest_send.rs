@@ -10,8 +10,7 @@ pub struct Model {
     pub week: String,
     /// 1 for the first send, then 2, 3 … for each re-send.
     pub send_number: i32,
-    /// `schedule`, `api` or `cli`.
-    pub trigger: String,
+    pub trigger: crate::domain::SendTrigger,
     pub requested_by: Option<String>,
     pub recipients: i32,
     pub created_at: DateTimeUtc,

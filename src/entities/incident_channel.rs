@@ -8,8 +8,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub incident_id: Uuid,
-    /// `email` or `webhook`.
-    pub kind: String,
+    pub kind: crate::domain::ChannelKind,
     pub target: String,
     /// The key webhook calls to this channel are signed with; shown once,
     /// when the channel is created (e-mail channels have one too, unused).

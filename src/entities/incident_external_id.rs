@@ -7,7 +7,7 @@ use sea_orm::entity::prelude::*;
 #[sea_orm(table_name = "incident_external_ids")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub source: String,
+    pub source: crate::domain::EventSource,
     #[sea_orm(primary_key, auto_increment = false)]
     pub external_id: String,
     pub incident_id: Uuid,

@@ -8,10 +8,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub publication_id: Uuid,
-    /// `internal` or `public`.
-    pub variant: String,
-    /// `md`, `html` or `pdf`.
-    pub format: String,
+    pub variant: crate::reports::Variant,
+    /// Stored as its extension: `md`, `html` or `pdf`.
+    pub format: crate::reports::Format,
     #[sea_orm(column_type = "Blob")]
     pub content: Vec<u8>,
     pub sha256: String,

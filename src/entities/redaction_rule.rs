@@ -9,8 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub incident_id: Option<Uuid>,
-    /// `term` or `pattern`.
-    pub kind: String,
+    pub kind: crate::domain::RedactionKind,
     #[sea_orm(column_type = "Text")]
     pub value: String,
     pub created_at: DateTimeUtc,

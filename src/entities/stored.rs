@@ -10,16 +10,21 @@
 use std::fmt;
 
 use sea_orm::{
-    ActiveValue, ColIdx, DbErr, IntoActiveValue, QueryResult, TryGetError, TryGetable, Value,
+    ActiveValue, ColIdx, DbErr, IntoActiveValue, QueryResult, TryFromU64, TryGetError, TryGetable,
+    Value,
     sea_query::{ArrayType, ColumnType, Nullable, StringLen, ValueType, ValueTypeErr},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use crate::domain::{
-    CleanupKind, CleanupStatus, EventSource, IncidentStatus, PostmortemKind, PostmortemStatus,
-    Priority, PublicStatus, RemediationKind, RemediationStatus, Scope, Severity, TimelineKind,
-    Visibility,
+use crate::{
+    domain::{
+        ChannelKind, CleanupKind, CleanupStatus, EventSource, IncidentStatus, PostmortemKind,
+        PostmortemStatus, Priority, PublicStatus, RedactionKind, RemediationKind,
+        RemediationStatus, Scope, SendTrigger, Severity, TimelineKind, Visibility,
+    },
+    entities::delivery::{DeliveryKind, DeliveryStatus},
+    reports::{Format, Variant},
 };
 
 /// The error for a stored value that does not read back: which column of
@@ -56,13 +61,17 @@ fn row_id(res: &QueryResult, column: &str) -> Option<String> {
         .map(|id| id.to_string())
 }
 
-/// Store each domain enumeration as its `as_str()` name, read it back with
-/// its `FromStr` (whose error lists the names it accepts).
+/// Store each enumeration as its `as_str()` name (or the name another
+/// method gives, `@text Type, method`), read it back with its `FromStr`
+/// (whose error lists the names it accepts).
 macro_rules! stored_enum {
     ($($name:ty),+ $(,)?) => {$(
+        stored_enum!(@text $name, as_str);
+    )+};
+    (@text $name:ty, $to_text:ident) => {
         impl From<$name> for Value {
             fn from(value: $name) -> Self {
-                value.as_str().into()
+                value.$to_text().into()
             }
         }
 
@@ -106,10 +115,19 @@ macro_rules! stored_enum {
                 ActiveValue::Set(self)
             }
         }
-    )+};
+
+        // Needed by a primary key (`incident_external_ids.source`); a
+        // number is never one of the names, as for sea-orm's own strings.
+        impl TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, DbErr> {
+                Err(DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
+    };
 }
 
 stored_enum!(
+    ChannelKind,
     CleanupKind,
     CleanupStatus,
     EventSource,
@@ -124,7 +142,13 @@ stored_enum!(
     Severity,
     TimelineKind,
     Visibility,
+    DeliveryKind,
+    DeliveryStatus,
+    RedactionKind,
+    SendTrigger,
+    Variant,
 );
+stored_enum!(@text Format, extension);
 
 /// A list stored as JSON text (`["api","db"]`): labels, components, a
 /// sitrep's issues and roles, a reminder's items.

@@ -13,12 +13,9 @@ use std::{fmt, time::Duration as StdDuration};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::{
-    domain::{CronSpec, IsoWeek},
+    domain::{CronSpec, IsoWeek, SendTrigger},
     notify::{Mailer, WebhookClient},
-    services::{
-        Context, ServiceError,
-        digests::{self, SendTrigger},
-    },
+    services::{Context, ServiceError, digests},
 };
 pub use outbox::DrainReport;
 pub use scheduler::Claim;

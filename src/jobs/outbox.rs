@@ -19,7 +19,11 @@ use sea_orm::{
 };
 
 use crate::{
-    entities::{delivery, digest},
+    domain::ChannelKind,
+    entities::{
+        delivery::{self, DeliveryStatus},
+        digest,
+    },
     notify::{
         Mailer, WebhookClient,
         mailer::{self, InlineImage},
@@ -45,7 +49,7 @@ fn is_permanent(err: &anyhow::Error) -> bool {
 /// The recipient as logs show it: webhook URLs keep their credentials in
 /// their path, so only scheme, host and port.
 fn shown_recipient(row: &delivery::Model) -> String {
-    if row.channel == "webhook" {
+    if row.channel == ChannelKind::Webhook {
         masked_target(&row.recipient)
     } else {
         row.recipient.clone()
@@ -79,12 +83,12 @@ fn due(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(
             Condition::all()
-                .add(delivery::Column::Status.eq("pending"))
+                .add(delivery::Column::Status.eq(DeliveryStatus::Pending))
                 .add(delivery::Column::NextAttemptAt.lte(now)),
         )
         .add(
             Condition::all()
-                .add(delivery::Column::Status.eq("sending"))
+                .add(delivery::Column::Status.eq(DeliveryStatus::Sending))
                 .add(delivery::Column::LockedUntil.lt(now)),
         )
 }
@@ -152,7 +156,23 @@ async fn drain_one(
     webhooks: &WebhookClient,
     id: uuid::Uuid,
 ) -> Result<DrainReport, ServiceError> {
-    let mut report = DrainReport::default();
+    let Some(lease) = take_lease(ctx, id).await? else {
+        return Ok(DrainReport::default()); // another worker took it
+    };
+    let outcome = deliver(ctx, mailer, webhooks, &lease.row).await;
+    record_outcome(ctx, lease, outcome).await
+}
+
+/// A delivery this worker holds until `locked_until`.
+struct Lease {
+    row: delivery::Model,
+    locked_until: DateTime<Utc>,
+}
+
+/// Lease delivery `id` if it is still due: `sending` until now plus
+/// `jobs.claim_seconds`, one more attempt counted. `None` when another
+/// worker took it first.
+async fn take_lease(ctx: &Context, id: uuid::Uuid) -> Result<Option<Lease>, ServiceError> {
     let lease = Duration::seconds(i64::try_from(ctx.settings.jobs.claim_seconds).unwrap_or(600));
     // The lease runs from now, when this delivery is taken, not from the
     // start of the pass.
@@ -162,7 +182,10 @@ async fn drain_one(
     let locked_until = (now + lease).trunc_subsecs(6);
     let txn = ctx.begin_write().await?;
     let leased = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value("sending"))
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(DeliveryStatus::Sending),
+        )
         .col_expr(delivery::Column::LockedUntil, Expr::value(locked_until))
         .col_expr(
             delivery::Column::Attempts,
@@ -176,19 +199,26 @@ async fn drain_one(
     let row = if leased.rows_affected == 1 {
         delivery::Entity::find_by_id(id).one(&txn).await?
     } else {
-        None // another worker took it
+        None
     };
     txn.commit().await?;
-    let Some(row) = row else {
-        return Ok(report);
-    };
-    let outcome = deliver(ctx, mailer, webhooks, &row).await;
+    Ok(row.map(|row| Lease { row, locked_until }))
+}
+
+/// Record what sending a leased delivery gave: `sent`, or the error with
+/// a retry (`pending` again, after the backoff) or `failed` (given up).
+async fn record_outcome(
+    ctx: &Context,
+    lease: Lease,
+    outcome: anyhow::Result<()>,
+) -> Result<DrainReport, ServiceError> {
+    let Lease { row, locked_until } = lease;
     let now = ctx.now();
     // Recorded only while the lease is still ours: a worker that took the
     // delivery over after it expired records its own outcome.
     let update = delivery::Entity::update_many()
-        .filter(delivery::Column::Id.eq(id))
-        .filter(delivery::Column::Status.eq("sending"))
+        .filter(delivery::Column::Id.eq(row.id))
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Sending))
         .filter(delivery::Column::LockedUntil.eq(locked_until))
         .col_expr(
             delivery::Column::LockedUntil,
@@ -196,10 +226,11 @@ async fn drain_one(
         )
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now));
     let txn = ctx.begin_write().await?;
+    let mut report = DrainReport::default();
     match outcome {
         Ok(()) => {
             update
-                .col_expr(delivery::Column::Status, Expr::value("sent"))
+                .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Sent))
                 .col_expr(delivery::Column::SentAt, Expr::value(now))
                 .col_expr(
                     delivery::Column::LastError,
@@ -222,11 +253,13 @@ async fn drain_one(
                 || u32::try_from(row.attempts).unwrap_or(u32::MAX)
                     >= ctx.settings.jobs.max_attempts;
             let retry_at = now + backoff(ctx.settings.jobs.retry_base_seconds, row.attempts);
+            let status = if gave_up {
+                DeliveryStatus::Failed
+            } else {
+                DeliveryStatus::Pending
+            };
             update
-                .col_expr(
-                    delivery::Column::Status,
-                    Expr::value(if gave_up { "failed" } else { "pending" }),
-                )
+                .col_expr(delivery::Column::Status, Expr::value(status))
                 .col_expr(delivery::Column::NextAttemptAt, Expr::value(retry_at))
                 .col_expr(delivery::Column::LastError, Expr::value(error.clone()))
                 .exec(&txn)
@@ -255,7 +288,7 @@ async fn deliver(
     webhooks: &WebhookClient,
     row: &delivery::Model,
 ) -> anyhow::Result<()> {
-    if row.channel == "webhook" {
+    if row.channel == ChannelKind::Webhook {
         let Some(secret) = channels::webhook_secret(&ctx.db, row).await? else {
             // Never unsigned: a receiver that checks would drop it anyway.
             return Err(Undeliverable("not sent: the channel was removed").into());

@@ -12,8 +12,11 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::{
-    domain::{RemediationRef, RemediationStatus},
-    entities::{delivery, remediation_item, reminder},
+    domain::{ChannelKind, RemediationRef, RemediationStatus},
+    entities::{
+        delivery::{self, DeliveryKind},
+        remediation_item, reminder,
+    },
     reports::email::{MailBody, MailLinks, render_mail},
     services::{
         Context, ServiceError, digests, new_id,
@@ -167,9 +170,14 @@ async fn queue_one(
         return Ok(false);
     }
     let mail = reminder_mail(round, owner, mailbox, items.len(), text, html);
-    delivery::Entity::insert(outbox::pending(mail, now))
-        .exec_without_returning(&txn)
-        .await?;
+    delivery::Entity::insert(outbox::pending(
+        DeliveryKind::Reminder,
+        ChannelKind::Email,
+        mail,
+        now,
+    ))
+    .exec_without_returning(&txn)
+    .await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -186,8 +194,6 @@ fn reminder_mail(
     let tag = outbox::recipient_tag(owner);
     NewDelivery {
         key: format!("reminder:{}:{owner}", round.period_key),
-        kind: "reminder",
-        channel: "email".into(),
         // With the owner's name: `To: Ben <ben@example.com>`.
         recipient: mailbox.to_string(),
         subject: format!(

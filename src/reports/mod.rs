@@ -38,6 +38,18 @@ impl Variant {
     }
 }
 
+impl std::str::FromStr for Variant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "internal" => Ok(Variant::Internal),
+            "public" => Ok(Variant::Public),
+            other => Err(format!("{other:?} is not one of: internal, public")),
+        }
+    }
+}
+
 /// The three formats every document comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -72,6 +84,15 @@ impl Format {
             "pdf" => Some(Format::Pdf),
             _ => None,
         }
+    }
+}
+
+/// A format read back by its extension, as snapshots store it.
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Format::from_extension(s).ok_or_else(|| format!("{s:?} is not one of: md, html, pdf"))
     }
 }
 

@@ -11,8 +11,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    domain::{ChannelTarget, IncidentRef, WebhookSecret},
-    entities::{delivery, incident, incident_channel, sitrep},
+    domain::{ChannelKind, ChannelTarget, IncidentRef, WebhookSecret},
+    entities::{
+        delivery::{self, DeliveryKind},
+        incident, incident_channel, sitrep,
+    },
     notify::{
         address_policy::{AddressPolicy, REGISTRATION_RESOLVE_TIMEOUT},
         webhook::slack_payload,
@@ -23,22 +26,6 @@ use crate::{
         outbox::{self, NewDelivery},
     },
 };
-
-/// The kinds of channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Email,
-    Webhook,
-}
-
-impl ChannelKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Webhook => "webhook",
-        }
-    }
-}
 
 /// A channel checked at the edge: a valid address, or an http(s) URL.
 /// Where a webhook URL points is checked by [`add`], which may resolve it.
@@ -133,7 +120,7 @@ pub async fn insert<C: ConnectionTrait>(
     let model = incident_channel::Model {
         id: new_id(),
         incident_id: incident.id,
-        kind: new.kind.as_str().into(),
+        kind: new.kind,
         target: new.target,
         signing_secret: WebhookSecret::generate(),
         created_at: now,
@@ -264,12 +251,12 @@ pub async fn enqueue_sitrep<C: ConnectionTrait>(
     let rows: Vec<delivery::ActiveModel> = channels
         .iter()
         .map(|channel| {
-            let webhook = channel.kind == ChannelKind::Webhook.as_str();
+            let webhook = channel.kind == ChannelKind::Webhook;
             outbox::pending(
+                DeliveryKind::Sitrep,
+                channel.kind,
                 NewDelivery {
                     key: format!("sitrep:{}:{}:{}", sitrep.id, channel.kind, channel.target),
-                    kind: "sitrep",
-                    channel: channel.kind.clone(),
                     recipient: channel.target.clone(),
                     subject: subject.clone(),
                     payload: if webhook {
@@ -319,7 +306,7 @@ pub async fn webhook_secret<C: ConnectionTrait>(
         )
         .join(JoinType::InnerJoin, incident::Relation::Sitreps.def())
         .filter(sitrep::Column::Id.eq(sitrep_id))
-        .filter(incident_channel::Column::Kind.eq(ChannelKind::Webhook.as_str()))
+        .filter(incident_channel::Column::Kind.eq(ChannelKind::Webhook))
         .filter(incident_channel::Column::Target.eq(&delivery.recipient))
         .into_tuple()
         .one(db)

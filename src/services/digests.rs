@@ -13,8 +13,11 @@ use sea_orm::{
 
 use crate::{
     config::Settings,
-    domain::{IsoWeek, parse_time_zone},
-    entities::{delivery, digest, digest_send},
+    domain::{ChannelKind, IsoWeek, SendTrigger, parse_time_zone},
+    entities::{
+        delivery::{self, DeliveryKind},
+        digest, digest_send,
+    },
     reports::{
         chart::{self, TrendPoint},
         digest::{self as render, DigestModel, WeekColumn},
@@ -288,24 +291,6 @@ pub async fn list(ctx: &Context) -> Result<Vec<ArchivedDigest>, ServiceError> {
         .collect())
 }
 
-/// Who asked for a send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendTrigger {
-    Schedule,
-    Api,
-    Cli,
-}
-
-impl SendTrigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Schedule => "schedule",
-            Self::Api => "api",
-            Self::Cli => "cli",
-        }
-    }
-}
-
 /// What a send queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
@@ -338,7 +323,7 @@ pub async fn send(
         id: new_id(),
         week: week.to_string(),
         send_number,
-        trigger: trigger.as_str().into(),
+        trigger,
         requested_by,
         recipients: i32::try_from(recipients.len()).unwrap_or(i32::MAX),
         created_at: now,
@@ -440,10 +425,10 @@ async fn queue_deliveries<C: ConnectionTrait>(
         .iter()
         .map(|recipient| {
             outbox::pending(
+                DeliveryKind::Digest,
+                ChannelKind::Email,
                 NewDelivery {
                     key: format!("digest:{week}:{send_number}:{}", recipient.to_lowercase()),
-                    kind: "digest",
-                    channel: "email".into(),
                     recipient: recipient.clone(),
                     subject: subject.clone(),
                     message_id: format!(

@@ -6,17 +6,19 @@ use chrono::{DateTime, Utc};
 use sea_orm::IntoActiveModel;
 use uuid::Uuid;
 
-use crate::{config::Settings, entities::delivery, services::new_id};
+use crate::{
+    config::Settings,
+    domain::ChannelKind,
+    entities::delivery::{self, DeliveryKind, DeliveryStatus},
+    services::new_id,
+};
 
-/// What one delivery is: everything but its bookkeeping.
+/// What one delivery is: everything but its kind, its channel and its
+/// bookkeeping.
 #[derive(Debug, Clone, Default)]
 pub struct NewDelivery {
     /// Unique: the same key is never queued twice.
     pub key: String,
-    /// `digest`, `sitrep` or `reminder`.
-    pub kind: &'static str,
-    /// `email` or `webhook`.
-    pub channel: String,
     pub recipient: String,
     pub subject: String,
     /// The text body of an e-mail, or the JSON body of a webhook call.
@@ -30,12 +32,17 @@ pub struct NewDelivery {
 }
 
 /// A pending row, due at once.
-pub fn pending(new: NewDelivery, now: DateTime<Utc>) -> delivery::ActiveModel {
+pub fn pending(
+    kind: DeliveryKind,
+    channel: ChannelKind,
+    new: NewDelivery,
+    now: DateTime<Utc>,
+) -> delivery::ActiveModel {
     delivery::Model {
         id: new_id(),
         delivery_key: new.key,
-        kind: new.kind.into(),
-        channel: new.channel,
+        kind,
+        channel,
         recipient: new.recipient,
         subject: new.subject,
         payload: new.payload,
@@ -44,7 +51,7 @@ pub fn pending(new: NewDelivery, now: DateTime<Utc>) -> delivery::ActiveModel {
         digest_week: new.digest_week,
         send_number: new.send_number,
         sitrep_id: new.sitrep_id,
-        status: "pending".into(),
+        status: DeliveryStatus::Pending,
         attempts: 0,
         next_attempt_at: now,
         locked_until: None,
@@ -77,7 +84,7 @@ pub fn recipient_tag(recipient: &str) -> String {
 /// metrics: one grouped count.
 pub async fn counts_by_status<C: sea_orm::ConnectionTrait>(
     db: &C,
-) -> Result<Vec<(String, i64)>, super::ServiceError> {
+) -> Result<Vec<(DeliveryStatus, i64)>, super::ServiceError> {
     use sea_orm::sea_query::ExprTrait as _;
     use sea_orm::{EntityTrait, QuerySelect, sea_query::Expr};
     Ok(delivery::Entity::find()

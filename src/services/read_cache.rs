@@ -68,17 +68,17 @@ impl IncidentRecord {
     /// The value `make` derives from this record for `overdue`, made once
     /// and then shared by every reader of this cached record (a record read
     /// afresh starts empty).
-    pub fn derived<T, E>(&self, overdue: bool, make: impl FnOnce() -> Result<T, E>) -> Result<T, E>
+    pub fn derived<T>(&self, overdue: bool, make: impl FnOnce() -> T) -> T
     where
         T: Clone + Send + Sync + 'static,
     {
         let slot = &self.derived[usize::from(overdue)];
         if let Some(value) = slot.get().and_then(|v| v.downcast_ref::<T>()) {
-            return Ok(value.clone());
+            return value.clone();
         }
-        let value = make()?;
+        let value = make();
         let stored = slot.get_or_init(|| Box::new(value.clone()));
-        Ok(stored.downcast_ref::<T>().cloned().unwrap_or(value))
+        stored.downcast_ref::<T>().cloned().unwrap_or(value)
     }
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{Context, ServiceError, find_incident, insert_model, new_id};
 use crate::{
-    domain::{IncidentRef, RedactionText},
+    domain::{IncidentRef, RedactionKind, RedactionText},
     entities::redaction_rule,
     reports::{
         Templates, public_vocabulary,
@@ -68,14 +68,14 @@ async fn insert(
     rule: NewRule,
 ) -> Result<redaction_rule::Model, ServiceError> {
     let (kind, value) = match rule {
-        NewRule::Term(t) => ("term", t),
-        NewRule::Pattern(p) => ("pattern", p),
+        NewRule::Term(t) => (RedactionKind::Term, t),
+        NewRule::Pattern(p) => (RedactionKind::Pattern, p),
     };
     check_template_words(ctx, kind, &value)?;
     let model = redaction_rule::Model {
         id: new_id(),
         incident_id,
-        kind: kind.into(),
+        kind,
         value,
         created_at: ctx.now(),
     };
@@ -96,16 +96,20 @@ async fn insert(
 /// A rule must not match the words every public document is made of (the
 /// templates' own text, the labels and units Debrief writes): it would
 /// make every public document fail the leak check. Refused with the word.
-fn check_template_words(ctx: &Context, kind: &str, value: &str) -> Result<(), ServiceError> {
+fn check_template_words(
+    ctx: &Context,
+    kind: RedactionKind,
+    value: &str,
+) -> Result<(), ServiceError> {
     let templates = Templates::load(ctx.settings.documents.templates_dir.as_deref())
         .map_err(|e| ServiceError::Internal(e.into()))?;
     let vocabulary = public_vocabulary(&templates);
     let mut rules = RedactionRules::default();
     match kind {
-        "pattern" => rules
+        RedactionKind::Pattern => rules
             .add_pattern(value, RuleOrigin::Global)
             .map_err(|err| ServiceError::validation("pattern", format!("`pattern`: {err}")))?,
-        _ => rules.add_term(value, RuleOrigin::Global),
+        RedactionKind::Term => rules.add_term(value, RuleOrigin::Global),
     }
     let Some(leak) = rules.find_leak(&vocabulary) else {
         return Ok(());
@@ -116,7 +120,7 @@ fn check_template_words(ctx: &Context, kind: &str, value: &str) -> Result<(), Se
         .find(|word| rules.find_leak(word).is_some())
         .unwrap_or(leak.shown.as_str());
     Err(ServiceError::validation(
-        kind,
+        kind.as_str(),
         format!(
             "the {kind} {value:?} matches {word:?} ({:?}), words of every public document \
              (its templates, labels and units): every public document would be refused. \
@@ -153,9 +157,9 @@ fn check_scope_size(
     let source = scope
         .iter()
         .chain(std::iter::once(new))
-        .map(|rule| match rule.kind.as_str() {
-            "term" => format!("(?:{})", regex::escape(&rule.value)),
-            _ => format!("(?:{})", rule.value),
+        .map(|rule| match rule.kind {
+            RedactionKind::Term => format!("(?:{})", regex::escape(&rule.value)),
+            RedactionKind::Pattern => format!("(?:{})", rule.value),
         })
         .collect::<Vec<_>>()
         .join("|");

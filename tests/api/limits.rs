@@ -295,7 +295,7 @@ async fn a_failed_write_in_a_shared_commit_undoes_only_itself() {
     let rule = |value: &str| redaction_rule::Model {
         id: uuid::Uuid::now_v7(),
         incident_id: None,
-        kind: "term".into(),
+        kind: debrief::domain::RedactionKind::Term,
         value: value.into(),
         created_at: ctx.now(),
     };
@@ -376,7 +376,7 @@ async fn a_failed_single_statement_in_a_shared_commit_undoes_only_itself() {
         redaction_rule::Model {
             id,
             incident_id: None,
-            kind: "term".into(),
+            kind: debrief::domain::RedactionKind::Term,
             value: "alpha".into(),
             created_at: ctx.now(),
         }

@@ -95,3 +95,47 @@ async fn a_corrupt_stored_value_is_a_500_whose_error_names_the_row() {
         assert_eq!(app.get(page).await.status(), 200, "{case}: restored");
     }
 }
+
+#[tokio::test]
+async fn a_corrupt_redaction_kind_is_a_500_whose_error_names_the_rule() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    let resp = app
+        .post("/incidents/INC-1/redactions", json!({"term": "db-7"}))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let rule_id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let db = &app.context.db;
+    // A kind written by hand that no version of Debrief writes.
+    db.execute_unprepared("UPDATE redaction_rules SET kind = 'regex'")
+        .await
+        .unwrap();
+
+    let resp = app.get("/incidents/INC-1/redactions").await;
+    assert_eq!(resp.status(), 500);
+    let body = resp.text().await.unwrap();
+    assert!(
+        !body.contains("regex") && !body.contains("kind"),
+        "the body leaks nothing internal: {body}"
+    );
+    let message = services::redactions::list_for_incident(&app.context, IncidentRef::Number(1))
+        .await
+        .expect_err("a corrupt kind does not read")
+        .to_string();
+    for name in [
+        "`kind`".to_string(),
+        format!("row {rule_id}"),
+        "regex".into(),
+        "term, pattern".into(),
+    ] {
+        assert!(message.contains(&name), "names {name:?}: {message}");
+    }
+
+    db.execute_unprepared("UPDATE redaction_rules SET kind = 'term'")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/incidents/INC-1/redactions").await.status(), 200);
+}

@@ -182,7 +182,7 @@ async fn find_imported<C: ConnectionTrait>(
         IncidentKey::External { source, id } => {
             incident::Entity::find()
                 .inner_join(incident_external_id::Entity)
-                .filter(incident_external_id::Column::Source.eq(source.as_str()))
+                .filter(incident_external_id::Column::Source.eq(*source))
                 .filter(incident_external_id::Column::ExternalId.eq(id.as_str()))
                 .one(db)
                 .await?
@@ -227,7 +227,7 @@ async fn store_incident<C: ConnectionTrait>(
         insert_model(db, next.clone().into_active_model()).await?;
         if let Some((source, external_id)) = external {
             let link = incident_external_id::Model {
-                source: source.as_str().into(),
+                source,
                 external_id,
                 incident_id: next.id,
                 created_at: now,

@@ -2,6 +2,7 @@
 //! the incident's record, with the rules that keep the public one clean.
 
 use super::*;
+use crate::domain::RedactionKind;
 
 /// Everything recorded about an incident that a document shows.
 #[derive(Debug)]
@@ -444,13 +445,13 @@ pub(super) fn public_rules(
         } else {
             RuleOrigin::Global
         };
-        match rule.kind.as_str() {
-            "pattern" => rules.add_pattern(&rule.value, origin).map_err(|e| {
+        match rule.kind {
+            RedactionKind::Pattern => rules.add_pattern(&rule.value, origin).map_err(|e| {
                 ServiceError::Internal(
                     anyhow::Error::new(e).context("a stored redaction pattern does not compile"),
                 )
             })?,
-            _ => rules.add_term(&rule.value, origin),
+            RedactionKind::Term => rules.add_term(&rule.value, origin),
         }
     }
     let mut people: BTreeMap<String, &'static str> = BTreeMap::new();

@@ -114,8 +114,8 @@ pub async fn public_page(
         .ok_or_else(not_found)?;
     let snapshot = postmortem_snapshot::Entity::find()
         .filter(postmortem_snapshot::Column::PublicationId.eq(publication.id))
-        .filter(postmortem_snapshot::Column::Variant.eq(Variant::Public.as_str()))
-        .filter(postmortem_snapshot::Column::Format.eq(format.extension()))
+        .filter(postmortem_snapshot::Column::Variant.eq(Variant::Public))
+        .filter(postmortem_snapshot::Column::Format.eq(format))
         .one(&ctx.db)
         .await?
         .ok_or_else(not_found)?;

@@ -234,8 +234,8 @@ async fn store_snapshots<C: ConnectionTrait>(
                 postmortem_snapshot::Model {
                     id: new_id(),
                     publication_id,
-                    variant: variant.as_str().into(),
-                    format: format.extension().into(),
+                    variant,
+                    format,
                     content: bytes,
                     sha256: sha256.clone(),
                     size,
@@ -272,7 +272,7 @@ async fn live_publication(
     else {
         return Ok(None);
     };
-    let rows: Vec<(String, String, String, i64)> = postmortem_snapshot::Entity::find()
+    let rows: Vec<(Variant, Format, String, i64)> = postmortem_snapshot::Entity::find()
         .select_only()
         .columns([
             postmortem_snapshot::Column::Variant,
@@ -289,7 +289,7 @@ async fn live_publication(
         .filter_map(|&(variant, format)| {
             let (_, _, sha256, size) = rows
                 .iter()
-                .find(|(v, f, _, _)| v == variant.as_str() && f == format.extension())?;
+                .find(|(v, f, _, _)| *v == variant && *f == format)?;
             Some(PublishedDocument {
                 variant,
                 format,
