@@ -36,7 +36,9 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .create_if_missing(true)
         });
     }
-    Ok(Database::connect(options).await?)
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(crate::statements::record);
+    Ok(db)
 }
 
 /// The file of a `sqlite:` URL (none for an in-memory database).

@@ -16,4 +16,5 @@ pub mod notify;
 pub mod reports;
 pub mod services;
 pub mod startup;
+pub mod statements;
 pub mod telemetry;

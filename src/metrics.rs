@@ -15,13 +15,25 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+/// The metrics of one application; a clone shares them.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<MetricSet>);
+
+impl std::ops::Deref for Metrics {
+    type Target = MetricSet;
+
+    fn deref(&self) -> &MetricSet {
+        &self.0
+    }
+}
+
+pub struct MetricSet {
     /// Operation id → the path template it serves, from the OpenAPI spec.
     routes: Arc<HashMap<String, String>>,
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    statements: IntCounterVec,
     /// Client connections open now.
     pub connections: IntGauge,
     /// Write transactions waiting for the SQLite writer.
@@ -94,6 +106,12 @@ fn method_label(method: &poem::http::Method) -> &'static str {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self(Arc::new(MetricSet::new()))
+    }
+}
+
+impl MetricSet {
+    fn new() -> Self {
         let registry = Registry::new();
         let reg = Registering(&registry);
         let connections = reg.gauge(
@@ -139,26 +157,13 @@ impl Metrics {
         for outcome in ["rendered", "shared"] {
             documents.with_label_values(&[outcome]);
         }
-        let requests = reg.counter_vec(
-            "debrief_http_requests_total",
-            "HTTP requests answered, by route and status.",
-            &["method", "route", "status"],
-        );
-        let latency = reg.histogram_vec(
-            HistogramOpts::new(
-                "debrief_http_request_duration_seconds",
-                "Time to answer HTTP requests, by route and status.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-            ]),
-            &["method", "route", "status"],
-        );
+        let (requests, latency, statements) = per_route(&reg);
         Self {
             routes: Arc::new(operation_routes()),
             registry,
             requests,
             latency,
+            statements,
             connections,
             write_queue,
             commit_batch,
@@ -188,11 +193,14 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64, statements: u64) {
         let status = status.to_string();
         let labels = [method, route, status.as_str()];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
+        self.statements
+            .with_label_values(&labels)
+            .inc_by(statements);
     }
 }
 
@@ -202,13 +210,42 @@ impl Default for Metrics {
     }
 }
 
-/// Count and time every request. Routes are labelled by their pattern
-/// (`/api/v1/incidents/:reference`), never by the raw path, so the label
-/// set stays small.
+/// The per-route metrics: requests, their latency and the SQL statements
+/// they send, labelled by method, route and status.
+fn per_route(reg: &Registering<'_>) -> (IntCounterVec, HistogramVec, IntCounterVec) {
+    let requests = reg.counter_vec(
+        "debrief_http_requests_total",
+        "HTTP requests answered, by route and status.",
+        &["method", "route", "status"],
+    );
+    let latency = reg.histogram_vec(
+        HistogramOpts::new(
+            "debrief_http_request_duration_seconds",
+            "Time to answer HTTP requests, by route and status.",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+        ]),
+        &["method", "route", "status"],
+    );
+    let statements = reg.counter_vec(
+            "debrief_sql_statements_total",
+            "SQL statements sent by HTTP requests, by route and status (divide by debrief_http_requests_total for the cost of one request).",
+            &["method", "route", "status"],
+        );
+    (requests, latency, statements)
+}
+
+/// Count and time every request, and count the SQL statements it sends.
+/// Routes are labelled by their pattern (`/api/v1/incidents/:reference`),
+/// never by the raw path, so the label set stays small.
 pub async fn track<E: Endpoint>(metrics: Metrics, next: Arc<E>, req: Request) -> Result<Response> {
     let method = method_label(req.method());
     let start = Instant::now();
-    let result = next.call(req).await.map(IntoResponse::into_response);
+    // Boxed: the endpoint's future is large, and a task-local scope around
+    // it unboxed would be moved on the stack once more per poll frame.
+    let call = Box::pin(async move { next.call(req).await.map(IntoResponse::into_response) });
+    let (result, statements) = crate::statements::counted(call).await;
     let (status, route) = match &result {
         Ok(resp) => (
             resp.status().as_u16(),
@@ -216,7 +253,13 @@ pub async fn track<E: Endpoint>(metrics: Metrics, next: Arc<E>, req: Request) ->
         ),
         Err(err) => (err.status().as_u16(), metrics.route(err.data(), err.data())),
     };
-    metrics.observe(method, &route, status, start.elapsed().as_secs_f64());
+    metrics.observe(
+        method,
+        &route,
+        status,
+        start.elapsed().as_secs_f64(),
+        statements,
+    );
     result
 }
 

@@ -70,6 +70,12 @@ pub struct Settings {
     pub remediation_due_days: RemediationDueDays,
     /// Create and print an admin token on the first start.
     pub bootstrap_token: bool,
+    /// On PostgreSQL, how long (ms) a token found live is trusted before it
+    /// is read again: a revocation made on another replica is refused
+    /// everywhere within this time (at once on the replica that made it).
+    /// 0 reads the token on every request. SQLite sees every revocation at
+    /// once whatever this says.
+    pub token_recheck_ms: u64,
     /// The weekly Ops Review digest.
     pub digest: DigestSettings,
     /// Outgoing mail.
@@ -97,6 +103,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_max_connections: 8,
+            token_recheck_ms: 1_000,
             body_limit_bytes: 16 * 1024 * 1024,
             import_limit_bytes: 1024 * 1024 * 1024,
             log_format: LogFormat::Human,

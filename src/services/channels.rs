@@ -157,13 +157,20 @@ pub async fn list(
     ctx: &Context,
     reference: IncidentRef,
 ) -> Result<Vec<incident_channel::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    Ok(incident_channel::Entity::find()
-        .filter(incident_channel::Column::IncidentId.eq(incident.id))
-        .order_by_asc(incident_channel::Column::CreatedAt)
-        .order_by_asc(incident_channel::Column::Id)
-        .all(&ctx.db)
-        .await?)
+    let order = [
+        (incident_channel::Column::CreatedAt, sea_orm::Order::Asc),
+        (incident_channel::Column::Id, sea_orm::Order::Asc),
+    ];
+    let all = incident_channel::Entity::find();
+    super::reads::of_incident(
+        &ctx.db,
+        reference,
+        all,
+        incident_channel::Column::IncidentId,
+        &order,
+        None,
+    )
+    .await
 }
 
 /// Remove a channel. E-mails already queued still go out; webhook calls

@@ -63,8 +63,20 @@ pub async fn list(
     ctx: &Context,
     reference: IncidentRef,
 ) -> Result<Vec<cleanup_item::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    list_for(&ctx.db, incident.id).await
+    let order = [
+        (cleanup_item::Column::CreatedAt, sea_orm::Order::Asc),
+        (cleanup_item::Column::Id, sea_orm::Order::Asc),
+    ];
+    let all = cleanup_item::Entity::find();
+    super::reads::of_incident(
+        &ctx.db,
+        reference,
+        all,
+        cleanup_item::Column::IncidentId,
+        &order,
+        None,
+    )
+    .await
 }
 
 /// Every cleanup item of the incident, oldest first.

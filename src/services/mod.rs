@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod postmortems;
 pub mod read_cache;
+pub mod reads;
 pub mod redactions;
 pub mod remediations;
 pub mod render_queue;
@@ -72,7 +73,8 @@ impl Context {
                 })
             }
             _ => ReadCache::disabled(),
-        };
+        }
+        .with_token_recheck(std::time::Duration::from_millis(settings.token_recheck_ms));
         let metrics = Metrics::new();
         let writer = Writer::new(db.get_database_backend(), metrics.clone());
         let renders = RenderQueue::new(&settings.limits, metrics.clone());

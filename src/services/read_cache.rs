@@ -90,6 +90,8 @@ pub struct ReadCache {
     /// Live tokens by the hash of their secret, with when they were last
     /// found live.
     tokens: Mutex<HashMap<String, (api_token::Model, Checked)>>,
+    /// How long a token found live is trusted on PostgreSQL.
+    token_recheck: Duration,
     incidents: Shelf<IncidentRef, Arc<IncidentRecord>>,
 }
 
@@ -100,8 +102,16 @@ impl ReadCache {
             probe: None,
             wal_index: None,
             tokens: Mutex::default(),
+            token_recheck: TOKEN_TTL,
             incidents: Shelf::default(),
         }
+    }
+
+    /// Trust a token found live for `recheck` on PostgreSQL (the setting
+    /// `token_recheck_ms`; [`TOKEN_TTL`] unless set).
+    pub fn with_token_recheck(mut self, recheck: Duration) -> Self {
+        self.token_recheck = recheck;
+        self
     }
 
     /// A cache checked against the SQLite file at `path` (opened read-write
@@ -136,7 +146,7 @@ impl ReadCache {
     /// cached across commits: on SQLite it is checked again after every
     /// commit with one indexed read on the probe connection ("still
     /// live?", a few microseconds, no pool connection); on PostgreSQL it is
-    /// trusted for [`TOKEN_TTL`], so a revocation on any replica is seen
+    /// trusted for `token_recheck_ms` ([`TOKEN_TTL`] by default), so a revocation on any replica is seen
     /// within that time (and at once on the replica that made it).
     pub async fn token<F, Fut>(
         &self,
@@ -156,7 +166,7 @@ impl ReadCache {
         };
         let cached = lock(&self.tokens).get(hash).cloned();
         if let Some((token, at)) = cached {
-            if at.still_holds(checked) {
+            if at.still_holds(checked, self.token_recheck) {
                 return Ok(Some(token));
             }
             if let Checked::Version(_) = checked {
@@ -350,9 +360,10 @@ pub async fn one_version_per_request<F: Future>(kind: RequestKind, request: F) -
     }
 }
 
-/// How long a cached token is trusted on PostgreSQL, where no reading of
-/// the database's change marker comes for free: a revocation by another
-/// replica is seen within this time.
+/// How long a cached token is trusted on PostgreSQL by default (the
+/// setting `token_recheck_ms`), where no reading of the database's change
+/// marker comes for free: a revocation by another replica is seen within
+/// this time.
 pub const TOKEN_TTL: Duration = Duration::from_secs(1);
 
 /// When a cached token was last found live.
@@ -366,12 +377,10 @@ enum Checked {
 
 impl Checked {
     /// Whether a token found live at `self` is still known live at `now`.
-    fn still_holds(self, now: Checked) -> bool {
+    fn still_holds(self, now: Checked, recheck: Duration) -> bool {
         match (self, now) {
             (Checked::Version(then), Checked::Version(now)) => then == now,
-            (Checked::At(then), Checked::At(now)) => {
-                now.saturating_duration_since(then) < TOKEN_TTL
-            }
+            (Checked::At(then), Checked::At(now)) => now.saturating_duration_since(then) < recheck,
             _ => false,
         }
     }

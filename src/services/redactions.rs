@@ -213,13 +213,20 @@ pub async fn list_for_incident(
     ctx: &Context,
     reference: IncidentRef,
 ) -> Result<Vec<redaction_rule::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    Ok(redaction_rule::Entity::find()
-        .filter(redaction_rule::Column::IncidentId.eq(incident.id))
-        .order_by_asc(redaction_rule::Column::CreatedAt)
-        .order_by_asc(redaction_rule::Column::Id)
-        .all(&ctx.db)
-        .await?)
+    let order = [
+        (redaction_rule::Column::CreatedAt, sea_orm::Order::Asc),
+        (redaction_rule::Column::Id, sea_orm::Order::Asc),
+    ];
+    let all = redaction_rule::Entity::find();
+    super::reads::of_incident(
+        &ctx.db,
+        reference,
+        all,
+        redaction_rule::Column::IncidentId,
+        &order,
+        None,
+    )
+    .await
 }
 
 /// Every rule that applies to an incident: global and its own.

@@ -201,8 +201,20 @@ pub async fn list(
     ctx: &Context,
     reference: IncidentRef,
 ) -> Result<Vec<role_assignment::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    list_for(&ctx.db, incident.id).await
+    let order = [
+        (role_assignment::Column::AssignedAt, sea_orm::Order::Asc),
+        (role_assignment::Column::CreatedAt, sea_orm::Order::Asc),
+    ];
+    let all = role_assignment::Entity::find();
+    super::reads::of_incident(
+        &ctx.db,
+        reference,
+        all,
+        role_assignment::Column::IncidentId,
+        &order,
+        None,
+    )
+    .await
 }
 
 /// Every assignment of the incident, oldest first.

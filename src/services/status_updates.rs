@@ -132,8 +132,20 @@ pub async fn list(
     ctx: &Context,
     reference: IncidentRef,
 ) -> Result<Vec<status_update::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    list_for(&ctx.db, incident.id).await
+    let order = [
+        (status_update::Column::PostedAt, sea_orm::Order::Asc),
+        (status_update::Column::Id, sea_orm::Order::Asc),
+    ];
+    let all = status_update::Entity::find();
+    super::reads::of_incident(
+        &ctx.db,
+        reference,
+        all,
+        status_update::Column::IncidentId,
+        &order,
+        None,
+    )
+    .await
 }
 
 pub async fn list_for<C: ConnectionTrait>(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    QueryFilter, Statement, Value,
     sea_query::{Expr, InsertStatement, OnConflict, Query},
 };
 use uuid::Uuid;
@@ -552,9 +552,7 @@ pub async fn list(
     filter: TimelineFilter,
     page: PageRequest<(DateTime<Utc>, Uuid)>,
 ) -> Result<Page<timeline_event::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    let mut query =
-        timeline_event::Entity::find().filter(timeline_event::Column::IncidentId.eq(incident.id));
+    let mut query = timeline_event::Entity::find();
     if let Some(visibility) = filter.visibility {
         query = query.filter(timeline_event::Column::Visibility.eq(visibility));
     }
@@ -572,11 +570,18 @@ pub async fn list(
                 ),
         );
     }
-    let rows = query
-        .order_by_asc(timeline_event::Column::OccurredAt)
-        .order_by_asc(timeline_event::Column::Id)
-        .limit(page.limit + 1)
-        .all(&ctx.db)
-        .await?;
+    let order = [
+        (timeline_event::Column::OccurredAt, sea_orm::Order::Asc),
+        (timeline_event::Column::Id, sea_orm::Order::Asc),
+    ];
+    let rows = super::reads::of_incident(
+        &ctx.db,
+        reference,
+        query,
+        timeline_event::Column::IncidentId,
+        &order,
+        Some(page.limit + 1),
+    )
+    .await?;
     Ok(Page::from_rows(rows, page.limit, |e| (e.occurred_at, e.id)))
 }

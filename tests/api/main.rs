@@ -29,6 +29,7 @@ mod roles;
 mod security;
 mod shape;
 mod sitreps;
+mod statements;
 mod status_updates;
 mod storage;
 mod timeline;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Statement,
+    FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -15,11 +15,11 @@ pub use writing::{IncidentWrite, write};
 use super::{
     Context, ServiceError, find_incident,
     pagination::{Page, PageRequest},
-    read_cache,
+    read_cache, reads,
 };
 use crate::{
     config::CustomerUpdateMinutes,
-    domain::{CleanupStatus, IncidentRef, IncidentStatus, Milestones, Severity},
+    domain::{IncidentRef, IncidentStatus, Milestones, Severity},
     entities::{incident, role_assignment, sitrep},
 };
 
@@ -201,72 +201,114 @@ pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDet
     })
 }
 
-/// What the detail view shows, read from the database.
+/// The counts of an incident's records the detail view shows, each a
+/// column of the incident's row (`n_…`).
+const COUNTS: [(&str, &str); 5] = [
+    (
+        "n_timeline_events",
+        "SELECT COUNT(*) FROM timeline_events t WHERE t.incident_id = x.id",
+    ),
+    (
+        "n_status_updates",
+        "SELECT COUNT(*) FROM status_updates t WHERE t.incident_id = x.id",
+    ),
+    (
+        "n_cleanup_items",
+        "SELECT COUNT(*) FROM cleanup_items t WHERE t.incident_id = x.id",
+    ),
+    (
+        "n_cleanup_items_pending",
+        "SELECT COUNT(*) FROM cleanup_items t WHERE t.incident_id = x.id AND t.status = 'pending'",
+    ),
+    (
+        "n_remediation_items",
+        "SELECT COUNT(*) FROM remediation_incidents t WHERE t.incident_id = x.id",
+    ),
+];
+
+/// `"table"."column" AS "PREFIXcolumn", …` for every column of `E`.
+fn aliased<E: EntityTrait>(table: &str, prefix: &str) -> String {
+    E::Column::iter()
+        .map(|c| format!(r#"{table}."{name}" AS "{prefix}{name}""#, name = c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The statement of [`load_record`], by backend and by how the
+/// incident is named. The incident and its counts are read once (a
+/// materialised CTE), then joined with its current sitrep and its current
+/// role holders: one row per role holder (at least one).
+fn incident_record_sql(backend: DbBackend, by_number: bool) -> String {
+    let placeholder = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let key = if by_number { "number" } else { "id" };
+    let counts: Vec<String> = COUNTS
+        .iter()
+        .map(|(name, query)| format!("({query}) AS {name}"))
+        .collect();
+    let count_names: Vec<String> = COUNTS.iter().map(|(name, _)| format!("i.{name}")).collect();
+    format!(
+        "WITH i AS MATERIALIZED (SELECT x.*, {counts} FROM incidents x WHERE x.{key} = {placeholder}) \
+         SELECT {count_names}, {incident}, {sitrep}, {role} FROM i \
+         LEFT JOIN sitreps s ON s.incident_id = i.id AND s.version = i.sitrep_count \
+         LEFT JOIN role_assignments r ON r.incident_id = i.id AND r.relieved_at IS NULL \
+         ORDER BY r.assigned_at, r.created_at",
+        counts = counts.join(", "),
+        count_names = count_names.join(", "),
+        incident = aliased::<incident::Entity>("i", "A_"),
+        sitrep = aliased::<sitrep::Entity>("s", "B_"),
+        role = aliased::<role_assignment::Entity>("r", "C_"),
+    )
+}
+
+/// An incident with what its detail view shows (its current sitrep, its
+/// current role holders, the counts of its records), from one statement.
 async fn load_record(
     db: &DatabaseConnection,
     reference: IncidentRef,
 ) -> Result<read_cache::IncidentRecord, ServiceError> {
-    let incident = find_incident(db, reference).await?;
-    let id = incident.id;
-    let current_sitrep = sitrep::Entity::find()
-        .filter(sitrep::Column::IncidentId.eq(id))
-        .filter(sitrep::Column::Version.eq(incident.sitrep_count))
-        .one(db)
+    let backend = db.get_database_backend();
+    let (by_number, value) = match reference {
+        IncidentRef::Id(id) => (false, sea_orm::Value::from(id)),
+        IncidentRef::Number(n) => (true, sea_orm::Value::from(n)),
+    };
+    let sql = incident_record_sql(backend, by_number);
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [value]))
         .await?;
-    let current_roles = role_assignment::Entity::find()
-        .filter(role_assignment::Column::IncidentId.eq(id))
-        .filter(role_assignment::Column::RelievedAt.is_null())
-        .order_by_asc(role_assignment::Column::AssignedAt)
-        .all(db)
-        .await?;
-    let counts = counts(db, &incident).await?;
+    let first = rows.first().ok_or_else(|| reads::not_found(reference))?;
+    let incident = incident::Model::from_query_result(first, "A_")?;
+    let current_sitrep = if reads::holds(first, "B_")? {
+        Some(sitrep::Model::from_query_result(first, "B_")?)
+    } else {
+        None
+    };
+    let mut current_roles = Vec::new();
+    for row in &rows {
+        if reads::holds(row, "C_")? {
+            current_roles.push(role_assignment::Model::from_query_result(row, "C_")?);
+        }
+    }
+    let count = |name: &str| -> Result<u64, ServiceError> {
+        Ok(u64::try_from(first.try_get::<i64>("", name)?).unwrap_or(0))
+    };
+    let counts = IncidentCounts {
+        timeline_events: count("n_timeline_events")?,
+        sitreps: u64::try_from(incident.sitrep_count).unwrap_or(0),
+        status_updates: count("n_status_updates")?,
+        cleanup_items: count("n_cleanup_items")?,
+        cleanup_items_pending: count("n_cleanup_items_pending")?,
+        remediation_items: count("n_remediation_items")?,
+    };
     Ok(read_cache::IncidentRecord {
         incident,
         current_sitrep,
         current_roles,
         counts,
         derived: Default::default(),
-    })
-}
-
-/// All record counts in one round trip.
-async fn counts(
-    db: &DatabaseConnection,
-    incident: &incident::Model,
-) -> Result<IncidentCounts, ServiceError> {
-    let backend = db.get_database_backend();
-    let p = if backend == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?1"
-    };
-    let sql = format!(
-        "SELECT \
-           (SELECT COUNT(*) FROM timeline_events WHERE incident_id = {p}), \
-           (SELECT COUNT(*) FROM status_updates WHERE incident_id = {p}), \
-           (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p}), \
-           (SELECT COUNT(*) FROM cleanup_items WHERE incident_id = {p} AND status = '{pending}'), \
-           (SELECT COUNT(*) FROM remediation_incidents WHERE incident_id = {p})",
-        pending = CleanupStatus::Pending.as_str(),
-    );
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [incident.id.into()],
-        ))
-        .await?
-        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("count query returned no row")))?;
-    let count = |i: usize| -> Result<u64, ServiceError> {
-        Ok(u64::try_from(row.try_get_by_index::<i64>(i)?).unwrap_or(0))
-    };
-    Ok(IncidentCounts {
-        timeline_events: count(0)?,
-        sitreps: u64::try_from(incident.sitrep_count).unwrap_or(0),
-        status_updates: count(1)?,
-        cleanup_items: count(2)?,
-        cleanup_items_pending: count(3)?,
-        remediation_items: count(4)?,
     })
 }
 
@@ -343,4 +385,19 @@ pub async fn update(
     let written = write(&txn, change, &ctx.settings.postmortem_due, ctx.now()).await?;
     txn.commit().await?;
     Ok(ctx.view(written.model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CleanupStatus;
+
+    #[test]
+    fn the_pending_count_names_the_stored_pending_status() {
+        assert!(
+            COUNTS[3]
+                .1
+                .ends_with(&format!("'{}'", CleanupStatus::Pending.as_str()))
+        );
+    }
 }
