@@ -301,9 +301,15 @@ impl SitrepsApi {
         let items = sitreps::list(ctx, reference.get("reference")?)
             .await?
             .into_iter()
-            .map(Sitrep::from)
+            .map(|(sitrep, deliveries)| {
+                let mut item = Sitrep::from(sitrep);
+                item.deliveries = deliveries
+                    .into_iter()
+                    .map(|row| Delivery::shown_to(row, scope))
+                    .collect();
+                item
+            })
             .collect();
-        let items = with_deliveries(ctx, items, scope).await?;
         Ok(SitrepsListed::Ok(Json(SitrepList {
             items,
             next_cursor: None,

@@ -11,8 +11,8 @@
 //! connection). `docs/sql-statements.md` lists what every operation sends.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, Order, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    Order, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, IntoIden, JoinType, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -119,4 +119,24 @@ where
         }
     }
     Ok(models)
+}
+
+/// `table."column" AS "PREFIXcolumn", …` for every column of `E`, for a
+/// statement written as text that reads several entities from one row:
+/// `E::Model::from_query_result(row, "PREFIX")` reads them back (and a
+/// corrupt value names its row by `PREFIXid`).
+pub fn aliased<E: EntityTrait>(table: &str, prefix: &str) -> String {
+    E::Column::iter()
+        .map(|c| format!(r#"{table}."{name}" AS "{prefix}{name}""#, name = c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first parameter of a statement written as text.
+pub fn first_parameter(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?"
+    }
 }

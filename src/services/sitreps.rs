@@ -3,20 +3,20 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter,
+    QueryOrder, Statement, sea_query::Expr,
 };
 use uuid::Uuid;
 
 use super::{
-    Context, ServiceError, Written, find_incident, insert_model, new_id, same_incident,
+    Context, ServiceError, Written, find_incident, insert_model, new_id, reads, same_incident,
     status_updates::{self, NewStatusUpdate, StatusUpdateWrite},
     store, system_event,
 };
 use crate::{
     db,
     domain::{IncidentRef, TimelineKind},
-    entities::{incident, role_assignment, sitrep, status_update},
+    entities::{delivery, incident, role_assignment, sitrep, status_update},
     ingest::SitrepRecord,
 };
 
@@ -217,12 +217,52 @@ async fn write_import<C: ConnectionTrait>(
     Ok(written)
 }
 
+/// Every version of the incident's sitrep, oldest first, each with its
+/// deliveries to the incident's channels (by when they were queued, then
+/// recipient): one statement, which also tells a missing incident.
 pub async fn list(
     ctx: &Context,
     reference: IncidentRef,
-) -> Result<Vec<sitrep::Model>, ServiceError> {
-    let incident = find_incident(&ctx.db, reference).await?;
-    list_for(&ctx.db, incident.id).await
+) -> Result<Vec<(sitrep::Model, Vec<delivery::Model>)>, ServiceError> {
+    let backend = ctx.db.get_database_backend();
+    let (key, value) = match reference {
+        IncidentRef::Id(id) => ("id", sea_orm::Value::from(id)),
+        IncidentRef::Number(n) => ("number", sea_orm::Value::from(n)),
+    };
+    let sql = format!(
+        "SELECT p.id AS \"P_id\", {sitrep}, {delivery} FROM incidents p \
+         LEFT JOIN sitreps s ON s.incident_id = p.id \
+         LEFT JOIN deliveries d ON d.sitrep_id = s.id \
+         WHERE p.{key} = {placeholder} \
+         ORDER BY s.version, d.created_at, d.recipient",
+        sitrep = reads::aliased::<sitrep::Entity>("s", "A_"),
+        delivery = reads::aliased::<delivery::Entity>("d", "B_"),
+        placeholder = reads::first_parameter(backend),
+    );
+    let rows = ctx
+        .db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [value]))
+        .await?;
+    if rows.is_empty() {
+        return Err(reads::not_found(reference));
+    }
+    let mut listed: Vec<(sitrep::Model, Vec<delivery::Model>)> = Vec::new();
+    for row in &rows {
+        if !reads::holds(row, "A_")? {
+            continue;
+        }
+        let id: Uuid = row.try_get("A_", "id")?;
+        if listed.last().is_none_or(|(s, _)| s.id != id) {
+            listed.push((sitrep::Model::from_query_result(row, "A_")?, Vec::new()));
+        }
+        if reads::holds(row, "B_")? {
+            let delivered = delivery::Model::from_query_result(row, "B_")?;
+            if let Some((_, deliveries)) = listed.last_mut() {
+                deliveries.push(delivered);
+            }
+        }
+    }
+    Ok(listed)
 }
 
 /// Every version of the incident's sitrep, oldest first.

@@ -24,8 +24,11 @@ const END: &str = "<!-- end of table -->\n";
 /// PostgreSQL, where every statement is a round trip.
 const HOT: &[&str] = &[
     "get_incident",
+    "get_remediation",
+    "list_remediations",
     "list_incidents",
     "list_roles",
+    "list_sitreps",
     "list_timeline_events",
     "list_status_updates",
     "list_cleanup_items",

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, Statement,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -226,24 +226,12 @@ const COUNTS: [(&str, &str); 5] = [
     ),
 ];
 
-/// `"table"."column" AS "PREFIXcolumn", …` for every column of `E`.
-fn aliased<E: EntityTrait>(table: &str, prefix: &str) -> String {
-    E::Column::iter()
-        .map(|c| format!(r#"{table}."{name}" AS "{prefix}{name}""#, name = c.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The statement of [`load_record`], by backend and by how the
 /// incident is named. The incident and its counts are read once (a
 /// materialised CTE), then joined with its current sitrep and its current
 /// role holders: one row per role holder (at least one).
 fn incident_record_sql(backend: DbBackend, by_number: bool) -> String {
-    let placeholder = if backend == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?"
-    };
+    let placeholder = reads::first_parameter(backend);
     let key = if by_number { "number" } else { "id" };
     let counts: Vec<String> = COUNTS
         .iter()
@@ -258,9 +246,9 @@ fn incident_record_sql(backend: DbBackend, by_number: bool) -> String {
          ORDER BY r.assigned_at, r.created_at",
         counts = counts.join(", "),
         count_names = count_names.join(", "),
-        incident = aliased::<incident::Entity>("i", "A_"),
-        sitrep = aliased::<sitrep::Entity>("s", "B_"),
-        role = aliased::<role_assignment::Entity>("r", "C_"),
+        incident = reads::aliased::<incident::Entity>("i", "A_"),
+        sitrep = reads::aliased::<sitrep::Entity>("s", "B_"),
+        role = reads::aliased::<role_assignment::Entity>("r", "C_"),
     )
 }
 

@@ -138,11 +138,14 @@ async fn find_item<C: ConnectionTrait>(
     if lock {
         query = query.lock_exclusive();
     }
-    query.one(db).await?.ok_or_else(|| {
-        ServiceError::NotFound(match reference {
-            RemediationRef::Id(id) => format!("remediation item {id}"),
-            RemediationRef::Number(n) => format!("remediation item {}", RemediationRef::display(n)),
-        })
+    query.one(db).await?.ok_or_else(|| not_found(reference))
+}
+
+/// The 404 of an item that does not exist.
+pub(super) fn not_found(reference: RemediationRef) -> ServiceError {
+    ServiceError::NotFound(match reference {
+        RemediationRef::Id(id) => format!("remediation item {id}"),
+        RemediationRef::Number(n) => format!("remediation item {}", RemediationRef::display(n)),
     })
 }
 

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Statement,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use uuid::Uuid;
 
-use super::{RemediationDetail, RemediationFilter, RemediationView, find_item};
+use super::{RemediationDetail, RemediationFilter, RemediationView, not_found};
 use crate::{
     domain::{IncidentRef, RemediationRef},
     entities::{incident, remediation_history, remediation_incident, remediation_item},
@@ -19,6 +19,7 @@ use crate::{
         Context, ServiceError, find_incident,
         incidents::escape_like,
         pagination::{Page, PageRequest},
+        reads,
     },
 };
 
@@ -73,18 +74,82 @@ pub(super) async fn views<C: ConnectionTrait>(
         .collect())
 }
 
+/// The numbers of the incidents an item is linked to, as one text column
+/// (`"3,7"`) of the item's row: a correlated subquery on `table`'s `id`,
+/// so a page of items and their links are one statement.
+fn linked_numbers(backend: DbBackend, table: &str) -> String {
+    let joined = if backend == DbBackend::Postgres {
+        "string_agg(CAST(i.number AS TEXT), ',')"
+    } else {
+        "group_concat(i.number, ',')"
+    };
+    format!(
+        "(SELECT {joined} FROM remediation_incidents ri \
+         JOIN incidents i ON i.id = ri.incident_id WHERE ri.remediation_id = {table}.id)"
+    )
+}
+
+/// The column [`linked_numbers`] is read back from.
+const LINKED: &str = "linked_incident_numbers";
+
+/// The `INC-n` references of a [`LINKED`] column, by number.
+fn linked_refs(row: &QueryResult, prefix: &str) -> Result<Vec<String>, ServiceError> {
+    let text: Option<String> = row.try_get(prefix, LINKED)?;
+    let mut numbers = Vec::new();
+    for number in text
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|n| !n.is_empty())
+    {
+        numbers.push(number.parse::<i64>().map_err(|e| {
+            ServiceError::Internal(anyhow::Error::new(e).context("a linked incident number"))
+        })?);
+    }
+    numbers.sort_unstable();
+    Ok(numbers.into_iter().map(IncidentRef::display).collect())
+}
+
+/// One item with its linked incidents and its history, oldest change
+/// first: one statement (the item once, in a materialised CTE, joined with
+/// its history rows).
 pub async fn get(
     ctx: &Context,
     reference: RemediationRef,
 ) -> Result<RemediationDetail, ServiceError> {
-    let item = find_item(&ctx.db, reference, false).await?;
-    let history = remediation_history::Entity::find()
-        .filter(remediation_history::Column::RemediationId.eq(item.id))
-        .order_by_asc(remediation_history::Column::ChangedAt)
-        .order_by_asc(remediation_history::Column::Id)
-        .all(&ctx.db)
+    let backend = ctx.db.get_database_backend();
+    let (key, value) = match reference {
+        RemediationRef::Id(id) => ("id", sea_orm::Value::from(id)),
+        RemediationRef::Number(n) => ("number", sea_orm::Value::from(n)),
+    };
+    let placeholder = reads::first_parameter(backend);
+    let sql = format!(
+        "WITH a AS MATERIALIZED (SELECT x.*, {linked} AS {LINKED} FROM remediation_items x \
+         WHERE x.{key} = {placeholder}) \
+         SELECT a.{LINKED} AS \"A_{LINKED}\", {item}, {change} FROM a \
+         LEFT JOIN remediation_history h ON h.remediation_id = a.id \
+         ORDER BY h.changed_at, h.id",
+        linked = linked_numbers(backend, "x"),
+        item = reads::aliased::<remediation_item::Entity>("a", "A_"),
+        change = reads::aliased::<remediation_history::Entity>("h", "B_"),
+    );
+    let rows = ctx
+        .db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [value]))
         .await?;
-    let view = views(ctx, &ctx.db, vec![item]).await?.remove(0);
+    let first = rows.first().ok_or_else(|| not_found(reference))?;
+    let item = remediation_item::Model::from_query_result(first, "A_")?;
+    let mut history = Vec::new();
+    for row in &rows {
+        if reads::holds(row, "B_")? {
+            history.push(remediation_history::Model::from_query_result(row, "B_")?);
+        }
+    }
+    let view = RemediationView {
+        incidents: linked_refs(first, "A_")?,
+        overdue: ctx.remediation_overdue(&item),
+        item,
+    };
     Ok(RemediationDetail { view, history })
 }
 
@@ -109,6 +174,7 @@ pub async fn list(
     filter: RemediationFilter,
     page: PageRequest<(NaiveDate, i64)>,
 ) -> Result<Page<RemediationView>, ServiceError> {
+    let backend = ctx.db.get_database_backend();
     let mut query = filtered(ctx, filter).await?;
     if let Some((due, number)) = page.after {
         query = query.filter(
@@ -119,18 +185,35 @@ pub async fn list(
             ),
         );
     }
-    let rows = query
+    let query = query
+        .column_as(
+            Expr::cust(linked_numbers(backend, "remediation_items")),
+            LINKED,
+        )
         .order_by_asc(sort_due())
         .order_by_asc(remediation_item::Column::Number)
-        .limit(page.limit + 1)
-        .all(&ctx.db)
-        .await?;
-    let page = Page::from_rows(rows, page.limit, |i| {
+        .limit(page.limit + 1);
+    let mut rows = Vec::new();
+    for row in ctx.db.query_all(&query.into_query()).await? {
+        let incidents = linked_refs(&row, "")?;
+        rows.push((
+            remediation_item::Model::from_query_result(&row, "")?,
+            incidents,
+        ));
+    }
+    let page = Page::from_rows(rows, page.limit, |(i, _)| {
         (i.due_date.unwrap_or_else(no_due_date), i.number)
     });
-    let items = views(ctx, &ctx.db, page.items).await?;
     Ok(Page {
-        items,
+        items: page
+            .items
+            .into_iter()
+            .map(|(item, incidents)| RemediationView {
+                incidents,
+                overdue: ctx.remediation_overdue(&item),
+                item,
+            })
+            .collect(),
         next_cursor: page.next_cursor,
     })
 }
