@@ -486,7 +486,9 @@ impl RemediationsApi {
         Data(ctx): Data<&Context>,
         /// Only items with one of these statuses, comma-separated
         /// (`open,in_progress,blocked`).
+        /// At most 64 characters: each status once is 37.
         #[oai(validator(
+            max_length = 64,
             pattern = "^(open|in_progress|blocked|done|wont_do)(,(open|in_progress|blocked|done|wont_do))*$"
         ))]
         status: Query<Option<String>>,

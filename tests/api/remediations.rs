@@ -389,6 +389,14 @@ async fn overdue_follows_the_clock_and_outlives_the_incident() {
         .await
         .unwrap();
     assert_eq!(open_p0["items"].as_array().unwrap().len(), 1);
+    // A status list is bounded: every status once fits, a long repetition
+    // is refused naming the parameter.
+    let every = app
+        .get("/remediations?status=open,in_progress,blocked,done,wont_do")
+        .await;
+    assert_eq!(every.status(), 200);
+    let long = format!("/remediations?status={}", vec!["open"; 20].join(","));
+    assert_problem(app.get(&long).await, 422, Some("status")).await;
     let due_window: Value = app
         .get("/remediations?due_after=2026-11-28&due_before=2026-12-31")
         .await
