@@ -2,12 +2,24 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::text_enum;
+
+text_enum! {
+    /// A job the scheduler runs at its cron schedule, claimed per run.
+    pub enum ScheduledJob {
+        /// The weekly digest (`digest.schedule`).
+        Digest = "digest",
+        /// Reminders of overdue remediation items (`reminders.schedule`).
+        Reminders = "reminders",
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "job_claims")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    pub job: String,
+    pub job: ScheduledJob,
     pub scheduled_for: DateTimeUtc,
     pub claimed_by: String,
     pub claimed_at: DateTimeUtc,

@@ -23,7 +23,10 @@ use crate::{
         PostmortemStatus, Priority, PublicStatus, RedactionKind, RemediationKind,
         RemediationStatus, Scope, SendTrigger, Severity, TimelineKind, Visibility,
     },
-    entities::delivery::{DeliveryKind, DeliveryStatus},
+    entities::{
+        delivery::{DeliveryKind, DeliveryStatus},
+        job_claim::ScheduledJob,
+    },
     reports::{Format, Variant},
 };
 
@@ -146,6 +149,7 @@ stored_enum!(
     DeliveryStatus,
     RedactionKind,
     SendTrigger,
+    ScheduledJob,
     Variant,
 );
 stored_enum!(@text Format, extension);

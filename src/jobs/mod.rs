@@ -20,10 +20,7 @@ use crate::{
 pub use outbox::DrainReport;
 pub use scheduler::Claim;
 
-/// The digest job's name in `job_claims`.
-pub const DIGEST_JOB: &str = "digest";
-/// The reminder job's name in `job_claims`.
-pub const REMINDER_JOB: &str = "reminders";
+pub use crate::entities::job_claim::ScheduledJob;
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,8 +155,11 @@ impl Jobs {
         let mut report = RunReport::default();
         let tz = digests::time_zone(&self.ctx.settings);
         let jobs = [
-            (DIGEST_JOB, &self.ctx.settings.digest.schedule),
-            (REMINDER_JOB, &self.ctx.settings.reminders.schedule),
+            (ScheduledJob::Digest, &self.ctx.settings.digest.schedule),
+            (
+                ScheduledJob::Reminders,
+                &self.ctx.settings.reminders.schedule,
+            ),
         ];
         for (job, schedule) in jobs {
             let spec = CronSpec::parse(schedule).map_err(|e| {
@@ -180,7 +180,7 @@ impl Jobs {
                     self.ctx
                         .metrics
                         .job_last_success
-                        .with_label_values(&[job])
+                        .with_label_values(&[job.as_str()])
                         .set(self.ctx.now().timestamp());
                     report.runs.push(label);
                 }
@@ -188,7 +188,7 @@ impl Jobs {
                     // `{:#}`: the error with its causes, on one line.
                     let error = format!("{err:#}");
                     tracing::error!(
-                        job,
+                        job = job.as_str(),
                         error,
                         "Scheduled {job} run of {at} failed; retried when its claim expires"
                     );
@@ -202,13 +202,13 @@ impl Jobs {
     }
 
     /// Claim a run for `jobs.claim_seconds`.
-    pub async fn claim(&self, job: &str, at: DateTime<Utc>) -> Result<Claim, ServiceError> {
+    pub async fn claim(&self, job: ScheduledJob, at: DateTime<Utc>) -> Result<Claim, ServiceError> {
         let ttl =
             Duration::seconds(i64::try_from(self.ctx.settings.jobs.claim_seconds).unwrap_or(600));
         scheduler::claim(&self.ctx.db, job, at, &self.holder, self.ctx.now(), ttl).await
     }
 
-    async fn run_job(&self, job: &str, at: DateTime<Utc>) -> Result<(), ServiceError> {
+    async fn run_job(&self, job: ScheduledJob, at: DateTime<Utc>) -> Result<(), ServiceError> {
         self.run_job_at(job, at, SendTrigger::Schedule)
             .await
             .map(|_| ())
@@ -219,12 +219,12 @@ impl Jobs {
     /// once per owner and run.
     async fn run_job_at(
         &self,
-        job: &str,
+        job: ScheduledJob,
         at: DateTime<Utc>,
         trigger: SendTrigger,
     ) -> Result<JobOutcome, ServiceError> {
         match job {
-            DIGEST_JOB => {
+            ScheduledJob::Digest => {
                 let tz = digests::time_zone(&self.ctx.settings);
                 let week = IsoWeek::of(at.with_timezone(&tz).date_naive()).minus(1);
                 if self.ctx.settings.digest.recipients.is_empty() {
@@ -246,13 +246,10 @@ impl Jobs {
                     Err(err) => Err(err),
                 }
             }
-            REMINDER_JOB => {
+            ScheduledJob::Reminders => {
                 let queued = reminders::queue(&self.ctx, at).await?;
                 Ok(JobOutcome::RemindersQueued { period: at, queued })
             }
-            other => Err(ServiceError::Internal(anyhow::anyhow!(
-                "unknown job {other}"
-            ))),
         }
     }
 
@@ -262,8 +259,11 @@ impl Jobs {
     /// time: the run's work is idempotent and deliveries are leased.
     pub async fn run_now(&self, job: JobName) -> Result<JobRunReport, ServiceError> {
         let scheduled = match job {
-            JobName::Digest => Some((DIGEST_JOB, &self.ctx.settings.digest.schedule)),
-            JobName::Reminders => Some((REMINDER_JOB, &self.ctx.settings.reminders.schedule)),
+            JobName::Digest => Some((ScheduledJob::Digest, &self.ctx.settings.digest.schedule)),
+            JobName::Reminders => Some((
+                ScheduledJob::Reminders,
+                &self.ctx.settings.reminders.schedule,
+            )),
             JobName::Outbox => None,
         };
         let outcome = match scheduled {

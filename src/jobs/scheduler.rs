@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::{
-    entities::job_claim,
+    entities::job_claim::{self, ScheduledJob},
     services::{ServiceError, new_id},
 };
 
@@ -26,7 +26,7 @@ pub enum Claim {
 /// Try to claim the run of `job` scheduled for `at`, for `ttl`.
 pub async fn claim<C: ConnectionTrait>(
     db: &C,
-    job: &str,
+    job: ScheduledJob,
     at: DateTime<Utc>,
     holder: &str,
     now: DateTime<Utc>,
@@ -35,7 +35,7 @@ pub async fn claim<C: ConnectionTrait>(
     let inserted = job_claim::Entity::insert(
         job_claim::Model {
             id: new_id(),
-            job: job.into(),
+            job,
             scheduled_for: at,
             claimed_by: holder.into(),
             claimed_at: now,
@@ -82,7 +82,7 @@ pub async fn claim<C: ConnectionTrait>(
 /// Mark a claimed run done.
 pub async fn complete<C: ConnectionTrait>(
     db: &C,
-    job: &str,
+    job: ScheduledJob,
     at: DateTime<Utc>,
     holder: &str,
     now: DateTime<Utc>,
@@ -104,7 +104,7 @@ pub async fn complete<C: ConnectionTrait>(
 /// Record why a claimed run failed; it is retried once the claim expires.
 pub async fn record_failure<C: ConnectionTrait>(
     db: &C,
-    job: &str,
+    job: ScheduledJob,
     at: DateTime<Utc>,
     error: &str,
 ) -> Result<(), ServiceError> {

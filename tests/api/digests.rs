@@ -512,7 +512,7 @@ async fn a_claim_abandoned_by_a_crash_is_finished_after_restart() {
     // The process claims the run, then dies before doing anything.
     let claim = crashed
         .jobs
-        .claim(debrief::jobs::DIGEST_JOB, w48_monday_nine())
+        .claim(debrief::jobs::ScheduledJob::Digest, w48_monday_nine())
         .await
         .unwrap();
     assert_eq!(claim, debrief::jobs::Claim::Won);
