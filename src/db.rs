@@ -1,7 +1,7 @@
 //! Connecting to SQLite or PostgreSQL, migrating the schema, and the few
 //! statements that must be written per backend.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
@@ -55,6 +55,47 @@ pub fn sqlite_path(url: &str) -> Option<String> {
 /// migrations call no service.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
+}
+
+/// The key of the PostgreSQL advisory lock under which a process migrates
+/// the schema, brings the data up to date and creates the bootstrap token:
+/// the bytes of "debrief" (0x64 65 62 72 69 65 66).
+pub const MIGRATION_LOCK_KEY: i64 = 0x0064_6562_7269_6566;
+
+/// Run `work` while holding the migration lock, so replicas starting
+/// together on one PostgreSQL database migrate it one after the other
+/// (the later ones find nothing left to do).
+///
+/// The lock is a session-level advisory lock on a connection of its own,
+/// opened with the pool's options but outside the pool: `work` uses the pool
+/// meanwhile, which may hold a single connection. A process that dies
+/// releases the lock with its session. SQLite needs no lock: one process
+/// owns the file, and its writer serialises.
+pub async fn under_migration_lock<T>(
+    db: &DatabaseConnection,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
+    if db.get_database_backend() != DbBackend::Postgres {
+        return work.await;
+    }
+    let options = db.get_postgres_connection_pool().connect_options();
+    let mut lock = options.connect().await?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut lock)
+        .await?;
+    let result = work.await;
+    // Closing the session would release the lock too; unlocking first says
+    // so, and frees it even if the close is slow.
+    let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK_KEY)
+        .execute(&mut lock)
+        .await;
+    lock.close().await.ok();
+    let value = result?;
+    unlocked?;
+    Ok(value)
 }
 
 /// Begin a transaction that will write. On SQLite it takes the write lock at

@@ -51,12 +51,7 @@ impl Application {
         let db = db::connect(&settings)
             .await
             .context("cannot open the database")?;
-        db::migrate(&db)
-            .await
-            .context("cannot migrate the database")?;
-        upkeep::bring_up_to_date(&db, &settings, clock.now())
-            .await
-            .context("cannot bring the post-mortems up to date")?;
+        prepare_database(&db, &settings, clock.now()).await?;
         let acceptor = TcpListener::bind(settings.listen.clone())
             .into_acceptor()
             .await
@@ -98,12 +93,24 @@ impl Application {
 
     /// On the first start, with no token in the database, create an admin
     /// token, write it to `<data_dir>/bootstrap-token` (mode 0600) and return it.
+    /// On PostgreSQL this runs under the migration lock, so replicas starting
+    /// together create one bootstrap token between them.
     pub async fn bootstrap_token(&self) -> anyhow::Result<Option<String>> {
-        if !self.ctx.settings.bootstrap_token || tokens::count(&self.ctx.db).await? > 0 {
+        if !self.ctx.settings.bootstrap_token {
             return Ok(None);
         }
-        let (_, secret) =
-            tokens::create(&self.ctx.db, self.ctx.now(), "bootstrap", Scope::Admin).await?;
+        let created = db::under_migration_lock(&self.ctx.db, async {
+            if tokens::count(&self.ctx.db).await? > 0 {
+                return Ok(None);
+            }
+            let (_, secret) =
+                tokens::create(&self.ctx.db, self.ctx.now(), "bootstrap", Scope::Admin).await?;
+            Ok(Some(secret))
+        })
+        .await?;
+        let Some(secret) = created else {
+            return Ok(None);
+        };
         let dir = &self.ctx.settings.data_dir;
         crate::files::private_dir(dir)?;
         write_secret_file(&dir.join("bootstrap-token"), &secret)?;
@@ -136,6 +143,26 @@ impl Application {
         }
         served
     }
+}
+
+/// Apply pending migrations and bring the data up to date, under the
+/// migration lock ([`db::under_migration_lock`]): what `debrief serve` does
+/// at start and `debrief migrate` does alone.
+pub async fn prepare_database(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    db::under_migration_lock(db, async {
+        db::migrate(db)
+            .await
+            .context("cannot migrate the database")?;
+        upkeep::bring_up_to_date(db, settings, now)
+            .await
+            .context("cannot bring the post-mortems up to date")?;
+        Ok(())
+    })
+    .await
 }
 
 fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {

@@ -20,7 +20,7 @@ use crate::{
     db,
     jobs::{JobName, Jobs},
     notify::Mailer,
-    services::{Context, upkeep},
+    services::Context,
 };
 
 /// How `debrief openapi` prints the specification.
@@ -60,10 +60,7 @@ pub async fn run_job(settings: Settings, job: JobName) -> anyhow::Result<()> {
 /// date, as every command that uses the database does first.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let conn = db::connect(settings).await?;
-    db::migrate(&conn).await.context("migration failed")?;
-    upkeep::bring_up_to_date(&conn, settings, SystemClock.now())
-        .await
-        .context("cannot bring the post-mortems up to date")?;
+    crate::startup::prepare_database(&conn, settings, SystemClock.now()).await?;
     Ok(conn)
 }
 

@@ -461,47 +461,60 @@ async fn smtp_down_then_up_delivers_everything_once() {
 }
 
 #[tokio::test]
-async fn two_instances_on_one_database_mail_each_recipient_once() {
+async fn three_instances_on_one_database_mail_each_recipient_once() {
     let first = spawn_app_with(with_recipients).await;
     let url = first.database_url.clone();
-    let second = spawn_app_with(|s| {
+    let on_shared = |s: &mut debrief::config::Settings| {
         with_recipients(s);
-        s.database_url = Some(debrief::config::Secret::new(url));
-    })
-    .await;
-    // Both reach the Monday 09:00 run of the default schedule at once.
-    first.clock.set(w48_monday_nine() + Duration::seconds(5));
-    second.clock.set(w48_monday_nine() + Duration::seconds(5));
-    let (a, b) = tokio::join!(first.jobs.run_once(), second.jobs.run_once());
-    let (a, b) = (a.unwrap(), b.unwrap());
+        s.database_url = Some(debrief::config::Secret::new(url.clone()));
+    };
+    let (second, third) = tokio::join!(spawn_app_with(on_shared), spawn_app_with(on_shared));
+    let apps = [&first, &second, &third];
+    // All reach the Monday 09:00 run of the default schedule at once.
+    for app in apps {
+        app.clock.set(w48_monday_nine() + Duration::seconds(5));
+    }
+    let (a, b, c) = tokio::join!(
+        first.jobs.run_once(),
+        second.jobs.run_once(),
+        third.jobs.run_once()
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     let digest_runs = a
         .runs
         .iter()
         .chain(&b.runs)
+        .chain(&c.runs)
         .filter(|r| r.starts_with("digest@"))
         .count();
-    assert_eq!(digest_runs, 1, "one instance runs the week: {a:?} {b:?}");
+    assert_eq!(
+        digest_runs, 1,
+        "one instance runs the week: {a:?} {b:?} {c:?}"
+    );
     // Whatever the first pass left, another pass on each finishes it.
-    first.jobs.run_once().await.unwrap();
-    second.jobs.run_once().await.unwrap();
-    let mut to: Vec<String> = mailbox(&first)
+    for app in apps {
+        app.jobs.run_once().await.unwrap();
+    }
+    let mut to: Vec<String> = apps
         .into_iter()
-        .chain(mailbox(&second))
+        .flat_map(mailbox)
         .flat_map(|m| m.to)
         .collect();
     to.sort();
     assert_eq!(
         to, RECIPIENTS,
-        "one mail per recipient across both instances"
+        "one mail per recipient across the instances"
     );
 
-    // Both asking through the API: the week was sent, so both get 409.
-    let (r1, r2) = tokio::join!(
+    // All asking through the API: the week was sent, so all get 409.
+    let (r1, r2, r3) = tokio::join!(
         first.post("/digests/2026-W47/send", json!({})),
-        second.post("/digests/2026-W47/send", json!({}))
+        second.post("/digests/2026-W47/send", json!({})),
+        third.post("/digests/2026-W47/send", json!({}))
     );
-    assert_problem(r1, 409, Some("resend")).await;
-    assert_problem(r2, 409, Some("resend")).await;
+    for resp in [r1, r2, r3] {
+        assert_problem(resp, 409, Some("resend")).await;
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use debrief::config::{MailTransport, SmtpSecurity};
+use debrief::{
+    clock::Clock as _,
+    config::{MailTransport, SmtpSecurity},
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::{
@@ -623,13 +626,25 @@ async fn metrics_fold_unknown_methods_and_show_queues_and_jobs() {
     );
 }
 
+/// Ten drains of `app`'s outbox, 150 ms apart: what it sent in all.
+async fn drain_again_and_again(app: &TestApp) -> debrief::jobs::DrainReport {
+    let mut total = debrief::jobs::DrainReport::default();
+    for _ in 0..10 {
+        let report = app.jobs.drain_outbox().await.unwrap();
+        total.sent += report.sent;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    total
+}
+
 #[tokio::test]
 async fn a_pass_longer_than_the_lease_sends_each_delivery_once_across_replicas() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    // Each message takes 300 ms to be accepted.
-    let sink = SmtpSink::serve_slowly(listener, Duration::from_millis(300));
-    let recipients: Vec<String> = (0..20).map(|i| format!("lead{i}@example.com")).collect();
+    // Each message takes 200 ms to be accepted; 150 recipients, so that
+    // each replica (eight at once) has several rounds to send.
+    let sink = SmtpSink::serve_slowly(listener, Duration::from_millis(200));
+    let recipients: Vec<String> = (0..150).map(|i| format!("lead{i}@example.com")).collect();
     let configure = |s: &mut debrief::config::Settings| {
         s.digest.recipients = recipients.clone();
         s.mail.transport = MailTransport::Smtp;
@@ -638,45 +653,54 @@ async fn a_pass_longer_than_the_lease_sends_each_delivery_once_across_replicas()
         s.mail.smtp.port = Some(port);
         s.mail.smtp.security = SmtpSecurity::Plain;
         s.mail.smtp.timeout_seconds = 5;
-        // A lease of 4 s on a clock that runs ten times faster than real
-        // time (below): one delivery (3 s) fits, a whole pass does not.
-        s.jobs.claim_seconds = 4;
+        // A lease of 8 s on a clock that runs ten times faster than real
+        // time (below): one delivery (2 s) fits with room for a loaded
+        // machine (a send would have to take 800 ms of real time to
+        // outlive its lease), a whole pass does not (checked below).
+        s.jobs.claim_seconds = 8;
     };
     let first = spawn_app_with(configure).await;
     let url = first.database_url.clone();
-    let second = spawn_app_with(|s| {
+    let on_shared = |s: &mut debrief::config::Settings| {
         configure(s);
-        s.database_url = Some(debrief::config::Secret::new(url));
-    })
-    .await;
+        s.database_url = Some(debrief::config::Secret::new(url.clone()));
+    };
+    let (second, third) = tokio::join!(spawn_app_with(on_shared), spawn_app_with(on_shared));
     let resp = first.post("/digests/2026-W47/send", json!({})).await;
     assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
-    let clocks = (first.clock.clone(), second.clock.clone());
+    let clocks = [&first, &second, &third].map(|app| app.clock.clone());
     let ticking = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
-            clocks.0.advance(chrono::Duration::seconds(1));
-            clocks.1.advance(chrono::Duration::seconds(1));
+            for clock in &clocks {
+                clock.advance(chrono::Duration::seconds(1));
+            }
         }
     });
     let started = Instant::now();
-    let (a, b) = tokio::join!(first.jobs.drain_outbox(), async {
-        // The second replica drains again and again during the first's pass.
-        let mut total = debrief::jobs::DrainReport::default();
-        for _ in 0..10 {
-            let report = second.jobs.drain_outbox().await.unwrap();
-            total.sent += report.sent;
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-        total
-    });
+    let started_on_clock = first.clock.now();
+    // The other replicas drain again and again during the first's pass.
+    let first_pass = async {
+        let report = first.jobs.drain_outbox().await;
+        (report, first.clock.now() - started_on_clock)
+    };
+    let ((a, pass_on_clock), b, c) = tokio::join!(
+        first_pass,
+        drain_again_and_again(&second),
+        drain_again_and_again(&third)
+    );
     ticking.abort();
     let a = a.unwrap();
     eprintln!(
-        "pass took {:?}; first sent {}, second sent {}",
+        "pass took {:?} ({pass_on_clock} on the clock); sent {}, {}, {}",
         started.elapsed(),
         a.sent,
-        b.sent
+        b.sent,
+        c.sent
+    );
+    assert!(
+        pass_on_clock > chrono::Duration::seconds(8),
+        "the first pass outlived a lease ({pass_on_clock})"
     );
     let mut to: Vec<String> = sink
         .messages()
@@ -687,5 +711,5 @@ async fn a_pass_longer_than_the_lease_sends_each_delivery_once_across_replicas()
     let mut expected: Vec<String> = recipients.iter().map(|r| format!("<{r}>")).collect();
     expected.sort();
     assert_eq!(to, expected, "each recipient exactly once");
-    assert_eq!(a.sent + b.sent, 20);
+    assert_eq!(a.sent + b.sent + c.sent, 150);
 }

@@ -25,6 +25,7 @@ mod public_pages;
 mod read_cache;
 mod reads;
 mod remediations;
+mod replicas;
 mod roles;
 mod security;
 mod shape;
