@@ -1,6 +1,6 @@
 //! Incidents: create, read, list, change; the customer-update rule.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -263,7 +263,15 @@ async fn load_record(
         IncidentRef::Id(id) => (false, sea_orm::Value::from(id)),
         IncidentRef::Number(n) => (true, sea_orm::Value::from(n)),
     };
-    let sql = incident_record_sql(backend, by_number);
+    // Built once per shape: the hot read pays no formatting.
+    static SQL: [[OnceLock<String>; 2]; 2] = [
+        [OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new()],
+    ];
+    let postgres = backend == DbBackend::Postgres;
+    let sql = SQL[usize::from(postgres)][usize::from(by_number)]
+        .get_or_init(|| incident_record_sql(backend, by_number))
+        .clone();
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, [value]))
         .await?;
