@@ -113,10 +113,7 @@ fn overdue_postmortems(
         })
         .collect();
     overdue_items.sort_by(|a, b| {
-        b.days_overdue
-            .cmp(&a.days_overdue)
-            .then(a.incident.len().cmp(&b.incident.len()))
-            .then(a.incident.cmp(&b.incident))
+        most_overdue_first((a.days_overdue, &a.incident), (b.days_overdue, &b.incident))
     });
     overdue_items
 }
@@ -237,10 +234,10 @@ async fn overdue_remediations<C: ConnectionTrait>(
         })
         .collect();
     overdue_items.sort_by(|a, b| {
-        b.days_overdue
-            .cmp(&a.days_overdue)
-            .then(a.reference.len().cmp(&b.reference.len()))
-            .then(a.reference.cmp(&b.reference))
+        most_overdue_first(
+            (a.days_overdue, &a.reference),
+            (b.days_overdue, &b.reference),
+        )
     });
     if let Lists::Most(n) = lists {
         overdue_items.truncate(n);
@@ -282,4 +279,12 @@ async fn count<C: ConnectionTrait>(db: &C, condition: Condition) -> Result<u64, 
         .filter(condition)
         .count(db)
         .await?)
+}
+
+/// The order of overdue lists: most days overdue first, then by reference
+/// in number order (`INC-9` before `INC-10`).
+fn most_overdue_first<D: Ord>(a: (D, &str), b: (D, &str)) -> std::cmp::Ordering {
+    b.0.cmp(&a.0)
+        .then(a.1.len().cmp(&b.1.len()))
+        .then(a.1.cmp(b.1))
 }
