@@ -40,6 +40,8 @@ use std::{
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "load/pg.rs"]
+mod pg;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
@@ -201,12 +203,29 @@ async fn run() -> anyhow::Result<()> {
     // (b) + (c) against `debrief serve` in its own process
     {
         let data_dir = tempfile::tempdir()?;
-        let mut server = ChildServer::spawn_debrief(data_dir.path())?;
-        let outcome = own_process_app(&cfg, clk_tck, &mut report, &server, data_dir.path()).await;
+        let mut server = ChildServer::spawn_debrief(data_dir.path(), None)?;
+        let outcome = own_process_app(
+            &cfg,
+            clk_tck,
+            &mut report.app,
+            &server,
+            data_dir.path(),
+            "SQLite",
+        )
+        .await;
         if let Err(err) = outcome {
             let post_mortem = server.post_mortem().await;
             return Err(err.context(post_mortem));
         }
+        let db_path = data_dir.path().join("debrief.db");
+        report.storage = Some(inspect_app_storage(&db_path)?);
+        report.timeline_ddl = common::timeline_ddl(&db_path)?;
+    }
+
+    // (b) + (c) on PostgreSQL, against COPY of the same rows
+    match pg::base_url() {
+        Some(base) => report.pg = Some(pg::measure(&cfg, clk_tck, &base).await?),
+        None => println!("  PostgreSQL: skipped (BENCH_POSTGRES_URL is empty)\n"),
     }
 
     // (b) + (c) in-process, as a cross-check
@@ -235,6 +254,8 @@ async fn run() -> anyhow::Result<()> {
             )
             .await?,
         );
+        // A new connection, as above: the seeding one has been idle.
+        let mut client = Client::connect(app.addr).await?;
         report.ingest_inproc = Some(
             ingest_http(
                 &cfg,
@@ -272,13 +293,27 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (b) and (c) against `debrief serve` running in its own process.
+/// What (b) and (c) measured against one `debrief serve` process.
+#[derive(Default)]
+struct AppFigures {
+    healthz: Option<LoadResult>,
+    readyz: Option<LoadResult>,
+    get: Option<LoadResult>,
+    ingest: Option<IngestResult>,
+    rss_seeded: Option<Memory>,
+    rss_after_b: Option<Memory>,
+    rss_after_c: Option<Memory>,
+}
+
+/// (b) and (c) against `debrief serve` running in its own process, on the
+/// database `db` names ("SQLite" or "PostgreSQL").
 async fn own_process_app(
     cfg: &Config,
     clk_tck: f64,
-    report: &mut Report,
+    figures: &mut AppFigures,
     server: &ChildServer,
     data_dir: &Path,
+    db: &str,
 ) -> anyhow::Result<()> {
     let token = std::fs::read_to_string(data_dir.join("bootstrap-token"))
         .context("reading <data_dir>/bootstrap-token")?
@@ -293,18 +328,18 @@ async fn own_process_app(
         TIMELINE_EVENTS,
     )
     .await?;
-    report.app_rss_seeded = Some(proc_memory(server.pid())?);
+    figures.rss_seeded = Some(proc_memory(server.pid())?);
     println!(
-        "  debrief serve (pid {}) on {}, incident {reference} seeded with {TIMELINE_EVENTS} events\n",
+        "  debrief serve on {db} (pid {}) on {}, incident {reference} seeded with {TIMELINE_EVENTS} events\n",
         server.pid(),
         server.addr
     );
 
     let pid = Some(server.pid());
-    report.app_healthz = Some(
+    figures.healthz = Some(
         load_phase(
             cfg,
-            "    app /healthz (middleware, no DB), own process",
+            &format!("    app /healthz (middleware, no DB), own process, {db}"),
             server.addr,
             "/healthz",
             None,
@@ -313,10 +348,10 @@ async fn own_process_app(
         )
         .await?,
     );
-    report.app_readyz = Some(
+    figures.readyz = Some(
         load_phase(
             cfg,
-            "    app /readyz (one DB ping, no auth), own process",
+            &format!("    app /readyz (one DB ping, no auth), own process, {db}"),
             server.addr,
             "/readyz",
             None,
@@ -326,10 +361,10 @@ async fn own_process_app(
         .await?,
     );
     let path = format!("/api/v1/incidents/{reference}");
-    report.app_get_proc = Some(
+    figures.get = Some(
         load_phase(
             cfg,
-            "(b) GET /api/v1/incidents/{ref}, own process",
+            &format!("(b) GET /api/v1/incidents/{{ref}}, own process, {db}"),
             server.addr,
             &path,
             Some(auth.clone()),
@@ -338,23 +373,22 @@ async fn own_process_app(
         )
         .await?,
     );
-    report.app_rss_after_b = Some(proc_memory(server.pid())?);
+    figures.rss_after_b = Some(proc_memory(server.pid())?);
 
+    // A new connection: the seeding one has been idle through (b), longer
+    // than the server's idle timeout when (b) was measured again.
+    let mut client = Client::connect(server.addr).await?;
     let r = ingest_http(
         cfg,
         &mut client,
         &auth,
-        "(c) HTTP ingestion, own process",
+        &format!("(c) HTTP ingestion, own process, {db}"),
         Some(server.pid()),
         clk_tck,
     )
     .await?;
-    report.ingest_proc = Some(r);
-    report.app_rss_after_c = Some(proc_memory(server.pid())?);
-
-    let db_path = data_dir.join("debrief.db");
-    report.storage = Some(inspect_app_storage(&db_path)?);
-    report.timeline_ddl = common::timeline_ddl(&db_path)?;
+    figures.ingest = Some(r);
+    figures.rss_after_c = Some(proc_memory(server.pid())?);
     Ok(())
 }
 
@@ -1083,7 +1117,7 @@ struct ChildServer {
 impl ChildServer {
     /// `debrief serve` on a free loopback port with `data_dir`; its
     /// bootstrap token is in `<data_dir>/bootstrap-token` once it listens.
-    fn spawn_debrief(data_dir: &Path) -> anyhow::Result<Self> {
+    fn spawn_debrief(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
         let exe = PathBuf::from(env!("CARGO_BIN_EXE_debrief"));
         let mut cmd = Command::new(&exe);
         cmd.arg("serve");
@@ -1098,6 +1132,9 @@ impl ChildServer {
             .env("DEBRIEF_DATA_DIR", data_dir)
             .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn,poem=warn")
             .env("NO_COLOR", "1");
+        if let Some(url) = database_url {
+            cmd.env("DEBRIEF_DATABASE_URL", url);
+        }
         Self::spawn(
             cmd,
             &format!("{}", exe.display()),
@@ -1294,6 +1331,9 @@ struct CpuUsage {
     /// CPU seconds of this process (load generator; the server too when
     /// in-process).
     own: f64,
+    /// CPU seconds of the PostgreSQL processes serving the measured
+    /// databases (`None` on SQLite).
+    database: Option<f64>,
     /// CPU seconds used by other processes on the machine meanwhile.
     other: f64,
 }
@@ -1320,6 +1360,13 @@ impl CpuUsage {
                 cores(self.own),
             ),
         };
+        if let Some(database) = self.database {
+            s.push_str(&format!(
+                "\n      cpu: PostgreSQL {:.1} µs/{unit}, {:.2} cores busy",
+                per(database),
+                cores(database)
+            ));
+        }
         s.push_str(&format!(
             ", other processes {:.2}",
             cores(self.other).max(0.0)
@@ -1337,6 +1384,8 @@ struct CpuMeter {
     server: f64,
     own: f64,
     machine: f64,
+    /// PostgreSQL's CPU seconds at the start, when a database is measured.
+    database: Option<f64>,
     start: Instant,
 }
 
@@ -1351,6 +1400,7 @@ impl CpuMeter {
                 .unwrap_or(0.0),
             own: cpu_seconds(std::process::id(), clk_tck)?,
             machine: machine_busy_seconds(clk_tck)?,
+            database: pg::measured_cpu_seconds(clk_tck),
             start: Instant::now(),
         })
     }
@@ -1363,11 +1413,16 @@ impl CpuMeter {
             .map(|pid| cpu_seconds(pid, self.clk_tck).map(|s| s - self.server))
             .transpose()?;
         let machine = machine_busy_seconds(self.clk_tck)? - self.machine;
+        let database = self
+            .database
+            .zip(pg::measured_cpu_seconds(self.clk_tck))
+            .map(|(start, end)| (end - start).max(0.0));
         Ok(CpuUsage {
             elapsed,
             server,
             own,
-            other: machine - own - server.unwrap_or(0.0),
+            database,
+            other: machine - own - server.unwrap_or(0.0) - database.unwrap_or(0.0),
         })
     }
 }
@@ -1391,19 +1446,31 @@ struct Report {
     bare_inproc: Option<LoadResult>,
     bare_proc: Option<LoadResult>,
     bare_proc_rss: Option<Memory>,
-    app_healthz: Option<LoadResult>,
-    app_readyz: Option<LoadResult>,
-    app_get_proc: Option<LoadResult>,
+    /// `debrief serve` on SQLite, own process.
+    app: AppFigures,
     app_get_inproc: Option<LoadResult>,
-    app_rss_seeded: Option<Memory>,
-    app_rss_after_b: Option<Memory>,
-    app_rss_after_c: Option<Memory>,
-    ingest_proc: Option<IngestResult>,
+    /// `debrief serve` on PostgreSQL, and COPY of the same rows.
+    pg: Option<pg::PgFigures>,
     ingest_inproc: Option<IngestResult>,
     ingest_raw: Option<IngestResult>,
     storage: Option<String>,
     timeline_ddl: Vec<String>,
     self_rss: Option<Memory>,
+}
+
+/// One line of the summary table.
+fn row(name: &str, r: &LoadResult) {
+    let server = match r.cpu.server {
+        Some(cpu) => format!("{:>6.0}", cpu * 1e6 / r.requests.max(1) as f64),
+        None => "     -".to_string(),
+    };
+    println!(
+        "{name:<44} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server cpu {server} µs/req  other load {:.2} cores",
+        r.rps(),
+        r.percentile_ms(0.5),
+        r.percentile_ms(0.99),
+        (r.cpu.other / r.cpu.elapsed.max(1e-9)).max(0.0),
+    )
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -1415,13 +1482,13 @@ impl Report {
         let (Some(a_in), Some(a_proc), Some(b_proc), Some(b_in)) = (
             &self.bare_inproc,
             &self.bare_proc,
-            &self.app_get_proc,
+            &self.app.get,
             &self.app_get_inproc,
         ) else {
             return;
         };
         let (Some(c_proc), Some(c_in), Some(c_raw)) =
-            (&self.ingest_proc, &self.ingest_inproc, &self.ingest_raw)
+            (&self.app.ingest, &self.ingest_inproc, &self.ingest_raw)
         else {
             return;
         };
@@ -1438,25 +1505,12 @@ impl Report {
             println!("    {s}");
         }
         println!();
-        let row = |name: &str, r: &LoadResult| {
-            let server = match r.cpu.server {
-                Some(cpu) => format!("{:>6.0}", cpu * 1e6 / r.requests.max(1) as f64),
-                None => "     -".to_string(),
-            };
-            println!(
-                "{name:<44} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  server cpu {server} µs/req  other load {:.2} cores",
-                r.rps(),
-                r.percentile_ms(0.5),
-                r.percentile_ms(0.99),
-                (r.cpu.other / r.cpu.elapsed.max(1e-9)).max(0.0),
-            )
-        };
         row("(a) bare poem /healthz, in-process", a_in);
         row("(a) bare poem /healthz, own process", a_proc);
-        if let Some(r) = &self.app_healthz {
+        if let Some(r) = &self.app.healthz {
             row("    app /healthz, own process", r);
         }
-        if let Some(r) = &self.app_readyz {
+        if let Some(r) = &self.app.readyz {
             row("    app /readyz, own process", r);
         }
         row("(b) GET incident, own process", b_proc);
@@ -1487,13 +1541,17 @@ impl Report {
             );
         }
         println!();
+        if let Some(pg) = &self.pg {
+            pg.print(a_proc, b_proc);
+            println!();
+        }
         if let Some(m) = self.bare_proc_rss {
             println!("RSS bare poem server process:            {}", m.describe());
         }
         if let (Some(s), Some(b), Some(c)) = (
-            self.app_rss_seeded,
-            self.app_rss_after_b,
-            self.app_rss_after_c,
+            self.app.rss_seeded,
+            self.app.rss_after_b,
+            self.app.rss_after_c,
         ) {
             println!("RSS debrief serve process, after seeding: {}", s.describe());
             println!("RSS debrief serve process, after (b):     {}", b.describe());
