@@ -75,6 +75,7 @@ fn document(events: usize) -> PostmortemDocument {
         status_updates: Vec::new(),
         cleanup_items: Vec::new(),
         remediations: Vec::new(),
+        related: Vec::new(),
         sections: vec![
             section(
                 "summary",

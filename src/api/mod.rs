@@ -15,6 +15,7 @@ pub mod public;
 mod redactions;
 mod remediations;
 mod roles;
+mod search;
 mod sitreps;
 pub mod spec;
 mod stats;
@@ -61,6 +62,8 @@ pub enum ApiTags {
     Stats,
     /// Imports (bundle, Statuspage, PagerDuty, Slack) and the bundle export.
     Imports,
+    /// Search across the record, and the past incidents most like one.
+    Search,
 }
 
 pub type Apis = (
@@ -78,6 +81,7 @@ pub type Apis = (
     digests::DigestsApi,
     stats::StatsApi,
     imports::ImportsApi,
+    search::SearchApi,
 );
 
 /// The OpenAPI service, ready to be nested at `/api/v1`.
@@ -98,6 +102,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             digests::DigestsApi,
             stats::StatsApi,
             imports::ImportsApi,
+            search::SearchApi,
         ),
         "Debrief",
         API_VERSION,

@@ -6,6 +6,7 @@ mod error;
 mod milestones;
 mod reference;
 mod schedule;
+pub mod search;
 pub mod text;
 mod webhook_secret;
 

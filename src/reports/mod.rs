@@ -133,7 +133,24 @@ pub struct PostmortemDocument {
     pub cleanup_items: Vec<CleanupRow>,
     pub remediations: Vec<RemediationRow>,
     pub sections: Vec<SectionBlock>,
+    /// Similar past incidents (the internal document only).
+    pub related: Vec<RelatedRow>,
     pub generated_at: String,
+}
+
+/// A similar past incident, as the internal document lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedRow {
+    pub reference: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub started_at: String,
+    /// Why it was chosen, sentences joined by `; `.
+    pub reasons: String,
+    /// Its open remediation items (`REM-3 Title (open, due …)`), joined by
+    /// `; `, or `none`.
+    pub open_remediations: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -17,6 +17,7 @@ pub mod redactions;
 pub mod remediations;
 pub mod render_queue;
 pub mod roles;
+pub mod search;
 pub mod sitreps;
 pub mod stats;
 pub mod status_updates;

@@ -274,6 +274,20 @@ async fn remediations(m: &mut Meter<'_>) {
         Body::None,
     )
     .await;
+    m.send(
+        "search_records",
+        M::GET,
+        "/search?q=card%20OR%20replica&limit=5",
+        Body::None,
+    )
+    .await;
+    m.send(
+        "list_related_incidents",
+        M::GET,
+        "/incidents/INC-1/related",
+        Body::None,
+    )
+    .await;
 }
 
 async fn postmortem(m: &mut Meter<'_>) {

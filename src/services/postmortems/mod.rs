@@ -39,7 +39,7 @@ use crate::{
     },
     ingest::{PostmortemRecord, SectionRecord},
     reports::{
-        self, CleanupRow, Figure, Format, PostmortemDocument, RemediationRow, RoleRow,
+        self, CleanupRow, Figure, Format, PostmortemDocument, RelatedRow, RemediationRow, RoleRow,
         SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow, Variant, figures, html,
         pdf::{self, PdfOptions},
         redaction::{Leak, RedactionRules, RuleOrigin},
