@@ -233,11 +233,11 @@ async fn bad_queries_are_422_naming_q_and_the_problem() {
         assert!(detail.contains(expected), "{why}: {detail}");
     }
     let resp = app.get("/search").await;
-    assert_problem(resp, 400, Some("q")).await;
+    assert_problem(resp, 422, Some("q")).await;
     let resp = app.get(&format!("/search?{}&types=incident,bogus", q("x"))).await;
     assert_problem(resp, 422, Some("types")).await;
     let resp = app.get(&format!("/search?{}&limit=0", q("x"))).await;
-    assert_problem(resp, 400, Some("limit")).await;
+    assert_problem(resp, 422, Some("limit")).await;
     // Syntax of either database passed as text is only words.
     for query in ["NEAR(a b)", "a:*", "title:checkout", "!!x & y |", "'\\\""] {
         let resp = app.get(&format!("/search?{}", q(query))).await;
