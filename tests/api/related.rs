@@ -108,3 +108,57 @@ async fn at_most_five_and_never_itself() {
     let resp = app.get("/incidents/INC-99/related").await;
     assert_problem(resp, 404, None).await;
 }
+
+#[tokio::test]
+async fn the_internal_postmortem_lists_similar_past_incidents_and_the_public_one_does_not() {
+    let app = spawn_app().await;
+    app.create_incident(json!({
+        "title": "Ledger replica failover", "severity": "sev2",
+        "affected_components": ["ledger"], "labels": ["db"]
+    }))
+    .await;
+    app.create_incident(json!({
+        "title": "Ledger writes <stalled> | again", "severity": "sev1",
+        "affected_components": ["ledger"]
+    }))
+    .await;
+    remediation(&app, "Promote replicas automatically", "INC-1").await;
+    let document = |name: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app
+                .get(&format!("/incidents/INC-2/postmortem/{name}"))
+                .await;
+            assert_eq!(resp.status(), 200, "{name}");
+            resp.text().await.unwrap()
+        }
+    };
+    let markdown = document("internal.md").await;
+    let section = markdown
+        .split("## Similar past incidents")
+        .nth(1)
+        .expect("the section is there");
+    assert!(
+        section.contains(
+            "| INC-1 | Ledger replica failover | sev2, investigating | 2026-11-20 10:00 UTC | \
+             Shares affected components: ledger; Shares words in title or impact: ledger | \
+             REM-1 Promote replicas automatically (open, due "
+        ),
+        "{section}"
+    );
+    let html = document("internal.html").await;
+    assert!(html.contains("Similar past incidents"), "{html}");
+    assert!(html.contains("Promote replicas automatically"));
+    // Similar incidents are internal: the public documents never name them.
+    for name in ["public.md", "public.html"] {
+        let public = document(name).await;
+        assert!(!public.contains("Similar past incidents"), "{name}");
+        assert!(!public.contains("INC-1"), "{name}");
+        assert!(!public.contains("Promote replicas"), "{name}");
+    }
+    // Its own post-mortem lists INC-2 the other way round, the title's
+    // table characters kept as text.
+    let resp = app.get("/incidents/INC-1/postmortem/internal.md").await;
+    let markdown = resp.text().await.unwrap();
+    assert!(markdown.contains("| INC-2 | Ledger writes "), "{markdown}");
+}
