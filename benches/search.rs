@@ -46,16 +46,58 @@ const ROWS_PER_TRANSACTION: usize = 50_000;
 /// tail of made-up ones (`w0` … `w19999`), drawn with a Zipf-like skew so
 /// that some words are in a large share of the rows and most in few.
 const COMMON: &[&str] = &[
-    "database", "timeout", "latency", "checkout", "deploy", "rollback", "replica", "queue",
-    "cache", "dns", "certificate", "disk", "memory", "kafka", "payments", "login", "api",
-    "errors", "elevated", "restart", "failover", "connection", "pool", "network", "region",
+    "database",
+    "timeout",
+    "latency",
+    "checkout",
+    "deploy",
+    "rollback",
+    "replica",
+    "queue",
+    "cache",
+    "dns",
+    "certificate",
+    "disk",
+    "memory",
+    "kafka",
+    "payments",
+    "login",
+    "api",
+    "errors",
+    "elevated",
+    "restart",
+    "failover",
+    "connection",
+    "pool",
+    "network",
+    "region",
 ];
 const TAIL_WORDS: usize = 20_000;
 const COMPONENTS: &[&str] = &[
-    "checkout", "payments-api", "search", "auth", "postgres", "redis", "kafka", "cdn",
-    "dns", "gateway", "billing", "email", "web", "mobile-api", "scheduler",
+    "checkout",
+    "payments-api",
+    "search",
+    "auth",
+    "postgres",
+    "redis",
+    "kafka",
+    "cdn",
+    "dns",
+    "gateway",
+    "billing",
+    "email",
+    "web",
+    "mobile-api",
+    "scheduler",
 ];
-const LABELS: &[&str] = &["customer-facing", "internal", "db", "network", "security", "vendor"];
+const LABELS: &[&str] = &[
+    "customer-facing",
+    "internal",
+    "db",
+    "network",
+    "security",
+    "vendor",
+];
 
 struct Size {
     incidents: usize,
@@ -124,7 +166,11 @@ async fn measure_backend(size: &Size, pg_base: Option<String>) -> anyhow::Result
     if let Some(base) = &pg_base {
         settings.database_url = Some(Secret::new(fresh_postgres(base, pg_name).await?));
     }
-    let name = if pg_base.is_some() { "postgres" } else { "sqlite" };
+    let name = if pg_base.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let app = Application::build_with_clock(settings, Arc::new(ManualClock::new(now))).await?;
     let db = app.context().db.clone();
     let (_, token) = tokens::create(&db, now, "bench", Scope::Read).await?;
@@ -237,7 +283,11 @@ where
 /// and impact and every event body, `LIKE '%word%'`, counted.
 async fn like_scan(db: &DatabaseConnection, words: &[&str]) -> anyhow::Result<Stats> {
     let backend = db.get_database_backend();
-    let like = if backend == DbBackend::Postgres { "ILIKE" } else { "LIKE" };
+    let like = if backend == DbBackend::Postgres {
+        "ILIKE"
+    } else {
+        "LIKE"
+    };
     let mut times = Vec::new();
     for word in words {
         let sql = format!(
@@ -246,7 +296,8 @@ async fn like_scan(db: &DatabaseConnection, words: &[&str]) -> anyhow::Result<St
                     (SELECT count(*) FROM timeline_events WHERE body {like} '%{word}%') AS n"
         );
         let start = Instant::now();
-        db.query_one_raw(Statement::from_string(backend, sql)).await?;
+        db.query_one_raw(Statement::from_string(backend, sql))
+            .await?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(stats(times))
@@ -274,7 +325,9 @@ fn sentence(rng: &mut StdRng, min: usize, max: usize) -> String {
 
 fn json_list(rng: &mut StdRng, names: &[&str], max: usize) -> String {
     let n = rng.random_range(0..=max);
-    let mut chosen: Vec<&str> = (0..n).map(|_| names[rng.random_range(0..names.len())]).collect();
+    let mut chosen: Vec<&str> = (0..n)
+        .map(|_| names[rng.random_range(0..names.len())])
+        .collect();
     chosen.sort_unstable();
     chosen.dedup();
     serde_json::to_string(&chosen).expect("a list of names")
@@ -287,7 +340,11 @@ fn placeholders(backend: DbBackend, rows: usize, columns: usize) -> String {
             let row: Vec<String> = (1..=columns)
                 .map(|c| {
                     let n = r * columns + c;
-                    if backend == DbBackend::Postgres { format!("${n}") } else { format!("?{n}") }
+                    if backend == DbBackend::Postgres {
+                        format!("${n}")
+                    } else {
+                        format!("?{n}")
+                    }
                 })
                 .collect();
             format!("({})", row.join(", "))

@@ -162,7 +162,9 @@ impl Source {
             self.select("new")
         );
         vec![
-            format!("CREATE TRIGGER search_{table}_insert AFTER INSERT ON {table} BEGIN {insert}; END"),
+            format!(
+                "CREATE TRIGGER search_{table}_insert AFTER INSERT ON {table} BEGIN {insert}; END"
+            ),
             format!(
                 "CREATE TRIGGER search_{table}_update AFTER UPDATE OF {cols} ON {table} WHEN {changed} \
                  BEGIN DELETE FROM search_entries WHERE source_id = old.id; {insert}; END",
@@ -222,7 +224,11 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SearchEntries::Table)
-                    .col(big_integer(SearchEntries::Id).auto_increment().primary_key())
+                    .col(
+                        big_integer(SearchEntries::Id)
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(string_len(SearchEntries::Kind, 32))
                     .col(uuid_uniq(SearchEntries::SourceId))
                     .col(uuid_null(SearchEntries::IncidentId))
@@ -245,7 +251,8 @@ impl MigrationTrait for Migration {
         let postgres = manager.get_database_backend() == DbBackend::Postgres;
         let mut statements = Vec::new();
         if postgres {
-            statements.push("CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public".to_string());
+            statements
+                .push("CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public".to_string());
             statements.push(POSTGRES_FUNCTIONS.to_string());
             statements.push(
                 "ALTER TABLE search_entries ADD COLUMN document tsvector GENERATED ALWAYS AS ( \

@@ -49,7 +49,12 @@ pub async fn run(
 }
 
 fn heading(hit: &SearchHit) -> String {
-    format!("{:<8} {:<18} {}", hit.reference, hit.kind.as_str(), hit.title)
+    format!(
+        "{:<8} {:<18} {}",
+        hit.reference,
+        hit.kind.as_str(),
+        hit.title
+    )
 }
 
 /// The snippet for a terminal: marks as `**…**`, HTML entities decoded (the

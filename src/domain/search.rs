@@ -405,6 +405,9 @@ mod tests {
 
     #[test]
     fn tokens_are_letter_and_digit_runs() {
-        assert_eq!(tokens("Ünïcode, e-mail 5xx_rate"), ["unicode", "e", "mail", "5xx", "rate"]);
+        assert_eq!(
+            tokens("Ünïcode, e-mail 5xx_rate"),
+            ["unicode", "e", "mail", "5xx", "rate"]
+        );
     }
 }

@@ -14,7 +14,10 @@ async fn related(app: &TestApp, reference: &str) -> Vec<Value> {
 }
 
 fn references(items: &[Value]) -> Vec<&str> {
-    items.iter().map(|i| i["reference"].as_str().unwrap()).collect()
+    items
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect()
 }
 
 async fn remediation(app: &TestApp, title: &str, incident: &str) {
@@ -82,7 +85,10 @@ async fn related_incidents_are_ranked_by_what_they_share() {
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!(open[0]["reference"], "REM-1");
     assert_eq!(open[0]["status"], "open");
-    assert_eq!(items[1]["reasons"], json!(["Shares affected components: checkout"]));
+    assert_eq!(
+        items[1]["reasons"],
+        json!(["Shares affected components: checkout"])
+    );
     assert_eq!(items[2]["score"], 1);
 
     // The relation is symmetric in what is shared; INC-4 relates to none.

@@ -124,7 +124,8 @@ async fn hits_are_ranked_with_references_links_and_marked_snippets() {
 async fn phrases_prefixes_or_and_exclusions() {
     let app = spawn_app().await;
     seed(&app).await;
-    let events = |v: Vec<(String, String)>| v.into_iter().filter(|(t, _)| t == "timeline_event").count();
+    let events =
+        |v: Vec<(String, String)>| v.into_iter().filter(|(t, _)| t == "timeline_event").count();
     // Both events hold both words; only one holds the phrase.
     assert_eq!(events(hits(&app, &q("connection pool")).await), 2);
     let phrase = search(&app, &q("\"connection pool\"")).await;
@@ -157,22 +158,42 @@ async fn phrases_prefixes_or_and_exclusions() {
 async fn filters_by_type_severity_and_start() {
     let app = spawn_app().await;
     seed(&app).await;
-    let all = hits(&app, &format!("{}&limit=50", q("pool OR database OR failover"))).await;
+    let all = hits(
+        &app,
+        &format!("{}&limit=50", q("pool OR database OR failover")),
+    )
+    .await;
     assert_eq!(all.len(), 5, "{all:?}");
-    let only = hits(&app, &format!("{}&types=timeline_event,remediation_item", q("pool"))).await;
+    let only = hits(
+        &app,
+        &format!("{}&types=timeline_event,remediation_item", q("pool")),
+    )
+    .await;
     assert_eq!(only.len(), 3, "{only:?}");
     assert!(only.iter().all(|(t, _)| t != "incident"));
     let sev1 = hits(&app, &format!("{}&severity=sev1", q("pool OR database"))).await;
     assert_eq!(sev1, [("incident".to_string(), "INC-1".to_string())]);
     // A remediation item follows the severity and start of its incidents.
-    let sev3 = hits(&app, &format!("{}&severity=sev3&types=remediation_item", q("pool"))).await;
-    assert_eq!(sev3, [("remediation_item".to_string(), "REM-1".to_string())]);
+    let sev3 = hits(
+        &app,
+        &format!("{}&severity=sev3&types=remediation_item", q("pool")),
+    )
+    .await;
+    assert_eq!(
+        sev3,
+        [("remediation_item".to_string(), "REM-1".to_string())]
+    );
     let since = hits(&app, &format!("{}&since=2026-11-15", q("pool OR database"))).await;
     assert!(since.iter().all(|(_, r)| r != "INC-1"), "{since:?}");
     assert_eq!(since.len(), 4, "{since:?}");
     let until = hits(&app, &format!("{}&until=2026-11-15", q("pool OR database"))).await;
     assert_eq!(until, [("incident".to_string(), "INC-1".to_string())]);
-    let resp = app.get(&format!("/search?{}&since=2026-11-20&until=2026-11-19", q("pool"))).await;
+    let resp = app
+        .get(&format!(
+            "/search?{}&since=2026-11-20&until=2026-11-19",
+            q("pool")
+        ))
+        .await;
     assert_problem(resp, 422, Some("since,until")).await;
 }
 
@@ -205,8 +226,13 @@ async fn pages_follow_the_cursor_without_repeats() {
     unique.dedup();
     assert_eq!(unique.len(), 7, "{seen:?}");
     // Shorter events rank higher (bm25 and ts_rank agree on that much).
-    assert!(seen[0].starts_with("<mark>Retry</mark> storm 0"), "{seen:?}");
-    let resp = app.get(&format!("/search?{}&cursor=nonsense", q("retry"))).await;
+    assert!(
+        seen[0].starts_with("<mark>Retry</mark> storm 0"),
+        "{seen:?}"
+    );
+    let resp = app
+        .get(&format!("/search?{}&cursor=nonsense", q("retry")))
+        .await;
     assert_problem(resp, 422, Some("cursor")).await;
 }
 
@@ -215,13 +241,24 @@ async fn bad_queries_are_422_naming_q_and_the_problem() {
     let app = spawn_app().await;
     app.simple_incident().await;
     let long = "word ".repeat(101);
-    let many = (0..17).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    let many = (0..17)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let cases = [
         ("", "empty", "no words at all"),
-        ("\"checkout errors", "unbalanced quote", "a phrase never closed"),
+        (
+            "\"checkout errors",
+            "unbalanced quote",
+            "a phrase never closed",
+        ),
         (long.as_str(), "too long", "over 500 characters"),
         (many.as_str(), "too many terms", "17 words"),
-        ("OR checkout", "`OR` must stand between", "OR with nothing before it"),
+        (
+            "OR checkout",
+            "`OR` must stand between",
+            "OR with nothing before it",
+        ),
         ("-checkout", "not excluded", "only an exclusion"),
         ("c*", "prefix", "a one-letter prefix"),
         ("\" \"", "no words", "an empty phrase"),
@@ -234,7 +271,9 @@ async fn bad_queries_are_422_naming_q_and_the_problem() {
     }
     let resp = app.get("/search").await;
     assert_problem(resp, 422, Some("q")).await;
-    let resp = app.get(&format!("/search?{}&types=incident,bogus", q("x"))).await;
+    let resp = app
+        .get(&format!("/search?{}&types=incident,bogus", q("x")))
+        .await;
     assert_problem(resp, 422, Some("types")).await;
     let resp = app.get(&format!("/search?{}&limit=0", q("x"))).await;
     assert_problem(resp, 422, Some("limit")).await;
@@ -279,11 +318,20 @@ async fn the_index_follows_updates_sections_and_removals() {
             ]}))
             .send()
     };
-    assert_eq!(put("A zookeeper quorum was lost").await.unwrap().status(), 200);
+    assert_eq!(
+        put("A zookeeper quorum was lost").await.unwrap().status(),
+        200
+    );
     let found = search(&app, &q("zookeeper")).await;
     assert_eq!(found["items"][0]["type"], "postmortem_section");
-    assert_eq!(found["items"][0]["title"], "Post-mortem: Root cause · Kafka lag");
-    assert_eq!(found["items"][0]["link"], "/api/v1/incidents/INC-1/postmortem");
+    assert_eq!(
+        found["items"][0]["title"],
+        "Post-mortem: Root cause · Kafka lag"
+    );
+    assert_eq!(
+        found["items"][0]["link"],
+        "/api/v1/incidents/INC-1/postmortem"
+    );
     assert_eq!(put("Broker disks filled up").await.unwrap().status(), 200);
     assert!(hits(&app, &q("zookeeper")).await.is_empty());
     assert_eq!(hits(&app, &q("broker")).await.len(), 1);
@@ -299,7 +347,10 @@ async fn the_index_follows_updates_sections_and_removals() {
         .await;
     assert_eq!(resp.status(), 201);
     let resp = app
-        .patch("/remediations/REM-1", json!({"title": "Autoscale consumers"}))
+        .patch(
+            "/remediations/REM-1",
+            json!({"title": "Autoscale consumers"}),
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert!(hits(&app, &q("alert")).await.is_empty());
@@ -325,7 +376,11 @@ async fn imported_records_are_searchable() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let found = hits(&app, &format!("{}&limit=100", q("cloudflare OR waf OR regex"))).await;
+    let found = hits(
+        &app,
+        &format!("{}&limit=100", q("cloudflare OR waf OR regex")),
+    )
+    .await;
     assert!(
         found.iter().any(|(t, r)| t == "incident" && r == "INC-1"),
         "{found:?}"

@@ -73,7 +73,11 @@ impl Binds {
     pub fn bind(&mut self, value: impl Into<Value>) -> String {
         self.values.push(value.into());
         let n = self.values.len();
-        if self.postgres { format!("${n}") } else { format!("?{n}") }
+        if self.postgres {
+            format!("${n}")
+        } else {
+            format!("?{n}")
+        }
     }
 }
 

@@ -44,11 +44,58 @@ const WORD_WEIGHT: usize = 1;
 
 /// Words too common to say two incidents are alike.
 const STOP_WORDS: &[&str] = &[
-    "the", "and", "for", "with", "from", "that", "this", "was", "were", "are", "has", "had",
-    "have", "not", "but", "all", "any", "can", "our", "out", "some", "into", "when", "after",
-    "before", "during", "due", "via", "its", "their", "they", "been", "being", "over", "under",
-    "more", "less", "than", "then", "also", "only", "other", "which", "while", "who", "customers",
-    "customer", "users", "some", "incident", "issue", "issues",
+    "the",
+    "and",
+    "for",
+    "with",
+    "from",
+    "that",
+    "this",
+    "was",
+    "were",
+    "are",
+    "has",
+    "had",
+    "have",
+    "not",
+    "but",
+    "all",
+    "any",
+    "can",
+    "our",
+    "out",
+    "some",
+    "into",
+    "when",
+    "after",
+    "before",
+    "during",
+    "due",
+    "via",
+    "its",
+    "their",
+    "they",
+    "been",
+    "being",
+    "over",
+    "under",
+    "more",
+    "less",
+    "than",
+    "then",
+    "also",
+    "only",
+    "other",
+    "which",
+    "while",
+    "who",
+    "customers",
+    "customer",
+    "users",
+    "some",
+    "incident",
+    "issue",
+    "issues",
 ];
 
 /// An open remediation item of a related incident.
@@ -105,7 +152,10 @@ impl Signals {
             components: names(&incident.affected_components.0),
             labels: names(&incident.labels.0),
             factors: factors.iter().cloned().collect(),
-            words: tokens(&text).into_iter().filter(|w| significant(w)).collect(),
+            words: tokens(&text)
+                .into_iter()
+                .filter(|w| significant(w))
+                .collect(),
         }
     }
 
@@ -113,7 +163,11 @@ impl Signals {
     fn query(&self) -> Option<SearchQuery> {
         let mut alternatives: Vec<Phrase> = Vec::new();
         let mut budget = MAX_QUERY_TOKENS;
-        let names = self.components.iter().chain(&self.labels).map(|n| tokens(n));
+        let names = self
+            .components
+            .iter()
+            .chain(&self.labels)
+            .map(|n| tokens(n));
         let words = self.words.iter().map(|w| vec![w.clone()]);
         for phrase_tokens in names.chain(words) {
             if phrase_tokens.is_empty() || phrase_tokens.len() > budget {

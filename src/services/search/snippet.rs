@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn marks_words_phrases_and_prefixes_and_escapes_the_rest() {
         assert_eq!(
-            snip(&["The <b>primary</b> database   failed over"], "databas* \"failed over\""),
+            snip(
+                &["The <b>primary</b> database   failed over"],
+                "databas* \"failed over\""
+            ),
             "The &lt;b&gt;primary&lt;&#x2F;b&gt; <mark>database</mark> <mark>failed</mark> <mark>over</mark>"
         );
         assert_eq!(snip(&["", "Café crash"], "cafe"), "<mark>Café</mark> crash");
@@ -154,7 +157,11 @@ mod tests {
 
     #[test]
     fn long_texts_show_the_window_with_the_matches() {
-        let text = format!("{} needle here {}", "word ".repeat(100), "tail ".repeat(100));
+        let text = format!(
+            "{} needle here {}",
+            "word ".repeat(100),
+            "tail ".repeat(100)
+        );
         let out = snip(&[&text], "needle");
         assert!(out.starts_with("…word"), "{out}");
         assert!(out.contains("<mark>needle</mark> here"), "{out}");
