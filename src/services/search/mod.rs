@@ -166,14 +166,24 @@ fn search_sql(
             linked.join(" AND ")
         ));
     }
-    if let Some(SearchCursor(score, id)) = page.after {
-        let score = binds.bind(score);
-        let id = binds.bind(id);
-        conditions.push(format!(
-            "(m.score < {score} OR (m.score = {score} AND m.id > {id}))"
-        ));
-    }
     let limit = binds.bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX));
+    let after = page.after.map(|SearchCursor(score, id)| {
+        let (score, id) = (binds.bind(score), binds.bind(id));
+        format!("(mm.score < {score} OR (mm.score = {score} AND mm.id > {id}))")
+    });
+    // Without filters, the page is cut from the matches alone, before the
+    // joins: a common word's tens of thousands of matches are ranked, but
+    // only a page of them is joined to its records.
+    let unfiltered = conditions.is_empty();
+    let matches = format!(
+        "SELECT mm.id, mm.score FROM ({matches}) mm WHERE {after} {cut}",
+        after = after.unwrap_or_else(|| "1 = 1".into()),
+        cut = if unfiltered {
+            format!("ORDER BY mm.score DESC, mm.id LIMIT {limit}")
+        } else {
+            String::new()
+        },
+    );
     let sql = format!(
         "SELECT m.id, m.score, e.kind, e.title, e.body, e.facts, \
            i.number AS incident_number, i.title AS incident_title, \
@@ -186,7 +196,7 @@ fn search_sql(
          WHERE {where_} \
          ORDER BY m.score DESC, m.id \
          LIMIT {limit}",
-        where_ = if conditions.is_empty() {
+        where_ = if unfiltered {
             "1 = 1".to_string()
         } else {
             conditions.join(" AND ")
