@@ -263,8 +263,13 @@ async fn candidate_numbers(
     let matches = matches_sql(&mut binds, text, true);
     let exclude = binds.bind(exclude);
     let limit = binds.bind(CANDIDATES);
+    // The best matches are cut before the joins (twice as many as needed:
+    // on SQLite, section and remediation item titles match too).
+    let first = binds.bind(2 * CANDIDATES);
     let sql = format!(
-        "SELECT i.number AS number FROM ({matches}) m \
+        "SELECT i.number AS number FROM \
+           (SELECT mm.id, mm.score FROM ({matches}) mm \
+            ORDER BY mm.score DESC, mm.id LIMIT {first}) m \
          JOIN search_entries e ON e.id = m.id \
          JOIN incidents i ON i.id = e.incident_id \
          WHERE e.kind = 'incident' AND e.incident_id <> {exclude} \
