@@ -5,6 +5,7 @@ mod auth;
 mod channels;
 mod cleanup;
 mod digests;
+mod exports;
 mod imports;
 mod incidents;
 mod json;
@@ -78,6 +79,7 @@ pub type Apis = (
     digests::DigestsApi,
     stats::StatsApi,
     imports::ImportsApi,
+    exports::ExportsApi,
 );
 
 /// The OpenAPI service, ready to be nested at `/api/v1`.
@@ -98,6 +100,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             digests::DigestsApi,
             stats::StatsApi,
             imports::ImportsApi,
+            exports::ExportsApi,
         ),
         "Debrief",
         API_VERSION,
