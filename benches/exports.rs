@@ -19,7 +19,7 @@ use chrono::{Duration, TimeZone, Utc};
 use debrief::{
     clock::ManualClock,
     config::Settings,
-    domain::{FactorSlug, IncidentStatus, Scope, Severity},
+    domain::{FactorSlug, IncidentStatus, PostmortemKind, PostmortemStatus, Scope, Severity},
     entities::{StringList, contributing_factor, incident, postmortem},
     services::tokens,
     startup::Application,
@@ -127,81 +127,16 @@ async fn seed(
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let txn = db.begin().await?;
-    let factors: Vec<FactorSlug> = ["change_deploy", "monitoring_gap"]
-        .iter()
-        .map(|f| f.parse().expect("a factor id"))
-        .collect();
     for first in (0..rows).step_by(ROWS_PER_INSERT) {
         let range = first..(first + ROWS_PER_INSERT).min(rows);
         let mut incidents = Vec::with_capacity(range.len());
         let mut postmortems = Vec::with_capacity(range.len());
         let mut named = Vec::with_capacity(range.len() * 2);
         for i in range {
-            let at = now - Duration::minutes(i as i64 * 7);
-            let id = uuid::Uuid::now_v7();
-            let pm = uuid::Uuid::now_v7();
-            incidents.push(
-                incident::Model {
-                    id,
-                    number: i as i64 + 1,
-                    title: format!("Checkout errors, \"payments\" {i}"),
-                    severity: Severity::ALL[i % 4],
-                    status: IncidentStatus::Closed,
-                    customer_impact: Some("Some card payments failed.".into()),
-                    affected_components: StringList::from(vec!["checkout".to_string()]),
-                    chat_room_url: None,
-                    labels: StringList::default(),
-                    started_at: Some(at),
-                    detected_at: Some(at + Duration::minutes(3)),
-                    acknowledged_at: None,
-                    mitigated_at: None,
-                    resolved_at: Some(at + Duration::hours(1)),
-                    closed_at: Some(at + Duration::hours(2)),
-                    last_customer_update_at: None,
-                    sitrep_count: 0,
-                    version: 1,
-                    created_at: at,
-                    updated_at: at,
-                }
-                .into_active_model(),
-            );
-            postmortems.push(
-                postmortem::Model {
-                    id: pm,
-                    incident_id: id,
-                    kind: debrief::domain::PostmortemKind::Dedicated,
-                    owner: None,
-                    due_date: None,
-                    due_on: None,
-                    review_at: None,
-                    status: debrief::domain::PostmortemStatus::Draft,
-                    slug: None,
-                    published_version: 0,
-                    published_at: None,
-                    first_published_at: None,
-                    withdrawn_at: None,
-                    not_required_reason: None,
-                    version: 1,
-                    created_at: at,
-                    updated_at: at,
-                }
-                .into_active_model(),
-            );
-            for (position, factor) in factors.iter().enumerate() {
-                named.push(
-                    contributing_factor::Model {
-                        id: uuid::Uuid::now_v7(),
-                        postmortem_id: pm,
-                        incident_id: id,
-                        position: position as i32,
-                        factor: factor.clone(),
-                        note: String::new(),
-                        created_at: at,
-                        updated_at: at,
-                    }
-                    .into_active_model(),
-                );
-            }
+            let (incident, postmortem, factors) = records(i, now);
+            incidents.push(incident.into_active_model());
+            postmortems.push(postmortem.into_active_model());
+            named.extend(factors.into_iter().map(IntoActiveModel::into_active_model));
         }
         incident::Entity::insert_many(incidents)
             .exec_without_returning(&txn)
@@ -215,4 +150,74 @@ async fn seed(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// The `i`-th incident, its post-mortem and the two factors it names.
+fn records(
+    i: usize,
+    now: chrono::DateTime<Utc>,
+) -> (
+    incident::Model,
+    postmortem::Model,
+    Vec<contributing_factor::Model>,
+) {
+    let at = now - Duration::minutes(i as i64 * 7);
+    let id = uuid::Uuid::now_v7();
+    let pm = uuid::Uuid::now_v7();
+    let incident = incident::Model {
+        id,
+        number: i as i64 + 1,
+        title: format!("Checkout errors, \"payments\" {i}"),
+        severity: Severity::ALL[i % 4],
+        status: IncidentStatus::Closed,
+        customer_impact: Some("Some card payments failed.".into()),
+        affected_components: StringList::from(vec!["checkout".to_string()]),
+        chat_room_url: None,
+        labels: StringList::default(),
+        started_at: Some(at),
+        detected_at: Some(at + Duration::minutes(3)),
+        acknowledged_at: None,
+        mitigated_at: None,
+        resolved_at: Some(at + Duration::hours(1)),
+        closed_at: Some(at + Duration::hours(2)),
+        last_customer_update_at: None,
+        sitrep_count: 0,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    let postmortem = postmortem::Model {
+        id: pm,
+        incident_id: id,
+        kind: PostmortemKind::Dedicated,
+        owner: None,
+        due_date: None,
+        due_on: None,
+        review_at: None,
+        status: PostmortemStatus::Draft,
+        slug: None,
+        published_version: 0,
+        published_at: None,
+        first_published_at: None,
+        withdrawn_at: None,
+        not_required_reason: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+    };
+    let factors = ["change_deploy", "monitoring_gap"]
+        .iter()
+        .enumerate()
+        .map(|(position, factor)| contributing_factor::Model {
+            id: uuid::Uuid::now_v7(),
+            postmortem_id: pm,
+            incident_id: id,
+            position: position as i32,
+            factor: factor.parse::<FactorSlug>().expect("a factor id"),
+            note: String::new(),
+            created_at: at,
+            updated_at: at,
+        })
+        .collect();
+    (incident, postmortem, factors)
 }
