@@ -254,7 +254,7 @@ pub async fn write<C: ConnectionTrait>(
             if_match,
             changes,
             taxonomy,
-        } => write_change(db, incident, (if_match, taxonomy), changes, periods, now).await,
+        } => write_change(db, incident, if_match, taxonomy, changes, periods, now).await,
         PostmortemWrite::Import(pm) => write_import(db, incident, pm, periods, now).await,
     }
 }
@@ -264,7 +264,8 @@ pub async fn write<C: ConnectionTrait>(
 async fn write_change<C: ConnectionTrait>(
     db: &C,
     incident: &incident::Model,
-    (if_match, taxonomy): (Option<&str>, &FactorSettings),
+    if_match: Option<&str>,
+    taxonomy: &FactorSettings,
     changes: PostmortemChanges,
     periods: &PostmortemDue,
     now: DateTime<Utc>,
