@@ -5,6 +5,7 @@ mod auth;
 mod channels;
 mod cleanup;
 mod digests;
+mod exports;
 mod imports;
 mod incidents;
 mod json;
@@ -82,6 +83,7 @@ pub type Apis = (
     stats::StatsApi,
     imports::ImportsApi,
     search::SearchApi,
+    exports::ExportsApi,
 );
 
 /// The OpenAPI service, ready to be nested at `/api/v1`.
@@ -103,6 +105,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             stats::StatsApi,
             imports::ImportsApi,
             search::SearchApi,
+            exports::ExportsApi,
         ),
         "Debrief",
         API_VERSION,

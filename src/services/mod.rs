@@ -6,6 +6,7 @@ pub mod channels;
 pub mod cleanup;
 pub mod digests;
 mod error;
+pub mod exports;
 pub mod imports;
 pub mod incidents;
 pub mod outbox;

@@ -11,6 +11,8 @@ mod cli;
 mod digest_support;
 mod digests;
 mod errors;
+mod exports;
+mod factors;
 mod imports;
 mod incidents;
 mod limits;

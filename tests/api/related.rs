@@ -168,3 +168,42 @@ async fn the_internal_postmortem_lists_similar_past_incidents_and_the_public_one
     let markdown = resp.text().await.unwrap();
     assert!(markdown.contains("| INC-2 | Ledger writes "), "{markdown}");
 }
+
+#[tokio::test]
+async fn shared_contributing_factors_rank_and_are_given_as_reasons() {
+    let app = spawn_app().await;
+    for title in ["Queue backlog", "Queue stalled", "Queue slow"] {
+        app.create_incident(json!({"title": title, "severity": "sev3"}))
+            .await;
+    }
+    let factors = |reference: &str, factors: Value| {
+        app.api(
+            reqwest::Method::PUT,
+            &format!("/incidents/{reference}/postmortem"),
+        )
+        .json(&json!({ "contributing_factors": factors }))
+        .send()
+    };
+    let both = json!([{"factor": "capacity"}, {"factor": "change_deploy", "note": "Deploy 4312"}]);
+    assert_eq!(factors("INC-1", both.clone()).await.unwrap().status(), 200);
+    assert_eq!(factors("INC-3", both).await.unwrap().status(), 200);
+    let one = json!([{"factor": "software_bug"}]);
+    assert_eq!(factors("INC-2", one).await.unwrap().status(), 200);
+
+    // All three share the word "queue"; INC-3 also shares two factors.
+    let items = related(&app, "INC-1").await;
+    assert_eq!(references(&items), ["INC-3", "INC-2"]);
+    assert_eq!(items[0]["score"], 1 + 2 * 3);
+    assert_eq!(
+        items[0]["shared_factors"],
+        json!(["Capacity", "Change / deploy"])
+    );
+    assert_eq!(
+        items[0]["reasons"],
+        json!([
+            "Shares contributing factors: Capacity, Change / deploy",
+            "Shares words in title or impact: queue"
+        ])
+    );
+    assert_eq!(items[1]["shared_factors"], json!([]));
+}

@@ -333,6 +333,10 @@ fn public_document(
         remediations: Vec::new(),
         sections: text.sections,
         related: Vec::new(),
+        // Contributing factors are the team's own analysis, and their
+        // notes name systems and people: internal only (docs/decisions.md).
+        factors: Vec::new(),
+        factors_section: false,
         generated_at: fmt.time(at),
     }
 }
@@ -370,8 +374,22 @@ fn internal_document(
         status_updates: text.status_updates,
         cleanup_items: cleanup_rows(record),
         remediations: remediation_rows(record),
+        factors_section: text
+            .sections
+            .iter()
+            .any(|s| s.key == "contributing_factors"),
         sections: text.sections,
         related: related_rows(record, fmt),
+        factors: record
+            .view
+            .factors
+            .iter()
+            .map(|f| FactorRow {
+                label: f.label.clone(),
+                note: f.row.note.clone(),
+                retired: f.retired,
+            })
+            .collect(),
         generated_at: fmt.time(at),
     }
 }

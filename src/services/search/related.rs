@@ -24,7 +24,10 @@ use crate::{
         search::{Phrase, SearchQuery, normalize, tokens},
     },
     entities::{incident, remediation_incident, remediation_item},
-    services::{Context, ServiceError, find_incident},
+    services::{
+        Context, ServiceError, find_incident,
+        postmortems::{factor_views, factors_of_incidents},
+    },
 };
 
 /// Most incidents returned.
@@ -210,7 +213,7 @@ pub async fn related_to(
     target: &incident::Model,
 ) -> Result<Vec<RelatedIncident>, ServiceError> {
     let db = &ctx.db;
-    let signals = Signals::of(target, &[]);
+    let mut signals = Signals::of(target, &[]);
     let Some(query) = signals.query() else {
         return Ok(Vec::new());
     };
@@ -222,6 +225,14 @@ pub async fn related_to(
         .filter(incident::Column::Number.is_in(candidates.iter().copied()))
         .all(db)
         .await?;
+    // The contributing factors of the incident and its candidates, by
+    // label (one statement): one more signal, not a source of candidates.
+    let mut ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    ids.push(target.id);
+    let factors = factor_labels(ctx, &ids).await?;
+    if let Some(own) = factors.get(&target.id) {
+        signals.factors = own.iter().cloned().collect();
+    }
     let text_rank: HashMap<i64, usize> = candidates
         .iter()
         .enumerate()
@@ -231,7 +242,8 @@ pub async fn related_to(
         .into_iter()
         .filter_map(|model| {
             let place = text_rank.get(&model.number).copied().unwrap_or(usize::MAX);
-            compare(&signals, &model, &[]).map(|related| (place, related))
+            let theirs = factors.get(&model.id).map_or(&[][..], Vec::as_slice);
+            compare(&signals, &model, theirs).map(|related| (place, related))
         })
         .collect();
     // Most shared first; among equals, the better text match, then the
@@ -246,6 +258,24 @@ pub async fn related_to(
     let mut related: Vec<RelatedIncident> = chosen.into_iter().map(|(_, r)| r).collect();
     attach_open_remediations(ctx, &mut related).await?;
     Ok(related)
+}
+
+/// The labels of the contributing factors of each incident that names any.
+async fn factor_labels(
+    ctx: &Context,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, ServiceError> {
+    let rows = factors_of_incidents(&ctx.db, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, rows)| {
+            let labels = factor_views(&ctx.settings.factors, rows)
+                .into_iter()
+                .map(|f| f.label)
+                .collect();
+            (id, labels)
+        })
+        .collect())
 }
 
 /// The candidates' incident numbers, best text match first.
