@@ -21,7 +21,8 @@
 //! `BENCH_REQUESTS` (timed requests per query kind, default 200),
 //! `BENCH_BACKENDS` (`sqlite,postgres` by default) and
 //! `BENCH_DATABASE_URL` (a PostgreSQL database to create the bench's
-//! database from; default `postgres://postgres@127.0.0.1:5432/test`).
+//! database from; default `postgres://postgres@127.0.0.1:5432/test`),
+//! `BENCH_KEEP_DATABASE` (set: keep that database afterwards).
 
 use std::{sync::Arc, time::Instant};
 
@@ -238,7 +239,11 @@ async fn measure_backend(size: &Size, pg_base: Option<String>) -> anyhow::Result
         like.median, like.p99
     );
     db.close().await?;
-    if let Some(base) = &pg_base {
+    // `BENCH_KEEP_DATABASE=1` leaves the PostgreSQL database for a look at
+    // the plans (`debrief_bench_search`).
+    if let Some(base) = &pg_base
+        && std::env::var_os("BENCH_KEEP_DATABASE").is_none()
+    {
         drop_postgres(base, pg_name).await?;
     }
     Ok(missed)

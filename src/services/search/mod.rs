@@ -82,17 +82,14 @@ impl Binds {
 }
 
 /// The matching entries and their scores (higher is better), as a
-/// subquery `(id, score)`.
-/// With `incidents_only`, PostgreSQL keeps to incident entries (and their
-/// partial index); SQLite's caller names the columns in the query instead.
-pub(crate) fn matches_sql(binds: &mut Binds, query_text: String, incidents_only: bool) -> String {
+/// subquery `(id, score)`. With `newest`, related incidents' bound: only
+/// that many incident entries, the newest matches, are ranked (PostgreSQL
+/// keeps to incident entries and their partial index; SQLite's caller
+/// names the columns in the query instead).
+pub(crate) fn matches_sql(binds: &mut Binds, query_text: String, newest: Option<i64>) -> String {
     let q = binds.bind(query_text);
+    let newest = newest.map(|n| binds.bind(n));
     if binds.postgres {
-        let kind = if incidents_only {
-            " AND se.kind = 'incident'"
-        } else {
-            ""
-        };
         // The query written out where it is used (not joined in from a
         // subquery), so the planner sees an index condition for the GIN
         // index. Normalisation 1 (rank / (1 + log length)): shorter texts
@@ -101,16 +98,28 @@ pub(crate) fn matches_sql(binds: &mut Binds, query_text: String, incidents_only:
             "to_tsquery('simple'::regconfig, \
                public.unaccent('public.unaccent'::regdictionary, {q}))"
         );
-        format!(
-            "SELECT se.id, ts_rank(se.document, {tsquery}, 1)::float8 AS score \
-             FROM search_entries se WHERE se.document @@ {tsquery}{kind}"
-        )
+        let rows = match newest {
+            Some(n) => format!(
+                "(SELECT se.id, se.document FROM search_entries se \
+                  WHERE se.document @@ {tsquery} AND se.kind = 'incident' \
+                  ORDER BY se.id DESC LIMIT {n})"
+            ),
+            None => format!(
+                "(SELECT se.id, se.document FROM search_entries se WHERE se.document @@ {tsquery})"
+            ),
+        };
+        format!("SELECT r.id, ts_rank(r.document, {tsquery}, 1)::float8 AS score FROM {rows} r")
     } else {
         // bm25 is lower for better hits; a match in a title weighs four in
-        // a body, one in an incident's facts two.
+        // a body, one in an incident's facts two. FTS5 gives rows in rowid
+        // order, so the newest come first without a sort, and bm25 is
+        // computed for the rows returned only.
+        let cut = newest
+            .map(|n| format!(" ORDER BY rowid DESC LIMIT {n}"))
+            .unwrap_or_default();
         format!(
             "SELECT rowid AS id, -bm25(search_fts, 4.0, 1.0, 2.0) AS score \
-             FROM search_fts WHERE search_fts MATCH {q}"
+             FROM search_fts WHERE search_fts MATCH {q}{cut}"
         )
     }
 }
@@ -146,7 +155,7 @@ fn search_sql(
     page: &PageRequest<SearchCursor>,
 ) -> Statement {
     let mut binds = Binds::new(backend);
-    let matches = matches_sql(&mut binds, query_text(backend, query), false);
+    let matches = matches_sql(&mut binds, query_text(backend, query), None);
     let mut conditions = Vec::new();
     if !filter.kinds.is_empty() {
         let kinds: Vec<String> = filter

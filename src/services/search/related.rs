@@ -34,6 +34,9 @@ use crate::{
 pub const MAX_RELATED: usize = 5;
 /// Candidates read from the index before scoring.
 const CANDIDATES: i64 = 50;
+/// Most matching incidents ranked for candidates, the newest: the work of
+/// one request stays bounded however many incidents share a common word.
+const NEWEST_MATCHES: i64 = 2_000;
 /// Most words and names of the incident put into the candidate query.
 const MAX_QUERY_TOKENS: usize = 16;
 /// Most shared words counted towards the score.
@@ -290,7 +293,7 @@ async fn candidate_numbers(
         DbBackend::Postgres => query_text(backend, query),
         _ => format!("{{title facts}} : {}", query_text(backend, query)),
     };
-    let matches = matches_sql(&mut binds, text, true);
+    let matches = matches_sql(&mut binds, text, Some(NEWEST_MATCHES));
     let exclude = binds.bind(exclude);
     let limit = binds.bind(CANDIDATES);
     // The best matches are cut before the joins (twice as many as needed:
