@@ -401,3 +401,66 @@ async fn imported_records_are_searchable() {
 async fn the_migration_indexes_rows_that_existed_before_it() {
     Box::pin(crate::search_fill::migration_fills_the_index()).await;
 }
+
+/// `debrief search` on the app's database (SQLite in its data directory,
+/// or its PostgreSQL database).
+fn cli(
+    app_data: &std::path::Path,
+    url: Option<&debrief::config::Secret>,
+    args: &[&str],
+) -> (bool, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_debrief"));
+    command
+        .arg("search")
+        .args(args)
+        .env("DEBRIEF_DATA_DIR", app_data);
+    match url {
+        Some(url) => command.env("DEBRIEF_DATABASE_URL", url.expose()),
+        None => command.env_remove("DEBRIEF_DATABASE_URL"),
+    };
+    let out = command.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_hits_and_refuses_bad_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let mut url = None;
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.data_dir = data.clone();
+        url = s.database_url.clone();
+    })
+    .await;
+    seed(&app).await;
+    let (ok, out, err) = cli(
+        &data,
+        url.as_ref(),
+        &["\"connection pool\" OR exhaust*", "--limit", "5"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("INC-2    timeline_event"), "{out}");
+    assert!(
+        out.contains("**Connection** **pool** **exhausted** on the primary"),
+        "{out}"
+    );
+    assert!(out.contains("REM-1    remediation_item"), "{out}");
+    assert!(out.contains("    Alert on pool **exhaustion**"), "{out}");
+    let (ok, out, _) = cli(
+        &data,
+        url.as_ref(),
+        &["database", "--types", "remediation_item"],
+    );
+    assert!(ok);
+    assert_eq!(out.trim(), "No hits.");
+    let (ok, _, err) = cli(&data, url.as_ref(), &["\"open"]);
+    assert!(!ok);
+    assert!(err.contains("unbalanced quote"), "{err}");
+    let (ok, _, err) = cli(&data, url.as_ref(), &["x", "--types", "bogus"]);
+    assert!(!ok);
+    assert!(err.contains("bogus"), "{err}");
+}
