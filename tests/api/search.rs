@@ -288,7 +288,16 @@ async fn bad_queries_are_422_naming_q_and_the_problem() {
     let resp = app.get(&format!("/search?{}&limit=0", q("x"))).await;
     assert_problem(resp, 422, Some("limit")).await;
     // Syntax of either database passed as text is only words.
-    for query in ["NEAR(a b)", "a:*", "title:checkout", "!!x & y |", "'\\\""] {
+    for query in [
+        "NEAR(a b)",
+        "a:*",
+        "title:checkout",
+        "!!x & y |",
+        "'\\\"",
+        "² x½ ⅓*",
+        "数据库 \"ǅ ß\"",
+        "ℌ🙂 ١٢٣",
+    ] {
         let resp = app.get(&format!("/search?{}", q(query))).await;
         assert!(
             resp.status() == 200 || resp.status() == 422,
