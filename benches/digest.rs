@@ -119,16 +119,14 @@ async fn measure(years: usize, runs: usize) -> anyhow::Result<f64> {
             } else {
                 Lists::CountsOnly
             };
-            stats::period_stats(
-                &ctx.db,
-                from,
-                to,
+            let definitions = stats::Definitions {
                 tz,
-                &ctx.settings.customer_update_minutes,
-                lists,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                intervals: &ctx.settings.customer_update_minutes,
+                taxonomy: &ctx.settings.factors,
+            };
+            stats::period_stats(&ctx.db, from, to, definitions, lists)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         figures.push(start.elapsed().as_secs_f64() * 1000.0);
     }

@@ -75,6 +75,7 @@ fn document(events: usize) -> PostmortemDocument {
         status_updates: Vec::new(),
         cleanup_items: Vec::new(),
         remediations: Vec::new(),
+        related: Vec::new(),
         sections: vec![
             section(
                 "summary",
@@ -88,6 +89,8 @@ fn document(events: usize) -> PostmortemDocument {
                 "A configuration change halved the connection pool.",
             ),
         ],
+        factors: Vec::new(),
+        factors_section: false,
         generated_at: "2026-11-24 10:00 UTC".into(),
     }
 }

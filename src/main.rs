@@ -104,6 +104,19 @@ enum Command {
         #[command(subcommand)]
         command: JobCommand,
     },
+    /// Search incidents, timeline events, sitreps, post-mortem sections and
+    /// remediation items (the syntax of `GET /api/v1/search`'s `q`).
+    Search {
+        /// The query: words, "a phrase", prefix*, -excluded, a OR b.
+        query: String,
+        /// Only these kinds, comma-separated: incident, timeline_event,
+        /// sitrep, postmortem_section, remediation_item.
+        #[arg(long)]
+        types: Option<String>,
+        /// How many hits to print (1–500).
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
     /// Print the OpenAPI specification.
     Openapi {
         /// Output format.
@@ -324,6 +337,11 @@ async fn main() -> anyhow::Result<()> {
             };
             commands::digest::run(settings, args).await
         }
+        Command::Search {
+            query,
+            types,
+            limit,
+        } => commands::search::run(settings, &query, types.as_deref(), limit).await,
         Command::Openapi { .. } => unreachable!("handled above"),
     }
 }

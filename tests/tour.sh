@@ -77,3 +77,14 @@ curl "${auth[@]}" -X POST $API/remediations -d '{
 # Lists are paged: {"items": [...], "next_cursor": "..."}; pass cursor= for the next page.
 curl "${auth[@]}" "$API/incidents?status=closed&severity=sev1&since=2026-11-01&limit=20"
 curl "${auth[@]}" "$API/incidents?customer_update_overdue=true"
+
+# Contributing factors (the taxonomy: GET $API/contributing-factors), each
+# with a note; the list replaces the post-mortem's. /stats counts them.
+curl "${auth[@]}" -X PUT $API/incidents/INC-1/postmortem -d '{"contributing_factors": [
+  {"factor": "change_deploy", "note": "Deploy 4312 shipped the slow query"},
+  {"factor": "monitoring_gap", "note": "No alert on replica lag"}
+]}'
+
+# CSV for spreadsheets: the lists' filters, every row, streamed.
+curl "${auth[@]}" -o incidents.csv "$API/incidents.csv?severity=sev1&since=2026-11-01"
+curl "${auth[@]}" -o stats.csv "$API/stats.csv?from=2026-11-01&to=2026-11-30"

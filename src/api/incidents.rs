@@ -388,6 +388,32 @@ pub enum IncidentsListed {
 
 pub struct IncidentsApi;
 
+/// The filters of the incident list, as given (`GET /incidents` and its
+/// CSV export take the same).
+pub(super) struct IncidentFilterParams {
+    pub status: Option<IncidentStatus>,
+    pub severity: Option<Severity>,
+    pub since: Option<DateOrTime>,
+    pub until: Option<DateOrTime>,
+    pub q: Option<String>,
+    pub customer_update_overdue: Option<bool>,
+}
+
+impl IncidentFilterParams {
+    /// The service's filter: dates are days in `digest.time_zone`.
+    pub(super) fn filter(self, ctx: &Context) -> IncidentFilter {
+        let zone = crate::services::digests::time_zone(&ctx.settings);
+        IncidentFilter {
+            status: self.status,
+            severity: self.severity,
+            since: self.since.map(|d| d.start(zone)),
+            until: self.until.map(|d| d.end(zone)),
+            q: self.q,
+            customer_update_overdue: self.customer_update_overdue,
+        }
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Incidents")]
 impl IncidentsApi {
     /// Open an incident
@@ -447,15 +473,15 @@ impl IncidentsApi {
     ) -> ApiResult<IncidentsListed> {
         auth.require(Scope::Read)?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let zone = crate::services::digests::time_zone(&ctx.settings);
-        let filter = IncidentFilter {
+        let filter = IncidentFilterParams {
             status: status.0,
             severity: severity.0,
-            since: since.0.map(|d| d.start(zone)),
-            until: until.0.map(|d| d.end(zone)),
+            since: since.0,
+            until: until.0,
             q: q.0,
             customer_update_overdue: customer_update_overdue.0,
-        };
+        }
+        .filter(ctx);
         let page = incidents::list(ctx, filter, page).await?;
         let items = page.items.into_iter().map(Incident::from).collect();
         Ok(IncidentsListed::Ok(Json(IncidentList {

@@ -5,6 +5,7 @@ mod auth;
 mod channels;
 mod cleanup;
 mod digests;
+mod exports;
 mod imports;
 mod incidents;
 mod json;
@@ -15,6 +16,7 @@ pub mod public;
 mod redactions;
 mod remediations;
 mod roles;
+mod search;
 mod sitreps;
 pub mod spec;
 mod stats;
@@ -61,6 +63,8 @@ pub enum ApiTags {
     Stats,
     /// Imports (bundle, Statuspage, PagerDuty, Slack) and the bundle export.
     Imports,
+    /// Search across the record, and the past incidents most like one.
+    Search,
 }
 
 pub type Apis = (
@@ -78,6 +82,8 @@ pub type Apis = (
     digests::DigestsApi,
     stats::StatsApi,
     imports::ImportsApi,
+    search::SearchApi,
+    exports::ExportsApi,
 );
 
 /// The OpenAPI service, ready to be nested at `/api/v1`.
@@ -98,6 +104,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             digests::DigestsApi,
             stats::StatsApi,
             imports::ImportsApi,
+            search::SearchApi,
+            exports::ExportsApi,
         ),
         "Debrief",
         API_VERSION,

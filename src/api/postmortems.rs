@@ -16,15 +16,17 @@ use uuid::Uuid;
 use super::{ApiJson, ApiTags, TokenAuth, incidents::etag, params::IncidentParam, text::Date};
 use crate::{
     api::problem::ApiResult,
+    config::FactorSettings,
     domain::{
-        IncidentRef, NotRequiredReason, PostmortemKind, PostmortemStatus, Scope, SectionBody,
-        SectionTitle, ShortText, Text, Visibility, text::present,
+        FactorNote, FactorSlug, IncidentRef, NotRequiredReason, PostmortemKind, PostmortemStatus,
+        Scope, SectionBody, SectionTitle, ShortText, Text, Visibility, text::present,
     },
     reports::{Format, Variant},
     services::{
         Context, ServiceError,
         postmortems::{
-            self, GENERATED_SECTIONS, PostmortemChanges, PostmortemView, Publication, SectionInput,
+            self, FactorInput, FactorView, GENERATED_SECTIONS, PostmortemChanges, PostmortemView,
+            Publication, SectionInput,
         },
     },
 };
@@ -44,6 +46,33 @@ pub struct PostmortemSection {
     /// timeline, `action_items` from the linked remediation items); its
     /// body, if any, is printed above the generated part.
     pub generated: bool,
+}
+
+/// A contributing factor a post-mortem names.
+#[derive(Debug, Clone, Object)]
+pub struct ContributingFactor {
+    /// The factor's id in the taxonomy (`factors.taxonomy`), e.g.
+    /// `change_deploy`.
+    pub factor: String,
+    /// Its label in the taxonomy; the id itself when `retired`.
+    pub label: String,
+    /// What the post-mortem says about it (Markdown, may be empty).
+    pub note: String,
+    /// The taxonomy no longer lists the factor: it stays on this
+    /// post-mortem (and may be sent back in a PUT) but cannot be newly
+    /// attached.
+    pub retired: bool,
+}
+
+impl From<FactorView> for ContributingFactor {
+    fn from(f: FactorView) -> Self {
+        Self {
+            factor: f.row.factor.to_string(),
+            label: f.label,
+            note: f.row.note,
+            retired: f.retired,
+        }
+    }
 }
 
 /// An incident's post-mortem.
@@ -83,6 +112,9 @@ pub struct Postmortem {
     pub review_at: Option<DateTime<Utc>>,
     /// The sections, in document order.
     pub sections: Vec<PostmortemSection>,
+    /// The contributing factors it names, in its order (see
+    /// `GET /contributing-factors` for the taxonomy).
+    pub contributing_factors: Vec<ContributingFactor>,
     /// The latest published version (0: never published).
     pub published_version: i32,
     /// When it was last published.
@@ -143,6 +175,7 @@ impl From<PostmortemView> for Postmortem {
                     body: s.body,
                 })
                 .collect(),
+            contributing_factors: v.factors.into_iter().map(Into::into).collect(),
             published_version: p.published_version,
             published_at: p.published_at,
             first_published_at: p.first_published_at,
@@ -178,6 +211,20 @@ fn internal() -> Visibility {
     Visibility::Internal
 }
 
+/// A contributing factor as written in a PUT.
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct ContributingFactorInput {
+    /// The factor's id: one of the taxonomy's (`GET
+    /// /contributing-factors`), or a retired one the post-mortem already
+    /// names. Anything else is refused (422) with the list of ids allowed.
+    #[oai(validator(max_length = 64))]
+    pub factor: String,
+    /// What the post-mortem says about it (Markdown, may be empty).
+    #[serde(default)]
+    #[oai(default)]
+    pub note: FactorNote,
+}
+
 /// Changes to a post-mortem; absent fields stay as they are.
 #[derive(Debug, Clone, Object, Deserialize)]
 pub struct UpdatePostmortemRequest {
@@ -206,6 +253,10 @@ pub struct UpdatePostmortemRequest {
     /// The whole ordered list of sections: it replaces the current list.
     #[oai(validator(max_items = 100))]
     pub sections: Option<Vec<PostmortemSectionInput>>,
+    /// The whole ordered list of contributing factors, each named once: it
+    /// replaces the current list (`[]` removes them all).
+    #[oai(validator(max_items = 50))]
+    pub contributing_factors: Option<Vec<ContributingFactorInput>>,
 }
 
 crate::serde_json_body!(UpdatePostmortemRequest);
@@ -269,6 +320,30 @@ pub enum PostmortemFound {
         #[oai(header = "ETag")]
         String,
     ),
+}
+
+/// A factor of the taxonomy.
+#[derive(Debug, Clone, Object)]
+pub struct TaxonomyFactor {
+    /// Stable id, as a post-mortem names it: `change_deploy`.
+    pub id: String,
+    /// What people read: `Change / deploy`.
+    pub label: String,
+}
+
+/// The taxonomy of contributing factors.
+#[derive(Debug, Clone, Object)]
+pub struct FactorTaxonomy {
+    /// The factors, in the order documents, statistics and the digest list
+    /// them.
+    pub factors: Vec<TaxonomyFactor>,
+}
+
+#[derive(ApiResponse)]
+pub enum TaxonomyFound {
+    /// The configured taxonomy.
+    #[oai(status = 200)]
+    Ok(Json<FactorTaxonomy>),
 }
 
 #[derive(ApiResponse)]
@@ -379,10 +454,39 @@ impl PostmortemsApi {
         Ok(found(view.into()))
     }
 
+    /// List the contributing factors
+    ///
+    /// The taxonomy a post-mortem's `contributing_factors` come from
+    /// (`factors.taxonomy` in the configuration), in its order. A factor
+    /// removed from it stays on the post-mortems that name it, as retired.
+    #[oai(
+        path = "/contributing-factors",
+        method = "get",
+        operation_id = "list_contributing_factors"
+    )]
+    async fn list_contributing_factors(
+        &self,
+        auth: TokenAuth,
+        Data(ctx): Data<&Context>,
+    ) -> ApiResult<TaxonomyFound> {
+        auth.require(Scope::Read)?;
+        let factors = ctx
+            .settings
+            .factors
+            .taxonomy
+            .iter()
+            .map(|f| TaxonomyFactor {
+                id: f.id.clone(),
+                label: f.label.clone(),
+            })
+            .collect();
+        Ok(TaxonomyFound::Ok(Json(FactorTaxonomy { factors })))
+    }
+
     /// Change the post-mortem
     ///
-    /// Absent fields stay as they are; `sections`, when given, is the whole
-    /// ordered list. `status` moves between `draft` and `in_review`;
+    /// Absent fields stay as they are; `sections` and
+    /// `contributing_factors`, when given, are the whole ordered lists. `status` moves between `draft` and `in_review`;
     /// `published` is reached by publishing. `If-Match` guards against lost
     /// updates (412 when stale).
     #[oai(
@@ -419,6 +523,10 @@ impl PostmortemsApi {
                 })
                 .collect()
         });
+        let contributing_factors = r
+            .contributing_factors
+            .map(|list| factor_inputs(&ctx.settings.factors, list))
+            .transpose()?;
         let changes = PostmortemChanges {
             kind: r.kind,
             owner: owner.map(present),
@@ -427,6 +535,7 @@ impl PostmortemsApi {
             status: r.status,
             not_required_reason: r.not_required_reason.map(NotRequiredReason::into_inner),
             sections,
+            contributing_factors,
         };
         let view = postmortems::update(
             ctx,
@@ -533,6 +642,30 @@ impl PostmortemsApi {
             format,
         })
     }
+}
+
+/// The factors of a PUT as the service takes them; an id that is not one
+/// is refused with the list of the taxonomy's.
+fn factor_inputs(
+    taxonomy: &FactorSettings,
+    list: Vec<ContributingFactorInput>,
+) -> Result<Vec<FactorInput>, ServiceError> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let field = format!("contributing_factors[{i}].factor");
+            let factor = FactorSlug::parse(&field, &f.factor).map_err(|invalid| {
+                ServiceError::validation(
+                    field.clone(),
+                    format!("{}; allowed: {}", invalid.detail, taxonomy.ids()),
+                )
+            })?;
+            Ok(FactorInput {
+                factor,
+                note: f.note.non_blank().unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 fn found(postmortem: Postmortem) -> PostmortemFound {

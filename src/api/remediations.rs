@@ -436,6 +436,52 @@ pub enum RemediationSummarised {
 
 pub struct RemediationsApi;
 
+/// The filters of the remediation list, as given (`GET /remediations` and
+/// its CSV export take the same).
+pub(super) struct RemediationFilterParams {
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub team: Option<String>,
+    pub priority: Option<Priority>,
+    pub kind: Option<RemediationKind>,
+    pub incident: Option<IncidentParam>,
+    pub overdue: Option<bool>,
+    pub due_before: Option<DateOrTime>,
+    pub due_after: Option<DateOrTime>,
+    pub q: Option<String>,
+}
+
+impl RemediationFilterParams {
+    /// The service's filter: statuses parsed, days in `digest.time_zone`.
+    pub(super) fn filter(self, ctx: &Context) -> Result<RemediationFilter, ServiceError> {
+        let zone = crate::services::digests::time_zone(&ctx.settings);
+        Ok(RemediationFilter {
+            statuses: self
+                .status
+                .as_deref()
+                .map(|list| {
+                    list.split(',')
+                        .map(|s| {
+                            s.parse()
+                                .map_err(|e: String| ServiceError::validation("status", e))
+                        })
+                        .collect::<Result<Vec<RemediationStatus>, _>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            owner: self.owner,
+            team: self.team,
+            priority: self.priority,
+            kind: self.kind,
+            incident: self.incident.map(|r| r.get("incident")).transpose()?,
+            overdue: self.overdue,
+            due_before: self.due_before.map(|d| d.day(zone)),
+            due_after: self.due_after.map(|d| d.day(zone)),
+            q: self.q,
+        })
+    }
+}
+
 fn changed(view: RemediationView) -> Result<RemediationChanged, ServiceError> {
     let item = RemediationItem::from(view);
     let tag = etag(item.version);
@@ -522,31 +568,19 @@ impl RemediationsApi {
     ) -> ApiResult<RemediationsListed> {
         auth.require(Scope::Read)?;
         let page = PageRequest::parse(limit.0, cursor.0.as_deref())?;
-        let zone = crate::services::digests::time_zone(&ctx.settings);
-        let filter = RemediationFilter {
-            statuses: status
-                .0
-                .as_deref()
-                .map(|list| {
-                    list.split(',')
-                        .map(|s| {
-                            s.parse()
-                                .map_err(|e: String| ServiceError::validation("status", e))
-                        })
-                        .collect::<Result<Vec<RemediationStatus>, _>>()
-                })
-                .transpose()?
-                .unwrap_or_default(),
+        let filter = RemediationFilterParams {
+            status: status.0,
             owner: owner.0,
             team: team.0,
             priority: priority.0,
             kind: kind.0,
-            incident: incident.0.map(|r| r.get("incident")).transpose()?,
+            incident: incident.0,
             overdue: overdue.0,
-            due_before: due_before.0.map(|d| d.day(zone)),
-            due_after: due_after.0.map(|d| d.day(zone)),
+            due_before: due_before.0,
+            due_after: due_after.0,
             q: q.0,
-        };
+        }
+        .filter(ctx)?;
         let page = remediations::list(ctx, filter, page).await?;
         let items = page.items.into_iter().map(RemediationItem::from).collect();
         Ok(RemediationsListed::Ok(Json(RemediationItemList {

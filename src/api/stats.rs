@@ -52,6 +52,34 @@ fn bound(
     Ok(start_of_day(date, tz))
 }
 
+/// The period `[from, to)` of `from` and `to` as given (checked: `to`
+/// after `from`, at most [`MAX_DAYS`]), and the settings its figures are
+/// computed with.
+pub(super) fn period<'a>(
+    ctx: &'a Context,
+    from: &str,
+    to: &str,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, stats::Definitions<'a>), ServiceError> {
+    let tz = digests::time_zone(&ctx.settings);
+    let from = bound("from", from, false, tz)?;
+    let to = bound("to", to, true, tz)?;
+    if to <= from {
+        return Err(ServiceError::validation("to", "`to` must be after `from`"));
+    }
+    if (to - from).num_days() > MAX_DAYS {
+        return Err(ServiceError::validation(
+            "to",
+            format!("the period may span at most {MAX_DAYS} days"),
+        ));
+    }
+    let definitions = stats::Definitions {
+        tz,
+        intervals: &ctx.settings.customer_update_minutes,
+        taxonomy: &ctx.settings.factors,
+    };
+    Ok((from, to, definitions))
+}
+
 #[OpenApi(tag = "ApiTags::Stats")]
 impl StatsApi {
     /// Get the figures for a period
@@ -60,8 +88,9 @@ impl StatsApi {
     /// for `[from, to)`: incidents opened and resolved by severity, time to
     /// detect, acknowledge, mitigate and resolve (median and worst), the
     /// period's incidents, remediation items opened, closed and overdue
-    /// with the completion rate, pending cleanup items and incidents whose
-    /// customer updates ran late. At most 400 days.
+    /// with the completion rate, pending cleanup items, incidents whose
+    /// customer updates ran late, and the incidents opened per contributing
+    /// factor. At most 400 days.
     #[oai(path = "/stats", method = "get", operation_id = "get_stats")]
     async fn get_stats(
         &self,
@@ -81,28 +110,9 @@ impl StatsApi {
         to: Query<String>,
     ) -> ApiResult<StatsFound> {
         auth.require(Scope::Read)?;
-        let tz = digests::time_zone(&ctx.settings);
-        let from = bound("from", &from.0, false, tz)?;
-        let to = bound("to", &to.0, true, tz)?;
-        if to <= from {
-            return Err(ServiceError::validation("to", "`to` must be after `from`").into());
-        }
-        if (to - from).num_days() > MAX_DAYS {
-            return Err(ServiceError::validation(
-                "to",
-                format!("the period may span at most {MAX_DAYS} days"),
-            )
-            .into());
-        }
-        let figures = stats::period_stats(
-            &ctx.db,
-            from,
-            to,
-            tz,
-            &ctx.settings.customer_update_minutes,
-            stats::Lists::Full,
-        )
-        .await?;
+        let (from, to, definitions) = period(ctx, &from.0, &to.0)?;
+        let figures =
+            stats::period_stats(&ctx.db, from, to, definitions, stats::Lists::Full).await?;
         Ok(StatsFound::Ok(Json(figures.into())))
     }
 }
@@ -305,6 +315,25 @@ pub struct PeriodStats {
     pub pending_cleanup: Vec<PendingCleanup>,
     /// Incidents whose customer updates ran late, by reference.
     pub late_customer_updates: Vec<LateCustomerUpdates>,
+    /// Incidents opened in the period per contributing factor their
+    /// post-mortem names, by severity: every factor of the taxonomy (zero
+    /// included, in its order), then retired factors named in the period.
+    /// An incident names several factors or none, so the counts need not
+    /// add up to `opened`.
+    pub contributing_factors: Vec<FactorCount>,
+}
+
+/// Incidents opened in the period whose post-mortem names one factor.
+#[derive(Debug, Clone, Object)]
+pub struct FactorCount {
+    /// The factor's id, e.g. `change_deploy`.
+    pub factor: String,
+    /// Its label; the id itself when `retired`.
+    pub label: String,
+    /// The taxonomy no longer lists it.
+    pub retired: bool,
+    /// The incidents naming it, per severity.
+    pub incidents: SeverityCounts,
 }
 
 impl From<stats::SeverityCounts> for SeverityCounts {
@@ -448,6 +477,18 @@ impl From<stats::PeriodStats> for PeriodStats {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
+            contributing_factors: s.contributing_factors.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<stats::FactorCount> for FactorCount {
+    fn from(s: stats::FactorCount) -> Self {
+        Self {
+            factor: s.factor,
+            label: s.label,
+            retired: s.retired,
+            incidents: s.incidents.into(),
         }
     }
 }

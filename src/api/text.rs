@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::{
-    ChannelTarget, Description, EventBody, ExternalId, HttpUrl, Invalid, ListEntry, LongText, Name,
-    NotRequiredReason, Reason, RedactionText, SectionBody, SectionTitle, ShortText, SitrepSummary,
-    StatusMessage, Title,
+    ChannelTarget, Description, EventBody, ExternalId, FactorNote, HttpUrl, Invalid, ListEntry,
+    LongText, Name, NotRequiredReason, Reason, RedactionText, SectionBody, SectionTitle, ShortText,
+    SitrepSummary, StatusMessage, Title,
     text::{TextRule, list_entries},
 };
 
@@ -94,6 +94,7 @@ spec_text!(
     StatusMessage,
     EventBody,
     SectionBody,
+    FactorNote,
     ExternalId,
     ListEntry,
     RedactionText,
@@ -233,11 +234,12 @@ mod tests {
     /// are parsed by their own domain types, state a pattern of their own.
     #[test]
     fn request_texts_are_limited_by_domain_types() {
-        const OWN_PATTERNS: [&str; 4] = [
-            "AssignRoleRequest.role",       // RoleName
-            "PostmortemSectionInput.key",   // the section key rule
-            "LinkIncidentRequest.incident", // IncidentRef
-            "PreviewDigestRequest.week",    // IsoWeek
+        const OWN_PATTERNS: [&str; 5] = [
+            "AssignRoleRequest.role",         // RoleName
+            "PostmortemSectionInput.key",     // the section key rule
+            "LinkIncidentRequest.incident",   // IncidentRef
+            "PreviewDigestRequest.week",      // IsoWeek
+            "ContributingFactorInput.factor", // FactorSlug, then the taxonomy
         ];
         let spec: Value = serde_json::from_str(&super::super::spec::spec_json()).unwrap();
         let rules: Vec<Value> = spec_text_types()

@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod import;
 pub mod render;
+pub mod search;
 pub mod serve;
 pub mod tokens;
 

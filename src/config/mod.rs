@@ -10,8 +10,10 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod factors;
 mod sections;
 
+pub use factors::{DEFAULT_FACTORS, Factor, FactorSettings, MAX_FACTORS};
 pub use sections::*;
 
 /// A configuration that cannot be used, and why.
@@ -94,6 +96,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Imports: which imported history needs no post-mortem.
     pub imports: ImportSettings,
+    /// The taxonomy of contributing factors.
+    pub factors: FactorSettings,
 }
 
 impl Default for Settings {
@@ -121,6 +125,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             webhooks: WebhookSettings::default(),
             imports: ImportSettings::default(),
+            factors: FactorSettings::default(),
         }
     }
 }
@@ -180,6 +185,7 @@ impl Settings {
         self.limits.check()?;
         self.display_zone()?;
         self.postmortem_due.check()?;
+        self.factors.check()?;
         self.documents.check()
     }
 
@@ -230,6 +236,7 @@ mod tests {
             assert_eq!(loaded.customer_update_minutes.sev1, Some(30));
             assert_eq!(loaded.customer_update_minutes.sev4, Some(0));
             assert_eq!(loaded.documents.font_dirs, defaults.documents.font_dirs);
+            assert_eq!(loaded.factors, defaults.factors);
             Ok(())
         });
     }

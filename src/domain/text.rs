@@ -258,6 +258,10 @@ text_types! {
     StatusMessage = TextRule::required(20_000);
     /// What a timeline event records (Markdown).
     EventBody = TextRule::required(100_000);
+    /// What a post-mortem says about one of its contributing factors
+    /// (Markdown, may be empty).
+    #[derive(Default)]
+    FactorNote = TextRule::optional(2000);
     /// A post-mortem section's Markdown text (may be empty).
     #[derive(Default)]
     SectionBody = TextRule::optional(200_000);
@@ -397,6 +401,7 @@ mod tests {
             StatusMessage,
             EventBody,
             SectionBody,
+            FactorNote,
             ExternalId,
             ListEntry,
             RedactionText,

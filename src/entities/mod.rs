@@ -4,6 +4,7 @@
 
 pub mod api_token;
 pub mod cleanup_item;
+pub mod contributing_factor;
 pub mod delivery;
 pub mod digest;
 pub mod digest_send;

@@ -53,6 +53,14 @@ pub enum Relation {
     Sections,
     #[sea_orm(has_many = "super::postmortem_publication::Entity")]
     Publications,
+    #[sea_orm(has_many = "super::contributing_factor::Entity")]
+    ContributingFactors,
+}
+
+impl Related<super::contributing_factor::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ContributingFactors.def()
+    }
 }
 
 impl Related<super::postmortem_section::Entity> for Entity {

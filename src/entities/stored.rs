@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        ChannelKind, CleanupKind, CleanupStatus, EventSource, IncidentStatus, PostmortemKind,
-        PostmortemStatus, Priority, PublicStatus, RedactionKind, RemediationKind,
+        ChannelKind, CleanupKind, CleanupStatus, EventSource, FactorSlug, IncidentStatus,
+        PostmortemKind, PostmortemStatus, Priority, PublicStatus, RedactionKind, RemediationKind,
         RemediationStatus, Scope, SendTrigger, Severity, TimelineKind, Visibility,
     },
     entities::{
@@ -151,6 +151,9 @@ stored_enum!(
     SendTrigger,
     ScheduledJob,
     Variant,
+    // Not an enumeration, but stored and read back the same way: its
+    // `as_str()`, checked by its `FromStr`.
+    FactorSlug,
 );
 stored_enum!(@text Format, extension);
 

@@ -17,7 +17,7 @@ use serde::{
 };
 use uuid::Uuid;
 
-use super::{PostmortemRecord, SectionRecord};
+use super::{FactorRecord, PostmortemRecord, SectionRecord};
 
 use super::{
     CleanupRecord, EventBatcher, EventRecord, ImportError, IncidentKey, IncidentRecord, Record,
@@ -25,12 +25,14 @@ use super::{
 };
 use crate::{
     clock::micros,
+    config::MAX_FACTORS,
     domain::{
-        CleanupKind, CleanupStatus, Description, EventBody, EventSource, ExternalId, HttpUrl,
-        IncidentStatus, ListEntry, LongText, Milestones, Name, NotRequiredReason, PostmortemKind,
-        PostmortemStatus, Priority, PublicStatus, Reason, RemediationKind, RemediationStatus,
-        RoleName, SectionBody, SectionKey, SectionTitle, Severity, ShortText, SitrepSummary,
-        StatusMessage, TimelineKind, Title, UpdateSource, Visibility, text::parse_list,
+        CleanupKind, CleanupStatus, Description, EventBody, EventSource, ExternalId, FactorNote,
+        FactorSlug, HttpUrl, IncidentStatus, ListEntry, LongText, Milestones, Name,
+        NotRequiredReason, PostmortemKind, PostmortemStatus, Priority, PublicStatus, Reason,
+        RemediationKind, RemediationStatus, RoleName, SectionBody, SectionKey, SectionTitle,
+        Severity, ShortText, SitrepSummary, StatusMessage, TimelineKind, Title, UpdateSource,
+        Visibility, text::parse_list,
     },
     entities::sitrep::RoleSnapshot,
 };
@@ -84,7 +86,22 @@ pub struct BundlePostmortem {
     pub first_published_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub sections: Vec<BundleSection>,
+    /// The contributing factors in the post-mortem's order. Absent (a
+    /// bundle written before factors existed): an import leaves the stored
+    /// ones as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributing_factors: Option<Vec<BundleFactor>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A contributing factor: the taxonomy's id (any well-formed id is kept,
+/// whatever the importing Debrief's taxonomy) and its note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleFactor {
+    pub factor: String,
+    #[serde(default)]
+    pub note: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,9 +155,35 @@ impl BundlePostmortem {
             published_at: opt_micros(self.published_at),
             first_published_at: opt_micros(self.first_published_at.or(self.published_at)),
             sections,
+            contributing_factors: self.contributing_factors.map(factor_records).transpose()?,
             created_at: micros(self.created_at),
         })
     }
+}
+
+/// A bundle post-mortem's contributing factors, each checked: a
+/// well-formed id, named once, a note within the API's limit.
+fn factor_records(list: Vec<BundleFactor>) -> Result<Vec<FactorRecord>, ImportError> {
+    if list.len() > MAX_FACTORS {
+        return Err(ImportError::invalid(
+            "postmortem.contributing_factors",
+            format!("at most {MAX_FACTORS} contributing factors"),
+        ));
+    }
+    let mut records: Vec<FactorRecord> = Vec::with_capacity(list.len());
+    for (i, f) in list.into_iter().enumerate() {
+        let at = |x: &str| format!("postmortem.contributing_factors[{i}].{x}");
+        let factor = FactorSlug::parse(&at("factor"), &f.factor)?;
+        if records.iter().any(|r| r.factor == factor) {
+            return Err(ImportError::invalid(
+                at("factor"),
+                format!("factor {:?} appears twice", factor.as_str()),
+            ));
+        }
+        let note = FactorNote::parse_optional(&at("note"), Some(f.note))?.unwrap_or_default();
+        records.push(FactorRecord { factor, note });
+    }
+    Ok(records)
 }
 
 /// A bundle post-mortem's `not_required_reason`: there exactly when its

@@ -219,7 +219,17 @@ pub struct PostmortemRecord {
     pub first_published_at: Option<DateTime<Utc>>,
     /// In document order.
     pub sections: Vec<SectionRecord>,
+    /// The contributing factors in the post-mortem's order; `None` when the
+    /// file does not say (the stored ones stay).
+    pub contributing_factors: Option<Vec<FactorRecord>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A contributing factor a post-mortem names, with its note.
+#[derive(Debug, Clone)]
+pub struct FactorRecord {
+    pub factor: crate::domain::FactorSlug,
+    pub note: String,
 }
 
 #[derive(Debug, Clone)]

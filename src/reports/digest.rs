@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::{
     reports::{chart::TrendPoint, figures},
-    services::stats::PeriodStats,
+    services::stats::{FactorWeeks, PeriodStats},
 };
 
 /// Where the Markdown points at the chart; HTML replaces it with the image.
@@ -38,6 +38,8 @@ pub struct DigestModel {
     pub weeks: Vec<WeekColumn>,
     /// The last twelve weeks, oldest first.
     pub trend: Vec<TrendPoint>,
+    /// Incidents naming each contributing factor over the same twelve weeks.
+    pub factors: FactorWeeks,
     /// Overdue items and post-mortems listed at most (most overdue first).
     pub list_limit: usize,
     /// The week's first and last day, for `GET /api/v1/stats`.

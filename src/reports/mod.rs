@@ -8,6 +8,7 @@
 //! override any of them from the configured templates directory.
 
 pub mod chart;
+pub mod csv;
 pub mod digest;
 pub mod email;
 pub mod figures;
@@ -133,7 +134,39 @@ pub struct PostmortemDocument {
     pub cleanup_items: Vec<CleanupRow>,
     pub remediations: Vec<RemediationRow>,
     pub sections: Vec<SectionBlock>,
+    /// Similar past incidents (the internal document only).
+    pub related: Vec<RelatedRow>,
+    /// The contributing factors the post-mortem names (internal document
+    /// only): printed under the `contributing_factors` section, or after
+    /// the sections when the post-mortem has none of that key.
+    pub factors: Vec<FactorRow>,
+    /// A section has the key `contributing_factors`.
+    pub factors_section: bool,
     pub generated_at: String,
+}
+
+/// A similar past incident, as the internal document lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedRow {
+    pub reference: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub started_at: String,
+    /// Why it was chosen, sentences joined by `; `.
+    pub reasons: String,
+    /// Its open remediation items (`REM-3 Title (open, due …)`), joined by
+    /// `; `, or `none`.
+    pub open_remediations: String,
+}
+
+/// A contributing factor as printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FactorRow {
+    pub label: String,
+    pub note: String,
+    /// No longer in the taxonomy.
+    pub retired: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

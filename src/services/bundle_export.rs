@@ -17,9 +17,9 @@ use crate::{
         remediation_item, role_assignment, sitrep, status_update, timeline_event,
     },
     ingest::bundle::{
-        BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleCleanupItem, BundleEvent, BundleIncident,
-        BundlePostmortem, BundleRemediationItem, BundleRole, BundleSection, BundleSitrep,
-        BundleStatusUpdate,
+        BUNDLE_FORMAT, BUNDLE_VERSION, Bundle, BundleCleanupItem, BundleEvent, BundleFactor,
+        BundleIncident, BundlePostmortem, BundleRemediationItem, BundleRole, BundleSection,
+        BundleSitrep, BundleStatusUpdate,
     },
 };
 
@@ -164,6 +164,14 @@ async fn bundle_postmortem(
             visibility: s.visibility,
         })
         .collect();
+    let factors = super::postmortems::factors_of(db, pm.id)
+        .await?
+        .into_iter()
+        .map(|f| BundleFactor {
+            factor: f.factor.to_string(),
+            note: f.note,
+        })
+        .collect();
     Ok(Some(BundlePostmortem {
         id: pm.id,
         kind: pm.kind,
@@ -176,6 +184,7 @@ async fn bundle_postmortem(
         published_at: pm.published_at,
         first_published_at: pm.first_published_at,
         sections,
+        contributing_factors: Some(factors),
         created_at: pm.created_at,
     }))
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::{
-    config::Settings,
+    config::{FactorSettings, Settings},
     domain::{ChannelKind, IsoWeek, SendTrigger, parse_time_zone},
     entities::{
         delivery::{self, DeliveryKind},
@@ -26,7 +26,7 @@ use crate::{
     services::{
         Context, ServiceError, new_id,
         outbox::{self, NewDelivery, recipient_tag},
-        stats::{self, Lists, PeriodStats},
+        stats::{self, FactorWeeks, Lists, PeriodStats},
     },
 };
 
@@ -67,7 +67,11 @@ pub async fn generate<C: ConnectionTrait>(
     week: IsoWeek,
 ) -> Result<GeneratedDigest, ServiceError> {
     let tz = time_zone(settings);
-    let intervals = &settings.customer_update_minutes;
+    let definitions = stats::Definitions {
+        tz,
+        intervals: &settings.customer_update_minutes,
+        taxonomy: &settings.factors,
+    };
     let (period_start, period_end) = week.bounds(tz);
     let mut weeks = Vec::new();
     for back in 0..=COMPARISON_WEEKS {
@@ -82,10 +86,10 @@ pub async fn generate<C: ConnectionTrait>(
         };
         weeks.push(WeekColumn {
             week: w.to_string(),
-            stats: stats::period_stats(db, from, to, tz, intervals, lists).await?,
+            stats: stats::period_stats(db, from, to, definitions, lists).await?,
         });
     }
-    let trend = trend(db, week, tz).await?;
+    let (trend, factors) = trend(db, week, tz, &settings.factors).await?;
     let current = weeks[0].stats.clone();
     let last_day = period_end.with_timezone(&tz).date_naive().pred_opt();
     let model = DigestModel {
@@ -99,6 +103,7 @@ pub async fn generate<C: ConnectionTrait>(
         current: current.clone(),
         weeks,
         trend: trend.clone(),
+        factors,
         list_limit: DIGEST_LIST_LIMIT,
         from_day: week.monday().to_string(),
         to_day: last_day.unwrap_or(week.monday()).to_string(),
@@ -138,25 +143,34 @@ pub async fn generate<C: ConnectionTrait>(
 }
 
 /// Incidents opened per week by severity and the median time to resolve,
-/// for the twelve weeks ending with `week`: one query over the window.
+/// and the incidents that name each contributing factor, for the twelve
+/// weeks ending with `week`: one query of the incidents over the window.
 async fn trend<C: ConnectionTrait>(
     db: &C,
     week: IsoWeek,
     tz: Tz,
-) -> Result<Vec<TrendPoint>, ServiceError> {
+    taxonomy: &FactorSettings,
+) -> Result<(Vec<TrendPoint>, FactorWeeks), ServiceError> {
     let first = week.minus(TREND_WEEKS - 1);
     let (from, _) = first.bounds(tz);
     let (_, to) = week.bounds(tz);
     let active = stats::active_incidents(db, from, to).await?;
-    let none = BTreeMap::new();
-    Ok((0..TREND_WEEKS)
+    let weeks: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = (0..TREND_WEEKS)
         .rev()
         .map(|back| {
             let w = week.minus(back);
             let (a, b) = w.bounds(tz);
-            let figures = stats::incident_figures(&active, a, b, &none);
+            (w.to_string(), a, b)
+        })
+        .collect();
+    let factors = stats::factor_weeks(db, &active, &weeks, taxonomy).await?;
+    let none = BTreeMap::new();
+    let points = weeks
+        .iter()
+        .map(|(name, a, b)| {
+            let figures = stats::incident_figures(&active, *a, *b, &none);
             TrendPoint {
-                week: w.to_string(),
+                week: name.clone(),
                 opened: [
                     figures.opened.sev1,
                     figures.opened.sev2,
@@ -166,7 +180,8 @@ async fn trend<C: ConnectionTrait>(
                 median_resolve_seconds: figures.response_times.resolve.median_seconds,
             }
         })
-        .collect())
+        .collect();
+    Ok((points, factors))
 }
 
 /// A week as served: the archived digest when the week was sent, otherwise

@@ -181,17 +181,37 @@ pub async fn load_realcases(app: &TestApp) -> Vec<Value> {
         // The post-mortem: the Stripe one (W46) published two days after
         // the incident, the GitHub one a draft, the Cloudflare one in review
         // (due Sunday 22 November, so overdue at the end of W47).
-        let (status, owner) = match slug.split('-').next() {
-            Some("stripe") => ("in_review", OWNERS[0]),
-            Some("github") => ("draft", OWNERS[1]),
-            _ => ("in_review", OWNERS[2]),
+        // Each names the contributing factors its public write-up gives.
+        let (status, owner, factors) = match slug.split('-').next() {
+            Some("stripe") => (
+                "in_review",
+                OWNERS[0],
+                json!([
+                    {"factor": "software_bug", "note": "A bug in the cluster's election protocol"},
+                    {"factor": "change_deploy", "note": "The database upgrade rolled out days before"},
+                ]),
+            ),
+            Some("github") => (
+                "draft",
+                OWNERS[1],
+                json!([{"factor": "hardware_network", "note": "Partial failure of a primary's host"}]),
+            ),
+            _ => (
+                "in_review",
+                OWNERS[2],
+                json!([
+                    {"factor": "change_deploy", "note": "A WAF rule deployed globally at once"},
+                    {"factor": "software_bug", "note": "A regular expression that backtracked"},
+                    {"factor": "process_human", "note": ""},
+                ]),
+            ),
         };
         let resp = app
             .api(
                 reqwest::Method::PUT,
                 &format!("/incidents/{reference}/postmortem"),
             )
-            .json(&json!({ "status": status, "owner": owner }))
+            .json(&json!({ "status": status, "owner": owner, "contributing_factors": factors }))
             .send()
             .await
             .unwrap();

@@ -355,6 +355,19 @@ async fn a_real_smtp_conversation_delivers_text_html_and_stable_ids() {
             ),
             "{html}"
         );
+        // The twelve weeks of contributing factors, in both parts.
+        assert!(
+            text.contains("## Contributing factors, last 12 weeks")
+                && text.contains(
+                    "| Change / deploy | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 1 | 2 |"
+                ),
+            "{text}"
+        );
+        assert!(
+            html.contains("Contributing factors, last 12 weeks</h2>"),
+            "{html}"
+        );
+        assert!(html.contains("<tr><td>Hardware / network</td>"), "{html}");
         // The chart is an inline part shown by cid: (see `mails`).
         assert!(html.contains("<img src=\"cid:chart.digest-2026-W47-1-"));
         assert!(!html.contains("data:image/png;base64,"));

@@ -134,6 +134,8 @@ fn api_reads() -> Vec<String> {
             .replace("{other}", "2");
         let query = if path == "/stats" || path == "/remediations/summary" {
             "?from=2026-11-01&to=2026-11-30"
+        } else if path == "/search" {
+            "?q=checkout%20OR%20lag*"
         } else {
             ""
         };

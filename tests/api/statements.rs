@@ -274,6 +274,20 @@ async fn remediations(m: &mut Meter<'_>) {
         Body::None,
     )
     .await;
+    m.send(
+        "search_records",
+        M::GET,
+        "/search?q=card%20OR%20replica&limit=5",
+        Body::None,
+    )
+    .await;
+    m.send(
+        "list_related_incidents",
+        M::GET,
+        "/incidents/INC-1/related",
+        Body::None,
+    )
+    .await;
 }
 
 async fn postmortem(m: &mut Meter<'_>) {
@@ -290,7 +304,18 @@ async fn postmortem(m: &mut Meter<'_>) {
         {"key": "root_cause", "title": "Root cause", "body": "A config change halved the pool."},
         {"key": "public_summary", "title": "Summary", "visibility": "public",
          "body": "Some card payments failed for an hour."}
+    ],
+      "contributing_factors": [
+        {"factor": "configuration", "note": "The pool size was halved."},
+        {"factor": "monitoring_gap"}
     ]});
+    m.send(
+        "list_contributing_factors",
+        M::GET,
+        "/contributing-factors",
+        Body::None,
+    )
+    .await;
     m.send(
         "get_postmortem",
         M::GET,
@@ -435,6 +460,27 @@ async fn tokens_digests_and_imports(m: &mut Meter<'_>) {
         "get_stats",
         M::GET,
         "/stats?from=2026-11-01&to=2026-12-01",
+        Body::None,
+    )
+    .await;
+    m.send(
+        "export_stats",
+        M::GET,
+        "/stats.csv?from=2026-11-01&to=2026-12-01",
+        Body::None,
+    )
+    .await;
+    m.send(
+        "export_incidents",
+        M::GET,
+        "/incidents.csv?status=closed",
+        Body::None,
+    )
+    .await;
+    m.send(
+        "export_remediations",
+        M::GET,
+        "/remediations.csv?status=open,in_progress",
         Body::None,
     )
     .await;

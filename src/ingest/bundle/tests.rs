@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::domain::{
-    Description, EventBody, ExternalId, HttpUrl, ListEntry, LongText, Name, NotRequiredReason,
-    Reason, RoleName, SectionBody, SectionKey, SectionTitle, ShortText, SitrepSummary,
-    StatusMessage, Title, UpdateSource,
+    Description, EventBody, ExternalId, FactorNote, HttpUrl, ListEntry, LongText, Name,
+    NotRequiredReason, Reason, RoleName, SectionBody, SectionKey, SectionTitle, ShortText,
+    SitrepSummary, StatusMessage, Title, UpdateSource,
 };
 
 /// Each text field of a bundle and the longest text its parser takes: the
@@ -53,6 +53,10 @@ fn parser_limits() -> BTreeMap<&'static str, usize> {
         ("postmortem.sections[].key", SectionKey::MAX_CHARS),
         ("postmortem.sections[].title", SectionTitle::MAX_CHARS),
         ("postmortem.sections[].body", SectionBody::MAX_CHARS),
+        (
+            "postmortem.contributing_factors[].note",
+            FactorNote::MAX_CHARS,
+        ),
         ("timeline[].body", EventBody::MAX_CHARS),
         ("timeline[].author", ShortText::MAX_CHARS),
         ("timeline[].external_id", ExternalId::MAX_CHARS),

@@ -14,6 +14,8 @@ pub(super) struct Record {
     pub(super) status_updates: Vec<status_update::Model>,
     pub(super) cleanup: Vec<cleanup_item::Model>,
     pub(super) remediations: Vec<remediation_item::Model>,
+    /// Similar past incidents (shown in the internal document only).
+    pub(super) related: Vec<crate::services::search::related::RelatedIncident>,
 }
 
 pub(super) async fn load_record(
@@ -43,6 +45,7 @@ pub(super) async fn load_record(
         .order_by_asc(remediation_item::Column::Number)
         .all(db)
         .await?;
+    let related = crate::services::search::related::related_to(ctx, &view.incident).await?;
     Ok(Record {
         view,
         roles,
@@ -51,6 +54,7 @@ pub(super) async fn load_record(
         status_updates,
         cleanup,
         remediations,
+        related,
     })
 }
 
@@ -328,6 +332,11 @@ fn public_document(
         cleanup_items: Vec::new(),
         remediations: Vec::new(),
         sections: text.sections,
+        related: Vec::new(),
+        // Contributing factors are the team's own analysis, and their
+        // notes name systems and people: internal only (docs/decisions.md).
+        factors: Vec::new(),
+        factors_section: false,
         generated_at: fmt.time(at),
     }
 }
@@ -365,9 +374,64 @@ fn internal_document(
         status_updates: text.status_updates,
         cleanup_items: cleanup_rows(record),
         remediations: remediation_rows(record),
+        factors_section: text
+            .sections
+            .iter()
+            .any(|s| s.key == "contributing_factors"),
         sections: text.sections,
+        related: related_rows(record, fmt),
+        factors: record
+            .view
+            .factors
+            .iter()
+            .map(|f| FactorRow {
+                label: f.label.clone(),
+                note: f.row.note.clone(),
+                retired: f.retired,
+            })
+            .collect(),
         generated_at: fmt.time(at),
     }
+}
+
+fn related_rows(record: &Record, fmt: &TimeFormat) -> Vec<RelatedRow> {
+    record
+        .related
+        .iter()
+        .map(|r| {
+            let open: Vec<String> = r
+                .open_remediations
+                .iter()
+                .map(|item| {
+                    let due = item
+                        .due_date
+                        .map(|d| format!(", due {d}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{} {} ({}{due})",
+                        item.reference,
+                        item.title,
+                        figures::words(item.status.as_str())
+                    )
+                })
+                .collect();
+            RelatedRow {
+                reference: r.reference.clone(),
+                title: r.title.clone(),
+                severity: r.severity.as_str().into(),
+                status: figures::words(r.status.as_str()),
+                started_at: r
+                    .started_at
+                    .map_or_else(|| "not recorded".into(), |at| fmt.time(at)),
+                reasons: r.reasons.join("; "),
+                open_remediations: if open.is_empty() {
+                    "none".into()
+                } else {
+                    open.join("; ")
+                },
+            }
+        })
+        .collect()
 }
 
 fn role_rows(record: &Record, fmt: &TimeFormat) -> Vec<RoleRow> {

@@ -1,7 +1,8 @@
 //! Post-mortems: one per incident, with ordered sections, a due date from
 //! the severity, the internal and public documents rendered from the
 //! incident's record, and publication as immutable snapshots. The record
-//! is in `record`, due dates in `due`, building documents in `documents`,
+//! is in `record` (its contributing factors in `factors`), due dates in
+//! `due`, building documents in `documents`,
 //! rendering them in `render`, publishing in `publishing` and the public
 //! pages in `public`.
 
@@ -27,20 +28,21 @@ use super::{
     insert_model, new_id, same_incident, store,
 };
 use crate::{
-    config::{DuePeriod, PostmortemDue},
+    config::{DuePeriod, FactorSettings, PostmortemDue},
     db,
     domain::{
         CleanupStatus, EventSource, IncidentRef, PostmortemKind, PostmortemStatus, Visibility,
     },
     entities::{
-        cleanup_item, incident, postmortem, postmortem_publication, postmortem_section,
-        postmortem_snapshot, remediation_incident, remediation_item, role_assignment,
-        service_state, sitrep, status_update, timeline_event,
+        cleanup_item, contributing_factor, incident, postmortem, postmortem_publication,
+        postmortem_section, postmortem_snapshot, remediation_incident, remediation_item,
+        role_assignment, service_state, sitrep, status_update, timeline_event,
     },
     ingest::{PostmortemRecord, SectionRecord},
     reports::{
-        self, CleanupRow, Figure, Format, PostmortemDocument, RemediationRow, RoleRow,
-        SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow, Variant, figures, html,
+        self, CleanupRow, FactorRow, Figure, Format, PostmortemDocument, RelatedRow,
+        RemediationRow, RoleRow, SectionBlock, SitrepRow, StatusUpdateRow, Templates, TimelineRow,
+        Variant, figures, html,
         pdf::{self, PdfOptions},
         redaction::{Leak, RedactionRules, RuleOrigin},
     },
@@ -53,6 +55,7 @@ use crate::{
 
 mod documents;
 mod due;
+mod factors;
 mod public;
 mod publishing;
 mod record;
@@ -62,6 +65,11 @@ pub use documents::TimeFormat;
 use documents::{Record, Sources, build_document, load_record, public_rules};
 use due::set_due_on;
 pub use due::{due_after, due_by_severity, due_in_force, sync_due_on, sync_due_on_if_changed};
+use factors::replace_factors;
+pub use factors::{
+    FactorCheck, FactorInput, FactorView, check_factor_list, factor_views, factors_of,
+    factors_of_incidents,
+};
 pub use public::{PublicEntry, PublicPage, PublishedFile, public_page, published};
 use publishing::save_next_version;
 pub use publishing::{Publication, PublishedDocument, publish, slugify, unpublish};
@@ -112,6 +120,8 @@ pub struct PostmortemView {
     pub postmortem: postmortem::Model,
     pub incident: incident::Model,
     pub sections: Vec<postmortem_section::Model>,
+    /// The contributing factors it names, in its order, with their labels.
+    pub factors: Vec<FactorView>,
     /// The effective due date: set explicitly, or from the severity.
     pub due_date: Option<NaiveDate>,
     /// Not published and the due date has passed.
@@ -141,4 +151,7 @@ pub struct PostmortemChanges {
     pub not_required_reason: Option<String>,
     /// The whole ordered list of sections, replacing the current one.
     pub sections: Option<Vec<SectionInput>>,
+    /// The whole ordered list of contributing factors, replacing the
+    /// current one.
+    pub contributing_factors: Option<Vec<FactorInput>>,
 }

@@ -8,6 +8,7 @@ fn view(
     incident: incident::Model,
     postmortem: postmortem::Model,
     sections: Vec<postmortem_section::Model>,
+    factors: Vec<contributing_factor::Model>,
 ) -> PostmortemView {
     // `not_required`: no due date in force, so never overdue.
     let due_date = due_in_force(&postmortem, &incident, &ctx.settings.postmortem_due);
@@ -17,6 +18,7 @@ fn view(
         postmortem,
         incident,
         sections,
+        factors: factor_views(&ctx.settings.factors, factors),
         due_date,
         overdue,
     }
@@ -170,7 +172,8 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<PostmortemView
             ))
         })?;
     let sections = sections_of(&ctx.db, postmortem.id).await?;
-    Ok(view(ctx, incident, postmortem, sections))
+    let factors = factors_of(&ctx.db, postmortem.id).await?;
+    Ok(view(ctx, incident, postmortem, sections, factors))
 }
 
 /// A post-mortem to store (its creation with the default sections is
@@ -182,14 +185,17 @@ pub enum PostmortemWrite<'a> {
     /// set on a `draft` or `in_review` post-mortem (a `published` one is
     /// withdrawn first: 409); it leaves by setting `draft` or `in_review`,
     /// which drops the reason and puts the due date back in force. Sections
-    /// given replace the whole list.
+    /// given replace the whole list, and so do contributing factors (of
+    /// `taxonomy`, or already named).
     Change {
         if_match: Option<&'a str>,
         changes: PostmortemChanges,
+        taxonomy: &'a FactorSettings,
     },
     /// Brought in by an import with its own id, publication history and
     /// sections (the whole ordered list: sections it does not hold are
-    /// removed), each matched by id and updated when it differs.
+    /// removed), each matched by id and updated when it differs, and its
+    /// contributing factors when it has the list (any well-formed id).
     Import(PostmortemRecord),
 }
 
@@ -200,6 +206,8 @@ pub enum PostmortemWrite<'a> {
 pub struct PostmortemWritten {
     pub postmortem: Written<postmortem::Model>,
     pub sections: KindCounts,
+    /// The list of contributing factors changed.
+    pub factors_changed: bool,
 }
 
 /// Change a post-mortem (see [`PostmortemWrite::Change`]).
@@ -215,14 +223,19 @@ pub async fn update(
     let periods = &ctx.settings.postmortem_due;
     let txn = ctx.begin_write().await?;
     let incident = find_incident(&txn, reference).await?;
-    let change = PostmortemWrite::Change { if_match, changes };
+    let change = PostmortemWrite::Change {
+        if_match,
+        changes,
+        taxonomy: &ctx.settings.factors,
+    };
     let next = write(&txn, &incident, change, periods, now)
         .await?
         .postmortem
         .model;
     let sections = sections_of(&txn, next.id).await?;
+    let factors = factors_of(&txn, next.id).await?;
     txn.commit().await?;
-    Ok(view(ctx, incident, next, sections))
+    Ok(view(ctx, incident, next, sections, factors))
 }
 
 /// Store the post-mortem of `incident` and its sections inside the caller's
@@ -237,9 +250,11 @@ pub async fn write<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<PostmortemWritten, ServiceError> {
     match write {
-        PostmortemWrite::Change { if_match, changes } => {
-            write_change(db, incident, if_match, changes, periods, now).await
-        }
+        PostmortemWrite::Change {
+            if_match,
+            changes,
+            taxonomy,
+        } => write_change(db, incident, if_match, taxonomy, changes, periods, now).await,
         PostmortemWrite::Import(pm) => write_import(db, incident, pm, periods, now).await,
     }
 }
@@ -250,6 +265,7 @@ async fn write_change<C: ConnectionTrait>(
     db: &C,
     incident: &incident::Model,
     if_match: Option<&str>,
+    taxonomy: &FactorSettings,
     changes: PostmortemChanges,
     periods: &PostmortemDue,
     now: DateTime<Utc>,
@@ -276,7 +292,12 @@ async fn write_change<C: ConnectionTrait>(
     if let Some(inputs) = changes.sections {
         sections = replace_sections(db, current.id, &inputs, now).await?;
     }
-    let outcome = if next != current || sections.updated > 0 {
+    let mut factors_changed = false;
+    if let Some(inputs) = changes.contributing_factors {
+        let check = FactorCheck::Taxonomy(taxonomy);
+        factors_changed = replace_factors(db, &current, &inputs, check, now).await?;
+    }
+    let outcome = if next != current || sections.updated > 0 || factors_changed {
         next.version += 1;
         next.updated_at = now;
         postmortem::Entity::update(next.clone().into_active_model().reset_all())
@@ -292,6 +313,7 @@ async fn write_change<C: ConnectionTrait>(
             outcome,
         },
         sections,
+        factors_changed,
     })
 }
 
@@ -344,15 +366,36 @@ async fn write_import<C: ConnectionTrait>(
         updated_at: stored.as_ref().map_or(now, |e| e.updated_at),
     };
     next.due_on = due_in_force(&next, incident, periods);
-    let postmortem = store(db, stored, next, |m| {
+    let mut postmortem = store(db, stored, next, |m| {
         m.version += 1;
         m.updated_at = now;
     })
     .await?;
     let sections = import_sections(db, pm.id, pm.sections, now).await?;
+    let mut factors_changed = false;
+    if let Some(records) = pm.contributing_factors {
+        let inputs: Vec<FactorInput> = records
+            .into_iter()
+            .map(|f| FactorInput {
+                factor: f.factor,
+                note: f.note,
+            })
+            .collect();
+        let model = &postmortem.model;
+        factors_changed = replace_factors(db, model, &inputs, FactorCheck::AnyId, now).await?;
+    }
+    // New factors change what the post-mortem says: a new version, as a
+    // change through the API makes.
+    if factors_changed && postmortem.outcome == Outcome::Unchanged {
+        save_next_version(db, postmortem.model.clone(), now).await?;
+        postmortem.model.version += 1;
+        postmortem.model.updated_at = now;
+        postmortem.outcome = Outcome::Updated;
+    }
     Ok(PostmortemWritten {
         postmortem,
         sections,
+        factors_changed,
     })
 }
 
@@ -366,6 +409,9 @@ fn check_changes(changes: &PostmortemChanges) -> Result<(), ServiceError> {
     }
     if let Some(sections) = &changes.sections {
         check_sections(sections)?;
+    }
+    if let Some(factors) = &changes.contributing_factors {
+        check_factor_list("contributing_factors", factors)?;
     }
     Ok(())
 }

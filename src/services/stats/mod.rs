@@ -5,7 +5,8 @@
 //!
 //! Every figure is a function of the stored data and the period alone (the
 //! clock is never read), so the same data gives the same figures. The
-//! definitions are in the README ("Digest figures").
+//! definitions are in the README ("Digest figures"). Contributing factors
+//! are counted in `factors`.
 //!
 //! These are plain data (serde, for the digest archive and its templates);
 //! `api::stats` mirrors them as the API's response objects. The figures of
@@ -21,13 +22,15 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod factors;
 mod overdue;
 
+pub use factors::{FactorCount, FactorWeekRow, FactorWeeks, factor_weeks};
 use overdue::{postmortem_figures, remediation_figures};
 
 use super::ServiceError;
 use crate::{
-    config::CustomerUpdateMinutes,
+    config::{CustomerUpdateMinutes, FactorSettings},
     domain::{CleanupStatus, IncidentRef, IncidentStatus, PostmortemStatus, Severity},
     entities::{cleanup_item, incident, postmortem, status_update},
 };
@@ -265,6 +268,12 @@ pub struct PeriodStats {
     pub pending_cleanup: Vec<PendingCleanup>,
     /// Incidents whose customer updates ran late, by reference.
     pub late_customer_updates: Vec<LateCustomerUpdates>,
+    /// Incidents opened in the period per contributing factor their
+    /// post-mortem names: every factor of the taxonomy (zero included),
+    /// then retired factors named in the period. Absent from digests
+    /// archived before factors existed.
+    #[serde(default)]
+    pub contributing_factors: Vec<FactorCount>,
 }
 
 /// Days overdue on `today` of something due on `due`, counted as the
@@ -329,15 +338,31 @@ pub enum Lists {
     CountsOnly,
 }
 
-/// Every figure for `[from, to)`; `tz` gives the calendar days (due dates).
+/// What the figures are computed with besides the data: the settings
+/// that define them.
+#[derive(Debug, Clone, Copy)]
+pub struct Definitions<'a> {
+    /// The calendar days (due dates).
+    pub tz: Tz,
+    /// The allowed time between customer updates.
+    pub intervals: &'a CustomerUpdateMinutes,
+    /// The taxonomy of contributing factors (order and labels).
+    pub taxonomy: &'a FactorSettings,
+}
+
+/// Every figure for `[from, to)`.
 pub async fn period_stats<C: ConnectionTrait>(
     db: &C,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    tz: Tz,
-    intervals: &CustomerUpdateMinutes,
+    definitions: Definitions<'_>,
     lists: Lists,
 ) -> Result<PeriodStats, ServiceError> {
+    let Definitions {
+        tz,
+        intervals,
+        taxonomy,
+    } = definitions;
     let active = active_incidents(db, from, to).await?;
     let postmortems = postmortem_statuses(db, &active).await?;
     let mut stats = incident_figures(&active, from, to, &postmortems);
@@ -345,6 +370,7 @@ pub async fn period_stats<C: ConnectionTrait>(
     stats.remediations = remediation_figures(db, from, to, tz, lists).await?;
     stats.pending_cleanup = pending_cleanup(db, to).await?;
     stats.late_customer_updates = late_customer_updates(db, &active, from, to, intervals).await?;
+    stats.contributing_factors = factors::factor_counts(db, &active, from, to, taxonomy).await?;
     Ok(stats)
 }
 
@@ -410,6 +436,7 @@ pub fn incident_figures(
         remediations: RemediationFigures::default(),
         pending_cleanup: Vec::new(),
         late_customer_updates: Vec::new(),
+        contributing_factors: Vec::new(),
     }
 }
 
