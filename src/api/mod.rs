@@ -5,6 +5,7 @@ mod auth;
 mod channels;
 mod cleanup;
 mod digests;
+pub mod hooks;
 mod imports;
 mod incidents;
 mod json;
@@ -22,6 +23,7 @@ mod status_updates;
 mod text;
 mod timeline;
 mod tokens;
+mod trackers;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -71,6 +73,7 @@ pub type Apis = (
     status_updates::StatusUpdatesApi,
     cleanup::CleanupApi,
     remediations::RemediationsApi,
+    trackers::TrackersApi,
     tokens::TokensApi,
     postmortems::PostmortemsApi,
     redactions::RedactionsApi,
@@ -91,6 +94,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             status_updates::StatusUpdatesApi,
             cleanup::CleanupApi,
             remediations::RemediationsApi,
+            trackers::TrackersApi,
             tokens::TokensApi,
             postmortems::PostmortemsApi,
             redactions::RedactionsApi,

@@ -11,8 +11,10 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 mod sections;
+mod trackers;
 
 pub use sections::*;
+pub use trackers::{GithubSettings, TrackerSettings, is_repository};
 
 /// A configuration that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Imports: which imported history needs no post-mortem.
     pub imports: ImportSettings,
+    /// Issue trackers remediation items are synced with.
+    pub trackers: TrackerSettings,
 }
 
 impl Default for Settings {
@@ -121,6 +125,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             webhooks: WebhookSettings::default(),
             imports: ImportSettings::default(),
+            trackers: TrackerSettings::default(),
         }
     }
 }
@@ -180,6 +185,7 @@ impl Settings {
         self.limits.check()?;
         self.display_zone()?;
         self.postmortem_due.check()?;
+        self.trackers.check()?;
         self.documents.check()
     }
 

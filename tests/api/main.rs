@@ -35,5 +35,6 @@ mod status_updates;
 mod storage;
 mod timeline;
 mod tour;
+mod trackers;
 mod webhooks;
 mod wording;

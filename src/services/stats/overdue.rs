@@ -230,6 +230,8 @@ async fn overdue_remediations<C: ConnectionTrait>(
                 team: item.team,
                 due_date: due,
                 days_overdue: days_overdue(due, end_day),
+                tracker_key: item.tracker_key,
+                tracker_url: item.tracker_url,
             })
         })
         .collect();
