@@ -34,8 +34,9 @@ impl TrackersApi {
     /// Link an existing tracker issue
     ///
     /// The item is synced with that issue from now on: its `tracker`,
-    /// `tracker_key` and `tracker_url` are set, and the issue is read once
-    /// in the background (neither side is changed by linking). A URL that is
+    /// `tracker_key` and `tracker_url` are set, and in the background the
+    /// issue is brought in step with the item (title, state, due date,
+    /// assignee), as a created one is. A URL that is
     /// not an issue of a configured tracker is a 422 naming `url`; an item
     /// linked to another issue, or an issue linked to another item, a 409.
     #[oai(

@@ -82,11 +82,8 @@ pub enum JobOutcome {
     },
     /// Only the outbox was delivered.
     Outbox,
-    /// Linked issues fetched again, and pushes sent.
-    TrackerSync {
-        reconciled: ReconcileReport,
-        pushes: PushReport,
-    },
+    /// Linked issues fetched again.
+    TrackerSync { reconciled: ReconcileReport },
 }
 
 /// What [`Jobs::run_now`] did: the job, then the outbox delivered.
@@ -94,6 +91,8 @@ pub enum JobOutcome {
 pub struct JobRunReport {
     pub outcome: JobOutcome,
     pub deliveries: DrainReport,
+    /// Remediation items pushed to their trackers.
+    pub tracker_pushes: PushReport,
 }
 
 impl fmt::Display for JobRunReport {
@@ -121,22 +120,24 @@ impl fmt::Display for JobRunReport {
                 period.to_rfc3339()
             )?,
             JobOutcome::Outbox => {}
-            JobOutcome::TrackerSync { reconciled, pushes } => {
+            JobOutcome::TrackerSync { reconciled } => {
                 write!(
                     f,
-                    "Trackers: {} issue(s) checked, {} item(s) changed, {} failed; \
-                     {} pushed, {} to retry, {} failed. ",
-                    reconciled.checked,
-                    reconciled.changed,
-                    reconciled.failed,
-                    pushes.pushed,
-                    pushes.retrying,
-                    pushes.failed
+                    "Trackers: {} issue(s) checked, {} item(s) changed, {} failed. ",
+                    reconciled.checked, reconciled.changed, reconciled.failed,
                 )?;
                 for (tracker, at) in &reconciled.paused {
                     write!(f, "The {tracker} tracker is rate limited until {}. ", at.to_rfc3339())?;
                 }
             }
+        }
+        let p = &self.tracker_pushes;
+        if p.did_work() {
+            write!(
+                f,
+                "Tracker pushes: {} done, {} to retry, {} failed. ",
+                p.pushed, p.retrying, p.failed
+            )?;
         }
         let d = &self.deliveries;
         if d.did_work() {
@@ -291,8 +292,7 @@ impl Jobs {
             }
             ScheduledJob::TrackerSync => {
                 let reconciled = tracker_reconcile::reconcile(&self.ctx).await?;
-                let pushes = tracker_push::drain(&self.ctx).await?;
-                Ok(JobOutcome::TrackerSync { reconciled, pushes })
+                Ok(JobOutcome::TrackerSync { reconciled })
             }
         }
     }
@@ -329,9 +329,11 @@ impl Jobs {
             }
         };
         let deliveries = self.drain_outbox().await?;
+        let tracker_pushes = tracker_push::drain(&self.ctx).await?;
         Ok(JobRunReport {
             outcome,
             deliveries,
+            tracker_pushes,
         })
     }
 

@@ -1,8 +1,7 @@
 //! Linking an item to an existing tracker issue, and unlinking it: the
 //! `tracker_url` change goes through [`write`] (history, version), the sync
-//! columns are set beside it, and a push is asked for so the worker reads
-//! the issue once (its state then is the base of later comparisons: linking
-//! changes neither the item nor the issue).
+//! columns are set beside it, and a push is asked for: the worker reads the
+//! issue and brings it in step with the item, as it does a created one.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 

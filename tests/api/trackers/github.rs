@@ -240,7 +240,11 @@ async fn an_existing_issue_is_linked_and_unlinked() {
     assert_eq!((linked["tracker"].as_str(), linked["tracker_key"].as_str()), (Some("github"), Some("acme/ops#1")));
     settle(&app).await;
     assert_eq!(fake.creates(), 0);
-    assert_eq!(fake.issue("acme/ops", 1).title, "Rotate the certificates", "linking changes neither side");
+    assert_eq!(
+        fake.issue("acme/ops", 1).title,
+        "Add a circuit breaker to the payment client",
+        "the issue is brought in step with the item, as a created one is"
+    );
     assert!(get_item(&app, "REM-1").await["tracker_synced_at"].is_string());
     item(&app, json!({})).await;
     let taken = app.post("/remediations/REM-2/tracker", json!({"url": url})).await;
