@@ -48,6 +48,7 @@ impl TrackersApi {
         &self,
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
+        /// The item's UUID or `REM-n` reference.
         remediation: Path<RemediationParam>,
         body: ApiJson<LinkTrackerRequest>,
     ) -> ApiResult<RemediationChanged> {
@@ -71,6 +72,7 @@ impl TrackersApi {
         &self,
         auth: TokenAuth,
         Data(ctx): Data<&Context>,
+        /// The item's UUID or `REM-n` reference.
         remediation: Path<RemediationParam>,
     ) -> ApiResult<RemediationChanged> {
         let actor = auth.require(Scope::Write)?.token_name.clone();

@@ -311,7 +311,7 @@ text_enum! {
 }
 
 domain_enum! {
-    /// An issue tracker remediation items are synced with (issue 16).
+    /// An issue tracker remediation items are synced with.
     pub enum TrackerKind {
         /// GitHub or GitHub Enterprise issues.
         Github = "github",
