@@ -5,9 +5,10 @@ use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration
 
 use anyhow::Context as _;
 use poem::{
-    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler, post,
+    Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler,
     http::{Method, StatusCode},
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    post,
     web::Data,
 };
 

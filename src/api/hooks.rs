@@ -36,7 +36,9 @@ pub async fn receive_hook(
         Err(_) => {
             return Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("a webhook body is at most {limit} bytes (trackers.webhook_body_limit_bytes)"),
+                format!(
+                    "a webhook body is at most {limit} bytes (trackers.webhook_body_limit_bytes)"
+                ),
             )
             .with_field(Some("body".into()))
             .into_poem_response();
@@ -46,7 +48,10 @@ pub async fn receive_hook(
         .headers()
         .iter()
         .filter_map(|(name, value)| {
-            Some((name.as_str().to_ascii_lowercase(), value.to_str().ok()?.to_string()))
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_string(),
+            ))
         })
         .collect();
     match receive(ctx, kind, &headers, req.uri().query(), &bytes).await {

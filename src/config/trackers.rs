@@ -190,7 +190,10 @@ mod tests {
     #[test]
     fn github_comes_from_the_environment_and_its_secrets_stay_hidden() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("DEBRIEF_TRACKERS__GITHUB__API_URL", "https://ghe.example.com/api/v3");
+            jail.set_env(
+                "DEBRIEF_TRACKERS__GITHUB__API_URL",
+                "https://ghe.example.com/api/v3",
+            );
             jail.set_env("DEBRIEF_TRACKERS__GITHUB__TOKEN", "ghp_sup3rs3cret");
             jail.set_env("DEBRIEF_TRACKERS__GITHUB__REPOSITORY", "acme/ops");
             jail.set_env("DEBRIEF_TRACKERS__GITHUB__WEBHOOK_SECRET", "hook-s3cret");
@@ -200,7 +203,10 @@ mod tests {
             assert_eq!(github.api_url, "https://ghe.example.com/api/v3");
             assert_eq!(github.token.expose(), "ghp_sup3rs3cret");
             let shown = format!("{settings:?}");
-            assert!(!shown.contains("sup3rs3cret") && !shown.contains("hook-s3cret"), "{shown}");
+            assert!(
+                !shown.contains("sup3rs3cret") && !shown.contains("hook-s3cret"),
+                "{shown}"
+            );
             Ok(())
         });
     }
@@ -220,7 +226,10 @@ mod tests {
                 ],
                 "trackers.github.repository",
             ),
-            (vec![("DEBRIEF_TRACKERS__DEFAULT", "jira")], "trackers.default"),
+            (
+                vec![("DEBRIEF_TRACKERS__DEFAULT", "jira")],
+                "trackers.default",
+            ),
             (
                 vec![("DEBRIEF_TRACKERS__RECONCILE_SCHEDULE", "every hour")],
                 "trackers.reconcile_schedule",

@@ -127,7 +127,11 @@ impl fmt::Display for JobRunReport {
                     reconciled.checked, reconciled.changed, reconciled.failed,
                 )?;
                 for (tracker, at) in &reconciled.paused {
-                    write!(f, "The {tracker} tracker is rate limited until {}. ", at.to_rfc3339())?;
+                    write!(
+                        f,
+                        "The {tracker} tracker is rate limited until {}. ",
+                        at.to_rfc3339()
+                    )?;
                 }
             }
         }

@@ -25,8 +25,7 @@ use crate::{
     services::{
         Context, ServiceError, remediations,
         tracker_sync::{
-            Desired, desired, marker, pause, paused, request_push, seen, store_error, store_seen,
-            update_from,
+            Desired, desired, marker, pause, paused, seen, store_error, store_seen, update_from,
         },
     },
     trackers::{Configured, IssueDraft, RemoteIssue, TrackerError},
@@ -188,7 +187,11 @@ async fn push_one(ctx: &Context, row: &tracker_push::Model) -> PushResult {
     };
     let (Some(base), Some(key)) = (
         base,
-        result.seen.as_ref().map(|r| r.key.clone()).or(item.tracker_key.clone()),
+        result
+            .seen
+            .as_ref()
+            .map(|r| r.key.clone())
+            .or(item.tracker_key.clone()),
     ) else {
         return result;
     };
@@ -309,25 +312,7 @@ async fn record(
         .add(tracker_push::Column::Status.eq(TrackerPushStatus::Sending))
         .add(tracker_push::Column::LockedUntil.eq(locked_until));
     if let (Some(item), Some(remote)) = (&item, &result.seen) {
-        let newer = item.tracker_seen_at.is_none_or(|at| at <= remote.updated_at);
-        let same_issue = item.tracker_key.as_deref().is_none_or(|k| k == remote.key);
-        if newer && same_issue {
-            if item.tracker_key.is_none() {
-                remediations::write_history(
-                    &txn,
-                    vec![remediations::history(
-                        item.id,
-                        now,
-                        row.tracker.as_str(),
-                        "tracker_key",
-                        None,
-                        Some(remote.key.clone()),
-                    )],
-                )
-                .await?;
-            }
-            store_seen(&txn, item.id, remote, now).await?;
-        }
+        keep_seen(&txn, item, row.tracker, remote, now).await?;
     }
     let (status, next_at, attempts, error) = match (&result.error, &item) {
         (None, _) | (_, None) => {
@@ -380,6 +365,40 @@ async fn record(
     Ok(())
 }
 
+/// Store the issue as this push saw it, unless newer news of it arrived
+/// meanwhile; the key of a newly created (or found) issue goes into the
+/// item's history.
+async fn keep_seen<C: ConnectionTrait>(
+    txn: &C,
+    item: &remediation_item::Model,
+    tracker: TrackerKind,
+    remote: &RemoteIssue,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let newer = item
+        .tracker_seen_at
+        .is_none_or(|at| at <= remote.updated_at);
+    let same_issue = item.tracker_key.as_deref().is_none_or(|k| k == remote.key);
+    if !(newer && same_issue) {
+        return Ok(());
+    }
+    if item.tracker_key.is_none() {
+        remediations::write_history(
+            txn,
+            vec![remediations::history(
+                item.id,
+                now,
+                tracker.as_str(),
+                "tracker_key",
+                None,
+                Some(remote.key.clone()),
+            )],
+        )
+        .await?;
+    }
+    store_seen(txn, item.id, remote, now).await
+}
+
 /// If the item now differs from its issue as last seen (a change in the
 /// tracker arrived while this push ran), push again: both sides end up equal.
 async fn converge<C: ConnectionTrait>(
@@ -402,7 +421,7 @@ async fn converge<C: ConnectionTrait>(
         .await?
         .is_none_or(|r| r.status == TrackerPushStatus::Done);
     if done && !update_from(&base, &desired(&item, &configured.routing)).is_empty() {
-        request_push(txn, id, kind, now).await?;
+        remediations::request_push(txn, id, kind, now).await?;
     }
     Ok(())
 }
@@ -425,8 +444,8 @@ fn retry_of(
             (TrackerPushStatus::Failed, now, row.attempts)
         }
         TrackerError::Unavailable(_) | TrackerError::Unauthorized { .. } => {
-            let out_of_attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX)
-                >= ctx.settings.jobs.max_attempts;
+            let out_of_attempts =
+                u32::try_from(row.attempts).unwrap_or(u32::MAX) >= ctx.settings.jobs.max_attempts;
             let status = if out_of_attempts {
                 TrackerPushStatus::Failed
             } else {

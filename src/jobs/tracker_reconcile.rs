@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use crate::{
     domain::{RemediationStatus, RemoteState, TrackerKind},
-    entities::remediation_item,
+    entities::{remediation_item, tracker_webhook_delivery},
     services::{
         Context, ServiceError,
         tracker_sync::{Applied, apply_remote, locked_item, pause, paused, store_error},
@@ -35,9 +35,23 @@ pub struct ReconcileReport {
     pub paused: Vec<(TrackerKind, chrono::DateTime<chrono::Utc>)>,
 }
 
-/// One pass over every configured tracker.
+/// How long a webhook delivery id is kept to recognise a replay: GitHub
+/// redelivers (by hand) for three days.
+pub const DELIVERIES_KEPT_DAYS: i64 = 30;
+
+/// One pass over every configured tracker; first, delivery ids older than
+/// [`DELIVERIES_KEPT_DAYS`] are forgotten.
 pub async fn reconcile(ctx: &Context) -> Result<ReconcileReport, ServiceError> {
     let mut report = ReconcileReport::default();
+    let txn = ctx.begin_write().await?;
+    tracker_webhook_delivery::Entity::delete_many()
+        .filter(
+            tracker_webhook_delivery::Column::ReceivedAt
+                .lt(ctx.now() - chrono::Duration::days(DELIVERIES_KEPT_DAYS)),
+        )
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
     let skipped = paused(&ctx.db, ctx.now()).await?;
     for configured in ctx.trackers.all() {
         if !skipped.contains(&configured.tracker.kind()) {

@@ -84,9 +84,12 @@ impl Context {
         let renders = RenderQueue::new(&settings.limits, metrics.clone());
         // The settings were checked at start-up; a client that cannot be
         // built (no TLS roots) leaves the trackers off, said once in the log.
-        let trackers = Trackers::from_settings(&settings.trackers, clock.clone())
-            .unwrap_or_else(|err| {
-                tracing::error!(error = format!("{err:#}"), "Issue trackers off: cannot build their HTTP client");
+        let trackers =
+            Trackers::from_settings(&settings.trackers, clock.clone()).unwrap_or_else(|err| {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "Issue trackers off: cannot build their HTTP client"
+                );
                 Trackers::default()
             });
         Self {

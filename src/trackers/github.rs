@@ -233,7 +233,12 @@ impl GithubTracker {
                 )
             });
         }
-        Err(error_of(status, &headers, message_of(&text), self.clock.now()))
+        Err(error_of(
+            status,
+            &headers,
+            message_of(&text),
+            self.clock.now(),
+        ))
     }
 
     async fn issue(
@@ -337,7 +342,10 @@ impl Tracker for GithubTracker {
             payload.insert("body".into(), json!(with_due(body, due)));
         }
         if let Some(assignee) = &update.assignee {
-            payload.insert("assignees".into(), json!(assignee.iter().collect::<Vec<_>>()));
+            payload.insert(
+                "assignees".into(),
+                json!(assignee.iter().collect::<Vec<_>>()),
+            );
         }
         if let Some(state) = update.state {
             let (state, reason) = match state {
@@ -399,10 +407,9 @@ impl Tracker for GithubTracker {
         if headers.get("x-github-event").map(String::as_str) != Some("issues") {
             return Ok(None); // ping, issue_comment …: verified, not about an issue
         }
-        let event: IssuesEvent = serde_path_to_error::deserialize(
-            &mut serde_json::Deserializer::from_slice(body),
-        )
-        .map_err(|e| WebhookError::Malformed(format!("{}: {}", e.path(), e.inner())))?;
+        let event: IssuesEvent =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body))
+                .map_err(|e| WebhookError::Malformed(format!("{}: {}", e.path(), e.inner())))?;
         Ok(Some(WebhookEvent {
             delivery_id,
             actor: format!("github:{}", event.sender.login),
@@ -439,7 +446,10 @@ mod tests {
     #[test]
     fn web_addresses_follow_the_api_address() {
         assert_eq!(web_of("https://api.github.com"), "https://github.com");
-        assert_eq!(web_of("https://ghe.example.com/api/v3/"), "https://ghe.example.com");
+        assert_eq!(
+            web_of("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com"
+        );
         assert_eq!(web_of("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
     }
 }

@@ -670,7 +670,10 @@ async fn samples_match_the_committed_ones() {
     for (n, issue) in [(1, 41), (2, 42), (4, 57)] {
         let url = format!("https://github.com/acme/ops/issues/{issue}");
         let resp = app
-            .post(&format!("/remediations/REM-{n}/tracker"), json!({ "url": url }))
+            .post(
+                &format!("/remediations/REM-{n}/tracker"),
+                json!({ "url": url }),
+            )
             .await;
         assert_eq!(resp.status(), 200, "link REM-{n}");
     }

@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::{Context, ServiceError, tracker_sync};
+use super::{Context, ServiceError};
 use crate::{
     config::RemediationDueDays,
     domain::{
@@ -27,10 +27,9 @@ mod write;
 pub(crate) use history::{history, write_history};
 pub(crate) use read::views;
 pub use read::{get, list};
-pub use tracker_links::{link_tracker, unlink_tracker};
 pub use summary::summary;
+pub use tracker_links::{link_tracker, request_push, tracker_for_new, unlink_tracker};
 pub use write::{rebuild_counts, write};
-
 
 /// A new remediation item, already checked field by field.
 #[derive(Debug, Clone)]
@@ -194,7 +193,7 @@ pub async fn create(
     mut new: NewRemediation,
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
-    new.tracker = tracker_sync::tracker_for_new(&ctx.trackers, new.tracker, new.team.as_deref())?;
+    new.tracker = tracker_for_new(&ctx.trackers, new.tracker, new.team.as_deref())?;
     let txn = ctx.begin_write().await?;
     let create = RemediationWrite::Create {
         new,
@@ -202,7 +201,7 @@ pub async fn create(
     };
     let item = write(&txn, create, actor, ctx.now()).await?.model;
     if let Some(kind) = item.tracker {
-        tracker_sync::request_push(&txn, item.id, kind, ctx.now()).await?;
+        request_push(&txn, item.id, kind, ctx.now()).await?;
     }
     let view = views(ctx, &txn, vec![item]).await?.remove(0);
     txn.commit().await?;
@@ -230,7 +229,7 @@ pub async fn update(
     {
         // A change made in Debrief goes to the issue (one made in the
         // tracker comes in through `tracker_sync` and is not sent back).
-        tracker_sync::request_push(&txn, item.id, kind, ctx.now()).await?;
+        request_push(&txn, item.id, kind, ctx.now()).await?;
     }
     txn.commit().await?;
     Ok(views(ctx, &ctx.db, vec![item]).await?.remove(0))

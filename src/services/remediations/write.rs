@@ -303,7 +303,9 @@ async fn planned_import<C: ConnectionTrait>(
         tracker_seen_title: stored.as_ref().and_then(|e| e.tracker_seen_title.clone()),
         tracker_seen_state: stored.as_ref().and_then(|e| e.tracker_seen_state),
         tracker_seen_due: stored.as_ref().and_then(|e| e.tracker_seen_due),
-        tracker_seen_assignee: stored.as_ref().and_then(|e| e.tracker_seen_assignee.clone()),
+        tracker_seen_assignee: stored
+            .as_ref()
+            .and_then(|e| e.tracker_seen_assignee.clone()),
         tracker_seen_at: stored.as_ref().and_then(|e| e.tracker_seen_at),
         closed_at: r.closed_at,
         version: stored.as_ref().map_or(1, |e| e.version),

@@ -1,6 +1,6 @@
 //! Two-way sync of remediation items with issue trackers, knowing trackers
-//! only as `dyn Tracker` (see `trackers/`): which tracker a new item goes
-//! to, the push queue (requested here; worked by `jobs::tracker_push`, which
+//! only as `dyn Tracker` (see `trackers/`): the push queue (requested by
+//! `remediations::request_push`; worked by `jobs::tracker_push`, which
 //! creates the issue exactly once, then sends what changed in Debrief), and
 //! tracker news applied to items (`webhook` for signed deliveries,
 //! `jobs::tracker_reconcile` for the scheduled catch-up).
@@ -17,9 +17,7 @@ pub mod webhook;
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement, sea_query::Expr,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 use uuid::Uuid;
 
 use super::{
@@ -28,72 +26,13 @@ use super::{
 };
 use crate::{
     domain::{RemediationRef, RemediationStatus, RemoteState, TrackerKind},
-    entities::{remediation_item, tracker_push::TrackerPushStatus, tracker_rate_limit},
-    trackers::{IssueUpdate, RemoteIssue, Routing, Trackers},
+    entities::{remediation_item, tracker_rate_limit},
+    trackers::{IssueUpdate, RemoteIssue, Routing},
 };
-
-/// The tracker of a new item: the one asked for (which must be
-/// configured), else the team's or the default.
-pub fn tracker_for_new(
-    trackers: &Trackers,
-    requested: Option<TrackerKind>,
-    team: Option<&str>,
-) -> Result<Option<TrackerKind>, ServiceError> {
-    match requested {
-        Some(kind) if trackers.get(kind).is_some() => Ok(Some(kind)),
-        Some(kind) => Err(ServiceError::validation(
-            "tracker",
-            format!("the `{kind}` tracker is not configured on this server ([trackers.{kind}])"),
-        )),
-        None => Ok(trackers.for_team(team)),
-    }
-}
 
 /// The marker that finds an item's issue again: `debrief:REM-12`.
 pub fn marker(number: i64) -> String {
     format!("debrief:{}", RemediationRef::display(number))
-}
-
-/// Ask for the item's issue to be created or brought in step, in the
-/// transaction of the change: one row per item, its request counter raised.
-/// A row a worker holds stays with it (the worker sees the raised counter
-/// and leaves the row pending when it is done).
-pub async fn request_push<C: ConnectionTrait>(
-    db: &C,
-    item: Uuid,
-    tracker: TrackerKind,
-    now: DateTime<Utc>,
-) -> Result<(), ServiceError> {
-    let backend = db.get_database_backend();
-    let p: Vec<String> = (1..=4)
-        .map(|i| match backend {
-            DbBackend::Postgres => format!("${i}"),
-            _ => format!("?{i}"),
-        })
-        .collect();
-    let (sending, pending) = (TrackerPushStatus::Sending, TrackerPushStatus::Pending);
-    let sql = format!(
-        "INSERT INTO tracker_pushes (remediation_id, tracker, status, wanted, attempts, \
-         next_attempt_at, locked_until, last_error, created_at, updated_at) \
-         VALUES ({a}, {b}, '{pending}', 1, 0, {c}, NULL, NULL, {c}, {c}) \
-         ON CONFLICT (remediation_id) DO UPDATE SET \
-         wanted = tracker_pushes.wanted + 1, tracker = excluded.tracker, \
-         updated_at = excluded.updated_at, \
-         status = CASE WHEN tracker_pushes.status = '{sending}' THEN tracker_pushes.status ELSE '{pending}' END, \
-         attempts = CASE WHEN tracker_pushes.status = '{sending}' THEN tracker_pushes.attempts ELSE 0 END, \
-         next_attempt_at = CASE WHEN tracker_pushes.status = '{sending}' \
-         THEN tracker_pushes.next_attempt_at ELSE excluded.next_attempt_at END",
-        a = p[0],
-        b = p[1],
-        c = p[2],
-    );
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [item.into(), tracker.into(), now.into()],
-    ))
-    .await?;
-    Ok(())
 }
 
 /// What the issue should show, from the item.
@@ -153,18 +92,39 @@ pub(crate) async fn store_seen<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
     remediation_item::Entity::update_many()
-        .col_expr(remediation_item::Column::TrackerKey, Expr::value(remote.key.clone()))
-        .col_expr(remediation_item::Column::TrackerUrl, Expr::value(remote.url.clone()))
+        .col_expr(
+            remediation_item::Column::TrackerKey,
+            Expr::value(remote.key.clone()),
+        )
+        .col_expr(
+            remediation_item::Column::TrackerUrl,
+            Expr::value(remote.url.clone()),
+        )
         .col_expr(remediation_item::Column::TrackerSyncedAt, Expr::value(now))
-        .col_expr(remediation_item::Column::TrackerError, Expr::value(Option::<String>::None))
-        .col_expr(remediation_item::Column::TrackerSeenTitle, Expr::value(remote.title.clone()))
-        .col_expr(remediation_item::Column::TrackerSeenState, Expr::value(remote.state))
-        .col_expr(remediation_item::Column::TrackerSeenDue, Expr::value(remote.due_date))
+        .col_expr(
+            remediation_item::Column::TrackerError,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            remediation_item::Column::TrackerSeenTitle,
+            Expr::value(remote.title.clone()),
+        )
+        .col_expr(
+            remediation_item::Column::TrackerSeenState,
+            Expr::value(remote.state),
+        )
+        .col_expr(
+            remediation_item::Column::TrackerSeenDue,
+            Expr::value(remote.due_date),
+        )
         .col_expr(
             remediation_item::Column::TrackerSeenAssignee,
             Expr::value(remote.assignee.clone()),
         )
-        .col_expr(remediation_item::Column::TrackerSeenAt, Expr::value(remote.updated_at))
+        .col_expr(
+            remediation_item::Column::TrackerSeenAt,
+            Expr::value(remote.updated_at),
+        )
         .filter(remediation_item::Column::Id.eq(item))
         .exec(db)
         .await?;
@@ -230,10 +190,7 @@ fn changes_from(
         if let Some(status) = status.filter(|s| *s != item.status && item.status.can_become(*s)) {
             changes.status = Some(status);
             if status == RemediationStatus::WontDo {
-                changes.reason = Some(Some(format!(
-                    "closed as not planned in {}",
-                    remote.key
-                )));
+                changes.reason = Some(Some(format!("closed as not planned in {}", remote.key)));
             }
         }
     }
@@ -254,7 +211,10 @@ pub(crate) async fn apply_remote<C: ConnectionTrait>(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Applied, ServiceError> {
-    if item.tracker_seen_at.is_some_and(|seen_at| remote.updated_at < seen_at) {
+    if item
+        .tracker_seen_at
+        .is_some_and(|seen_at| remote.updated_at < seen_at)
+    {
         return Ok(Applied::Stale);
     }
     let mut applied = Applied::Unchanged;
@@ -333,4 +293,3 @@ pub(crate) async fn pause(
     tracing::warn!(tracker = %kind, "The {kind} tracker is rate limited: no calls before {retry_at}");
     Ok(())
 }
-

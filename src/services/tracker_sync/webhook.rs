@@ -47,7 +47,10 @@ pub async fn receive(
             ));
         }
         Err(WebhookError::Malformed(detail)) => {
-            return Err(ServiceError::bad_request("body", format!("webhook payload: {detail}")));
+            return Err(ServiceError::bad_request(
+                "body",
+                format!("webhook payload: {detail}"),
+            ));
         }
     };
     let now = ctx.now();

@@ -228,10 +228,7 @@ pub fn signed_headers(body: &[u8], secret: &str, delivery: &str) -> Vec<(String,
     vec![
         ("X-GitHub-Event".into(), "issues".into()),
         ("X-GitHub-Delivery".into(), delivery.into()),
-        (
-            "X-Hub-Signature-256".into(),
-            format!("sha256={signature}"),
-        ),
+        ("X-Hub-Signature-256".into(), format!("sha256={signature}")),
         ("User-Agent".into(), "GitHub-Hookshot/044aadd".into()),
         ("Content-Type".into(), "application/json".into()),
     ]

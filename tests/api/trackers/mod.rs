@@ -84,6 +84,11 @@ pub fn history_of(item: &Value, field: &str) -> Vec<(String, Value)> {
         .unwrap()
         .iter()
         .filter(|h| h["field"] == field)
-        .map(|h| (h["actor"].as_str().unwrap().to_string(), h["new_value"].clone()))
+        .map(|h| {
+            (
+                h["actor"].as_str().unwrap().to_string(),
+                h["new_value"].clone(),
+            )
+        })
         .collect()
 }
