@@ -98,10 +98,8 @@ struct Repository {
 /// `https://github.com`, `https://HOST/api/v3` → `https://HOST`.
 fn web_of(api_url: &str) -> String {
     let api = api_url.trim_end_matches('/');
-    if let Some(rest) = api.strip_prefix("https://api.github.com") {
-        if rest.is_empty() {
-            return "https://github.com".into();
-        }
+    if api == "https://api.github.com" {
+        return "https://github.com".into();
     }
     api.strip_suffix("/api/v3").unwrap_or(api).to_string()
 }
