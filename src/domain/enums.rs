@@ -309,3 +309,13 @@ text_enum! {
         Pattern = "pattern",
     }
 }
+
+domain_enum! {
+    /// Which issue tracker a remediation item is synced with.
+    pub enum TrackerKind {
+        /// GitHub Issues (github.com or GitHub Enterprise).
+        Github = "github",
+        /// Jira Cloud or Jira Data Center.
+        Jira = "jira",
+    }
+}
