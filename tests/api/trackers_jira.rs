@@ -740,7 +740,8 @@ async fn settings_are_checked_and_secrets_masked() {
         assert!(!shown.contains(secret.as_str()), "{shown}");
         assert!(!shown_client.contains(secret.as_str()), "{shown_client}");
     }
-    let cases: [(&str, fn(&mut JiraSettings)); 6] = [
+    type Breaks = fn(&mut JiraSettings);
+    let cases: [(&str, Breaks); 6] = [
         ("base_url", |s| s.base_url = "ftp://jira.example.com".into()),
         ("email", |s| s.email = None),
         ("project_key", |s| s.project_key = "ops".into()),

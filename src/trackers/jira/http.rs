@@ -219,6 +219,8 @@ pub fn classify(
 /// Does the answer carry Atlassian's rate-limit headers?
 fn rate_limit_headers(headers: &HeaderMap) -> bool {
     headers.contains_key(header::RETRY_AFTER)
+        || headers.contains_key("ratelimit-reason")
+        || headers.contains_key("x-ratelimit-reset")
         || headers
             .get("x-ratelimit-remaining")
             .and_then(|v| v.to_str().ok())
@@ -282,5 +284,101 @@ fn error_detail(status: StatusCode, body: &[u8]) -> String {
         format!("{cut}…")
     } else {
         detail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap()
+    }
+
+    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> TrackerError {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        classify(
+            StatusCode::from_u16(status).unwrap(),
+            &map,
+            body.as_bytes(),
+            now(),
+        )
+    }
+
+    fn retry(error: TrackerError) -> DateTime<Utc> {
+        match error {
+            TrackerError::RateLimited { retry_at } => retry_at,
+            other => panic!("not rate limited: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_retry() {
+        let at = |s: i64| now() + TimeDelta::seconds(s);
+        assert_eq!(retry(answer(429, &[("retry-after", "30")], "")), at(30));
+        assert_eq!(retry(answer(429, &[], "")), at(60), "no header: a minute");
+        assert_eq!(
+            retry(answer(
+                429,
+                &[("x-ratelimit-reset", "2026-11-20T10:05Z")],
+                ""
+            )),
+            at(300)
+        );
+        assert_eq!(
+            retry(answer(
+                429,
+                &[("retry-after", "Fri, 20 Nov 2026 10:02:00 GMT")],
+                ""
+            )),
+            at(120)
+        );
+        assert_eq!(
+            retry(answer(429, &[("retry-after", "99999999")], "")),
+            at(86_400),
+            "a day at most"
+        );
+        assert_eq!(retry(answer(429, &[("retry-after", "0")], "")), at(1));
+        let limited = [("x-ratelimit-remaining", "0"), ("retry-after", "7")];
+        assert_eq!(retry(answer(403, &limited, "")), at(7));
+        assert_eq!(retry(answer(503, &[("retry-after", "9")], "")), at(9));
+    }
+
+    #[test]
+    fn other_failures() {
+        assert!(matches!(
+            answer(403, &[], ""),
+            TrackerError::Unauthorized { status: 403 }
+        ));
+        assert!(matches!(
+            answer(401, &[], ""),
+            TrackerError::Unauthorized { status: 401 }
+        ));
+        assert!(matches!(answer(404, &[], ""), TrackerError::NotFound));
+        assert!(matches!(answer(503, &[], ""), TrackerError::Unavailable(_)));
+        assert!(matches!(
+            answer(500, &[], "oops"),
+            TrackerError::Unavailable(_)
+        ));
+        assert!(matches!(
+            answer(302, &[], ""),
+            TrackerError::Rejected { status: 302, .. }
+        ));
+        match answer(400, &[], "<html>") {
+            TrackerError::Rejected { detail, .. } => assert_eq!(detail, "Bad Request"),
+            other => panic!("{other:?}"),
+        }
+        let long = format!(r#"{{"errorMessages": ["{}"]}}"#, "x".repeat(2000));
+        match answer(400, &[], &long) {
+            TrackerError::Rejected { detail, .. } => {
+                assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -598,7 +598,7 @@ fn do_transition(s: &mut State, key: &str, body: &Value) -> Response {
         return jira_error(
             StatusCode::BAD_REQUEST,
             &[],
-            json!({ "resolution": format!("Could not find valid 'id' or 'name' in resolution object.") }),
+            json!({ "resolution": "Could not find valid 'id' or 'name' in resolution object." }),
         );
     }
     let now = s.tick();
