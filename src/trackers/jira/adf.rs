@@ -96,6 +96,14 @@ impl Node {
             _ => {}
         }
         let mut content = self.content;
+        if self.kind == Kind::ListItem
+            && content
+                .first()
+                .is_none_or(|c| c["type"] == "bulletList" || c["type"] == "orderedList")
+        {
+            // A list item starts with a paragraph in ADF.
+            content.insert(0, json!({ "type": "paragraph", "content": [] }));
+        }
         if self.kind == Kind::CodeBlock {
             // The fence's last line break is not part of the code; an
             // empty block holds no text node at all.
@@ -150,7 +158,10 @@ impl Builder {
             Event::HardBreak => self.inline(json!({ "type": "hardBreak" })),
             Event::Rule => {
                 self.close_implicit();
-                self.push_block(json!({ "type": "rule" }));
+                // ADF has rules between top-level blocks only.
+                if self.stack.len() == 1 {
+                    self.push_block(json!({ "type": "rule" }));
+                }
             }
             Event::TaskListMarker(done) => self.text(if done { "[x] " } else { "[ ] " }, false),
         }
@@ -377,4 +388,33 @@ fn allowed_href(href: &str) -> Option<String> {
     let lower = href.to_ascii_lowercase();
     (lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:"))
         .then(|| href.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_items_start_with_a_paragraph_and_rules_stay_top_level() {
+        let adf = markdown_to_adf("- - inner
+
+> ---
+> quoted
+
+---
+");
+        let item = &adf["content"][0]["content"][0];
+        assert_eq!(item["content"][0], json!({ "type": "paragraph", "content": [] }));
+        assert_eq!(item["content"][1]["type"], "bulletList");
+        let quote = &adf["content"][1];
+        assert_eq!(quote["type"], "blockquote");
+        assert!(!quote.to_string().contains("rule"), "{quote}");
+        assert_eq!(adf["content"][2], json!({ "type": "rule" }));
+    }
+
+    #[test]
+    fn empty_code_blocks_hold_no_text() {
+        let adf = markdown_to_adf("```\n```\n");
+        assert_eq!(adf["content"][0], json!({ "type": "codeBlock", "content": [] }));
+    }
 }
