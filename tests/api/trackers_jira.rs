@@ -393,6 +393,47 @@ async fn wrong_credentials_are_unauthorized() {
 }
 
 #[tokio::test]
+async fn credentials_never_follow_a_redirect_to_another_site() {
+    let fake = FakeJira::start().await;
+    let elsewhere = FakeJira::start().await;
+    let port: u16 = elsewhere.base.rsplit(':').next().unwrap().parse().unwrap();
+    let (jira, _) = jira_for(fake.settings());
+    fake.fail(Failure::RedirectTo { port });
+    match jira.get("OPS-1").await {
+        Err(TrackerError::Rejected {
+            status: 302,
+            detail,
+        }) => {
+            assert!(detail.contains("trackers.jira.base_url"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        elsewhere.requests().is_empty(),
+        "nothing reached the other site"
+    );
+}
+
+#[tokio::test]
+async fn a_search_that_lags_does_not_find_a_fresh_issue() {
+    // Jira Cloud's JQL search is eventually consistent (docs/trackers.md):
+    // the issue key stored with the claim is what prevents a duplicate.
+    let fake = FakeJira::start().await;
+    let (jira, _) = jira_for(fake.settings());
+    fake.set_search_lag(1);
+    jira.create(&draft("debrief:REM-11")).await.unwrap();
+    assert!(
+        jira.find_by_marker("OPS", "debrief:REM-11")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    fake.set_search_lag(0);
+    let found = jira.find_by_marker("OPS", "debrief:REM-11").await.unwrap();
+    assert_eq!(found.unwrap().key, "OPS-1");
+}
+
+#[tokio::test]
 async fn no_answer_is_unavailable() {
     // Nothing listens on a port just released.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -396,15 +396,20 @@ mod tests {
 
     #[test]
     fn list_items_start_with_a_paragraph_and_rules_stay_top_level() {
-        let adf = markdown_to_adf("- - inner
+        let adf = markdown_to_adf(
+            "- - inner
 
 > ---
 > quoted
 
 ---
-");
+",
+        );
         let item = &adf["content"][0]["content"][0];
-        assert_eq!(item["content"][0], json!({ "type": "paragraph", "content": [] }));
+        assert_eq!(
+            item["content"][0],
+            json!({ "type": "paragraph", "content": [] })
+        );
         assert_eq!(item["content"][1]["type"], "bulletList");
         let quote = &adf["content"][1];
         assert_eq!(quote["type"], "blockquote");
@@ -415,6 +420,9 @@ mod tests {
     #[test]
     fn empty_code_blocks_hold_no_text() {
         let adf = markdown_to_adf("```\n```\n");
-        assert_eq!(adf["content"][0], json!({ "type": "codeBlock", "content": [] }));
+        assert_eq!(
+            adf["content"][0],
+            json!({ "type": "codeBlock", "content": [] })
+        );
     }
 }

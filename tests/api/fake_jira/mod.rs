@@ -74,6 +74,8 @@ pub enum Failure {
     RateLimited403 { retry_after: u64 },
     /// No answer for a minute (the client's timeout ends the call).
     Hang,
+    /// 302 to the same path on another origin (`http://127.0.0.1:<port>`).
+    RedirectTo { port: u16 },
 }
 
 /// Which transitions the workflow offers.
@@ -155,6 +157,7 @@ impl FakeJira {
             now: Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap(),
             workflow: Workflow::AnyToAny,
             resolution_on_screen: true,
+            search_lag: 0,
             failure: None,
             failure_left: None,
             requests: Vec::new(),
@@ -220,6 +223,13 @@ impl FakeJira {
     /// a post-function sets "Done").
     pub fn set_resolution_on_screen(&self, on: bool) {
         self.lock().resolution_on_screen = on;
+    }
+
+    /// Jira Cloud's search is eventually consistent: the `issues` most
+    /// recently created stay out of search results until this is set back
+    /// to 0.
+    pub fn set_search_lag(&self, issues: usize) {
+        self.lock().search_lag = issues;
     }
 
     pub fn issue(&self, key: &str) -> Option<FakeIssue> {

@@ -44,6 +44,8 @@ pub(super) struct State {
     pub(super) now: DateTime<Utc>,
     pub(super) workflow: Workflow,
     pub(super) resolution_on_screen: bool,
+    /// How many of the newest issues search does not see yet.
+    pub(super) search_lag: usize,
     pub(super) failure: Option<Failure>,
     /// Calls left before `failure` clears (`None`: until cleared).
     pub(super) failure_left: Option<usize>,
@@ -146,6 +148,13 @@ fn failure_answer(failure: Failure, now: DateTime<Utc>) -> Response {
             h.insert("x-ratelimit-remaining", "0".parse().unwrap());
             r
         }
+        Failure::RedirectTo { port } => Response::builder()
+            .status(StatusCode::FOUND)
+            .header(
+                "location",
+                format!("http://127.0.0.1:{port}/rest/api/3/issue/OPS-1"),
+            )
+            .finish(),
         Failure::Hang => unreachable!("handled before"),
     }
 }
@@ -635,6 +644,8 @@ fn search(s: &State, body: &Value) -> Response {
         .filter(|i| i.project == project && i.labels.iter().any(|l| l == label))
         .collect();
     matching.sort_by_key(|i| (i.created, i.id));
+    let newest_visible = (s.next_id - 10_000).saturating_sub(s.search_lag as u64) + 10_000;
+    matching.retain(|i| i.id <= newest_visible);
     let total = matching.len();
     let api = s.api();
     let issues: Vec<Value> = matching
