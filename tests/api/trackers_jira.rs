@@ -381,6 +381,17 @@ async fn jira_refusals_carry_its_messages() {
 }
 
 #[tokio::test]
+async fn titles_jira_would_refuse_are_made_to_fit() {
+    let fake = FakeJira::start().await;
+    let (jira, _) = jira_for(fake.settings());
+    let mut long = draft("debrief:REM-14");
+    long.title = format!("Rotate the keys\n{}", "x".repeat(400));
+    let created = jira.create(&long).await.unwrap();
+    assert!(created.title.starts_with("Rotate the keys xxx"));
+    assert_eq!(created.title.chars().count(), 255);
+}
+
+#[tokio::test]
 async fn wrong_credentials_are_unauthorized() {
     let fake = FakeJira::start().await;
     let mut settings = fake.settings();

@@ -175,6 +175,17 @@ pub fn label(text: &str) -> String {
     truncate(&label, MAX_LABEL_CHARS)
 }
 
+/// A summary Jira takes: one line (it refuses line breaks), 255 characters.
+fn summary(title: &str) -> String {
+    let line: String = title
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    truncate(&line, MAX_SUMMARY_CHARS)
+}
+
 /// A quoted JQL string.
 fn jql_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
@@ -259,10 +270,7 @@ impl Tracker for Jira {
             "issuetype".into(),
             json!({ "name": self.settings.issue_type }),
         );
-        fields.insert(
-            "summary".into(),
-            truncate(&draft.title, MAX_SUMMARY_CHARS).into(),
-        );
+        fields.insert("summary".into(), summary(&draft.title).into());
         fields.insert("description".into(), self.description(&draft.body));
         fields.insert("labels".into(), json!(labels));
         if let Some(due) = draft.due_date {
@@ -287,7 +295,7 @@ impl Tracker for Jira {
         let key = checked_key(key)?;
         let mut fields = Map::new();
         if let Some(title) = &update.title {
-            fields.insert("summary".into(), truncate(title, MAX_SUMMARY_CHARS).into());
+            fields.insert("summary".into(), summary(title).into());
         }
         if let Some(due) = &update.due_date {
             fields.insert(
@@ -380,6 +388,14 @@ mod tests {
         for key in ["ops-12", "OPS-", "OPS-012", "-12", "OPS-1/../x", "OPS-1 "] {
             assert!(!is_issue_key(key), "{key}");
         }
+    }
+
+    #[test]
+    fn summaries_are_one_line_of_at_most_255_characters() {
+        assert_eq!(summary("Fix\r\n the  pager \n"), "Fix the  pager");
+        let long = summary(&"é".repeat(300));
+        assert_eq!(long.chars().count(), 255);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

@@ -332,6 +332,12 @@ fn no_issue() -> Response {
 fn field_errors(s: &State, fields: &Value, errors: &mut serde_json::Map<String, Value>) {
     if let Some(summary) = fields.get("summary") {
         match summary.as_str() {
+            Some(text) if text.contains(['\r', '\n']) => {
+                errors.insert(
+                    "summary".into(),
+                    "The summary is invalid because it contains newline characters.".into(),
+                );
+            }
             Some(text) if !text.trim().is_empty() && text.chars().count() <= 255 => {}
             Some(text) if !text.trim().is_empty() => {
                 errors.insert(
