@@ -5,10 +5,10 @@
 use std::{collections::BTreeMap, fmt, time::Duration};
 
 use reqwest::Url;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which Jira product `base_url` points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JiraDeployment {
     /// Jira Cloud (`*.atlassian.net`): REST v3, Basic auth with e-mail and
@@ -22,8 +22,9 @@ pub enum JiraDeployment {
     DataCenter,
 }
 
-/// The `[trackers.jira]` section.
-#[derive(Clone, Deserialize)]
+/// The `[trackers.jira]` section. `Serialize` because the configuration's
+/// defaults reach figment serialized (`Serialized::defaults`).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JiraSettings {
     /// The site: `https://acme.atlassian.net` (Data Center: with its context
@@ -163,5 +164,60 @@ impl JiraSettings {
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::{
+        Figment,
+        providers::{Format, Toml},
+    };
+
+    use super::*;
+
+    const SECTION: &str = r#"
+        base_url = "https://acme.atlassian.net/"
+        email = "debrief-bot@acme.com"
+        api_token = "ATATT3x-token"
+        project_key = "OPS"
+        webhook_secret = "0123456789abcdef"
+        [teams]
+        security = "SEC"
+        [users]
+        "alice@example.com" = "5b10a2844c20165700ede21g"
+    "#;
+
+    #[test]
+    fn the_section_reads_with_its_defaults() {
+        let settings: JiraSettings = Figment::from(Toml::string(SECTION)).extract().unwrap();
+        assert_eq!(settings.deployment, JiraDeployment::Cloud);
+        assert_eq!(settings.issue_type, "Task");
+        assert_eq!(settings.timeout(), Duration::from_secs(10));
+        assert_eq!(settings.validate(), Ok(()));
+        assert_eq!(
+            settings.site().unwrap().as_str(),
+            "https://acme.atlassian.net/"
+        );
+        assert_eq!(settings.project_for_team(Some("security")), "SEC");
+        assert_eq!(settings.project_for_team(None), "OPS");
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("ATATT3x-token") && !shown.contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn unknown_keys_and_data_center_rules() {
+        let typo = format!("projet_key = \"OPS\"\n{SECTION}");
+        let error = Figment::from(Toml::string(&typo))
+            .extract::<JiraSettings>()
+            .unwrap_err();
+        assert!(error.to_string().contains("projet_key"), "{error}");
+        let dc = SECTION.replace(
+            "email = \"debrief-bot@acme.com\"",
+            "deployment = \"data_center\"",
+        );
+        let settings: JiraSettings = Figment::from(Toml::string(&dc)).extract().unwrap();
+        assert_eq!(settings.deployment, JiraDeployment::DataCenter);
+        assert_eq!(settings.validate(), Ok(()), "no e-mail needed with a PAT");
     }
 }
