@@ -418,6 +418,31 @@ mod tests {
     }
 
     #[test]
+    fn an_item_body_as_the_sync_writes_it() {
+        let body = "Add a **circuit breaker**.\n\n---\n\nRemediation item \
+                    [REM-12](https://debrief.example.com/remediations/REM-12) in Debrief: \
+                    priority p1, kind prevent.\n\nIncidents:\n\
+                    - [INC-7](https://debrief.example.com/incidents/INC-7): Checkout down\n";
+        let adf = markdown_to_adf(body);
+        let kinds: Vec<&str> = adf["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["paragraph", "rule", "paragraph", "paragraph", "bulletList"]
+        );
+        let item = &adf["content"][4]["content"][0]["content"][0]["content"];
+        assert_eq!(
+            item[0]["marks"][0]["attrs"]["href"],
+            "https://debrief.example.com/incidents/INC-7"
+        );
+        assert_eq!(item[1]["text"], ": Checkout down");
+    }
+
+    #[test]
     fn empty_code_blocks_hold_no_text() {
         let adf = markdown_to_adf("```\n```\n");
         assert_eq!(

@@ -4,6 +4,18 @@
 //! test (`FakeJira::start()`, then point `JiraSettings::base_url` at
 //! `fake.base`; `fake.settings()` gives matching settings).
 //!
+//! Use from a sync test:
+//!
+//! ```ignore
+//! let fake = FakeJira::start().await;                  // or start_as(DataCenter)
+//! let jira = Jira::new(fake.settings(), clock)?;       // OPS by default, team "security" → SEC
+//! // … Debrief pushes; then check `fake.issues()`, `fake.requests()` …
+//! fake.fail_next(Failure::RateLimited { retry_after: 30 }, 1);   // one 429, then normal
+//! let payload = fake.transition_as_user("OPS-1", BOB, "Done", Some("Won't Do"));
+//! let (headers, body) = signed_webhook(WEBHOOK_SECRET, &payload, Some("delivery-1"));
+//! // POST `body` with `headers` to /hooks/jira; the same delivery id again is a replay.
+//! ```
+//!
 //! Where each shape comes from (Atlassian's published reference):
 //! - Issues: `POST /rest/api/3/issue` (201 `{id, key, self}`), `GET
 //!   /rest/api/3/issue/{key}` (`{id, key, self, fields}`; times like
