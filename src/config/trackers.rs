@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Secret, check_http_url};
-use crate::domain::TrackerKind;
+use crate::{domain::TrackerKind, trackers::jira::JiraSettings};
 
 /// The trackers, and how items are sent to them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -16,6 +16,9 @@ use crate::domain::TrackerKind;
 pub struct TrackerSettings {
     /// GitHub or GitHub Enterprise; unset: not used.
     pub github: Option<GithubSettings>,
+    /// Jira Cloud or Data Center; unset: not used. Its section is defined
+    /// with its back end (`trackers::jira::JiraSettings`).
+    pub jira: Option<JiraSettings>,
     /// The tracker of items whose team has no choice in `teams` and that
     /// were created without `tracker`; unset: such items are not synced.
     pub default: Option<TrackerKind>,
@@ -34,6 +37,7 @@ impl Default for TrackerSettings {
     fn default() -> Self {
         Self {
             github: None,
+            jira: None,
             default: None,
             teams: BTreeMap::new(),
             reconcile_schedule: "0 */30 * * * *".into(),
@@ -134,14 +138,16 @@ impl TrackerSettings {
     pub fn configured(&self, kind: TrackerKind) -> bool {
         match kind {
             TrackerKind::Github => self.github.is_some(),
-            // The Jira back end brings its own section.
-            TrackerKind::Jira => false,
+            TrackerKind::Jira => self.jira.is_some(),
         }
     }
 
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         if let Some(github) = &self.github {
             github.check()?;
+        }
+        if let Some(jira) = &self.jira {
+            jira.validate().map_err(ConfigError)?;
         }
         crate::domain::CronSpec::parse(&self.reconcile_schedule).map_err(|err| {
             ConfigError(format!(

@@ -11,6 +11,7 @@
 //! [`Trackers::from_settings`]; see `docs/trackers.md`.
 
 pub mod github;
+pub mod jira;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -209,6 +210,16 @@ impl Trackers {
                     default_target: github.repository.clone(),
                     teams: github.teams.clone(),
                     users: github.users.clone(),
+                },
+            });
+        }
+        if let Some(jira) = &settings.jira {
+            configured.push(Configured {
+                tracker: Arc::new(jira::Jira::new(jira.clone(), clock.clone())?),
+                routing: Routing {
+                    default_target: jira.project_key.clone(),
+                    teams: jira.teams.clone(),
+                    users: jira.users.clone(),
                 },
             });
         }
