@@ -4,6 +4,7 @@
 mod fake_github;
 mod github;
 mod github_failures;
+mod jira;
 
 use debrief::config::{GithubSettings, Secret, Settings};
 use reqwest::Response;
