@@ -50,27 +50,41 @@ async fn an_item_for_jira_gets_one_issue_and_its_status_walks_the_workflow() {
     let issue = &issues[0];
     assert_eq!(issue.summary, "Add a circuit breaker to the payment client");
     for label in ["debrief", "priority-p1", "kind-prevent", "debrief-REM-1"] {
-        assert!(issue.labels.iter().any(|l| l == label), "{label} in {:?}", issue.labels);
+        assert!(
+            issue.labels.iter().any(|l| l == label),
+            "{label} in {:?}",
+            issue.labels
+        );
     }
     assert_eq!(issue.assignee.as_deref(), Some(ALICE));
     assert_eq!(issue.duedate.as_deref(), Some("2026-12-15"));
 
-    let patch = |body| async { assert_eq!(app.patch("/remediations/REM-1", body).await.status(), 200) };
+    let patch =
+        |body| async { assert_eq!(app.patch("/remediations/REM-1", body).await.status(), 200) };
     patch(json!({"status": "done"})).await;
     settle(&app).await;
     let done = fake.issue("OPS-1").unwrap();
-    assert_eq!((done.status_name(), done.resolution.as_deref()), ("Done", Some("Done")));
+    assert_eq!(
+        (done.status_name(), done.resolution.as_deref()),
+        ("Done", Some("Done"))
+    );
     patch(json!({"status": "open"})).await;
     settle(&app).await;
     assert_eq!(fake.issue("OPS-1").unwrap().status_name(), "To Do");
     patch(json!({"status": "wont_do", "reason": "Superseded"})).await;
     settle(&app).await;
     let dropped = fake.issue("OPS-1").unwrap();
-    assert_eq!((dropped.status_name(), dropped.resolution.as_deref()), ("Done", Some("Won't Do")));
+    assert_eq!(
+        (dropped.status_name(), dropped.resolution.as_deref()),
+        ("Done", Some("Won't Do"))
+    );
     patch(json!({"due_date": "2027-01-31", "title": "Breaker for payments"})).await;
     settle(&app).await;
     let edited = fake.issue("OPS-1").unwrap();
-    assert_eq!((edited.summary.as_str(), edited.duedate.as_deref()), ("Breaker for payments", Some("2027-01-31")));
+    assert_eq!(
+        (edited.summary.as_str(), edited.duedate.as_deref()),
+        ("Breaker for payments", Some("2027-01-31"))
+    );
     assert_eq!(fake.issues().len(), 1, "one issue across every push");
     assert_eq!(get_item(&app, "REM-1").await["tracker_error"], json!(null));
 }
@@ -83,23 +97,42 @@ async fn a_jira_webhook_updates_the_item_once_and_is_not_pushed_back() {
     let payload = fake.transition_as_user("OPS-1", BOB, "Done", Some("Won't Do"));
     let bad = deliver(&app, &payload, "not-the-secret-at-all", "jira-d-0").await;
     assert_problem(bad, 401, None).await;
-    assert_eq!(get_item(&app, "REM-1").await["status"], "open", "nothing changed");
+    assert_eq!(
+        get_item(&app, "REM-1").await["status"],
+        "open",
+        "nothing changed"
+    );
     let resp = deliver(&app, &payload, WEBHOOK_SECRET, "jira-d-1").await;
     assert_eq!(resp.status(), 202);
     let item = get_item(&app, "REM-1").await;
     assert_eq!(item["status"], "wont_do");
-    assert_eq!(history_of(&item, "status"), [(format!("jira:{BOB}"), json!("wont_do"))]);
+    assert_eq!(
+        history_of(&item, "status"),
+        [(format!("jira:{BOB}"), json!("wont_do"))]
+    );
     let calls = fake.requests().len();
     settle(&app).await;
-    assert_eq!(fake.requests().len(), calls, "a change from Jira is not sent back");
+    assert_eq!(
+        fake.requests().len(),
+        calls,
+        "a change from Jira is not sent back"
+    );
     let replay = deliver(&app, &payload, WEBHOOK_SECRET, "jira-d-1").await;
     assert_eq!(replay.status(), 202);
     assert_eq!(replay.json::<Value>().await.unwrap()["outcome"], "replayed");
     assert_eq!(get_item(&app, "REM-1").await["version"], item["version"]);
 
     let renamed = fake.edit_as_user("OPS-1", ALICE, |i| i.summary = "Renamed in Jira".into());
-    assert_eq!(deliver(&app, &renamed, WEBHOOK_SECRET, "jira-d-2").await.status(), 202);
+    assert_eq!(
+        deliver(&app, &renamed, WEBHOOK_SECRET, "jira-d-2")
+            .await
+            .status(),
+        202
+    );
     let item = get_item(&app, "REM-1").await;
     assert_eq!(item["title"], "Renamed in Jira");
-    assert_eq!(history_of(&item, "title"), [(format!("jira:{ALICE}"), json!("Renamed in Jira"))]);
+    assert_eq!(
+        history_of(&item, "title"),
+        [(format!("jira:{ALICE}"), json!("Renamed in Jira"))]
+    );
 }
