@@ -62,7 +62,12 @@ fn due(now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Push every item whose push is due, one after another (a tracker's rate
+/// Pushes taken per pass at most (each is a call or three to a tracker):
+/// a long queue is worked over several passes, never holding up the
+/// scheduler's other jobs for long.
+pub const PER_PASS: u64 = 200;
+
+/// Push the items whose push is due (at most [`PER_PASS`]), one after another (a tracker's rate
 /// limit is per token, so pushes to one tracker gain nothing from running
 /// together); a tracker that answers "rate limited" is left alone for the
 /// rest of the pass and until its retry time.
@@ -79,6 +84,7 @@ pub async fn drain(ctx: &Context) -> Result<PushReport, ServiceError> {
         .column(tracker_push::Column::Tracker)
         .filter(due(now))
         .order_by_asc(tracker_push::Column::NextAttemptAt)
+        .limit(PER_PASS)
         .into_tuple()
         .all(&ctx.db)
         .await?;
