@@ -18,3 +18,4 @@ pub mod services;
 pub mod startup;
 pub mod statements;
 pub mod telemetry;
+pub mod trackers;

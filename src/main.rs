@@ -155,7 +155,8 @@ enum JobCommand {
     Run {
         /// `digest`: the previous week's digest to `digest.recipients`;
         /// `reminders`: owners of overdue remediation items; `outbox`:
-        /// deliver what is queued.
+        /// deliver what is queued; `tracker-sync`: fetch linked tracker
+        /// issues again and push pending changes.
         #[arg(value_enum)]
         job: JobArg,
     },
@@ -166,6 +167,8 @@ enum JobArg {
     Digest,
     Reminders,
     Outbox,
+    /// Fetch every linked open tracker issue again and push pending changes.
+    TrackerSync,
 }
 
 impl From<JobArg> for JobName {
@@ -174,6 +177,7 @@ impl From<JobArg> for JobName {
             JobArg::Digest => JobName::Digest,
             JobArg::Reminders => JobName::Reminders,
             JobArg::Outbox => JobName::Outbox,
+            JobArg::TrackerSync => JobName::TrackerSync,
         }
     }
 }

@@ -8,6 +8,7 @@ use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler,
     http::{Method, StatusCode},
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    post,
     web::Data,
 };
 
@@ -203,7 +204,8 @@ pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
         .at("/readyz", get(readyz))
         .at("/public/postmortems", get(api::public::index))
         .at("/public/postmortems/feed.atom", get(api::public::feed))
-        .at("/public/postmortems/:slug", get(api::public::page));
+        .at("/public/postmortems/:slug", get(api::public::page))
+        .at("/hooks/:tracker", post(api::hooks::receive_hook));
     if metrics_access != MetricsAccess::Off {
         route = route.at("/metrics", get(metrics_endpoint));
     }
@@ -371,6 +373,7 @@ impl AllowedMethods {
         ] {
             routes.push((segments(path), vec!["GET".to_string()]));
         }
+        routes.push((segments("/hooks/{tracker}"), vec!["POST".to_string()]));
         Self { routes }
     }
 

@@ -31,6 +31,7 @@ mod m20261130_000007_channel_signing_secret;
 mod m20261130_000008_postmortem_withdrawal;
 mod m20261130_000009_postmortem_not_required;
 mod m20261201_000010_delivery_html;
+mod m20261201_000011_tracker_sync;
 mod m20261201_000012_search;
 mod m20261201_000013_contributing_factors;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_postmortem_withdrawal::Migration),
             Box::new(m20261130_000009_postmortem_not_required::Migration),
             Box::new(m20261201_000010_delivery_html::Migration),
+            Box::new(m20261201_000011_tracker_sync::Migration),
             Box::new(m20261201_000012_search::Migration),
             Box::new(m20261201_000013_contributing_factors::Migration),
         ]

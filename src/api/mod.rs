@@ -6,6 +6,7 @@ mod channels;
 mod cleanup;
 mod digests;
 mod exports;
+pub mod hooks;
 mod imports;
 mod incidents;
 mod json;
@@ -24,6 +25,7 @@ mod status_updates;
 mod text;
 mod timeline;
 mod tokens;
+mod trackers;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -74,7 +76,9 @@ pub type Apis = (
     sitreps::SitrepsApi,
     status_updates::StatusUpdatesApi,
     cleanup::CleanupApi,
-    remediations::RemediationsApi,
+    // A tuple implements `OpenApi` up to 16 members: an item and its
+    // tracker link are one member.
+    (remediations::RemediationsApi, trackers::TrackersApi),
     tokens::TokensApi,
     postmortems::PostmortemsApi,
     redactions::RedactionsApi,
@@ -96,7 +100,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             sitreps::SitrepsApi,
             status_updates::StatusUpdatesApi,
             cleanup::CleanupApi,
-            remediations::RemediationsApi,
+            (remediations::RemediationsApi, trackers::TrackersApi),
             tokens::TokensApi,
             postmortems::PostmortemsApi,
             redactions::RedactionsApi,

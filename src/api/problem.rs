@@ -216,6 +216,7 @@ impl From<ServiceError> for Problem {
                 problem.current_version = Some(current);
                 problem
             }
+            ServiceError::Unauthenticated(detail) => Problem::new(StatusCode::UNAUTHORIZED, detail),
             err @ ServiceError::Forbidden(_) => {
                 Problem::new(StatusCode::FORBIDDEN, err.to_string())
             }

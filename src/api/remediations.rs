@@ -22,7 +22,7 @@ use crate::{
     api::problem::ApiResult,
     domain::{
         HttpUrl, IncidentRef, LongText, Priority, Reason, RemediationKind, RemediationRef,
-        RemediationStatus, Scope, ShortText, Title, text::present,
+        RemediationStatus, Scope, ShortText, Title, TrackerKind, text::present,
     },
     entities::remediation_history,
     services::{
@@ -65,9 +65,23 @@ pub struct RemediationItem {
     /// Why it is `wont_do`.
     #[oai(nullable)]
     pub reason: Option<String>,
-    /// Link to the ticket in the team's tracker.
+    /// Link to the ticket in the team's tracker (set by the sync when the
+    /// item has a `tracker`).
     #[oai(nullable)]
     pub tracker_url: Option<String>,
+    /// The tracker the item is synced with (`github`, `jira`); null: none.
+    #[oai(nullable)]
+    pub tracker: Option<TrackerKind>,
+    /// The issue's key in that tracker (`acme/ops#12`, `OPS-12`); null
+    /// until the issue is created.
+    #[oai(nullable)]
+    pub tracker_key: Option<String>,
+    /// When the item and its issue were last known to be in step.
+    #[oai(nullable)]
+    pub tracker_synced_at: Option<DateTime<Utc>>,
+    /// Why the last exchange with the tracker failed; null after a success.
+    #[oai(nullable)]
+    pub tracker_error: Option<String>,
     /// The incidents it came out of (`INC-n`).
     pub incidents: Vec<String>,
     /// Due date passed and neither `done` nor `wont_do`.
@@ -99,6 +113,10 @@ impl From<RemediationView> for RemediationItem {
             status: m.status,
             reason: m.reason,
             tracker_url: m.tracker_url,
+            tracker: m.tracker,
+            tracker_key: m.tracker_key,
+            tracker_synced_at: m.tracker_synced_at,
+            tracker_error: m.tracker_error,
             incidents: view.incidents,
             overdue: view.overdue,
             closed_at: m.closed_at,
@@ -186,9 +204,15 @@ pub struct CreateRemediationRequest {
     /// Why it is `wont_do` (required for that status).
     #[oai(nullable)]
     pub reason: Option<Reason>,
-    /// Link to the ticket in the team's tracker.
+    /// Link to the ticket in the team's tracker, typed by hand (to sync
+    /// with the issue, use `tracker` or `POST …/tracker` instead).
     #[oai(nullable)]
     pub tracker_url: Option<HttpUrl>,
+    /// Create and sync an issue in this tracker (it must be configured).
+    /// Absent: the tracker of the item's team (`trackers.teams`), else
+    /// `trackers.default`, else none.
+    #[oai(nullable)]
+    pub tracker: Option<TrackerKind>,
     /// The incidents it came out of (`INC-n` or UUID): at least one.
     #[oai(validator(min_items = 1, max_items = 100))]
     pub incidents: Vec<String>,
@@ -288,6 +312,7 @@ impl TryFrom<CreateRemediationRequest> for NewRemediation {
             status: r.status.unwrap_or(RemediationStatus::Open),
             reason: present(r.reason),
             tracker_url: r.tracker_url.map(HttpUrl::into_inner),
+            tracker: r.tracker,
             incidents,
         })
     }
@@ -482,7 +507,7 @@ impl RemediationFilterParams {
     }
 }
 
-fn changed(view: RemediationView) -> Result<RemediationChanged, ServiceError> {
+pub(super) fn changed(view: RemediationView) -> Result<RemediationChanged, ServiceError> {
     let item = RemediationItem::from(view);
     let tag = etag(item.version);
     Ok(RemediationChanged::Ok(Json(item), tag))

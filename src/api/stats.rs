@@ -202,6 +202,12 @@ pub struct OverdueItem {
     /// day the period ends on, so at least 1 (an item due that day is not
     /// overdue yet).
     pub days_overdue: i64,
+    /// The issue in the team's tracker (`acme/ops#12`), when synced.
+    #[oai(nullable)]
+    pub tracker_key: Option<String>,
+    /// The issue's address (or the link typed by hand).
+    #[oai(nullable)]
+    pub tracker_url: Option<String>,
 }
 
 /// Remediation progress in the period.
@@ -393,6 +399,8 @@ impl From<stats::OverdueItem> for OverdueItem {
             team: s.team,
             due_date: s.due_date,
             days_overdue: s.days_overdue,
+            tracker_key: s.tracker_key,
+            tracker_url: s.tracker_url,
         }
     }
 }

@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 mod factors;
 mod sections;
+mod trackers;
 
 pub use factors::{DEFAULT_FACTORS, Factor, FactorSettings, MAX_FACTORS};
 pub use sections::*;
+pub use trackers::{GithubSettings, TrackerSettings, is_repository};
 
 /// A configuration that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +100,8 @@ pub struct Settings {
     pub imports: ImportSettings,
     /// The taxonomy of contributing factors.
     pub factors: FactorSettings,
+    /// Issue trackers remediation items are synced with.
+    pub trackers: TrackerSettings,
 }
 
 impl Default for Settings {
@@ -126,6 +130,7 @@ impl Default for Settings {
             webhooks: WebhookSettings::default(),
             imports: ImportSettings::default(),
             factors: FactorSettings::default(),
+            trackers: TrackerSettings::default(),
         }
     }
 }
@@ -186,6 +191,7 @@ impl Settings {
         self.display_zone()?;
         self.postmortem_due.check()?;
         self.factors.check()?;
+        self.trackers.check()?;
         self.documents.check()
     }
 

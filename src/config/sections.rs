@@ -139,7 +139,7 @@ impl DocumentSettings {
 }
 
 /// An optional setting that, when given, must be an http(s) URL.
-fn check_http_url(key: &str, url: Option<&str>) -> Result<(), ConfigError> {
+pub(super) fn check_http_url(key: &str, url: Option<&str>) -> Result<(), ConfigError> {
     match url {
         Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
             Err(ConfigError(format!("{key}: {url:?} is not an http(s) URL")))

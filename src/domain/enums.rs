@@ -309,3 +309,27 @@ text_enum! {
         Pattern = "pattern",
     }
 }
+
+domain_enum! {
+    /// An issue tracker remediation items are synced with.
+    pub enum TrackerKind {
+        /// GitHub or GitHub Enterprise issues.
+        Github = "github",
+        /// Jira Cloud or Data Center issues.
+        Jira = "jira",
+    }
+}
+
+text_enum! {
+    /// The state of a tracker's issue that Debrief cares about.
+    pub enum RemoteState {
+        /// Open (whatever the tracker's own open states are).
+        Open = "open",
+        /// Closed as completed (GitHub `state_reason` "completed"; Jira
+        /// status category "done" with a resolution other than "Won't Do").
+        Done = "done",
+        /// Closed as not planned (GitHub `state_reason` "not_planned"; Jira
+        /// resolution "Won't Do"/"Won't Fix"/"Declined").
+        NotPlanned = "not_planned",
+    }
+}

@@ -11,6 +11,8 @@ text_enum! {
         Digest = "digest",
         /// Reminders of overdue remediation items (`reminders.schedule`).
         Reminders = "reminders",
+        /// Reconciliation of linked tracker issues (`trackers.reconcile_schedule`).
+        TrackerSync = "tracker_sync",
     }
 }
 

@@ -27,5 +27,8 @@ pub mod sitrep;
 pub mod status_update;
 mod stored;
 pub mod timeline_event;
+pub mod tracker_push;
+pub mod tracker_rate_limit;
+pub mod tracker_webhook_delivery;
 
 pub use stored::{JsonList, StringList};

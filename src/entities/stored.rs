@@ -21,11 +21,13 @@ use crate::{
     domain::{
         ChannelKind, CleanupKind, CleanupStatus, EventSource, FactorSlug, IncidentStatus,
         PostmortemKind, PostmortemStatus, Priority, PublicStatus, RedactionKind, RemediationKind,
-        RemediationStatus, Scope, SendTrigger, Severity, TimelineKind, Visibility,
+        RemediationStatus, RemoteState, Scope, SendTrigger, Severity, TimelineKind, TrackerKind,
+        Visibility,
     },
     entities::{
         delivery::{DeliveryKind, DeliveryStatus},
         job_claim::ScheduledJob,
+        tracker_push::TrackerPushStatus,
     },
     reports::{Format, Variant},
 };
@@ -151,6 +153,9 @@ stored_enum!(
     SendTrigger,
     ScheduledJob,
     Variant,
+    TrackerKind,
+    RemoteState,
+    TrackerPushStatus,
     // Not an enumeration, but stored and read back the same way: its
     // `as_str()`, checked by its `FromStr`.
     FactorSlug,

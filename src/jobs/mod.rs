@@ -7,6 +7,8 @@
 pub mod outbox;
 pub mod reminders;
 pub mod scheduler;
+pub mod tracker_push;
+pub mod tracker_reconcile;
 
 use std::{fmt, time::Duration as StdDuration};
 
@@ -19,6 +21,8 @@ use crate::{
 };
 pub use outbox::DrainReport;
 pub use scheduler::Claim;
+pub use tracker_push::PushReport;
+pub use tracker_reconcile::ReconcileReport;
 
 pub use crate::entities::job_claim::ScheduledJob;
 
@@ -30,12 +34,17 @@ pub struct RunReport {
     /// Runs that failed (retried after their claim expires).
     pub failed_runs: Vec<String>,
     pub deliveries: DrainReport,
+    /// Remediation items pushed to their trackers.
+    pub tracker_pushes: PushReport,
 }
 
 impl RunReport {
     /// Whether anything happened ("did work") or there was nothing to do.
     pub fn did_work(&self) -> bool {
-        !self.runs.is_empty() || !self.failed_runs.is_empty() || self.deliveries.did_work()
+        !self.runs.is_empty()
+            || !self.failed_runs.is_empty()
+            || self.deliveries.did_work()
+            || self.tracker_pushes.did_work()
     }
 }
 
@@ -48,6 +57,8 @@ pub enum JobName {
     Reminders,
     /// Delivery of what the outbox holds.
     Outbox,
+    /// Reconciliation of linked tracker issues, then the tracker pushes.
+    TrackerSync,
 }
 
 /// What a job did when run now.
@@ -71,6 +82,8 @@ pub enum JobOutcome {
     },
     /// Only the outbox was delivered.
     Outbox,
+    /// Linked issues fetched again.
+    TrackerSync { reconciled: ReconcileReport },
 }
 
 /// What [`Jobs::run_now`] did: the job, then the outbox delivered.
@@ -78,6 +91,8 @@ pub enum JobOutcome {
 pub struct JobRunReport {
     pub outcome: JobOutcome,
     pub deliveries: DrainReport,
+    /// Remediation items pushed to their trackers.
+    pub tracker_pushes: PushReport,
 }
 
 impl fmt::Display for JobRunReport {
@@ -105,6 +120,28 @@ impl fmt::Display for JobRunReport {
                 period.to_rfc3339()
             )?,
             JobOutcome::Outbox => {}
+            JobOutcome::TrackerSync { reconciled } => {
+                write!(
+                    f,
+                    "Trackers: {} issue(s) checked, {} item(s) changed, {} failed. ",
+                    reconciled.checked, reconciled.changed, reconciled.failed,
+                )?;
+                for (tracker, at) in &reconciled.paused {
+                    write!(
+                        f,
+                        "The {tracker} tracker is rate limited until {}. ",
+                        at.to_rfc3339()
+                    )?;
+                }
+            }
+        }
+        let p = &self.tracker_pushes;
+        if p.did_work() {
+            write!(
+                f,
+                "Tracker pushes: {} done, {} to retry, {} failed. ",
+                p.pushed, p.retrying, p.failed
+            )?;
         }
         let d = &self.deliveries;
         if d.did_work() {
@@ -154,13 +191,19 @@ impl Jobs {
     pub async fn run_once(&self) -> Result<RunReport, ServiceError> {
         let mut report = RunReport::default();
         let tz = digests::time_zone(&self.ctx.settings);
-        let jobs = [
+        let mut jobs = vec![
             (ScheduledJob::Digest, &self.ctx.settings.digest.schedule),
             (
                 ScheduledJob::Reminders,
                 &self.ctx.settings.reminders.schedule,
             ),
         ];
+        if !self.ctx.trackers.all().is_empty() {
+            jobs.push((
+                ScheduledJob::TrackerSync,
+                &self.ctx.settings.trackers.reconcile_schedule,
+            ));
+        }
         for (job, schedule) in jobs {
             let spec = CronSpec::parse(schedule).map_err(|e| {
                 ServiceError::Internal(anyhow::Error::new(e).context(format!("the {job} schedule")))
@@ -198,6 +241,7 @@ impl Jobs {
             }
         }
         report.deliveries = self.drain_outbox().await?;
+        report.tracker_pushes = tracker_push::drain(&self.ctx).await?;
         Ok(report)
     }
 
@@ -250,6 +294,10 @@ impl Jobs {
                 let queued = reminders::queue(&self.ctx, at).await?;
                 Ok(JobOutcome::RemindersQueued { period: at, queued })
             }
+            ScheduledJob::TrackerSync => {
+                let reconciled = tracker_reconcile::reconcile(&self.ctx).await?;
+                Ok(JobOutcome::TrackerSync { reconciled })
+            }
         }
     }
 
@@ -265,6 +313,10 @@ impl Jobs {
                 &self.ctx.settings.reminders.schedule,
             )),
             JobName::Outbox => None,
+            JobName::TrackerSync => Some((
+                ScheduledJob::TrackerSync,
+                &self.ctx.settings.trackers.reconcile_schedule,
+            )),
         };
         let outcome = match scheduled {
             None => JobOutcome::Outbox,
@@ -281,9 +333,11 @@ impl Jobs {
             }
         };
         let deliveries = self.drain_outbox().await?;
+        let tracker_pushes = tracker_push::drain(&self.ctx).await?;
         Ok(JobRunReport {
             outcome,
             deliveries,
+            tracker_pushes,
         })
     }
 

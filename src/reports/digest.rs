@@ -63,6 +63,7 @@ fn environment() -> &'static Environment<'static> {
         env.add_filter("dur", duration_filter);
         env.add_filter("pct", percent_filter);
         env.add_filter("md", markdown_text_filter);
+        env.add_filter("link", link_target_filter);
         env.add_filter("words", figures::words_filter);
         // The time figures' names, shared with the post-mortem.
         env.add_global(
@@ -114,6 +115,30 @@ fn markdown_text_filter(value: Value) -> String {
                 out.push(c);
             }
             _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A URL as the destination of a Markdown link inside a table cell: only
+/// `http(s)`, and the characters that would end the destination or the
+/// cell (space, parentheses, `|`, angle brackets …) percent-encoded; empty
+/// for anything else (the template then shows no link).
+fn link_target_filter(value: Value) -> String {
+    let Some(url) = value.as_str() else {
+        return String::new();
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return String::new();
+    }
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            ' ' | '(' | ')' | '|' | '<' | '>' | '[' | ']' | '\\' | '"' | '`' => {
+                out.push_str(&format!("%{:02X}", c as u32));
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
         }
     }
     out

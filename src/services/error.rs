@@ -33,6 +33,9 @@ pub enum ServiceError {
     /// `If-Match` named an older version.
     #[error("the resource has changed: current version is {current}, If-Match said {given}")]
     PreconditionFailed { current: i32, given: String },
+    /// The request did not prove who sent it (a webhook's signature).
+    #[error("{0}")]
+    Unauthenticated(String),
     /// The token lacks the scope the operation needs.
     #[error("this operation needs a token with the `{0}` scope")]
     Forbidden(&'static str),

@@ -24,6 +24,7 @@ pub mod stats;
 pub mod status_updates;
 pub mod timeline;
 pub mod tokens;
+pub mod tracker_sync;
 pub mod upkeep;
 pub mod writer;
 
@@ -48,6 +49,7 @@ use crate::{
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
     entities::{incident, timeline_event},
     metrics::Metrics,
+    trackers::Trackers,
 };
 
 /// What every service call needs: the database, the clock, the settings,
@@ -62,6 +64,8 @@ pub struct Context {
     pub writer: Arc<Writer>,
     pub renders: Arc<RenderQueue>,
     pub metrics: Metrics,
+    /// The issue trackers remediation items are synced with.
+    pub trackers: Arc<Trackers>,
 }
 
 impl Context {
@@ -80,6 +84,16 @@ impl Context {
         let metrics = Metrics::new();
         let writer = Writer::new(db.get_database_backend(), metrics.clone());
         let renders = RenderQueue::new(&settings.limits, metrics.clone());
+        // The settings were checked at start-up; a client that cannot be
+        // built (no TLS roots) leaves the trackers off, said once in the log.
+        let trackers =
+            Trackers::from_settings(&settings.trackers, clock.clone()).unwrap_or_else(|err| {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "Issue trackers off: cannot build their HTTP client"
+                );
+                Trackers::default()
+            });
         Self {
             db,
             clock,
@@ -88,6 +102,7 @@ impl Context {
             writer: Arc::new(writer),
             renders: Arc::new(renders),
             metrics,
+            trackers: Arc::new(trackers),
         }
     }
 

@@ -374,6 +374,7 @@ pub fn replay(err: &Arc<ServiceError>) -> ServiceError {
             current: *current,
             given: given.clone(),
         },
+        ServiceError::Unauthenticated(detail) => ServiceError::Unauthenticated(detail.clone()),
         ServiceError::Forbidden(scope) => ServiceError::Forbidden(scope),
         ServiceError::Busy {
             detail,

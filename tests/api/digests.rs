@@ -666,8 +666,30 @@ async fn without_recipients_a_send_is_refused_and_nothing_is_archived() {
 /// `UPDATE_DIGEST_SAMPLES=1 cargo test --test api digests::samples`.
 #[tokio::test]
 async fn samples_match_the_committed_ones() {
-    let app = spawn_app_with(with_recipients).await;
+    let app = spawn_app_with(|s| {
+        with_recipients(s);
+        // Items synced with GitHub show their issue (never called: no job runs).
+        s.trackers.github = Some(debrief::config::GithubSettings {
+            api_url: "http://127.0.0.1:9".into(),
+            web_url: Some("https://github.com".into()),
+            token: debrief::config::Secret::new("t"),
+            repository: "acme/ops".into(),
+            webhook_secret: debrief::config::Secret::new("s"),
+            ..debrief::config::GithubSettings::default()
+        });
+    })
+    .await;
     load_realcases(&app).await;
+    for (n, issue) in [(1, 41), (2, 42), (4, 57)] {
+        let url = format!("https://github.com/acme/ops/issues/{issue}");
+        let resp = app
+            .post(
+                &format!("/remediations/REM-{n}/tracker"),
+                json!({ "url": url }),
+            )
+            .await;
+        assert_eq!(resp.status(), 200, "link REM-{n}");
+    }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/samples");
     let update = std::env::var("UPDATE_DIGEST_SAMPLES").is_ok_and(|v| v == "1");
     for format in ["md", "html", "png", "pdf"] {

@@ -264,6 +264,21 @@ async fn remediations(m: &mut Meter<'_>) {
         Body::Json(json!({"status": "in_progress"})),
     )
     .await;
+    // The issue is only named: no call reaches the tracker during a request.
+    m.send(
+        "link_remediation_tracker",
+        M::POST,
+        &format!("{path}/tracker"),
+        Body::Json(json!({"url": "http://127.0.0.1:9/acme/ops/issues/1"})),
+    )
+    .await;
+    m.send(
+        "unlink_remediation_tracker",
+        M::DELETE,
+        &format!("{path}/tracker"),
+        Body::None,
+    )
+    .await;
     m.send("get_remediation", M::GET, &path, Body::None).await;
     m.send("list_remediations", M::GET, "/remediations", Body::None)
         .await;
@@ -550,6 +565,14 @@ async fn every_operation_sends_the_statements_in_the_docs_table() {
         // The token's look-up is counted once, by the first warm-up, not
         // by whichever request comes a second later on PostgreSQL.
         s.token_recheck_ms = 3_600_000;
+        // A tracker to link items to (never called: the jobs do not run).
+        s.trackers.github = Some(debrief::config::GithubSettings {
+            api_url: "http://127.0.0.1:9".into(),
+            token: debrief::config::Secret::new("t"),
+            repository: "acme/ops".into(),
+            webhook_secret: debrief::config::Secret::new("s"),
+            ..debrief::config::GithubSettings::default()
+        });
     })
     .await;
     let mut meter = Meter {

@@ -9,7 +9,7 @@ use crate::{
     services::{ServiceError, new_id},
 };
 
-pub(super) fn history(
+pub(crate) fn history(
     item: Uuid,
     at: DateTime<Utc>,
     actor: &str,
@@ -28,7 +28,7 @@ pub(super) fn history(
     }
 }
 
-pub(super) async fn write_history<C: ConnectionTrait>(
+pub(crate) async fn write_history<C: ConnectionTrait>(
     txn: &C,
     entries: Vec<remediation_history::Model>,
 ) -> Result<(), ServiceError> {

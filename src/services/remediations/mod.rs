@@ -10,7 +10,9 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use super::{Context, ServiceError};
 use crate::{
     config::RemediationDueDays,
-    domain::{IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus},
+    domain::{
+        IncidentRef, Priority, RemediationKind, RemediationRef, RemediationStatus, TrackerKind,
+    },
     entities::{incident, remediation_history, remediation_item},
     ingest::RemediationRecord,
 };
@@ -19,13 +21,15 @@ mod history;
 mod links;
 mod read;
 mod summary;
+mod tracker_links;
 mod write;
 
+pub(crate) use history::{history, write_history};
+pub(crate) use read::views;
 pub use read::{get, list};
 pub use summary::summary;
+pub use tracker_links::{link_tracker, request_push, tracker_for_new, unlink_tracker};
 pub use write::{rebuild_counts, write};
-
-use read::views;
 
 /// A new remediation item, already checked field by field.
 #[derive(Debug, Clone)]
@@ -41,6 +45,9 @@ pub struct NewRemediation {
     pub status: RemediationStatus,
     pub reason: Option<String>,
     pub tracker_url: Option<String>,
+    /// The tracker to create the item's issue in; unset: the team's, else
+    /// `trackers.default`, else none.
+    pub tracker: Option<TrackerKind>,
     /// At least one.
     pub incidents: Vec<IncidentRef>,
 }
@@ -183,15 +190,19 @@ pub enum RemediationWrite<'a> {
 
 pub async fn create(
     ctx: &Context,
-    new: NewRemediation,
+    mut new: NewRemediation,
     actor: &str,
 ) -> Result<RemediationView, ServiceError> {
+    new.tracker = tracker_for_new(&ctx.trackers, new.tracker, new.team.as_deref())?;
     let txn = ctx.begin_write().await?;
     let create = RemediationWrite::Create {
         new,
         due_days: &ctx.settings.remediation_due_days,
     };
     let item = write(&txn, create, actor, ctx.now()).await?.model;
+    if let Some(kind) = item.tracker {
+        request_push(&txn, item.id, kind, ctx.now()).await?;
+    }
     let view = views(ctx, &txn, vec![item]).await?.remove(0);
     txn.commit().await?;
     tracing::info!(remediation.ref = %RemediationRef::display(view.item.number), "Remediation item created");
@@ -211,7 +222,15 @@ pub async fn update(
         if_match,
         changes,
     };
-    let item = write(&txn, change, actor, ctx.now()).await?.model;
+    let written = write(&txn, change, actor, ctx.now()).await?;
+    let item = written.model;
+    if written.outcome == super::Outcome::Updated
+        && let Some(kind) = item.tracker
+    {
+        // A change made in Debrief goes to the issue (one made in the
+        // tracker comes in through `tracker_sync` and is not sent back).
+        request_push(&txn, item.id, kind, ctx.now()).await?;
+    }
     txn.commit().await?;
     Ok(views(ctx, &ctx.db, vec![item]).await?.remove(0))
 }

@@ -57,7 +57,7 @@ pub(super) async fn incident_refs<C: ConnectionTrait>(
         .collect())
 }
 
-pub(super) async fn views<C: ConnectionTrait>(
+pub(crate) async fn views<C: ConnectionTrait>(
     ctx: &Context,
     db: &C,
     items: Vec<remediation_item::Model>,

@@ -231,6 +231,15 @@ async fn planned_create<C: ConnectionTrait>(
         status: new.status,
         reason: new.reason,
         tracker_url: new.tracker_url,
+        tracker: new.tracker,
+        tracker_key: None,
+        tracker_synced_at: None,
+        tracker_error: None,
+        tracker_seen_title: None,
+        tracker_seen_state: None,
+        tracker_seen_due: None,
+        tracker_seen_assignee: None,
+        tracker_seen_at: None,
         closed_at: new.status.is_closed().then_some(now),
         version: 1,
         created_at: now,
@@ -286,6 +295,18 @@ async fn planned_import<C: ConnectionTrait>(
         status: r.status,
         reason: r.reason,
         tracker_url: r.tracker_url,
+        // The sync state is the service's, not the bundle's.
+        tracker: stored.as_ref().and_then(|e| e.tracker),
+        tracker_key: stored.as_ref().and_then(|e| e.tracker_key.clone()),
+        tracker_synced_at: stored.as_ref().and_then(|e| e.tracker_synced_at),
+        tracker_error: stored.as_ref().and_then(|e| e.tracker_error.clone()),
+        tracker_seen_title: stored.as_ref().and_then(|e| e.tracker_seen_title.clone()),
+        tracker_seen_state: stored.as_ref().and_then(|e| e.tracker_seen_state),
+        tracker_seen_due: stored.as_ref().and_then(|e| e.tracker_seen_due),
+        tracker_seen_assignee: stored
+            .as_ref()
+            .and_then(|e| e.tracker_seen_assignee.clone()),
+        tracker_seen_at: stored.as_ref().and_then(|e| e.tracker_seen_at),
         closed_at: r.closed_at,
         version: stored.as_ref().map_or(1, |e| e.version),
         created_at: r.created_at,
@@ -410,6 +431,12 @@ fn changed_now(
         next.due_date = v;
     }
     if let Some(v) = changes.tracker_url {
+        if current.tracker_key.is_some() && v != current.tracker_url {
+            return Err(ServiceError::validation(
+                "tracker_url",
+                "this item is synced with a tracker issue: change the link with                  `POST` or `DELETE /remediations/{ref}/tracker`",
+            ));
+        }
         next.tracker_url = v;
     }
     let new_status = changes.status.unwrap_or(old_status);

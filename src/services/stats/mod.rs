@@ -158,6 +158,12 @@ pub struct OverdueItem {
     /// day the period ends on, so at least 1 (an item due that day is not
     /// overdue yet).
     pub days_overdue: i64,
+    /// The issue in the team's tracker (`acme/ops#12`), when synced.
+    #[serde(default)]
+    pub tracker_key: Option<String>,
+    /// The issue's address.
+    #[serde(default)]
+    pub tracker_url: Option<String>,
 }
 
 /// Remediation progress in the period.

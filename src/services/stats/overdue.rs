@@ -220,18 +220,7 @@ async fn overdue_remediations<C: ConnectionTrait>(
     }
     let mut overdue_items: Vec<OverdueItem> = overdue_rows
         .into_iter()
-        .filter_map(|item| {
-            let due = item.due_date?;
-            Some(OverdueItem {
-                reference: RemediationRef::display(item.number),
-                title: item.title,
-                priority: item.priority.as_str().into(),
-                owner: item.owner,
-                team: item.team,
-                due_date: due,
-                days_overdue: days_overdue(due, end_day),
-            })
-        })
+        .filter_map(|item| overdue_item(item, end_day))
         .collect();
     overdue_items.sort_by(|a, b| {
         most_overdue_first(
@@ -243,6 +232,22 @@ async fn overdue_remediations<C: ConnectionTrait>(
         overdue_items.truncate(n);
     }
     Ok((overdue, overdue_items))
+}
+
+/// An overdue item as the lists show it (none without a due date).
+fn overdue_item(item: remediation_item::Model, end_day: NaiveDate) -> Option<OverdueItem> {
+    let due = item.due_date?;
+    Some(OverdueItem {
+        reference: RemediationRef::display(item.number),
+        title: item.title,
+        priority: item.priority.as_str().into(),
+        owner: item.owner,
+        team: item.team,
+        due_date: due,
+        days_overdue: days_overdue(due, end_day),
+        tracker_key: item.tracker_key,
+        tracker_url: item.tracker_url,
+    })
 }
 
 /// The remediation items due in `[first_day, end_day)` (`wont_do` left
