@@ -345,3 +345,37 @@ async fn a_large_export_streams_in_chunks() {
     assert_eq!(numbers.len(), 5000, "every incident once");
     assert_eq!(column(&rows, "title")[0], "Incident 5000, \"bulk\"");
 }
+
+/// An export declares its list's parameters again (poem-openapi declares
+/// parameters per operation): the spec must show the same ones, with the
+/// same schemas, but for the list's paging (`limit`, `cursor`).
+#[test]
+fn each_export_takes_exactly_its_lists_filters() {
+    let spec: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml"))
+            .expect("openapi/openapi.yaml"),
+    )
+    .expect("the spec is YAML");
+    let parameters = |path: &str| -> Vec<serde_yaml::Value> {
+        let mut params: Vec<serde_yaml::Value> = spec["paths"][path]["get"]["parameters"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("GET {path} has parameters"))
+            .iter()
+            .filter(|p| !matches!(p["name"].as_str(), Some("limit" | "cursor")))
+            .cloned()
+            .collect();
+        params.sort_by_key(|p| p["name"].as_str().unwrap_or_default().to_string());
+        params
+    };
+    for (list, export) in [
+        ("/incidents", "/incidents.csv"),
+        ("/remediations", "/remediations.csv"),
+    ] {
+        assert!(parameters(list).len() >= 4, "GET {list} has its filters");
+        assert_eq!(
+            parameters(list),
+            parameters(export),
+            "GET {export} must take the filters of GET {list}"
+        );
+    }
+}
