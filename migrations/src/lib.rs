@@ -34,6 +34,7 @@ mod m20261201_000010_delivery_html;
 mod m20261201_000011_tracker_sync;
 mod m20261201_000012_search;
 mod m20261201_000013_contributing_factors;
+mod m20261201_000014_search_timeline_direct;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_tracker_sync::Migration),
             Box::new(m20261201_000012_search::Migration),
             Box::new(m20261201_000013_contributing_factors::Migration),
+            Box::new(m20261201_000014_search_timeline_direct::Migration),
         ]
     }
 }

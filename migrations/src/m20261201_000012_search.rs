@@ -155,7 +155,7 @@ impl Source {
             .join(" OR ")
     }
 
-    fn sqlite_triggers(&self) -> Vec<String> {
+    pub(crate) fn sqlite_triggers(&self) -> Vec<String> {
         let table = self.table;
         let insert = format!(
             "INSERT INTO search_entries (kind, source_id, incident_id, title, body, facts) {}",
@@ -178,7 +178,7 @@ impl Source {
         ]
     }
 
-    fn postgres_triggers(&self) -> Vec<String> {
+    pub(crate) fn postgres_triggers(&self) -> Vec<String> {
         let table = self.table;
         vec![
             format!(
@@ -216,6 +216,24 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT public.unaccent('public.unaccent'::regdictionary,
        regexp_replace(input, '[!-/:-@\[-`{-~]+', ' ', 'g')) $$
 "#;
+
+/// SQLite's FTS5 table over `search_entries` and the triggers that keep it.
+pub(crate) fn sqlite_index() -> Vec<String> {
+    vec![
+        "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, facts, \
+         content='search_entries', content_rowid='id', \
+         tokenize='unicode61 remove_diacritics 2')"
+            .into(),
+        "CREATE TRIGGER search_entries_fts_insert AFTER INSERT ON search_entries BEGIN \
+         INSERT INTO search_fts (rowid, title, body, facts) \
+         VALUES (new.id, new.title, new.body, new.facts); END"
+            .into(),
+        "CREATE TRIGGER search_entries_fts_delete AFTER DELETE ON search_entries BEGIN \
+         INSERT INTO search_fts (search_fts, rowid, title, body, facts) \
+         VALUES ('delete', old.id, old.title, old.body, old.facts); END"
+            .into(),
+    ]
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -273,24 +291,7 @@ impl MigrationTrait for Migration {
                     .into(),
             );
         } else {
-            statements.push(
-                "CREATE VIRTUAL TABLE search_fts USING fts5(title, body, facts, \
-                 content='search_entries', content_rowid='id', \
-                 tokenize='unicode61 remove_diacritics 2')"
-                    .into(),
-            );
-            statements.push(
-                "CREATE TRIGGER search_entries_fts_insert AFTER INSERT ON search_entries BEGIN \
-                 INSERT INTO search_fts (rowid, title, body, facts) \
-                 VALUES (new.id, new.title, new.body, new.facts); END"
-                    .into(),
-            );
-            statements.push(
-                "CREATE TRIGGER search_entries_fts_delete AFTER DELETE ON search_entries BEGIN \
-                 INSERT INTO search_fts (search_fts, rowid, title, body, facts) \
-                 VALUES ('delete', old.id, old.title, old.body, old.facts); END"
-                    .into(),
-            );
+            statements.extend(sqlite_index());
         }
         for source in sources() {
             statements.push(source.fill_sql());

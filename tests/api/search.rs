@@ -3,6 +3,7 @@
 //! migration of existing rows).
 
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
@@ -376,6 +377,57 @@ async fn the_index_follows_updates_sections_and_removals() {
     assert_eq!(
         hits(&app, &q("autoscale")).await,
         [("remediation_item".to_string(), "REM-1".to_string())]
+    );
+}
+
+/// An event is found as itself after rows before it are deleted and the
+/// database is vacuumed, and a deleted event is found no more: the index
+/// names an event by its `seq` (on SQLite the table's INTEGER PRIMARY KEY,
+/// which `VACUUM` keeps, where it may renumber an implicit rowid).
+#[tokio::test]
+async fn events_are_found_as_themselves_after_deletions_and_vacuum() {
+    let app = spawn_app().await;
+    app.simple_incident().await;
+    for body in [
+        "Alpha shard paused",
+        "Bravo shard paused",
+        "Charlie shard resumed",
+    ] {
+        event(&app, "INC-1", body).await;
+    }
+    let db = &app.context.db;
+    db.execute_unprepared(
+        "DELETE FROM timeline_events WHERE body LIKE 'Alpha%' OR body LIKE 'Bravo%'",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("VACUUM").await.unwrap();
+    event(&app, "INC-1", "Delta shard rebalanced").await;
+
+    assert!(hits(&app, &q("alpha OR bravo")).await.is_empty());
+    let found = search(&app, &q("charlie")).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["type"], "timeline_event");
+    assert_eq!(found["items"][0]["reference"], "INC-1");
+    assert_eq!(
+        found["items"][0]["snippet"],
+        "<mark>Charlie</mark> shard resumed"
+    );
+    let found = search(&app, &q("shard")).await;
+    let snippets: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["snippet"].as_str().unwrap())
+        .collect();
+    assert_eq!(snippets.len(), 2, "{found}");
+    assert!(
+        snippets.contains(&"Charlie <mark>shard</mark> resumed"),
+        "{found}"
+    );
+    assert!(
+        snippets.contains(&"Delta <mark>shard</mark> rebalanced"),
+        "{found}"
     );
 }
 

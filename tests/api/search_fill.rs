@@ -34,16 +34,26 @@ async fn exec(db: &DatabaseConnection, sql: &str, values: Vec<Value>) {
 /// How many entries of `kind` match `word` in the index.
 async fn matches(db: &DatabaseConnection, kind: &str, word: &str) -> i64 {
     let backend = db.get_database_backend();
-    let sql = if backend == DbBackend::Postgres {
-        format!(
+    // Timeline events are indexed from their own rows (migration 14), the
+    // other kinds through `search_entries`.
+    let events = kind == "timeline_event";
+    let sql = match (backend == DbBackend::Postgres, events) {
+        (true, true) => format!(
+            "SELECT count(*) AS n FROM timeline_events \
+             WHERE search_document @@ to_tsquery('simple', '{word}')"
+        ),
+        (true, false) => format!(
             "SELECT count(*) AS n FROM search_entries \
              WHERE kind = '{kind}' AND document @@ to_tsquery('simple', '{word}')"
-        )
-    } else {
-        format!(
-            "SELECT count(*) AS n FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid \
+        ),
+        (false, true) => format!(
+            "SELECT count(*) AS n FROM search_fts JOIN timeline_events t ON t.seq = search_fts.rowid \
+             WHERE search_fts MATCH '{word}'"
+        ),
+        (false, false) => format!(
+            "SELECT count(*) AS n FROM search_fts JOIN search_entries e ON e.id = -search_fts.rowid \
              WHERE search_fts MATCH '{word}' AND e.kind = '{kind}'"
-        )
+        ),
     };
     let row = db
         .query_one_raw(Statement::from_string(backend, sql))

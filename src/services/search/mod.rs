@@ -81,45 +81,91 @@ impl Binds {
     }
 }
 
+/// Which part of the index a statement searches: timeline events are
+/// indexed from their own rows (positive ids: their `seq`), every other
+/// kind through `search_entries` (negative ids: the entry's id negated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    All,
+    Entries,
+    Events,
+}
+
+impl Part {
+    fn of(kinds: &[SearchKind]) -> Self {
+        let events = kinds.contains(&SearchKind::TimelineEvent);
+        match (kinds.is_empty(), events, kinds.len()) {
+            (true, _, _) => Part::All,
+            (false, true, 1) => Part::Events,
+            (false, true, _) => Part::All,
+            (false, false, _) => Part::Entries,
+        }
+    }
+}
+
 /// The matching entries and their scores (higher is better), as a
-/// subquery `(id, score)`. With `newest`, related incidents' bound: only
-/// that many incident entries, the newest matches, are ranked (PostgreSQL
-/// keeps to incident entries and their partial index; SQLite's caller
-/// names the columns in the query instead).
-pub(crate) fn matches_sql(binds: &mut Binds, query_text: String, newest: Option<i64>) -> String {
+/// subquery `(id, score)`, and on PostgreSQL `source_id` too (the
+/// record's own id, for the join). With `newest`, related incidents'
+/// bound: only that many entries of incidents, the newest matches, are
+/// ranked (PostgreSQL keeps to incident entries and their partial index;
+/// SQLite's caller names the columns in the query instead).
+pub(crate) fn matches_sql(
+    binds: &mut Binds,
+    query_text: String,
+    part: Part,
+    newest: Option<i64>,
+) -> String {
     let q = binds.bind(query_text);
     let newest = newest.map(|n| binds.bind(n));
     if binds.postgres {
         // The query written out where it is used (not joined in from a
-        // subquery), so the planner sees an index condition for the GIN
+        // subquery), so the planner sees an index condition for each GIN
         // index. Normalisation 1 (rank / (1 + log length)): shorter texts
         // first, as bm25 does.
         let tsquery = format!(
             "to_tsquery('simple'::regconfig, \
                public.unaccent('public.unaccent'::regdictionary, {q}))"
         );
-        let rows = match newest {
+        let entries = match newest {
             Some(n) => format!(
-                "(SELECT se.id, se.document FROM search_entries se \
+                "(SELECT -se.id AS id, se.source_id, se.document FROM search_entries se \
                   WHERE se.document @@ {tsquery} AND se.kind = 'incident' \
                   ORDER BY se.id DESC LIMIT {n})"
             ),
             None => format!(
-                "(SELECT se.id, se.document FROM search_entries se WHERE se.document @@ {tsquery})"
+                "SELECT -se.id AS id, se.source_id, se.document FROM search_entries se \
+                 WHERE se.document @@ {tsquery}"
             ),
         };
-        format!("SELECT r.id, ts_rank(r.document, {tsquery}, 1)::float8 AS score FROM {rows} r")
+        let events = format!(
+            "SELECT te.seq AS id, te.id AS source_id, te.search_document AS document \
+             FROM timeline_events te WHERE te.search_document @@ {tsquery}"
+        );
+        let rows = match part {
+            Part::All => format!("{entries} UNION ALL {events}"),
+            Part::Entries => entries,
+            Part::Events => events,
+        };
+        format!(
+            "SELECT r.id, r.source_id, ts_rank(r.document, {tsquery}, 1)::float8 AS score \
+             FROM ({rows}) r"
+        )
     } else {
         // bm25 is lower for better hits; a match in a title weighs four in
         // a body, one in an incident's facts two. FTS5 gives rows in rowid
-        // order, so the newest come first without a sort, and bm25 is
-        // computed for the rows returned only.
+        // order, so the newest entries (the most negative ids) come first
+        // without a sort, and bm25 is computed for the rows returned only.
+        let range = match part {
+            Part::All => "",
+            Part::Entries => " AND rowid < 0",
+            Part::Events => " AND rowid > 0",
+        };
         let cut = newest
-            .map(|n| format!(" ORDER BY rowid DESC LIMIT {n}"))
+            .map(|n| format!(" ORDER BY rowid LIMIT {n}"))
             .unwrap_or_default();
         format!(
             "SELECT rowid AS id, -bm25(search_fts, 4.0, 1.0, 2.0) AS score \
-             FROM search_fts WHERE search_fts MATCH {q}{cut}"
+             FROM search_fts WHERE search_fts MATCH {q}{range}{cut}"
         )
     }
 }
@@ -148,14 +194,11 @@ fn incident_conditions(binds: &mut Binds, filter: &SearchFilter, i: &str) -> Vec
     conditions
 }
 
-fn search_sql(
-    backend: DbBackend,
-    query: &SearchQuery,
-    filter: &SearchFilter,
-    page: &PageRequest<SearchCursor>,
-) -> Statement {
-    let mut binds = Binds::new(backend);
-    let matches = matches_sql(&mut binds, query_text(backend, query), None);
+/// The kind of a hit: an entry's own, or a timeline event's.
+const KIND: &str = "coalesce(e.kind, 'timeline_event')";
+
+/// The filter's conditions on a hit (`e`: its entry, `i`: its incident).
+fn filter_conditions(binds: &mut Binds, filter: &SearchFilter) -> Vec<String> {
     let mut conditions = Vec::new();
     if !filter.kinds.is_empty() {
         let kinds: Vec<String> = filter
@@ -163,12 +206,12 @@ fn search_sql(
             .iter()
             .map(|k| binds.bind(k.as_str()))
             .collect();
-        conditions.push(format!("e.kind IN ({})", kinds.join(", ")));
+        conditions.push(format!("{KIND} IN ({})", kinds.join(", ")));
     }
-    let own = incident_conditions(&mut binds, filter, "i");
+    let own = incident_conditions(binds, filter, "i");
     if !own.is_empty() {
         // Same values, placeholders bound again: simpler than tracking them.
-        let linked = incident_conditions(&mut binds, filter, "li");
+        let linked = incident_conditions(binds, filter, "li");
         conditions.push(format!(
             "(({}) OR (e.kind = 'remediation_item' AND EXISTS (\
                SELECT 1 FROM remediation_incidents ri \
@@ -178,6 +221,24 @@ fn search_sql(
             linked.join(" AND ")
         ));
     }
+    conditions
+}
+
+fn search_sql(
+    backend: DbBackend,
+    query: &SearchQuery,
+    filter: &SearchFilter,
+    page: &PageRequest<SearchCursor>,
+) -> Statement {
+    let mut binds = Binds::new(backend);
+    let postgres = binds.postgres;
+    let matches = matches_sql(
+        &mut binds,
+        query_text(backend, query),
+        Part::of(&filter.kinds),
+        None,
+    );
+    let conditions = filter_conditions(&mut binds, filter);
     let limit = binds.bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX));
     let after = page.after.map(|SearchCursor(score, id)| {
         let (score, id) = (binds.bind(score), binds.bind(id));
@@ -188,7 +249,8 @@ fn search_sql(
     // only a page of them is joined to its records.
     let unfiltered = conditions.is_empty();
     let matches = format!(
-        "SELECT mm.id, mm.score FROM ({matches}) mm WHERE {after} {cut}",
+        "SELECT mm.id, {source} mm.score FROM ({matches}) mm WHERE {after} {cut}",
+        source = if postgres { "mm.source_id," } else { "" },
         after = after.unwrap_or_else(|| "1 = 1".into()),
         cut = if unfiltered {
             format!("ORDER BY mm.score DESC, mm.id LIMIT {limit}")
@@ -197,17 +259,24 @@ fn search_sql(
         },
     );
     let sql = format!(
-        "SELECT m.id, m.score, e.kind, e.title, e.body, e.facts, \
+        "SELECT m.id, m.score, {KIND} AS kind, coalesce(e.title, '') AS title, \
+           coalesce(e.body, t.body, '') AS body, coalesce(e.facts, '') AS facts, \
            i.number AS incident_number, i.title AS incident_title, \
            r.number AS remediation_number, s.version AS sitrep_version \
          FROM ({matches}) m \
-         JOIN search_entries e ON e.id = m.id \
-         LEFT JOIN incidents i ON i.id = e.incident_id \
+         LEFT JOIN search_entries e ON m.id < 0 AND e.id = -m.id \
+         LEFT JOIN timeline_events t ON m.id > 0 AND {event} \
+         LEFT JOIN incidents i ON i.id = coalesce(e.incident_id, t.incident_id) \
          LEFT JOIN remediation_items r ON e.kind = 'remediation_item' AND r.id = e.source_id \
          LEFT JOIN sitreps s ON e.kind = 'sitrep' AND s.id = e.source_id \
          WHERE {where_} \
          ORDER BY m.score DESC, m.id \
          LIMIT {limit}",
+        event = if postgres {
+            "t.id = m.source_id"
+        } else {
+            "t.seq = m.id"
+        },
         where_ = if unfiltered {
             "1 = 1".to_string()
         } else {

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Binds, matches_sql, query_text};
+use super::{Binds, Part, matches_sql, query_text};
 use crate::{
     domain::{
         IncidentRef, IncidentStatus, Priority, RemediationRef, RemediationStatus, Severity,
@@ -293,7 +293,7 @@ async fn candidate_numbers(
         DbBackend::Postgres => query_text(backend, query),
         _ => format!("{{title facts}} : {}", query_text(backend, query)),
     };
-    let matches = matches_sql(&mut binds, text, Some(NEWEST_MATCHES));
+    let matches = matches_sql(&mut binds, text, Part::Entries, Some(NEWEST_MATCHES));
     let exclude = binds.bind(exclude);
     let limit = binds.bind(CANDIDATES);
     // The best matches are cut before the joins (twice as many as needed:
@@ -303,7 +303,7 @@ async fn candidate_numbers(
         "SELECT i.number AS number FROM \
            (SELECT mm.id, mm.score FROM ({matches}) mm \
             ORDER BY mm.score DESC, mm.id LIMIT {first}) m \
-         JOIN search_entries e ON e.id = m.id \
+         JOIN search_entries e ON e.id = -m.id \
          JOIN incidents i ON i.id = e.incident_id \
          WHERE e.kind = 'incident' AND e.incident_id <> {exclude} \
          ORDER BY m.score DESC, m.id LIMIT {limit}"
