@@ -20,6 +20,13 @@ pub fn record(_: &sea_orm::metric::Info<'_>) {
     let _ = SENT.try_with(|sent| sent.set(sent.get() + 1));
 }
 
+/// One more statement for the request this task serves, sent for it (and
+/// for others) by another task: a write combined with those of concurrent
+/// requests (see `services::writer::Writer::write_combined`).
+pub fn record_shared() {
+    let _ = SENT.try_with(|sent| sent.set(sent.get() + 1));
+}
+
 /// Run `work` and count the statements it sends.
 pub async fn counted<F: Future>(work: F) -> (F::Output, u64) {
     SENT.scope(Cell::new(0), async move {

@@ -41,7 +41,7 @@ pub use error::{ConflictDetails, ServiceError};
 use read_cache::ReadCache;
 use render_queue::RenderQueue;
 use uuid::Uuid;
-use writer::{WriteTransaction, Writer};
+use writer::{Combined, WriteTransaction, Writer};
 
 use crate::{
     clock::SharedClock,
@@ -62,6 +62,8 @@ pub struct Context {
     pub settings: Arc<Settings>,
     pub cache: Arc<ReadCache>,
     pub writer: Arc<Writer>,
+    /// New single timeline events waiting to share a statement.
+    pub single_events: Arc<Combined<timeline::SingleEvents>>,
     pub renders: Arc<RenderQueue>,
     pub metrics: Metrics,
     /// The issue trackers remediation items are synced with.
@@ -69,7 +71,7 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context over `db`; on SQLite it caches hot reads (see [`ReadCache`]).
+    /// A context over `db`, with its cache of hot reads (see [`ReadCache`]).
     pub fn new(db: DatabaseConnection, clock: SharedClock, settings: Arc<Settings>) -> Self {
         let cache = match crate::db::sqlite_path(&settings.database_url()) {
             Some(path) if db.get_database_backend() == DbBackend::Sqlite => {
@@ -78,6 +80,7 @@ impl Context {
                     ReadCache::disabled()
                 })
             }
+            _ if db.get_database_backend() == DbBackend::Postgres => ReadCache::for_postgres(),
             _ => ReadCache::disabled(),
         }
         .with_token_recheck(std::time::Duration::from_millis(settings.token_recheck_ms));
@@ -100,6 +103,7 @@ impl Context {
             settings,
             cache: Arc::new(cache),
             writer: Arc::new(writer),
+            single_events: Arc::new(Combined::new(timeline::SingleEvents)),
             renders: Arc::new(renders),
             metrics,
             trackers: Arc::new(trackers),

@@ -21,11 +21,20 @@
 //! so a cached token outlives commits and is only checked again (see
 //! [`ReadCache::token`]).
 //!
-//! On PostgreSQL the cache is off but for tokens: replicas share the
-//! database, and a commit on one is not visible to the others without a
-//! round trip, which is what the cache saves. A token found live is trusted
-//! there for [`TOKEN_TTL`] (one second): a revocation made on another
-//! replica is refused everywhere within it.
+//! On PostgreSQL replicas share the database, and a commit on one is not
+//! visible to the others without a round trip, so every incident read still
+//! sends its one statement; what the cache saves there is the work of that
+//! statement and of the answer. A record is filed with the snapshot
+//! (`pg_current_snapshot()`: the transactions then complete and in progress)
+//! of the statement that read it, and the next read of that incident sends
+//! that snapshot along: when the statement's own snapshot is the same, no
+//! transaction has ended in between, on any connection of any replica, so
+//! the database holds exactly what was read, and the statement answers
+//! "unchanged" without reading the incident (see [`ReadCache::incident_since`]).
+//! A write acknowledged before the read started has ended, so it is always
+//! seen. A token found live is trusted there for [`TOKEN_TTL`] (one
+//! second): a revocation made on another replica is refused everywhere
+//! within it.
 
 use std::{
     any::Any,
@@ -93,6 +102,24 @@ pub struct ReadCache {
     /// How long a token found live is trusted on PostgreSQL.
     token_recheck: Duration,
     incidents: Shelf<IncidentRef, Arc<IncidentRecord>>,
+    /// PostgreSQL: incident records with the snapshot they were read at
+    /// (`None`: not kept, every read is a full read).
+    snapshots: Option<Mutex<SnapshotShelf>>,
+}
+
+/// Incident records by reference, each with the snapshot it was read at.
+type SnapshotShelf = HashMap<IncidentRef, (Arc<str>, Arc<IncidentRecord>)>;
+
+/// What a read of an incident sent with a snapshot
+/// ([`ReadCache::incident_since`]) found.
+pub enum SinceSnapshot {
+    /// The database's snapshot is the one sent: the record read at it holds.
+    Unchanged,
+    /// The record, read at `snapshot`.
+    Read {
+        snapshot: String,
+        record: Box<IncidentRecord>,
+    },
 }
 
 impl ReadCache {
@@ -104,6 +131,17 @@ impl ReadCache {
             tokens: Mutex::default(),
             token_recheck: TOKEN_TTL,
             incidents: Shelf::default(),
+            snapshots: None,
+        }
+    }
+
+    /// A cache for PostgreSQL: incident records kept with the snapshot they
+    /// were read at (see [`Self::incident_since`]), tokens for
+    /// `token_recheck_ms`.
+    pub fn for_postgres() -> Self {
+        Self {
+            snapshots: Some(Mutex::default()),
+            ..Self::disabled()
         }
     }
 
@@ -249,6 +287,51 @@ impl ReadCache {
         Ok(record)
     }
 
+    /// The incident named by `reference`, read by `load` (PostgreSQL), which
+    /// is given the snapshot of the record kept for it, if any, and answers
+    /// [`SinceSnapshot::Unchanged`] when the database's snapshot is still
+    /// that one (the kept record is then the answer) or the record read
+    /// afresh with its snapshot (kept for the next read).
+    pub async fn incident_since<F, Fut>(
+        &self,
+        reference: IncidentRef,
+        load: F,
+    ) -> Result<Arc<IncidentRecord>, ServiceError>
+    where
+        F: FnOnce(Option<Arc<str>>) -> Fut,
+        Fut: Future<Output = Result<SinceSnapshot, ServiceError>>,
+    {
+        let Some(snapshots) = &self.snapshots else {
+            return match load(None).await? {
+                SinceSnapshot::Read { record, .. } => Ok(Arc::<IncidentRecord>::from(record)),
+                SinceSnapshot::Unchanged => Err(unchanged_without_a_snapshot()),
+            };
+        };
+        let kept = lock(snapshots).get(&reference).cloned();
+        let (snapshot, record) = match load(kept.as_ref().map(|(s, _)| s.clone())).await {
+            Ok(SinceSnapshot::Unchanged) => {
+                return kept
+                    .map(|(_, record)| record)
+                    .ok_or_else(unchanged_without_a_snapshot);
+            }
+            Ok(SinceSnapshot::Read { snapshot, record }) => {
+                (snapshot, Arc::<IncidentRecord>::from(record))
+            }
+            Err(err) => {
+                lock(snapshots).remove(&reference);
+                return Err(err);
+            }
+        };
+        let mut kept = lock(snapshots);
+        if kept.len() >= SHELF_CAPACITY && !kept.contains_key(&reference) {
+            kept.clear();
+        }
+        // Readers racing here all store a record consistent with its
+        // snapshot; whichever is kept, the next read checks it.
+        kept.insert(reference, (Arc::from(snapshot), record.clone()));
+        Ok(record)
+    }
+
     /// The database's change marker, read before a load so that what the
     /// load sees is at least as new as the reading it is filed under. Inside
     /// [`one_version_per_request`], the first reading is used for the whole
@@ -306,6 +389,12 @@ impl ReadCache {
         let mut stmt = conn.prepare_cached("PRAGMA data_version")?;
         stmt.query_row([], |row| row.get(0)).map(Some)
     }
+}
+
+fn unchanged_without_a_snapshot() -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!(
+        "an incident read answered \"unchanged\" though no snapshot was sent"
+    ))
 }
 
 /// Words in one copy of the WAL-index header.

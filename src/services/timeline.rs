@@ -5,15 +5,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, Statement, Value,
-    sea_query::{Expr, InsertStatement, OnConflict, Query},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryResult, Statement, Value,
+    sea_query::{Expr, InsertStatement, OnConflict, Query, SelectStatement, UnionType},
 };
 use uuid::Uuid;
 
 use super::{
     Context, KindCounts, ServiceError, find_incident, new_id,
     pagination::{Page, PageRequest},
+    writer::Combine,
 };
 use crate::{
     domain::{EventSource, IncidentRef, TimelineKind, Visibility},
@@ -89,10 +90,11 @@ fn on_conflict() -> OnConflict {
 ///
 /// The common case, a new event, is one statement (`INSERT … SELECT` from
 /// the incident, so the look-up and the insert are one round trip and no
-/// transaction of its own; see [`Context::write_statement`]). When it
-/// inserts nothing, the incident is missing or the event is a duplicate:
-/// that is told apart in a write transaction, which sees the writes not yet
-/// committed and answers once they are durable.
+/// transaction of its own), shared with the new events of concurrent
+/// requests on SQLite (see [`SingleEvents`]). When it inserts nothing, the
+/// incident is missing or the event is a duplicate: that is told apart in a
+/// write transaction, which sees the writes not yet committed and answers
+/// once they are durable.
 pub async fn add_one(
     ctx: &Context,
     reference: IncidentRef,
@@ -100,11 +102,18 @@ pub async fn add_one(
 ) -> Result<(timeline_event::Model, bool), ServiceError> {
     let now = ctx.now();
     let mut model = to_model(Uuid::nil(), now, event);
-    let statement = ctx
-        .db
-        .get_database_backend()
-        .build(&insert_for_incident(&model, reference)?);
-    if let Some(row) = ctx.write_statement(statement).await?.first() {
+    let written = ctx
+        .writer
+        .write_combined(
+            &ctx.single_events,
+            &ctx.db,
+            SingleEvent {
+                event: model.clone(),
+                reference,
+            },
+        )
+        .await?;
+    if let Some(row) = written {
         model.incident_id = row.try_get("", "incident_id")?;
         return Ok((model, true));
     }
@@ -137,18 +146,44 @@ pub async fn add_one(
     Ok((stored, created))
 }
 
-/// `INSERT INTO timeline_events … SELECT …, incidents.id … FROM incidents
-/// WHERE <reference> ON CONFLICT DO NOTHING RETURNING incident_id`.
-fn insert_for_incident(
-    model: &timeline_event::Model,
+/// A new single event for the incident `reference` (its `incident_id` is
+/// taken from the incident by the statement).
+pub struct SingleEvent {
+    event: timeline_event::Model,
     reference: IncidentRef,
-) -> Result<InsertStatement, ServiceError> {
-    use timeline_event::Column as C;
-    let matches = match reference {
+}
+
+/// Single events of concurrent requests, written by one statement:
+/// `INSERT INTO timeline_events … SELECT …, incidents.id … FROM incidents
+/// WHERE <reference> UNION ALL SELECT … ON CONFLICT DO NOTHING RETURNING
+/// id, incident_id`. An event whose incident is missing or that is already
+/// stored returns no row.
+pub struct SingleEvents;
+
+impl Combine for SingleEvents {
+    type Item = SingleEvent;
+
+    fn statement(&self, backend: DbBackend, items: &[SingleEvent]) -> Result<Statement, DbErr> {
+        Ok(backend.build(&insert_for_incidents(items)?))
+    }
+
+    fn stored_item(&self, items: &[SingleEvent], row: &QueryResult) -> Result<usize, DbErr> {
+        let id: Uuid = row.try_get("", "id")?;
+        items
+            .iter()
+            .position(|item| item.event.id == id)
+            .ok_or_else(|| DbErr::Custom(format!("timeline event {id} stored for no request")))
+    }
+}
+
+/// The row of one event, selected from its incident.
+fn select_from_incident(item: &SingleEvent) -> SelectStatement {
+    let model = &item.event;
+    let matches = match item.reference {
         IncidentRef::Id(id) => incident::Column::Id.eq(id),
         IncidentRef::Number(n) => incident::Column::Number.eq(n),
     };
-    let select = Query::select()
+    Query::select()
         .expr(Expr::val(model.id))
         .column((incident::Entity, incident::Column::Id))
         .exprs([
@@ -164,7 +199,19 @@ fn insert_for_incident(
         ])
         .from(incident::Entity)
         .and_where(matches)
-        .to_owned();
+        .to_owned()
+}
+
+/// See [`SingleEvents`].
+fn insert_for_incidents(items: &[SingleEvent]) -> Result<InsertStatement, DbErr> {
+    use timeline_event::Column as C;
+    let (first, rest) = items
+        .split_first()
+        .ok_or_else(|| DbErr::Custom("no event to insert".into()))?;
+    let mut select = select_from_incident(first);
+    for item in rest {
+        select.union(UnionType::All, select_from_incident(item));
+    }
     let mut insert = Query::insert();
     insert
         .into_table(timeline_event::Entity)
@@ -182,9 +229,9 @@ fn insert_for_incident(
             C::UpdatedAt,
         ])
         .select_from(select)
-        .map_err(|e| ServiceError::Internal(e.into()))?
+        .map_err(|e| DbErr::Custom(e.to_string()))?
         .on_conflict(on_conflict())
-        .returning_col(C::IncidentId);
+        .returning(Query::returning().columns([C::Id, C::IncidentId]));
     Ok(insert)
 }
 
@@ -247,12 +294,12 @@ pub enum Stored {
     Nothing,
 }
 
-/// Rows per `INSERT` of a new incident's events on PostgreSQL. sqlx 0.9.0
-/// leaves Nagle's algorithm on (transact-rs/sqlx#4335), so a statement that
-/// spans several TCP segments can wait up to 40 ms for a delayed ACK;
-/// fewer, larger statements pay that wait less often (README,
-/// "PostgreSQL"). Such rows are held by the [`EventWriter`] until there are
-/// this many, or it is flushed.
+/// Rows per `INSERT` of a new incident's events on PostgreSQL: fewer,
+/// larger statements, fewer round trips. (Chosen when sqlx 0.9.0 left
+/// Nagle's algorithm on, transact-rs/sqlx#4335, and each statement could
+/// wait 40 ms for a delayed ACK; `vendor/sqlx-core` now sets `TCP_NODELAY`.)
+/// Such rows are held by the [`EventWriter`] until there are this many, or
+/// it is flushed.
 const PG_INSERT_ROWS: usize = 10 * crate::ingest::CHUNK;
 
 /// The writer of timeline events in batches, inside the caller's

@@ -139,6 +139,49 @@ impl Writer {
         Ok(rows)
     }
 
+    /// Write `item` with the others of its kind that are waiting, in one
+    /// statement (see [`Combine`]), and return the row it returned, once
+    /// durable; `None` when the statement stored nothing for it.
+    ///
+    /// On SQLite the item joins a queue: one task takes the turn for every
+    /// item queued at that moment, writes them all with one statement into
+    /// the current batch (or, if that statement fails, each with a statement
+    /// of its own, so one item's error is its own), and the group commit
+    /// then makes them durable together. Concurrent requests so cost the
+    /// writer one statement and one turn between them instead of one each.
+    /// On PostgreSQL the item is written alone, in autocommit.
+    pub async fn write_combined<C: Combine>(
+        self: &Arc<Self>,
+        combined: &Arc<Combined<C>>,
+        db: &DatabaseConnection,
+        item: C::Item,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        if self.backend != DbBackend::Sqlite {
+            let statement = combined.combine.statement(self.backend, &[item])?;
+            return Ok(db.query_all_raw(statement).await?.into_iter().next());
+        }
+        let (tx, rx) = oneshot::channel();
+        let drain = {
+            let mut queue = lock(&combined.queue);
+            queue.items.push((item, tx));
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if drain {
+            // A task of its own: a request that goes away must not take the
+            // other requests' writes with it.
+            tokio::spawn(drain_combined(self.clone(), combined.clone(), db.clone()));
+        }
+        let stored = rx
+            .await
+            .map_err(|_| DbErr::Custom("the combined write ended without an answer".into()))??;
+        // The shared statement counts once for each request it wrote for.
+        crate::statements::record_shared();
+        if let Some(committed) = stored.durable {
+            durable(committed).await?;
+        }
+        Ok(stored.row)
+    }
+
     /// Wait for the turn at the write lock, and open a batch if none is.
     async fn take_turn(
         &self,
@@ -229,6 +272,182 @@ async fn flusher(
         for writer in batch.waiting {
             let _ = writer.send(outcome.clone());
         }
+    }
+}
+
+/// Single-row writes of one kind that can share one statement when they
+/// arrive together (see [`Writer::write_combined`]).
+pub trait Combine: Send + Sync + Sized + 'static {
+    /// One write.
+    type Item: Send + 'static;
+
+    /// One statement writing `items` (one or more, at most [`MAX_BATCH`]),
+    /// returning a row for each item it stored; a statement that fails
+    /// stores nothing (SQLite undoes a failed statement by itself).
+    fn statement(&self, backend: DbBackend, items: &[Self::Item]) -> Result<Statement, DbErr>;
+
+    /// The position in `items` of the item that `row` was returned for.
+    fn stored_item(&self, items: &[Self::Item], row: &QueryResult) -> Result<usize, DbErr>;
+}
+
+/// The queue of one kind of combinable write.
+pub struct Combined<C: Combine> {
+    combine: C,
+    queue: std::sync::Mutex<Pending<C::Item>>,
+}
+
+impl<C: Combine> Combined<C> {
+    pub fn new(combine: C) -> Self {
+        Self {
+            combine,
+            queue: std::sync::Mutex::new(Pending {
+                items: Vec::new(),
+                draining: false,
+            }),
+        }
+    }
+}
+
+/// Where one combined item's outcome goes.
+type Reply = oneshot::Sender<Result<Stored, DbErr>>;
+
+/// Items waiting for the draining task, and whether one is running.
+struct Pending<I> {
+    items: Vec<(I, Reply)>,
+    draining: bool,
+}
+
+/// What became of one combined item: the row returned for it, if it was
+/// stored, and the commit that makes it durable.
+struct Stored {
+    row: Option<QueryResult>,
+    durable: Option<oneshot::Receiver<Durable>>,
+}
+
+/// A lock whose holder panicked still guards a sound queue.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Write what is queued, in turns, until the queue is empty.
+async fn drain_combined<C: Combine>(
+    writer: Arc<Writer>,
+    combined: Arc<Combined<C>>,
+    db: DatabaseConnection,
+) {
+    // Should this task end early (a panic), the next write starts another,
+    // and the items it held are answered with an error (their senders drop).
+    struct Draining<'a, C: Combine>(&'a Combined<C>);
+    impl<C: Combine> Drop for Draining<'_, C> {
+        fn drop(&mut self) {
+            lock(&self.0.queue).draining = false;
+        }
+    }
+    let _draining = Draining(&combined);
+    loop {
+        let mut items = {
+            let mut queue = lock(&combined.queue);
+            if queue.items.is_empty() {
+                queue.draining = false;
+                drop(queue);
+                // Done: a write queued from now on starts a task of its own.
+                std::mem::forget(_draining);
+                return;
+            }
+            std::mem::take(&mut queue.items)
+        };
+        let mut turn = match writer.take_turn(&db).await {
+            Ok(turn) => turn,
+            Err(err) => {
+                for (_, reply) in items {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                continue;
+            }
+        };
+        while !items.is_empty() {
+            let rest = items.split_off(items.len().min(MAX_BATCH));
+            let batch = turn.as_mut().expect("the turn holds an open batch");
+            write_group(&combined.combine, batch, items).await;
+            items = rest;
+        }
+        drop(turn);
+        writer.flush.notify_one();
+    }
+}
+
+/// Write one group of items into the batch with one statement; if that
+/// fails, each item alone.
+async fn write_group<C: Combine>(
+    combine: &C,
+    batch: &mut Batch,
+    items: Vec<(C::Item, Reply)>,
+) {
+    let (values, replies): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+    let backend = batch.txn.get_database_backend();
+    let written = match combine.statement(backend, &values) {
+        Ok(statement) => batch.txn.query_all_raw(statement).await,
+        Err(err) => Err(err),
+    };
+    match written {
+        Ok(rows) => answer(combine, batch, &values, rows, replies),
+        Err(err) if values.len() == 1 => {
+            for reply in replies {
+                let _ = reply.send(Err(err.clone()));
+            }
+        }
+        Err(_) => {
+            // One item's error (a constraint) fails the shared statement:
+            // each is written alone, and only the failing one fails.
+            for (value, reply) in values.into_iter().zip(replies) {
+                let one = [value];
+                let written = match combine.statement(backend, &one) {
+                    Ok(statement) => batch.txn.query_all_raw(statement).await,
+                    Err(err) => Err(err),
+                };
+                match written {
+                    Ok(rows) => answer(combine, batch, &one, rows, vec![reply]),
+                    Err(err) => {
+                        let _ = reply.send(Err(err));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Tell each item's writer what was stored for it; the stored ones wait
+/// for the batch's commit.
+fn answer<C: Combine>(
+    combine: &C,
+    batch: &mut Batch,
+    values: &[C::Item],
+    rows: Vec<QueryResult>,
+    replies: Vec<Reply>,
+) {
+    let mut found: Vec<Option<QueryResult>> = values.iter().map(|_| None).collect();
+    for row in rows {
+        match combine.stored_item(values, &row) {
+            Ok(at) => found[at] = Some(row),
+            Err(err) => {
+                // Which item a row belongs to is unknown: none is told
+                // that it was stored, nor that it was not.
+                for reply in replies {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                return;
+            }
+        }
+    }
+    for (row, reply) in found.into_iter().zip(replies) {
+        let durable = row.is_some().then(|| {
+            let (tx, rx) = oneshot::channel();
+            batch.waiting.push(tx);
+            rx
+        });
+        let _ = reply.send(Ok(Stored { row, durable }));
     }
 }
 
@@ -344,5 +563,92 @@ impl sea_orm::ConnectionTrait for WriteTransaction {
 
     fn is_mock_connection(&self) -> bool {
         (**self).is_mock_connection()
+    }
+}
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, QueryResult, Statement};
+
+    use super::*;
+
+    /// Rows `(n)` of a table whose `CHECK` refuses negative numbers.
+    struct Numbers;
+
+    impl Combine for Numbers {
+        type Item = i64;
+
+        fn statement(&self, backend: DbBackend, items: &[i64]) -> Result<Statement, DbErr> {
+            let rows = vec!["(?)"; items.len()].join(", ");
+            Ok(Statement::from_sql_and_values(
+                backend,
+                format!("INSERT INTO numbers (n) VALUES {rows} ON CONFLICT DO NOTHING RETURNING n"),
+                items.iter().map(|n| (*n).into()),
+            ))
+        }
+
+        fn stored_item(&self, items: &[i64], row: &QueryResult) -> Result<usize, DbErr> {
+            let n: i64 = row.try_get_by_index(0)?;
+            items
+                .iter()
+                .position(|i| *i == n)
+                .ok_or_else(|| DbErr::Custom(format!("{n} was not asked for")))
+        }
+    }
+
+    /// Concurrent writes share statements; one that breaks a constraint
+    /// fails alone, a duplicate stores nothing, and every other write is
+    /// stored and committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn combined_writes_fail_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let db = Database::connect(&url).await.unwrap();
+        db.execute_unprepared(
+            "PRAGMA journal_mode = WAL; \
+             CREATE TABLE numbers (n INTEGER PRIMARY KEY CHECK (n >= 0));",
+        )
+        .await
+        .unwrap();
+        let writer = Arc::new(Writer::new(DbBackend::Sqlite, Metrics::new()));
+        let combined = Arc::new(Combined::new(Numbers));
+        let mut tasks = Vec::new();
+        for n in [1_i64, 2, -3, 4, 2, 5, 6, 7, 8, 9] {
+            let (writer, combined, db) = (writer.clone(), combined.clone(), db.clone());
+            tasks.push(tokio::spawn(async move {
+                (n, writer.write_combined(&combined, &db, n).await)
+            }));
+        }
+        let mut stored = Vec::new();
+        let (mut failed, mut not_stored) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                (n, Ok(Some(row))) => {
+                    assert_eq!(row.try_get_by_index::<i64>(0).unwrap(), n);
+                    stored.push(n);
+                }
+                (2, Ok(None)) => not_stored += 1,
+                (-3, Err(_)) => failed += 1,
+                other => panic!(
+                    "unexpected outcome {:?}",
+                    (other.0, other.1.map(|r| r.is_some()))
+                ),
+            }
+        }
+        stored.sort_unstable();
+        assert_eq!(stored, [1, 2, 4, 5, 6, 7, 8, 9], "every valid number once");
+        assert_eq!((failed, not_stored), (1, 1));
+        // Committed: another connection sees them.
+        let other = Database::connect(&url).await.unwrap();
+        let count = other
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT COUNT(*) FROM numbers",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(count, 8);
     }
 }

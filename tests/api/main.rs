@@ -21,6 +21,7 @@ mod mails;
 mod notifications;
 mod openapi;
 mod ops;
+mod postgres_socket;
 mod postmortems;
 mod postmortems_scripts;
 mod problems;

@@ -288,6 +288,23 @@ async fn a_write_on_one_replica_is_read_at_once_on_the_others() {
                     stale.push(format!("{write:?}: {seen}"));
                 }
             }
+            // The incident's detail (its counts, current sitrep, status)
+            // reads the same on every replica, though the readers have it
+            // in their caches from the earlier rounds of writes.
+            if !matches!(write, Write::RevokeToken) {
+                let path = format!("/incidents/{}", round.incident);
+                let shown = writer.get(&path).await.text().await.unwrap();
+                for reader in readers {
+                    reads += 1;
+                    let check = Check::Shows {
+                        path: path.clone(),
+                        marker: shown.clone(),
+                    };
+                    if let Err(seen) = sees(reader, &check).await {
+                        stale.push(format!("{write:?}, detail: {seen}"));
+                    }
+                }
+            }
         }
     }
     assert!(

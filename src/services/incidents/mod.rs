@@ -191,10 +191,17 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<IncidentView, 
 }
 
 pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDetail, ServiceError> {
-    let record = ctx
-        .cache
-        .incident(reference, || load_record(&ctx.db, reference))
-        .await?;
+    let record = if ctx.db.get_database_backend() == DbBackend::Postgres {
+        ctx.cache
+            .incident_since(reference, |known| {
+                load_record_since(&ctx.db, reference, known)
+            })
+            .await?
+    } else {
+        ctx.cache
+            .incident(reference, || load_record(&ctx.db, reference))
+            .await?
+    };
     Ok(IncidentDetail {
         customer_update_overdue: ctx.customer_update_overdue(&record.incident),
         record,
@@ -226,10 +233,15 @@ const COUNTS: [(&str, &str); 5] = [
     ),
 ];
 
-/// The statement of [`load_record`], by backend and by how the
-/// incident is named. The incident and its counts are read once (a
-/// materialised CTE), then joined with its current sitrep and its current
-/// role holders: one row per role holder (at least one).
+/// The statement of [`load_record`] and [`load_record_since`], by backend
+/// and by how the incident is named. The incident and its counts are read
+/// once (a materialised CTE), then joined with its current sitrep and its
+/// current role holders: one row per role holder (at least one).
+///
+/// On PostgreSQL the statement also answers its snapshot (`snapshot`), and
+/// reads nothing when that is the snapshot sent as `$2`: the condition holds
+/// no column, so PostgreSQL evaluates it once, before the incident's scan (a
+/// "One-Time Filter"), and the answer is one row of NULLs but `snapshot`.
 fn incident_record_sql(backend: DbBackend, by_number: bool) -> String {
     let placeholder = reads::first_parameter(backend);
     let key = if by_number { "number" } else { "id" };
@@ -238,9 +250,19 @@ fn incident_record_sql(backend: DbBackend, by_number: bool) -> String {
         .map(|(name, query)| format!("({query}) AS {name}"))
         .collect();
     let count_names: Vec<String> = COUNTS.iter().map(|(name, _)| format!("i.{name}")).collect();
+    let (unless_unchanged, snapshot, from) = if backend == DbBackend::Postgres {
+        (
+            format!(" AND {SNAPSHOT} IS DISTINCT FROM $2"),
+            format!("{SNAPSHOT} AS snapshot, "),
+            "(SELECT) AS one LEFT JOIN i ON TRUE",
+        )
+    } else {
+        (String::new(), String::new(), "i")
+    };
     format!(
-        "WITH i AS MATERIALIZED (SELECT x.*, {counts} FROM incidents x WHERE x.{key} = {placeholder}) \
-         SELECT {count_names}, {incident}, {sitrep}, {role} FROM i \
+        "WITH i AS MATERIALIZED (SELECT x.*, {counts} FROM incidents x \
+         WHERE x.{key} = {placeholder}{unless_unchanged}) \
+         SELECT {snapshot}{count_names}, {incident}, {sitrep}, {role} FROM {from} \
          LEFT JOIN sitreps s ON s.incident_id = i.id AND s.version = i.sitrep_count \
          LEFT JOIN role_assignments r ON r.incident_id = i.id AND r.relieved_at IS NULL \
          ORDER BY r.assigned_at, r.created_at",
@@ -252,6 +274,31 @@ fn incident_record_sql(backend: DbBackend, by_number: bool) -> String {
     )
 }
 
+/// The snapshot of a PostgreSQL statement: which transactions had ended
+/// when it started. Two statements with the same snapshot see the same data.
+const SNAPSHOT: &str = "pg_current_snapshot()::text";
+
+/// The statement of [`incident_record_sql`] for `backend` and `reference`,
+/// built once per shape: the hot read pays no formatting.
+fn incident_record_statement(
+    backend: DbBackend,
+    reference: IncidentRef,
+) -> (String, sea_orm::Value) {
+    static SQL: [[OnceLock<String>; 2]; 2] = [
+        [OnceLock::new(), OnceLock::new()],
+        [OnceLock::new(), OnceLock::new()],
+    ];
+    let (by_number, value) = match reference {
+        IncidentRef::Id(id) => (false, sea_orm::Value::from(id)),
+        IncidentRef::Number(n) => (true, sea_orm::Value::from(n)),
+    };
+    let postgres = backend == DbBackend::Postgres;
+    let sql = SQL[usize::from(postgres)][usize::from(by_number)]
+        .get_or_init(|| incident_record_sql(backend, by_number))
+        .clone();
+    (sql, value)
+}
+
 /// An incident with what its detail view shows (its current sitrep, its
 /// current role holders, the counts of its records), from one statement.
 async fn load_record(
@@ -259,23 +306,53 @@ async fn load_record(
     reference: IncidentRef,
 ) -> Result<read_cache::IncidentRecord, ServiceError> {
     let backend = db.get_database_backend();
-    let (by_number, value) = match reference {
-        IncidentRef::Id(id) => (false, sea_orm::Value::from(id)),
-        IncidentRef::Number(n) => (true, sea_orm::Value::from(n)),
-    };
-    // Built once per shape: the hot read pays no formatting.
-    static SQL: [[OnceLock<String>; 2]; 2] = [
-        [OnceLock::new(), OnceLock::new()],
-        [OnceLock::new(), OnceLock::new()],
-    ];
-    let postgres = backend == DbBackend::Postgres;
-    let sql = SQL[usize::from(postgres)][usize::from(by_number)]
-        .get_or_init(|| incident_record_sql(backend, by_number))
-        .clone();
+    let (sql, value) = incident_record_statement(backend, reference);
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, [value]))
         .await?;
-    let first = rows.first().ok_or_else(|| reads::not_found(reference))?;
+    if rows.is_empty() {
+        return Err(reads::not_found(reference));
+    }
+    record_from_rows(&rows)
+}
+
+/// [`load_record`] on PostgreSQL, sent with the snapshot `known` of the
+/// record kept for the incident: "unchanged" when the database is still at
+/// that snapshot, else the record and the snapshot it was read at. One
+/// statement either way.
+async fn load_record_since(
+    db: &DatabaseConnection,
+    reference: IncidentRef,
+    known: Option<Arc<str>>,
+) -> Result<read_cache::SinceSnapshot, ServiceError> {
+    let backend = db.get_database_backend();
+    let (sql, value) = incident_record_statement(backend, reference);
+    let sent = sea_orm::Value::from(known.as_deref().map(str::to_string));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [value, sent]))
+        .await?;
+    let first = rows.first().ok_or_else(|| {
+        ServiceError::Internal(anyhow::anyhow!("the incident read answered no row"))
+    })?;
+    let snapshot: String = first.try_get("", "snapshot")?;
+    if known.as_deref() == Some(snapshot.as_str()) {
+        return Ok(read_cache::SinceSnapshot::Unchanged);
+    }
+    if !reads::holds(first, "A_")? {
+        return Err(reads::not_found(reference));
+    }
+    Ok(read_cache::SinceSnapshot::Read {
+        snapshot,
+        record: Box::new(record_from_rows(&rows)?),
+    })
+}
+
+/// The record in the rows of [`incident_record_sql`] (at least one, the
+/// first holding the incident).
+fn record_from_rows(
+    rows: &[sea_orm::QueryResult],
+) -> Result<read_cache::IncidentRecord, ServiceError> {
+    let first = &rows[0];
     let incident = incident::Model::from_query_result(first, "A_")?;
     let current_sitrep = if reads::holds(first, "B_")? {
         Some(sitrep::Model::from_query_result(first, "B_")?)
@@ -283,7 +360,7 @@ async fn load_record(
         None
     };
     let mut current_roles = Vec::new();
-    for row in &rows {
+    for row in rows {
         if reads::holds(row, "C_")? {
             current_roles.push(role_assignment::Model::from_query_result(row, "C_")?);
         }
