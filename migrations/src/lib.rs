@@ -35,6 +35,7 @@ mod m20261201_000011_tracker_sync;
 mod m20261201_000012_search;
 mod m20261201_000013_contributing_factors;
 mod m20261201_000014_search_timeline_direct;
+mod m20261201_000015_timeline_seq_index;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_search::Migration),
             Box::new(m20261201_000013_contributing_factors::Migration),
             Box::new(m20261201_000014_search_timeline_direct::Migration),
+            Box::new(m20261201_000015_timeline_seq_index::Migration),
         ]
     }
 }

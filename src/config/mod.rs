@@ -80,6 +80,10 @@ pub struct Settings {
     /// 0 reads the token on every request. SQLite sees every revocation at
     /// once whatever this says.
     pub token_recheck_ms: u64,
+    /// A search with no filter but its query ranks this many of the newest
+    /// matching timeline events and as many of the newest other matching
+    /// records (a filter ranks every match).
+    pub search_rank_window: u64,
     /// The weekly Ops Review digest.
     pub digest: DigestSettings,
     /// Outgoing mail.
@@ -112,6 +116,7 @@ impl Default for Settings {
             database_url: None,
             database_max_connections: 8,
             token_recheck_ms: 1_000,
+            search_rank_window: 2_000,
             body_limit_bytes: 16 * 1024 * 1024,
             import_limit_bytes: 1024 * 1024 * 1024,
             log_format: LogFormat::Human,
@@ -174,6 +179,7 @@ impl Settings {
         for (key, value) in [
             ("body_limit_bytes", self.body_limit_bytes as u64),
             ("import_limit_bytes", self.import_limit_bytes),
+            ("search_rank_window", self.search_rank_window),
             (
                 "database_max_connections",
                 u64::from(self.database_max_connections),

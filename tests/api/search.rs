@@ -247,6 +247,58 @@ async fn pages_follow_the_cursor_without_repeats() {
     assert_problem(resp, 422, Some("cursor")).await;
 }
 
+/// With no filter, a search ranks the newest `search_rank_window` events
+/// (and as many other records) matching; a filter ranks every match, so
+/// that it reaches old records too.
+#[tokio::test]
+async fn a_search_without_filters_ranks_its_newest_matches() {
+    let app = crate::helpers::spawn_app_with(|s| s.search_rank_window = 3).await;
+    app.create_incident(json!({"title": "Storm of retries", "severity": "sev2"}))
+        .await;
+    app.create_incident(json!({"title": "Storm of pages", "severity": "sev2"}))
+        .await;
+    // Oldest first, shortest first: ranking every match would put the
+    // oldest events on top.
+    for i in 0..6 {
+        let body = format!("Storm {} number {i}", "again ".repeat(i));
+        event(&app, "INC-1", &body).await;
+    }
+    let snippets = |body: Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["type"] == "timeline_event")
+            .map(|h| {
+                h["snippet"]
+                    .as_str()
+                    .unwrap()
+                    .replace("<mark>", "")
+                    .replace("</mark>", "")
+            })
+            .collect()
+    };
+    let newest = snippets(search(&app, &format!("{}&limit=50", q("storm"))).await);
+    assert_eq!(
+        newest,
+        [
+            "Storm again again again number 3",
+            "Storm again again again again number 4",
+            "Storm again again again again again number 5",
+        ],
+        "the three newest events, ranked among themselves"
+    );
+    let (pages, all) = all_pages(&app, &format!("{}&limit=2", q("storm"))).await;
+    assert_eq!(
+        (pages, all.len()),
+        (3, 5),
+        "three events and both incidents: {all:?}"
+    );
+    let every = snippets(search(&app, &format!("{}&limit=50&severity=sev2", q("storm"))).await);
+    assert_eq!(every.len(), 6, "a filter ranks every match: {every:?}");
+    assert_eq!(every[0], "Storm number 0", "{every:?}");
+}
+
 #[tokio::test]
 async fn bad_queries_are_422_naming_q_and_the_problem() {
     let app = spawn_app().await;

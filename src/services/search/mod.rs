@@ -103,44 +103,64 @@ impl Part {
     }
 }
 
+/// How many of the matches a statement ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Window {
+    /// Every match.
+    All,
+    /// The newest `n` matches of each part of the index (timeline events;
+    /// the other records): a search with no filter (setting
+    /// `search_rank_window`), so that a word in a large share of the rows
+    /// costs a bounded number of rank computations.
+    Newest(i64),
+    /// Related incidents' bound: the newest `n` matches among incident
+    /// entries (PostgreSQL keeps to incident entries and their partial
+    /// index; SQLite's caller names the columns in the query instead).
+    NewestIncidents(i64),
+}
+
 /// The matching entries and their scores (higher is better), as a
 /// subquery `(id, score)`, and on PostgreSQL `source_id` too (the
-/// record's own id, for the join). With `newest`, related incidents'
-/// bound: only that many entries of incidents, the newest matches, are
-/// ranked (PostgreSQL keeps to incident entries and their partial index;
-/// SQLite's caller names the columns in the query instead).
+/// record's own id, for the join).
 pub(crate) fn matches_sql(
     binds: &mut Binds,
     query_text: String,
     part: Part,
-    newest: Option<i64>,
+    window: Window,
 ) -> String {
     let q = binds.bind(query_text);
-    let newest = newest.map(|n| binds.bind(n));
+    let newest = match window {
+        Window::All => None,
+        Window::Newest(n) | Window::NewestIncidents(n) => Some(binds.bind(n)),
+    };
     if binds.postgres {
         // The query written out where it is used (not joined in from a
         // subquery), so the planner sees an index condition for each GIN
         // index. Normalisation 1 (rank / (1 + log length)): shorter texts
-        // first, as bm25 does.
+        // first, as bm25 does. The newest matches are found by walking the
+        // ids (`seq`) backwards when a word is common, through the GIN index
+        // when it is rare: the planner picks by the word's statistics.
         let tsquery = format!(
             "to_tsquery('simple'::regconfig, \
                public.unaccent('public.unaccent'::regdictionary, {q}))"
         );
-        let entries = match newest {
-            Some(n) => format!(
-                "(SELECT -se.id AS id, se.source_id, se.document FROM search_entries se \
-                  WHERE se.document @@ {tsquery} AND se.kind = 'incident' \
+        let entries = "SELECT -se.id AS id, se.source_id, se.document FROM search_entries se";
+        let entries = match (window, &newest) {
+            (Window::NewestIncidents(_), Some(n)) => format!(
+                "({entries} WHERE se.document @@ {tsquery} AND se.kind = 'incident' \
                   ORDER BY se.id DESC LIMIT {n})"
             ),
-            None => format!(
-                "SELECT -se.id AS id, se.source_id, se.document FROM search_entries se \
-                 WHERE se.document @@ {tsquery}"
-            ),
+            (_, Some(n)) => {
+                format!("({entries} WHERE se.document @@ {tsquery} ORDER BY se.id DESC LIMIT {n})")
+            }
+            (_, None) => format!("{entries} WHERE se.document @@ {tsquery}"),
         };
-        let events = format!(
-            "SELECT te.seq AS id, te.id AS source_id, te.search_document AS document \
-             FROM timeline_events te WHERE te.search_document @@ {tsquery}"
-        );
+        let events = "SELECT te.seq AS id, te.id AS source_id, te.search_document AS document \
+             FROM timeline_events te WHERE te.search_document @@";
+        let events = match &newest {
+            Some(n) => format!("({events} {tsquery} ORDER BY te.seq DESC LIMIT {n})"),
+            None => format!("{events} {tsquery}"),
+        };
         let rows = match part {
             Part::All => format!("{entries} UNION ALL {events}"),
             Part::Entries => entries,
@@ -153,20 +173,29 @@ pub(crate) fn matches_sql(
     } else {
         // bm25 is lower for better hits; a match in a title weighs four in
         // a body, one in an incident's facts two. FTS5 gives rows in rowid
-        // order, so the newest entries (the most negative ids) come first
-        // without a sort, and bm25 is computed for the rows returned only.
-        let range = match part {
-            Part::All => "",
-            Part::Entries => " AND rowid < 0",
-            Part::Events => " AND rowid > 0",
-        };
-        let cut = newest
-            .map(|n| format!(" ORDER BY rowid LIMIT {n}"))
-            .unwrap_or_default();
-        format!(
+        // order, either way, so the newest entries (the most negative ids)
+        // and the newest events (the highest) come first without a sort,
+        // and bm25 is computed for the rows returned only.
+        let select = format!(
             "SELECT rowid AS id, -bm25(search_fts, 4.0, 1.0, 2.0) AS score \
-             FROM search_fts WHERE search_fts MATCH {q}{range}{cut}"
-        )
+             FROM search_fts WHERE search_fts MATCH {q}"
+        );
+        match (&newest, part) {
+            (None, Part::All) => select,
+            (None, Part::Entries) => format!("{select} AND rowid < 0"),
+            (None, Part::Events) => format!("{select} AND rowid > 0"),
+            (Some(n), _) => {
+                let entries = format!("{select} AND rowid < 0 ORDER BY rowid LIMIT {n}");
+                let events = format!("{select} AND rowid > 0 ORDER BY rowid DESC LIMIT {n}");
+                match part {
+                    Part::All => {
+                        format!("SELECT * FROM ({entries}) UNION ALL SELECT * FROM ({events})")
+                    }
+                    Part::Entries => entries,
+                    Part::Events => events,
+                }
+            }
+        }
     }
 }
 
@@ -197,10 +226,11 @@ fn incident_conditions(binds: &mut Binds, filter: &SearchFilter, i: &str) -> Vec
 /// The kind of a hit: an entry's own, or a timeline event's.
 const KIND: &str = "coalesce(e.kind, 'timeline_event')";
 
-/// The filter's conditions on a hit (`e`: its entry, `i`: its incident).
-fn filter_conditions(binds: &mut Binds, filter: &SearchFilter) -> Vec<String> {
+/// The filter's conditions on a hit (`e`: its entry, `i`: its incident),
+/// besides what searching only `part` of the index does.
+fn filter_conditions(binds: &mut Binds, filter: &SearchFilter, part: Part) -> Vec<String> {
     let mut conditions = Vec::new();
-    if !filter.kinds.is_empty() {
+    if !filter.kinds.is_empty() && part != Part::Events {
         let kinds: Vec<String> = filter
             .kinds
             .iter()
@@ -224,21 +254,29 @@ fn filter_conditions(binds: &mut Binds, filter: &SearchFilter) -> Vec<String> {
     conditions
 }
 
+/// The statement of one page. With no filter but the query, only the
+/// newest `rank_window` matches of each part of the index are ranked (see
+/// [`Window::Newest`]); with a filter every match is, so that the filter
+/// finds old records too.
 fn search_sql(
     backend: DbBackend,
     query: &SearchQuery,
     filter: &SearchFilter,
     page: &PageRequest<SearchCursor>,
+    rank_window: i64,
 ) -> Statement {
     let mut binds = Binds::new(backend);
     let postgres = binds.postgres;
-    let matches = matches_sql(
-        &mut binds,
-        query_text(backend, query),
-        Part::of(&filter.kinds),
-        None,
-    );
-    let conditions = filter_conditions(&mut binds, filter);
+    let part = Part::of(&filter.kinds);
+    // Conditions first, for the window; their placeholders are numbered,
+    // so the order of binding does not matter.
+    let conditions = filter_conditions(&mut binds, filter, part);
+    let window = if conditions.is_empty() {
+        Window::Newest(rank_window)
+    } else {
+        Window::All
+    };
+    let matches = matches_sql(&mut binds, query_text(backend, query), part, window);
     let limit = binds.bind(i64::try_from(page.limit + 1).unwrap_or(i64::MAX));
     let after = page.after.map(|SearchCursor(score, id)| {
         let (score, id) = (binds.bind(score), binds.bind(id));
@@ -304,7 +342,13 @@ pub async fn search(
     let backend = ctx.db.get_database_backend();
     let rows = ctx
         .db
-        .query_all_raw(search_sql(backend, query, filter, &page))
+        .query_all_raw(search_sql(
+            backend,
+            query,
+            filter,
+            &page,
+            i64::try_from(ctx.settings.search_rank_window).unwrap_or(i64::MAX),
+        ))
         .await?;
     let phrases: Vec<&Phrase> = query.positive_phrases().collect();
     let hits = rows

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Binds, Part, matches_sql, query_text};
+use super::{Binds, Part, Window, matches_sql, query_text};
 use crate::{
     domain::{
         IncidentRef, IncidentStatus, Priority, RemediationRef, RemediationStatus, Severity,
@@ -293,7 +293,12 @@ async fn candidate_numbers(
         DbBackend::Postgres => query_text(backend, query),
         _ => format!("{{title facts}} : {}", query_text(backend, query)),
     };
-    let matches = matches_sql(&mut binds, text, Part::Entries, Some(NEWEST_MATCHES));
+    let matches = matches_sql(
+        &mut binds,
+        text,
+        Part::Entries,
+        Window::NewestIncidents(NEWEST_MATCHES),
+    );
     let exclude = binds.bind(exclude);
     let limit = binds.bind(CANDIDATES);
     // The best matches are cut before the joins (twice as many as needed:
