@@ -16,9 +16,10 @@
 //! same rows (incident titles and impacts, event bodies) for the one-word
 //! queries, straight on the database.
 //!
-//! The searches have no filter, so each ranks the newest 2,000 matching
-//! events and 2,000 other matching records (the default
-//! `search_rank_window`; docs/search.md, "Ranking").
+//! The searches have no filter: each one-word search ranks the newest
+//! 2,000 matching events and 2,000 other matching records (the default
+//! `search_rank_window`), each three-word search every match
+//! (docs/search.md, "Ranking").
 //!
 //! Targets (issue 17): search median < 20 ms and p99 < 100 ms; related
 //! median < 50 ms. Knobs: `BENCH_INCIDENTS`, `BENCH_EVENTS`,

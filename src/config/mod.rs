@@ -80,9 +80,10 @@ pub struct Settings {
     /// 0 reads the token on every request. SQLite sees every revocation at
     /// once whatever this says.
     pub token_recheck_ms: u64,
-    /// A search with no filter but its query ranks this many of the newest
-    /// matching timeline events and as many of the newest other matching
-    /// records (a filter ranks every match).
+    /// A search for one word or prefix (or alternatives joined by `OR`)
+    /// with no filter ranks this many of the newest matching timeline
+    /// events and as many of the newest other matching records; several
+    /// words, a phrase or a filter rank every match.
     pub search_rank_window: u64,
     /// The weekly Ops Review digest.
     pub digest: DigestSettings,

@@ -152,6 +152,17 @@ impl SearchQuery {
         Ok(query)
     }
 
+    /// Whether the query may match a large share of all records: one word
+    /// or prefix, or alternatives joined by `OR`. A query of several words
+    /// or a phrase matches only where they all meet, which narrows it by
+    /// itself.
+    pub fn is_broad(&self) -> bool {
+        match self.clauses.as_slice() {
+            [only] => only.len() > 1 || only.iter().all(|p| p.tokens.len() == 1),
+            _ => false,
+        }
+    }
+
     /// Every phrase a hit may contain (for marking snippets).
     pub fn positive_phrases(&self) -> impl Iterator<Item = &Phrase> {
         self.clauses.iter().flatten()
@@ -376,6 +387,28 @@ mod tests {
             )
         );
         assert_eq!(both("or").0, "(\"or\")");
+    }
+
+    #[test]
+    fn broad_queries_are_one_word_prefix_or_alternatives() {
+        let broad = |q: &str| SearchQuery::parse(q).unwrap().is_broad();
+        for q in [
+            "database",
+            "deploy*",
+            "dns OR bgp",
+            "database -test",
+            "\"dns\" OR \"bgp peer\"",
+        ] {
+            assert!(broad(q), "{q}");
+        }
+        for q in [
+            "database timeout",
+            "\"connection pool\"",
+            "db-primary",
+            "dns OR bgp outage",
+        ] {
+            assert!(!broad(q), "{q}");
+        }
     }
 
     #[test]

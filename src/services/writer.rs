@@ -380,11 +380,7 @@ async fn drain_combined<C: Combine>(
 
 /// Write one group of items into the batch with one statement; if that
 /// fails, each item alone.
-async fn write_group<C: Combine>(
-    combine: &C,
-    batch: &mut Batch,
-    items: Vec<(C::Item, Reply)>,
-) {
+async fn write_group<C: Combine>(combine: &C, batch: &mut Batch, items: Vec<(C::Item, Reply)>) {
     let (values, replies): (Vec<_>, Vec<_>) = items.into_iter().unzip();
     let backend = batch.txn.get_database_backend();
     let written = match combine.statement(backend, &values) {

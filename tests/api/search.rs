@@ -247,9 +247,10 @@ async fn pages_follow_the_cursor_without_repeats() {
     assert_problem(resp, 422, Some("cursor")).await;
 }
 
-/// With no filter, a search ranks the newest `search_rank_window` events
-/// (and as many other records) matching; a filter ranks every match, so
-/// that it reaches old records too.
+/// With no filter, a search for one word ranks the newest
+/// `search_rank_window` events (and as many other records) matching; a
+/// filter ranks every match, so that it reaches old records too, and so do
+/// several words or a phrase.
 #[tokio::test]
 async fn a_search_without_filters_ranks_its_newest_matches() {
     let app = crate::helpers::spawn_app_with(|s| s.search_rank_window = 3).await;
@@ -297,6 +298,14 @@ async fn a_search_without_filters_ranks_its_newest_matches() {
     let every = snippets(search(&app, &format!("{}&limit=50&severity=sev2", q("storm"))).await);
     assert_eq!(every.len(), 6, "a filter ranks every match: {every:?}");
     assert_eq!(every[0], "Storm number 0", "{every:?}");
+    // Two words narrow the matches by themselves: every match is ranked.
+    for narrow in ["storm number", "\"storm again\""] {
+        let every = snippets(search(&app, &format!("{}&limit=50", q(narrow))).await);
+        let expected = if narrow.contains("again") { 5 } else { 6 };
+        assert_eq!(every.len(), expected, "{narrow}: {every:?}");
+    }
+    let two_words = snippets(search(&app, &format!("{}&limit=50", q("storm number"))).await);
+    assert_eq!(two_words[0], "Storm number 0", "{two_words:?}");
 }
 
 #[tokio::test]

@@ -109,7 +109,7 @@ pub(crate) enum Window {
     /// Every match.
     All,
     /// The newest `n` matches of each part of the index (timeline events;
-    /// the other records): a search with no filter (setting
+    /// the other records): a broad search with no filter (setting
     /// `search_rank_window`), so that a word in a large share of the rows
     /// costs a bounded number of rank computations.
     Newest(i64),
@@ -254,10 +254,13 @@ fn filter_conditions(binds: &mut Binds, filter: &SearchFilter, part: Part) -> Ve
     conditions
 }
 
-/// The statement of one page. With no filter but the query, only the
-/// newest `rank_window` matches of each part of the index are ranked (see
-/// [`Window::Newest`]); with a filter every match is, so that the filter
-/// finds old records too.
+/// The statement of one page. A broad query (one word or prefix, or
+/// alternatives: [`SearchQuery::is_broad`]) with no filter ranks only the
+/// newest `rank_window` matches of each part of the index (see
+/// [`Window::Newest`]); any other query ranks every match: a filter so that
+/// it finds old records too, and several words or a phrase because they
+/// narrow the matches by themselves (on SQLite the window would cost them
+/// more than it saves: bm25 counts each word's rows once per part).
 fn search_sql(
     backend: DbBackend,
     query: &SearchQuery,
@@ -271,7 +274,7 @@ fn search_sql(
     // Conditions first, for the window; their placeholders are numbered,
     // so the order of binding does not matter.
     let conditions = filter_conditions(&mut binds, filter, part);
-    let window = if conditions.is_empty() {
+    let window = if conditions.is_empty() && query.is_broad() {
         Window::Newest(rank_window)
     } else {
         Window::All
