@@ -36,6 +36,7 @@ mod m20261201_000012_search;
 mod m20261201_000013_contributing_factors;
 mod m20261201_000014_search_timeline_direct;
 mod m20261201_000015_timeline_seq_index;
+mod m20261201_000016_search_query_function;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_contributing_factors::Migration),
             Box::new(m20261201_000014_search_timeline_direct::Migration),
             Box::new(m20261201_000015_timeline_seq_index::Migration),
+            Box::new(m20261201_000016_search_query_function::Migration),
         ]
     }
 }

@@ -586,3 +586,58 @@ async fn the_cli_prints_hits_and_refuses_bad_queries() {
     assert!(!ok);
     assert!(err.contains("bogus"), "{err}");
 }
+
+/// PostgreSQL: the search's `tsquery` function stays immutable (folded to
+/// a constant when a statement is planned with its parameter) and priced
+/// high enough that no prepared statement switches to a generic plan,
+/// where it would be computed for every row (migration 16).
+#[tokio::test]
+async fn the_postgres_query_function_is_folded_and_keeps_custom_plans() {
+    let app = spawn_app().await;
+    let db = &app.context.db;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT provolatile::text AS volatility, procost::float8 AS cost \
+             FROM pg_proc WHERE proname = 'debrief_search_query'",
+        ))
+        .await
+        .unwrap()
+        .expect("migration 16 creates debrief_search_query");
+    let volatility: String = row.try_get("", "volatility").unwrap();
+    let cost: f64 = row.try_get("", "cost").unwrap();
+    assert_eq!(volatility, "i", "immutable");
+    assert!(cost >= 10_000.0, "cost {cost}");
+    // Ten executions of one prepared statement with different queries, on
+    // one connection (a transaction): the plans stay made for each value
+    // (`pg_prepared_statements` counts them).
+    let txn = sea_orm::TransactionTrait::begin(db).await.unwrap();
+    txn.execute_unprepared(
+        "PREPARE probe(text) AS SELECT count(*) FROM search_entries se \
+         WHERE se.document @@ debrief_search_query($1)",
+    )
+    .await
+    .unwrap();
+    for word in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        txn.execute_unprepared(&format!("EXECUTE probe('''{word}''')"))
+            .await
+            .unwrap();
+    }
+    let plans = txn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE name = 'probe'",
+        ))
+        .await
+        .unwrap()
+        .expect("the statement prepared on this connection");
+    let generic: i64 = plans.try_get("", "generic_plans").unwrap();
+    let custom: i64 = plans.try_get("", "custom_plans").unwrap();
+    assert_eq!((generic, custom), (0, 10), "every plan made for its value");
+    txn.execute_unprepared("DEALLOCATE probe").await.unwrap();
+    txn.rollback().await.unwrap();
+}

@@ -136,14 +136,14 @@ pub(crate) fn matches_sql(
     if binds.postgres {
         // The query written out where it is used (not joined in from a
         // subquery), so the planner sees an index condition for each GIN
-        // index. Normalisation 1 (rank / (1 + log length)): shorter texts
-        // first, as bm25 does. The newest matches are found by walking the
-        // ids (`seq`) backwards when a word is common, through the GIN index
-        // when it is rare: the planner picks by the word's statistics.
-        let tsquery = format!(
-            "to_tsquery('simple'::regconfig, \
-               public.unaccent('public.unaccent'::regdictionary, {q}))"
-        );
+        // index; `debrief_search_query` is immutable (migration 16), so it
+        // is computed once, when the statement is planned with its
+        // parameter, not again for every row. Normalisation 1 (rank / (1 +
+        // log length)): shorter texts first, as bm25 does. The newest
+        // matches are found by walking the ids (`seq`) backwards when a word
+        // is common, through the GIN index when it is rare: the planner
+        // picks by the word's statistics.
+        let tsquery = format!("debrief_search_query({q})");
         let entries = "SELECT -se.id AS id, se.source_id, se.document FROM search_entries se";
         let entries = match (window, &newest) {
             (Window::NewestIncidents(_), Some(n)) => format!(
