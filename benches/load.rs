@@ -26,7 +26,10 @@
 //! least disturbed attempt is kept.
 //!
 //! Knobs (environment): `BENCH_SECONDS` (measured seconds per load run,
-//! default 5), `BENCH_CONNECTIONS` (default 32), `BENCH_ATTEMPTS` (default 3).
+//! default 5), `BENCH_CONNECTIONS` (default 32), `BENCH_ATTEMPTS` (default 3),
+//! `BENCH_WITHOUT_SEARCH_INDEX` (set: (c) on SQLite in its own process
+//! with the timeline's search triggers dropped, the index's cost measured
+//! on the same machine).
 
 use std::{
     collections::VecDeque,
@@ -375,6 +378,9 @@ async fn own_process_app(
     );
     figures.rss_after_b = Some(proc_memory(server.pid())?);
 
+    if db == "SQLite" && std::env::var_os(WITHOUT_SEARCH_INDEX_ENV).is_some() {
+        drop_timeline_search_triggers(&data_dir.join("debrief.db"))?;
+    }
     // A new connection: the seeding one has been idle through (b), longer
     // than the server's idle timeout when (b) was measured again.
     let mut client = Client::connect(server.addr).await?;
@@ -389,6 +395,24 @@ async fn own_process_app(
     .await?;
     figures.ingest = Some(r);
     figures.rss_after_c = Some(proc_memory(server.pid())?);
+    Ok(())
+}
+
+/// Set: (c) on SQLite in its own process runs with the timeline's search
+/// triggers dropped, so that the index's cost on ingestion is measured on
+/// the same machine and build (issue 17).
+const WITHOUT_SEARCH_INDEX_ENV: &str = "BENCH_WITHOUT_SEARCH_INDEX";
+
+/// Drop the triggers that index timeline events (migration 14) in the
+/// server's database, from a connection of this process: new events are
+/// then stored as before the search index existed.
+fn drop_timeline_search_triggers(db: &Path) -> anyhow::Result<()> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    for event in ["insert", "update", "delete"] {
+        conn.execute_batch(&format!("DROP TRIGGER search_timeline_events_{event}"))?;
+    }
+    println!("  (c) on SQLite without the timeline's search triggers ({WITHOUT_SEARCH_INDEX_ENV})");
     Ok(())
 }
 
