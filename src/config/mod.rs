@@ -250,6 +250,7 @@ mod tests {
             assert_eq!(loaded.customer_update_minutes.sev4, Some(0));
             assert_eq!(loaded.documents.font_dirs, defaults.documents.font_dirs);
             assert_eq!(loaded.factors, defaults.factors);
+            assert_eq!(loaded.search_rank_window, defaults.search_rank_window);
             Ok(())
         });
     }
