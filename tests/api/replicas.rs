@@ -363,3 +363,96 @@ async fn a_token_revoked_on_one_replica_is_refused_by_the_others_within_the_rech
         assert_eq!(as_token(reader, &secret).await, 401);
     }
 }
+
+/// Requests of `route` answered so far, all statuses.
+async fn requests(app: &TestApp, method: &str, route: &str) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let prefix = format!(r#"debrief_http_requests_total{{method="{method}",route="{route}","#);
+    text.lines()
+        .filter(|line| line.starts_with(&prefix))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum()
+}
+
+/// Concurrent reads of one incident on a replica share statements (one
+/// statement answers a crowd), and still every read that starts after a
+/// write was acknowledged, on any replica, sees it: a read joins the next
+/// statement for the incident, never one already on its way.
+#[tokio::test]
+async fn a_crowd_of_readers_sharing_statements_sees_every_write() {
+    let Some(apps) = three_replicas(|_| {}).await else {
+        return;
+    };
+    let created = apps[0]
+        .create_incident(json!({"title": "Crowd 0", "severity": "sev2"}))
+        .await;
+    let path = format!("/incidents/{}", created["ref"].as_str().unwrap());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    // Eight readers per replica, each sending its next read as soon as the
+    // last one is answered, for as long as the writes go on.
+    let crowd = |app: &'static TestApp| {
+        let (path, done) = (&path, &done);
+        async move {
+            let mut reads = 0_u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let resp = app.get(path).await;
+                assert_eq!(resp.status(), 200);
+                resp.bytes().await.unwrap();
+                reads += 1;
+            }
+            reads
+        }
+    };
+    let apps: &'static [TestApp; 3] = Box::leak(Box::new(apps));
+    let crowds = futures_util::future::join_all(
+        apps.iter()
+            .flat_map(|app| std::iter::repeat_n(app, 8))
+            .map(crowd),
+    );
+    let checks = async {
+        let mut stale = Vec::new();
+        for n in 1..=120 {
+            let title = format!("Crowd {n}");
+            let resp = apps[n % 3].patch(&path, json!({"title": title})).await;
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+            for reader in [&apps[(n + 1) % 3], &apps[(n + 2) % 3]] {
+                let body = reader.get(&path).await.text().await.unwrap();
+                if !body.contains(&format!("\"title\":\"{title}\"")) {
+                    stale.push(format!("after write {n}: {body}"));
+                }
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        stale
+    };
+    let (stale, crowd_reads) = tokio::join!(checks, crowds);
+    assert!(
+        stale.is_empty(),
+        "{} stale reads of 240: {stale:#?}",
+        stale.len()
+    );
+    let route = "/api/v1/incidents/{reference}";
+    let (mut sent, mut answered) = (0, 0);
+    for app in apps {
+        sent += crate::statements::statements(app, "GET", route).await;
+        answered += requests(app, "GET", route).await;
+    }
+    let crowd_reads: u64 = crowd_reads.iter().sum();
+    assert!(answered >= crowd_reads + 240);
+    // Without sharing, every read sends its statement (and a token look-up
+    // now and then): at least one per read.
+    eprintln!("{sent} statements answered {answered} reads");
+    assert!(
+        sent * 10 < answered * 9,
+        "{sent} statements answered {answered} reads: concurrent reads share statements"
+    );
+}

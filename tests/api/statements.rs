@@ -90,7 +90,7 @@ impl Meter<'_> {
 }
 
 /// The statements sent so far by requests of one route, all statuses.
-async fn statements(app: &TestApp, method: &str, route: &str) -> u64 {
+pub(crate) async fn statements(app: &TestApp, method: &str, route: &str) -> u64 {
     let text = app
         .client
         .get(app.url("/metrics"))

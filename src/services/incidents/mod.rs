@@ -192,9 +192,10 @@ pub async fn get(ctx: &Context, reference: IncidentRef) -> Result<IncidentView, 
 
 pub async fn detail(ctx: &Context, reference: IncidentRef) -> Result<IncidentDetail, ServiceError> {
     let record = if ctx.db.get_database_backend() == DbBackend::Postgres {
+        let db = ctx.db.clone();
         ctx.cache
-            .incident_since(reference, |known| {
-                load_record_since(&ctx.db, reference, known)
+            .incident_since(reference, move |known| async move {
+                load_record_since(&db, reference, known).await
             })
             .await?
     } else {
