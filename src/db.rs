@@ -12,7 +12,7 @@ use sea_orm::{
 use crate::config::Settings;
 
 /// Open the configured database. SQLite gets WAL, full durability, foreign
-/// keys and a busy timeout; its directory is created when missing.
+/// keys, a busy timeout and its automatic checkpoint only as a backstop; its directory is created when missing.
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let url = settings.database_url();
     let mut options = ConnectOptions::new(url.clone());
@@ -33,6 +33,13 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // Checkpoints run on a thread of their own
+                // (`services::checkpointer`); SQLite's own, in the commit
+                // that grows the log this far, is the backstop.
+                .pragma(
+                    "wal_autocheckpoint",
+                    crate::services::checkpointer::BACKSTOP_FRAMES.to_string(),
+                )
                 .create_if_missing(true)
         });
     }

@@ -3,6 +3,7 @@
 
 pub mod bundle_export;
 pub mod channels;
+pub mod checkpointer;
 pub mod cleanup;
 pub mod digests;
 mod error;
@@ -68,11 +69,27 @@ pub struct Context {
     pub metrics: Metrics,
     /// The issue trackers remediation items are synced with.
     pub trackers: Arc<Trackers>,
+    /// SQLite: the thread that checkpoints the WAL off the commit path
+    /// (see [`checkpointer`]); it stops with the last clone of the context.
+    pub checkpointer: Option<Arc<checkpointer::Checkpointer>>,
 }
 
 impl Context {
     /// A context over `db`, with its cache of hot reads (see [`ReadCache`]).
     pub fn new(db: DatabaseConnection, clock: SharedClock, settings: Arc<Settings>) -> Self {
+        let sqlite_file = crate::db::sqlite_path(&settings.database_url())
+            .filter(|_| db.get_database_backend() == DbBackend::Sqlite);
+        let checkpointer = sqlite_file.as_ref().and_then(|path| {
+            checkpointer::Checkpointer::start(std::path::Path::new(path))
+                .inspect_err(|err| {
+                    tracing::warn!(
+                        error = %err,
+                        "WAL checkpoints left to SQLite: cannot open the file"
+                    );
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let cache = match crate::db::sqlite_path(&settings.database_url()) {
             Some(path) if db.get_database_backend() == DbBackend::Sqlite => {
                 ReadCache::for_sqlite_file(std::path::Path::new(&path)).unwrap_or_else(|err| {
@@ -107,6 +124,7 @@ impl Context {
             renders: Arc::new(renders),
             metrics,
             trackers: Arc::new(trackers),
+            checkpointer,
         }
     }
 
