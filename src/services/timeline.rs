@@ -494,20 +494,68 @@ async fn insert_rows<C: ConnectionTrait>(
         inserted += if postgres {
             insert_unnest(db, &chunk, skip_stored).await?
         } else {
-            let mut insert = timeline_event::Entity::insert_many(
-                chunk.into_iter().map(|m| m.into_active_model().reset_all()),
-            );
-            if skip_stored {
-                insert = insert.on_conflict(on_conflict());
-            }
-            match insert.exec_without_returning(db).await {
-                Ok(rows) => rows,
-                Err(sea_orm::DbErr::RecordNotInserted) => 0,
-                Err(err) => return Err(err),
-            }
+            insert_values(db, chunk, skip_stored).await?
         };
     }
     Ok(inserted)
+}
+
+/// SQLite: one multi-row `INSERT … VALUES`. Its text depends only on the
+/// number of rows, so a full chunk's is made once; the values are the
+/// model's, moved out as sea-orm binds them. (Built by sea-query per
+/// statement, the text of 11,000 placeholders cost more than the rows'
+/// values.)
+async fn insert_values<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<timeline_event::Model>,
+    skip_stored: bool,
+) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::{Iterable, sea_query::Iden};
+    static FULL: [std::sync::OnceLock<String>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let sql_for = |n: usize| {
+        let columns: Vec<String> = timeline_event::Column::iter()
+            .map(|c| format!("\"{}\"", c.to_string()))
+            .collect();
+        let row = format!("({})", vec!["?"; columns.len()].join(", "));
+        let skip = if skip_stored {
+            " ON CONFLICT (\"incident_id\", \"source\", \"external_id\") DO NOTHING"
+        } else {
+            ""
+        };
+        format!(
+            "INSERT INTO \"{}\" ({}) VALUES {}{skip}",
+            timeline_event::Entity.to_string(),
+            columns.join(", "),
+            vec![row; n].join(", ")
+        )
+    };
+    let sql = if rows.len() == ROWS_PER_STATEMENT {
+        FULL[usize::from(skip_stored)]
+            .get_or_init(|| sql_for(ROWS_PER_STATEMENT))
+            .clone()
+    } else {
+        sql_for(rows.len())
+    };
+    let columns = timeline_event::Column::iter().count();
+    let mut values = Vec::with_capacity(rows.len() * columns);
+    for row in rows {
+        let mut row = row.into_active_model();
+        for column in timeline_event::Column::iter() {
+            let value = row.take(column).into_value().ok_or_else(|| {
+                DbErr::Custom(format!("timeline event without `{}`", column.to_string()))
+            })?;
+            values.push(value);
+        }
+    }
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok(result.rows_affected())
 }
 
 /// PostgreSQL: one `INSERT … SELECT FROM UNNEST` of one array parameter per
