@@ -37,6 +37,7 @@ mod m20261201_000013_contributing_factors;
 mod m20261201_000014_search_timeline_direct;
 mod m20261201_000015_timeline_seq_index;
 mod m20261201_000016_search_query_function;
+mod m20261202_000017_search_automerge;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_search_timeline_direct::Migration),
             Box::new(m20261201_000015_timeline_seq_index::Migration),
             Box::new(m20261201_000016_search_query_function::Migration),
+            Box::new(m20261202_000017_search_automerge::Migration),
         ]
     }
 }

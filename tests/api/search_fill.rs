@@ -63,6 +63,17 @@ async fn matches(db: &DatabaseConnection, kind: &str, word: &str) -> i64 {
     row.try_get("", "n").unwrap()
 }
 
+/// SQLite: the FTS5 index's `automerge` setting, if set.
+async fn automerge(db: &DatabaseConnection) -> Option<i64> {
+    db.query_one_raw(Statement::from_string(
+        DbBackend::Sqlite,
+        "SELECT v FROM search_fts_config WHERE k = 'automerge'".to_string(),
+    ))
+    .await
+    .unwrap()
+    .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+}
+
 pub async fn migration_fills_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let url = match fresh_database().await {
@@ -118,12 +129,22 @@ pub async fn migration_fills_the_index() {
     assert_eq!(matches(&db, "timeline_event", "vacuum").await, 1);
     assert_eq!(matches(&db, "remediation_item", "autovacuum").await, 1);
     assert_eq!(matches(&db, "timeline_event", "ledger").await, 0);
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        assert_eq!(
+            automerge(&db).await,
+            Some(16),
+            "FTS5 merges 16 segments at a time"
+        );
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(automerge(&db).await, Some(4), "down: FTS5's default again");
+        Migrator::up(&db, None).await.unwrap();
+    }
     // And down again: the index goes, the rows stay.
     let after = Migrator::migrations().len() - search;
     Migrator::down(&db, Some(u32::try_from(after).unwrap()))
         .await
         .unwrap();
-    let backend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(
             backend,
