@@ -20,11 +20,7 @@
 //! Durability is unchanged: a commit is durable once the log is synced
 //! (`synchronous=FULL`), before any checkpoint.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::mpsc,
-    time::Duration,
-};
+use std::{path::Path, sync::mpsc, time::Duration};
 
 use super::read_cache::{open_wal_index, wal_index_header};
 
@@ -82,7 +78,7 @@ fn pending_frames(wal_index: &std::fs::File) -> Option<u32> {
     Some(max_frame.saturating_sub(u32::from_ne_bytes(backfill)))
 }
 
-fn watch(conn: &rusqlite::Connection, path: &PathBuf, stopped: &mpsc::Receiver<()>) {
+fn watch(conn: &rusqlite::Connection, path: &Path, stopped: &mpsc::Receiver<()>) {
     let mut wal_index = None;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
         if wal_index.is_none() {

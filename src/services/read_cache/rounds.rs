@@ -15,9 +15,12 @@ use crate::{domain::IncidentRef, services::ServiceError};
 
 /// PostgreSQL: incident records by reference, each with the snapshot it
 /// was read at, and the reads of each incident in flight.
+/// Incident records by reference, each with the snapshot it was read at.
+type Shelf = HashMap<IncidentRef, (Arc<str>, Arc<IncidentRecord>)>;
+
 #[derive(Default)]
 pub(super) struct Snapshots {
-    shelf: Mutex<HashMap<IncidentRef, (Arc<str>, Arc<IncidentRecord>)>>,
+    shelf: Mutex<Shelf>,
     rounds: Mutex<Rounds>,
 }
 
@@ -98,10 +101,10 @@ impl Snapshots {
     /// now on make the round after it.
     fn start(&self, reference: IncidentRef, number: u64) {
         let mut rounds = lock(&self.rounds);
-        if let Some(flight) = rounds.by_incident.get_mut(&reference) {
-            if flight.next.as_ref().is_some_and(|(n, _)| *n == number) {
-                flight.running = flight.next.take();
-            }
+        if let Some(flight) = rounds.by_incident.get_mut(&reference)
+            && flight.next.as_ref().is_some_and(|(n, _)| *n == number)
+        {
+            flight.running = flight.next.take();
         }
     }
 
