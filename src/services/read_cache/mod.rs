@@ -317,7 +317,13 @@ impl ReadCache {
             };
         };
         match snapshots.join(reference, load.clone()) {
-            Some(round) => round.await.map_err(|err| shared_error(&err)),
+            Some((round, made_here)) => {
+                let (read, sent) = round.await;
+                if made_here {
+                    (0..sent).for_each(|_| crate::statements::record_shared());
+                }
+                read.map_err(|err| shared_error(&err))
+            }
             // Too many incidents in flight to track: read alone.
             None => snapshots.read(reference, load).await,
         }

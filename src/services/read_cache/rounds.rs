@@ -13,11 +13,11 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use super::{IncidentRecord, SHELF_CAPACITY, SinceSnapshot, lock, unchanged_without_a_snapshot};
 use crate::{domain::IncidentRef, services::ServiceError};
 
-/// PostgreSQL: incident records by reference, each with the snapshot it
-/// was read at, and the reads of each incident in flight.
 /// Incident records by reference, each with the snapshot it was read at.
 type Shelf = HashMap<IncidentRef, (Arc<str>, Arc<IncidentRecord>)>;
 
+/// PostgreSQL: incident records by reference, each with the snapshot it
+/// was read at, and the reads of each incident in flight.
 #[derive(Default)]
 pub(super) struct Snapshots {
     shelf: Mutex<Shelf>,
@@ -52,13 +52,24 @@ struct Flight {
 
 /// One statement's read of an incident, awaited by every read that joined
 /// it; the error is shared too (see [`shared_error`]).
-type Round = Shared<BoxFuture<'static, Result<Arc<IncidentRecord>, Arc<ServiceError>>>>;
+///
+/// A round runs as a task of its own, so it runs to its end (and gives its
+/// pool connection back) even when every read that waited for it has gone
+/// (clients that hung up), and it tells how many statements it sent: the
+/// read that made it counts them as its own (see `crate::statements`).
+pub(super) type Round =
+    Shared<BoxFuture<'static, (Result<Arc<IncidentRecord>, Arc<ServiceError>>, u64)>>;
 
 impl Snapshots {
-    /// The round a read of `reference` joins: the next one, made here (with
-    /// `load` as its statement) when there is none. `None` when
-    /// [`SHELF_CAPACITY`] incidents are in flight already.
-    pub(super) fn join<F, Fut>(self: &Arc<Self>, reference: IncidentRef, load: F) -> Option<Round>
+    /// The round a read of `reference` joins: the next one, or one made
+    /// here (with `load` as its statement) when there is none, with whether
+    /// it was made here. `None` when [`SHELF_CAPACITY`] incidents are in
+    /// flight already.
+    pub(super) fn join<F, Fut>(
+        self: &Arc<Self>,
+        reference: IncidentRef,
+        load: F,
+    ) -> Option<(Round, bool)>
     where
         F: FnOnce(Option<Arc<str>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<SinceSnapshot, ServiceError>> + Send + 'static,
@@ -73,19 +84,25 @@ impl Snapshots {
         let number = rounds.made;
         let flight = rounds.by_incident.entry(reference).or_default();
         if let Some((_, next)) = &flight.next {
-            return Some(next.clone());
+            return Some((next.clone(), false));
         }
         let after = flight.running.as_ref().map(|(_, round)| round.clone());
         let waits = after.is_some();
         let this = self.clone();
-        let round = async move {
+        let task = tokio::spawn(async move {
             if let Some(running) = after {
                 let _ = running.await;
                 this.start(reference, number);
             }
-            let read = this.read(reference, load).await;
+            let (read, sent) = crate::statements::counted(this.read(reference, load)).await;
             this.end(reference, number);
-            read.map_err(Arc::new)
+            (read.map_err(Arc::new), sent)
+        });
+        let round = async move {
+            task.await.unwrap_or_else(|err| {
+                let err = anyhow::anyhow!("the read of an incident stopped: {err}");
+                (Err(Arc::new(ServiceError::Internal(err))), 0)
+            })
         }
         .boxed()
         .shared();
@@ -94,7 +111,7 @@ impl Snapshots {
         } else {
             flight.running = Some((number, round.clone()));
         }
-        Some(round)
+        Some((round, true))
     }
 
     /// Round `number` is about to send its statement: reads arriving from
@@ -353,6 +370,34 @@ mod tests {
         let record = third.await.unwrap().unwrap();
         assert_eq!(record.incident.title, "read 2");
         assert_eq!(db.sent(), 2);
+    }
+
+    /// A round whose every read went away (their clients hung up) still
+    /// runs to its end: it holds a pool connection while its statement is
+    /// on its way, and nothing is left in flight afterwards.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_round_nobody_waits_for_still_ends() {
+        let cache = Arc::new(ReadCache::for_postgres());
+        let db = Database::new();
+        let first = start_read(&cache, &db).await;
+        let second = start_read(&cache, &db).await;
+        first.abort();
+        second.abort();
+        db.release();
+        db.release();
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(db.sent(), 2, "both rounds sent their statement");
+        assert!(
+            lock(&cache.snapshots.as_ref().unwrap().rounds)
+                .by_incident
+                .is_empty(),
+            "nothing is left in flight"
+        );
+        let record = start_read(&cache, &db).await;
+        db.release();
+        assert_eq!(record.await.unwrap().unwrap().incident.title, "read 3");
     }
 
     /// A failed read fails every read that shared it, with the same error.
