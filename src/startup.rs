@@ -211,12 +211,18 @@ pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
     }
     let tracked = metrics.clone();
     let allowed = Arc::new(AllowedMethods::from_spec());
+    // Each layer's future holds the one inside it: boxing the inner
+    // endpoints keeps those futures small, so a request does not copy the
+    // whole nest of futures from layer to layer as it goes in (a profile
+    // of `GET /incidents/{ref}` put those copies at 8 % of the server's CPU).
     route
+        .boxed()
         .around(move |ep, req| limit_body(ep, req, limit))
         .around(move |ep, req| connections::body_timeout(ep, req, body_timeout))
         .around(move |ep, req| answer_request_errors(ep, req, allowed.clone()))
         .data(ctx)
         .data(metrics)
+        .boxed()
         .around(|ep, req| async move {
             let kind = if req.method() == Method::GET || req.method() == Method::HEAD {
                 RequestKind::ReadOnly
@@ -226,6 +232,7 @@ pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
             read_cache::one_version_per_request(kind, ep.call(req)).await
         })
         .around(move |ep, req| metrics::track(tracked.clone(), ep, req))
+        .boxed()
         .catch_all_error(problem_from_poem_error)
         .around(security_headers)
 }
