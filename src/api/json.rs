@@ -38,6 +38,12 @@ pub struct BodyError {
 
 /// Parse `bytes` as `T` with serde, locating the failing field.
 pub fn parse_serde<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
+    // Nearly every body is valid: it is read without tracking the path
+    // (which costs a key and a wrapper per value), and read again with it
+    // only to say where an error is. Both readings accept the same bodies.
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de)
         .map_err(|err| body_error(err.path().to_string(), err.inner()))?;
@@ -50,6 +56,11 @@ pub fn parse_value<T: DeserializeOwned>(
     prefix: &str,
     value: serde_json::Value,
 ) -> Result<T, BodyError> {
+    // As in `parse_serde`: read without tracking the path first; reading
+    // from a reference keeps the value for the second, tracked reading.
+    if let Ok(parsed) = T::deserialize(&value) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let path = match (prefix.is_empty(), path.as_str()) {
