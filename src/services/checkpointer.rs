@@ -116,9 +116,9 @@ mod tests {
     /// Commits that never checkpoint themselves (as the pool's connections
     /// do not, below the backstop) see their log copied and restarted by
     /// the thread, and every row stays.
-    #[test]
-    fn the_thread_copies_the_log_that_commits_leave() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A database in WAL mode whose connection checkpoints only at the
+    /// backstop, as the pool's do.
+    fn wal_database(dir: &tempfile::TempDir) -> (rusqlite::Connection, std::path::PathBuf) {
         let path = dir.path().join("c.db");
         let writer = rusqlite::Connection::open(&path).unwrap();
         writer
@@ -127,13 +127,25 @@ mod tests {
                  CREATE TABLE t (x BLOB);"
             ))
             .unwrap();
-        let wal_index = open_wal_index(&path).unwrap();
-        let _checkpointer = Checkpointer::start(&path).unwrap();
+        (writer, path)
+    }
+
+    /// 3,000 commits of a row each.
+    fn commit_rows(writer: &rusqlite::Connection) {
         for i in 0..3_000 {
             writer
                 .execute("INSERT INTO t VALUES (zeroblob(2000 + ?1))", [i % 7])
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn the_thread_copies_the_log_that_commits_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let (writer, path) = wal_database(&dir);
+        let wal_index = open_wal_index(&path).unwrap();
+        let _checkpointer = Checkpointer::start(&path).unwrap();
+        commit_rows(&writer);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while pending_frames(&wal_index).unwrap_or(u32::MAX) >= CHECKPOINT_FRAMES {
             assert!(std::time::Instant::now() < deadline, "the log was copied");
@@ -158,20 +170,9 @@ mod tests {
     #[test]
     fn without_the_thread_the_log_grows_to_the_backstop() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.db");
-        let writer = rusqlite::Connection::open(&path).unwrap();
-        writer
-            .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = {BACKSTOP_FRAMES}; \
-                 CREATE TABLE t (x BLOB);"
-            ))
-            .unwrap();
+        let (writer, path) = wal_database(&dir);
         let wal_index = open_wal_index(&path).unwrap();
-        for i in 0..3_000 {
-            writer
-                .execute("INSERT INTO t VALUES (zeroblob(2000 + ?1))", [i % 7])
-                .unwrap();
-        }
+        commit_rows(&writer);
         assert!(pending_frames(&wal_index).unwrap() >= 2 * CHECKPOINT_FRAMES);
     }
 }

@@ -60,7 +60,59 @@ pub enum ConflictDetails {
     PendingCleanupItems(Vec<Uuid>),
 }
 
+/// An internal error of work that several requests shared (a render, a
+/// read of an incident): each of them gets one of these, which holds the
+/// shared error as its cause (an `anyhow::Error` cannot be cloned).
+#[derive(Debug, thiserror::Error)]
+#[error("work shared with other requests failed")]
+pub struct SharedFailure(#[source] pub std::sync::Arc<ServiceError>);
+
 impl ServiceError {
+    /// The same error for every request waiting on the same shared work:
+    /// every kind as it is, an internal error wrapped in [`SharedFailure`]
+    /// (the shared one stays its cause).
+    pub fn replay(err: &std::sync::Arc<ServiceError>) -> ServiceError {
+        match err.as_ref() {
+            ServiceError::Validation { field, detail } => ServiceError::Validation {
+                field: field.clone(),
+                detail: detail.clone(),
+            },
+            ServiceError::BadRequest { field, detail } => ServiceError::BadRequest {
+                field: field.clone(),
+                detail: detail.clone(),
+            },
+            ServiceError::NotFound(what) => ServiceError::NotFound(what.clone()),
+            ServiceError::Conflict {
+                detail,
+                field,
+                details,
+            } => ServiceError::Conflict {
+                detail: detail.clone(),
+                field: field.clone(),
+                details: details.clone(),
+            },
+            ServiceError::PreconditionFailed { current, given } => {
+                ServiceError::PreconditionFailed {
+                    current: *current,
+                    given: given.clone(),
+                }
+            }
+            ServiceError::Unauthenticated(detail) => ServiceError::Unauthenticated(detail.clone()),
+            ServiceError::Forbidden(scope) => ServiceError::Forbidden(scope),
+            ServiceError::Busy {
+                detail,
+                retry_after_seconds,
+            } => ServiceError::Busy {
+                detail: detail.clone(),
+                retry_after_seconds: *retry_after_seconds,
+            },
+            ServiceError::Database(err) => ServiceError::Database(err.clone()),
+            ServiceError::Internal(_) => {
+                ServiceError::Internal(SharedFailure(std::sync::Arc::clone(err)).into())
+            }
+        }
+    }
+
     pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),

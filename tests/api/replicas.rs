@@ -364,25 +364,6 @@ async fn a_token_revoked_on_one_replica_is_refused_by_the_others_within_the_rech
     }
 }
 
-/// Requests of `route` answered so far, all statuses.
-async fn requests(app: &TestApp, method: &str, route: &str) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    let prefix = format!(r#"debrief_http_requests_total{{method="{method}",route="{route}","#);
-    text.lines()
-        .filter(|line| line.starts_with(&prefix))
-        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<u64>().ok())
-        .sum()
-}
-
 /// Concurrent reads of one incident on a replica share statements (one
 /// statement answers a crowd), and still every read that starts after a
 /// write was acknowledged, on any replica, sees it: a read joins the next
@@ -444,7 +425,8 @@ async fn a_crowd_of_readers_sharing_statements_sees_every_write() {
     let (mut sent, mut answered) = (0, 0);
     for app in apps {
         sent += crate::statements::statements(app, "GET", route).await;
-        answered += requests(app, "GET", route).await;
+        answered +=
+            crate::statements::per_route(app, "debrief_http_requests_total", "GET", route).await;
     }
     let crowd_reads: u64 = crowd_reads.iter().sum();
     assert!(answered >= crowd_reads + 240);

@@ -91,6 +91,12 @@ impl Meter<'_> {
 
 /// The statements sent so far by requests of one route, all statuses.
 pub(crate) async fn statements(app: &TestApp, method: &str, route: &str) -> u64 {
+    per_route(app, "debrief_sql_statements_total", method, route).await
+}
+
+/// The sum of a per-route counter (`debrief_…_total{method,route,status}`)
+/// over all statuses of one route, from `/metrics`.
+pub(crate) async fn per_route(app: &TestApp, metric: &str, method: &str, route: &str) -> u64 {
     let text = app
         .client
         .get(app.url("/metrics"))
@@ -101,7 +107,7 @@ pub(crate) async fn statements(app: &TestApp, method: &str, route: &str) -> u64 
         .text()
         .await
         .expect("metrics body");
-    let prefix = format!(r#"debrief_sql_statements_total{{method="{method}",route="{route}","#);
+    let prefix = format!(r#"{metric}{{method="{method}",route="{route}","#);
     text.lines()
         .filter(|line| line.starts_with(&prefix))
         .filter_map(|line| line.rsplit_once(' ')?.1.parse::<u64>().ok())

@@ -48,7 +48,7 @@ use crate::{
     },
     services::{
         redactions,
-        render_queue::{self, Fingerprint, RenderTicket},
+        render_queue::{Fingerprint, RenderTicket},
         stats,
     },
 };

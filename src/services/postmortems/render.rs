@@ -298,7 +298,7 @@ pub async fn render(
         .documents
         .with_label_values(&[outcome_label])
         .inc();
-    outcome.map_err(|err| render_queue::replay(&err))
+    outcome.map_err(|err| ServiceError::replay(&err))
 }
 
 /// The render of a document no other request is rendering: a turn, then

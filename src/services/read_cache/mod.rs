@@ -113,7 +113,7 @@ pub struct ReadCache {
 
 mod rounds;
 
-use rounds::{Snapshots, shared_error};
+use rounds::Snapshots;
 
 /// What a read of an incident sent with a snapshot
 /// ([`ReadCache::incident_since`]) found.
@@ -322,7 +322,7 @@ impl ReadCache {
                 if made_here {
                     (0..sent).for_each(|_| crate::statements::record_shared());
                 }
-                read.map_err(|err| shared_error(&err))
+                read.map_err(|err| ServiceError::replay(&err))
             }
             // Too many incidents in flight to track: read alone.
             None => snapshots.read(reference, load).await,

@@ -51,7 +51,7 @@ struct Flight {
 }
 
 /// One statement's read of an incident, awaited by every read that joined
-/// it; the error is shared too (see [`shared_error`]).
+/// it; the error is shared too (see [`ServiceError::replay`]).
 ///
 /// A round runs as a task of its own, so it runs to its end (and gives its
 /// pool connection back) even when every read that waited for it has gone
@@ -172,45 +172,6 @@ impl Snapshots {
         // snapshot; whichever is kept, the next read checks it.
         kept.insert(reference, (Arc::from(snapshot), record.clone()));
         Ok(record)
-    }
-}
-
-/// The error of a shared round, for one of the reads that joined it.
-pub(super) fn shared_error(err: &ServiceError) -> ServiceError {
-    match err {
-        ServiceError::Validation { field, detail } => ServiceError::Validation {
-            field: field.clone(),
-            detail: detail.clone(),
-        },
-        ServiceError::BadRequest { field, detail } => ServiceError::BadRequest {
-            field: field.clone(),
-            detail: detail.clone(),
-        },
-        ServiceError::NotFound(what) => ServiceError::NotFound(what.clone()),
-        ServiceError::Conflict {
-            detail,
-            field,
-            details,
-        } => ServiceError::Conflict {
-            detail: detail.clone(),
-            field: field.clone(),
-            details: details.clone(),
-        },
-        ServiceError::PreconditionFailed { current, given } => ServiceError::PreconditionFailed {
-            current: *current,
-            given: given.clone(),
-        },
-        ServiceError::Unauthenticated(why) => ServiceError::Unauthenticated(why.clone()),
-        ServiceError::Forbidden(scope) => ServiceError::Forbidden(scope),
-        ServiceError::Busy {
-            detail,
-            retry_after_seconds,
-        } => ServiceError::Busy {
-            detail: detail.clone(),
-            retry_after_seconds: *retry_after_seconds,
-        },
-        ServiceError::Database(err) => ServiceError::Database(err.clone()),
-        ServiceError::Internal(err) => ServiceError::Internal(anyhow::anyhow!("{err:#}")),
     }
 }
 
