@@ -21,7 +21,7 @@ use std::{
 
 use futures_util::StreamExt;
 use poem::{
-    Body, Endpoint, IntoResponse, Request, Response,
+    Body, Request,
     http::uri::Scheme,
     listener::Acceptor,
     web::{LocalAddr, RemoteAddr},
@@ -408,11 +408,7 @@ pub fn body_stalled(err: &io::Error) -> Option<&BodyStalled> {
 /// Give every request body a limit on the pause between two of its chunks:
 /// a client that stops sending mid-body fails its own request after
 /// `timeout`, and holds nothing else meanwhile.
-pub async fn body_timeout<E: Endpoint>(
-    ep: Arc<E>,
-    mut req: Request,
-    timeout: Duration,
-) -> poem::Result<Response> {
+pub fn limit_body_time(req: &mut Request, timeout: Duration) {
     let has_body = req
         .headers()
         .contains_key(poem::http::header::TRANSFER_ENCODING)
@@ -424,7 +420,6 @@ pub async fn body_timeout<E: Endpoint>(
         let body = Box::pin(req.take_body().into_bytes_stream());
         req.set_body(Body::from_bytes_stream(stall_limited(body, timeout)));
     }
-    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// `stream`, failing with [`BodyStalled`] when no chunk comes for `timeout`.

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use std::{collections::HashMap, sync::Arc};
 
-use poem::{Endpoint, IntoResponse, PathPattern, Request, Response, Result};
+use poem::{PathPattern, Response, Result};
 use poem_openapi::OperationId;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -239,12 +239,12 @@ fn per_route(reg: &Registering<'_>) -> (IntCounterVec, HistogramVec, IntCounterV
 /// Count and time every request, and count the SQL statements it sends.
 /// Routes are labelled by their pattern (`/api/v1/incidents/:reference`),
 /// never by the raw path, so the label set stays small.
-pub async fn track<E: Endpoint>(metrics: Metrics, next: Arc<E>, req: Request) -> Result<Response> {
-    let method = method_label(req.method());
+pub async fn track<F>(metrics: &Metrics, method: &poem::http::Method, call: F) -> Result<Response>
+where
+    F: Future<Output = Result<Response>>,
+{
+    let method = method_label(method);
     let start = Instant::now();
-    // Boxed: the endpoint's future is large, and a task-local scope around
-    // it unboxed would be moved on the stack once more per poll frame.
-    let call = Box::pin(async move { next.call(req).await.map(IntoResponse::into_response) });
     let (result, statements) = crate::statements::counted(call).await;
     let (status, route) = match &result {
         Ok(resp) => (

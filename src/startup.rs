@@ -182,7 +182,6 @@ fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
 /// Every route of the service, with the body limit, problem bodies and
 /// metrics around them.
 pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
-    let metrics = ctx.metrics.clone();
     let api = api::service();
     // The published spec (with the additions of `api::spec`), compiled into
     // the request validators now rather than on the first request.
@@ -209,32 +208,89 @@ pub fn routes(ctx: Context) -> impl Endpoint<Output = Response> {
     if metrics_access != MetricsAccess::Off {
         route = route.at("/metrics", get(metrics_endpoint));
     }
-    let tracked = metrics.clone();
-    let allowed = Arc::new(AllowedMethods::from_spec());
-    // Each layer's future holds the one inside it: boxing the inner
-    // endpoints keeps those futures small, so a request does not copy the
-    // whole nest of futures from layer to layer as it goes in (a profile
-    // of `GET /incidents/{ref}` put those copies at 8 % of the server's CPU).
-    route
-        .boxed()
-        .around(move |ep, req| limit_body(ep, req, limit))
-        .around(move |ep, req| connections::body_timeout(ep, req, body_timeout))
-        .around(move |ep, req| answer_request_errors(ep, req, allowed.clone()))
-        .data(ctx)
-        .data(metrics)
-        .boxed()
-        .around(|ep, req| async move {
-            let kind = if req.method() == Method::GET || req.method() == Method::HEAD {
-                RequestKind::ReadOnly
-            } else {
-                RequestKind::MayWrite
-            };
-            read_cache::one_version_per_request(kind, ep.call(req)).await
-        })
-        .around(move |ep, req| metrics::track(tracked.clone(), ep, req))
-        .boxed()
-        .catch_all_error(problem_from_poem_error)
-        .around(security_headers)
+    Front {
+        routes: route.boxed(),
+        ctx,
+        limit,
+        body_timeout,
+        allowed: AllowedMethods::from_spec(),
+    }
+}
+
+/// Everything around the routes, as one layer. Outermost first: the
+/// security headers, problem bodies for every error, the request metrics,
+/// one database version per read-only request, the context, the answers to
+/// request errors (405 with `Allow`, 422 for a parameter), and the bounds
+/// of the body (its stall timeout, then its size). One layer of each moved
+/// the request and its future once more per layer: a profile of
+/// `GET /incidents/{ref}` put those copies at 8 % of the server's CPU.
+struct Front {
+    routes: poem::endpoint::BoxEndpoint<'static, Response>,
+    ctx: Context,
+    limit: usize,
+    body_timeout: Duration,
+    allowed: AllowedMethods,
+}
+
+impl Endpoint for Front {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let uri = req.uri().clone();
+        let method = req.method().clone();
+        let kind = if method == Method::GET || method == Method::HEAD {
+            RequestKind::ReadOnly
+        } else {
+            RequestKind::MayWrite
+        };
+        // Boxed: the routes' future is large, and the task-local scopes
+        // around it would move it once more per poll frame.
+        let routed = Box::pin(read_cache::one_version_per_request(
+            kind,
+            self.route(req, &method, &uri),
+        ));
+        let mut response = match metrics::track(&self.ctx.metrics, &method, routed).await {
+            Ok(response) => response,
+            Err(err) => problem_from_poem_error(err).await,
+        };
+        security_headers(uri.path(), &mut response);
+        Ok(response)
+    }
+}
+
+impl Front {
+    /// The request through the routes, with the context and the body's
+    /// bounds; a 405 says which methods the resource does answer (RFC 9110
+    /// `Allow`), and a parameter that cannot be read is a 422 (see
+    /// [`parameter_problem`]).
+    async fn route(
+        &self,
+        mut req: Request,
+        method: &Method,
+        uri: &poem::http::Uri,
+    ) -> poem::Result<Response> {
+        req.extensions_mut().insert(self.ctx.clone());
+        req.extensions_mut().insert(self.ctx.metrics.clone());
+        connections::limit_body_time(&mut req, self.body_timeout);
+        limit_body(&mut req, self.limit).await?;
+        match self.routes.call(req).await {
+            Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
+                let mut resp = Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "this method is not allowed on this resource",
+                )
+                .into_poem_response();
+                if let Some(methods) = self.allowed.for_path(uri.path())
+                    && let Ok(value) = methods.parse()
+                {
+                    resp.headers_mut().insert(poem::http::header::ALLOW, value);
+                }
+                Ok(resp)
+            }
+            Err(err) => parameter_problem(err, method.as_str(), uri.path(), uri.query()),
+            Ok(response) => Ok(response),
+        }
+    }
 }
 
 /// The policy of the public pages: nothing remote, no scripts, no frames,
@@ -246,9 +302,8 @@ pub const PUBLIC_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img
 /// Headers on every response, errors included: no content sniffing, no
 /// framing, no referrer; the public pages also get [`PUBLIC_CSP`], the API
 /// a policy that allows nothing (it serves data, not pages).
-async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    let path = req.uri().path().to_string();
-    let mut response = ep.call(req).await?.into_response();
+fn security_headers(path: &str, response: &mut Response) {
+    let unauthorized = response.status() == StatusCode::UNAUTHORIZED;
     let headers = response.headers_mut();
     let set = |headers: &mut poem::http::HeaderMap, name: &'static str, value: &'static str| {
         headers.insert(name, poem::http::HeaderValue::from_static(value));
@@ -265,13 +320,12 @@ async fn security_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result
         "default-src 'none'; frame-ancestors 'none'"
     };
     set(headers, "content-security-policy", csp);
-    if response.status() == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
+    if unauthorized {
+        headers.insert(
             poem::http::header::WWW_AUTHENTICATE,
             poem::http::HeaderValue::from_static("Bearer realm=\"debrief\""),
         );
     }
-    Ok(response)
 }
 
 /// A path or query parameter that does not parse (poem-openapi's own
@@ -314,15 +368,11 @@ fn query_value(query: &str, name: &str) -> Option<String> {
 }
 
 /// Refuse bodies over the limit with 413 before any handler reads them.
-async fn limit_body<E: Endpoint>(
-    ep: Arc<E>,
-    mut req: Request,
-    limit: usize,
-) -> poem::Result<Response> {
+async fn limit_body(req: &mut Request, limit: usize) -> poem::Result<()> {
     // Imports are streamed and count their own bytes against
     // `import_limit_bytes` (see api/imports.rs): never buffer them here.
     if req.uri().path().starts_with("/api/v1/imports/") {
-        return ep.call(req).await.map(IntoResponse::into_response);
+        return Ok(());
     }
     let declared = req
         .headers()
@@ -347,7 +397,7 @@ async fn limit_body<E: Endpoint>(
             }
         }
     }
-    ep.call(req).await.map(IntoResponse::into_response)
+    Ok(())
 }
 
 /// The methods each route answers, for the `Allow` header of a 405.
@@ -404,36 +454,6 @@ fn segments(path: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// A 405 says which methods the resource does answer (RFC 9110 `Allow`).
-/// and a parameter that cannot be read is a 422 (see
-/// [`parameter_problem`]).
-async fn answer_request_errors<E: Endpoint>(
-    ep: Arc<E>,
-    req: Request,
-    allowed: Arc<AllowedMethods>,
-) -> poem::Result<Response> {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
-    match ep.call(req).await {
-        Err(err) if err.status() == StatusCode::METHOD_NOT_ALLOWED => {
-            let mut resp = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "this method is not allowed on this resource",
-            )
-            .into_poem_response();
-            if let Some(methods) = allowed.for_path(&path)
-                && let Ok(value) = methods.parse()
-            {
-                resp.headers_mut().insert(poem::http::header::ALLOW, value);
-            }
-            Ok(resp)
-        }
-        Err(err) => parameter_problem(err, &method, &path, query.as_deref()),
-        Ok(response) => Ok(response.into_response()),
-    }
 }
 
 fn too_large() -> poem::Error {
