@@ -7,6 +7,13 @@
 //! serde with `serde_path_to_error`, so a bad value in the 4,000th event of
 //! a batch is reported as `events[3999].occurred_at` (also `422`).
 //! The schema comes from the type's `Object` derive.
+//!
+//! A type whose own serde reading refuses everything its schema refuses
+//! may be read straight from the bytes first
+//! ([`JsonBody::from_valid_bytes`]): a timeline batch of 1,000 events is
+//! nearly always valid, and building its JSON value, checking it and
+//! reading the events out of it cost more than storing them. Any error
+//! there sends the body down the three steps, which name the field.
 
 use std::marker::PhantomData;
 
@@ -25,6 +32,16 @@ use super::problem::Problem;
 /// schema.
 pub trait JsonBody: Sized + Send {
     fn from_value(value: serde_json::Value) -> Result<Self, BodyError>;
+
+    /// The body read straight from its bytes, for a type whose own
+    /// deserialisation refuses everything its schema refuses (unknown
+    /// fields, `null`s, lengths, patterns, enum values, formats, item
+    /// counts): such a body needs no JSON value and no schema check.
+    /// `None` when the type has no such reading, or on any error: the body
+    /// is then read the checked way, which names the field.
+    fn from_valid_bytes(_bytes: &[u8]) -> Option<Self> {
+        None
+    }
 }
 
 /// Why a body could not be read, and where.
@@ -192,40 +209,52 @@ impl<T: Type + JsonBody> ParsePayload for ApiJson<T> {
 
     async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = read_body(body).await?;
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            None => {
-                return Err(problem(
-                    StatusCode::BAD_REQUEST,
-                    "body",
-                    "a JSON request body is required".into(),
-                ));
-            }
-            Some(b'{') => {}
-            Some(_) => {
-                return Err(problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "body",
-                    "the request body must be a JSON object".into(),
-                ));
-            }
-        }
-        let status = |e: &BodyError| {
-            if e.malformed {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-        };
-        let value: serde_json::Value =
-            parse_serde(&bytes).map_err(|e| problem(status(&e), &e.field, e.detail))?;
-        if let MetaSchemaRef::Reference(name) = T::schema_ref() {
-            super::spec::check(&name, &value)
-                .map_err(|v| problem(StatusCode::UNPROCESSABLE_ENTITY, &v.field, v.detail))?;
-        }
-        T::from_value(value)
-            .map(ApiJson)
-            .map_err(|e| problem(status(&e), &e.field, e.detail))
+        read(&bytes).map(ApiJson)
     }
+}
+
+/// A request body's bytes as `T`, or the problem that says what is wrong
+/// with them.
+pub fn read<T: Type + JsonBody>(bytes: &[u8]) -> poem::Result<T> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "body",
+                "a JSON request body is required".into(),
+            ));
+        }
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "body",
+                "the request body must be a JSON object".into(),
+            ));
+        }
+    }
+    if let Some(body) = T::from_valid_bytes(bytes) {
+        return Ok(body);
+    }
+    read_checked(bytes)
+}
+
+/// The checked reading of a body: JSON syntax, the schema, then serde.
+pub fn read_checked<T: Type + JsonBody>(bytes: &[u8]) -> poem::Result<T> {
+    let status = |e: &BodyError| {
+        if e.malformed {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    };
+    let value: serde_json::Value =
+        parse_serde(bytes).map_err(|e| problem(status(&e), &e.field, e.detail))?;
+    if let MetaSchemaRef::Reference(name) = T::schema_ref() {
+        super::spec::check(&name, &value)
+            .map_err(|v| problem(StatusCode::UNPROCESSABLE_ENTITY, &v.field, v.detail))?;
+    }
+    T::from_value(value).map_err(|e| problem(status(&e), &e.field, e.detail))
 }
 
 /// The whole body; a body that stopped arriving (the client paused past
