@@ -27,7 +27,7 @@
 //!
 //! Knobs (environment): `BENCH_SECONDS` (measured seconds per load run,
 //! default 5), `BENCH_CONNECTIONS` (default 32), `BENCH_ATTEMPTS` (default 3),
-//! `BENCH_WITHOUT_SEARCH_INDEX` (set: (c) on SQLite in its own process
+//! `BENCH_WITHOUT_SEARCH_INDEX` (set, not empty and not `0`: (c) on SQLite in its own process
 //! with the timeline's search triggers dropped, the index's cost measured
 //! on the same machine).
 
@@ -378,7 +378,7 @@ async fn own_process_app(
     );
     figures.rss_after_b = Some(proc_memory(server.pid())?);
 
-    if db == "SQLite" && std::env::var_os(WITHOUT_SEARCH_INDEX_ENV).is_some() {
+    if db == "SQLite" && without_search_index() {
         drop_timeline_search_triggers(&data_dir.join("debrief.db"))?;
     }
     // A new connection: the seeding one has been idle through (b), longer
@@ -402,6 +402,12 @@ async fn own_process_app(
 /// triggers dropped, so that the index's cost on ingestion is measured on
 /// the same machine and build (issue 17).
 const WITHOUT_SEARCH_INDEX_ENV: &str = "BENCH_WITHOUT_SEARCH_INDEX";
+
+/// Whether the index is to be left out: the variable set to anything but
+/// nothing or `0` (`BENCH_WITHOUT_SEARCH_INDEX= …` keeps it).
+fn without_search_index() -> bool {
+    std::env::var(WITHOUT_SEARCH_INDEX_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
 
 /// Drop the triggers that index timeline events (migration 14) in the
 /// server's database, from a connection of this process: new events are
