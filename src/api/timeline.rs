@@ -519,6 +519,14 @@ mod tests {
     }
 
     #[test]
+    fn the_batch_limit_read_from_bytes_is_the_schemas() {
+        let spec: Value = serde_json::from_str(&crate::api::spec::spec_json()).unwrap();
+        let max_items =
+            &spec["components"]["schemas"]["TimelineBatch"]["properties"]["events"]["maxItems"];
+        assert_eq!(max_items, &json!(super::MAX_BATCH));
+    }
+
+    #[test]
     fn duplicate_keys_and_too_many_events_go_the_checked_way() {
         let event = serde_json::to_string(&valid_event()).unwrap();
         let duplicate = format!(r#"{{"events": [], "events": [{event}]}}"#);
