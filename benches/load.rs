@@ -43,6 +43,8 @@ use std::{
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "load/floor.rs"]
+mod floor;
 #[path = "load/pg.rs"]
 mod pg;
 
@@ -94,6 +96,8 @@ struct Config {
     /// Measurements disturbed by other processes are repeated up to this
     /// many times in all; the least disturbed attempt is kept.
     attempts: u32,
+    /// Rounds of reference-then-app measurements on SQLite.
+    rounds: u32,
 }
 
 /// Above this many cores used by other processes, a measurement counts as
@@ -134,6 +138,7 @@ async fn run() -> anyhow::Result<()> {
         seconds: env_number("BENCH_SECONDS", 5),
         connections: env_number("BENCH_CONNECTIONS", 32) as usize,
         attempts: env_number("BENCH_ATTEMPTS", 3).max(1) as u32,
+        rounds: env_number("BENCH_ROUNDS", 3).max(1) as u32,
     };
     ensure!(
         cfg.seconds > 0 && cfg.connections > 0,
@@ -183,47 +188,29 @@ async fn run() -> anyhow::Result<()> {
         server.stop().await;
     }
 
-    // (a) bare poem, separate process
-    {
-        let exe = std::env::current_exe()?;
-        let mut cmd = Command::new(exe);
-        cmd.env(BARE_SERVER_ENV, "1");
-        let server = ChildServer::spawn(cmd, "bare poem server", parse_bare_listen_line)?;
-        let r = load_phase(
-            &cfg,
-            "(a) bare poem /healthz, own process",
-            server.addr,
-            "/healthz",
-            None,
-            Some(server.pid()),
-            clk_tck,
-        )
-        .await?;
-        report.bare_proc_rss = Some(proc_memory(server.pid())?);
-        report.bare_proc = Some(r);
-    }
+    // (a) bare poem in its own process, kept running: on SQLite it is
+    // measured again in every round, next to the app (see `rounds`).
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.env(BARE_SERVER_ENV, "1");
+    let bare = ChildServer::spawn(cmd, "bare poem server", parse_bare_listen_line)?;
 
-    // (b) + (c) against `debrief serve` in its own process
+    // (a) + (b), (c) raw + (c), round after round, against `debrief serve`
+    // on SQLite in its own process
     {
         let data_dir = tempfile::tempdir()?;
         let mut server = ChildServer::spawn_debrief(data_dir.path(), None)?;
-        let outcome = own_process_app(
-            &cfg,
-            clk_tck,
-            &mut report.app,
-            &server,
-            data_dir.path(),
-            "SQLite",
-        )
-        .await;
+        let outcome =
+            sqlite_rounds(&cfg, clk_tck, &mut report, &bare, &server, data_dir.path()).await;
         if let Err(err) = outcome {
             let post_mortem = server.post_mortem().await;
             return Err(err.context(post_mortem));
         }
         let db_path = data_dir.path().join("debrief.db");
         report.storage = Some(inspect_app_storage(&db_path)?);
-        report.timeline_ddl = common::timeline_ddl(&db_path)?;
     }
+    report.bare_proc_rss = Some(proc_memory(bare.pid())?);
+    drop(bare);
 
     // (b) + (c) on PostgreSQL, against COPY of the same rows
     match pg::base_url() {
@@ -274,23 +261,6 @@ async fn run() -> anyhow::Result<()> {
         app.stop().await;
     }
 
-    // (c) raw rusqlite
-    {
-        let name = "(c) raw rusqlite insert";
-        let mut best = None;
-        for attempt in 1..=cfg.attempts {
-            let ddl = report.timeline_ddl.clone();
-            let r = tokio::task::spawn_blocking(move || ingest_rusqlite(&ddl)).await??;
-            println!("{}", r.describe(name));
-            let other = r.cpu.other_cores();
-            if !keep_least_disturbed(&mut best, r, other, attempt, &cfg, name) {
-                break;
-            }
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
-        report.ingest_raw = best.map(|(r, _)| r);
-    }
-
     report.self_rss = Some(proc_memory(std::process::id())?);
     report.print(&cfg);
     Ok(())
@@ -309,7 +279,7 @@ struct AppFigures {
 }
 
 /// (b) and (c) against `debrief serve` running in its own process, on the
-/// database `db` names ("SQLite" or "PostgreSQL").
+/// database `db` names ("SQLite" or "PostgreSQL"), measured once each.
 async fn own_process_app(
     cfg: &Config,
     clk_tck: f64,
@@ -318,6 +288,31 @@ async fn own_process_app(
     data_dir: &Path,
     db: &str,
 ) -> anyhow::Result<()> {
+    let app = start_app(cfg, clk_tck, figures, server, data_dir, db).await?;
+    figures.get = Some(app.get(cfg, clk_tck, server, db).await?);
+    figures.rss_after_b = Some(proc_memory(server.pid())?);
+    figures.ingest = Some(app.ingest(cfg, clk_tck, server, db).await?);
+    figures.rss_after_c = Some(proc_memory(server.pid())?);
+    Ok(())
+}
+
+/// A `debrief serve` ready to be measured: its token and the seeded
+/// incident.
+struct StartedApp {
+    auth: HeaderValue,
+    reference: String,
+}
+
+/// Seed the incident (b) reads, and measure the app's `/healthz` and
+/// `/readyz` once, for the record.
+async fn start_app(
+    cfg: &Config,
+    clk_tck: f64,
+    figures: &mut AppFigures,
+    server: &ChildServer,
+    data_dir: &Path,
+    db: &str,
+) -> anyhow::Result<StartedApp> {
     let token = std::fs::read_to_string(data_dir.join("bootstrap-token"))
         .context("reading <data_dir>/bootstrap-token")?
         .trim()
@@ -363,39 +358,165 @@ async fn own_process_app(
         )
         .await?,
     );
-    let path = format!("/api/v1/incidents/{reference}");
-    figures.get = Some(
+    if db == "SQLite" && without_search_index() {
+        drop_timeline_search_triggers(&data_dir.join("debrief.db"))?;
+    }
+    Ok(StartedApp { auth, reference })
+}
+
+impl StartedApp {
+    /// (b): the seeded incident under load.
+    async fn get(
+        &self,
+        cfg: &Config,
+        clk_tck: f64,
+        server: &ChildServer,
+        db: &str,
+    ) -> anyhow::Result<LoadResult> {
         load_phase(
             cfg,
             &format!("(b) GET /api/v1/incidents/{{ref}}, own process, {db}"),
             server.addr,
-            &path,
-            Some(auth.clone()),
-            pid,
+            &format!("/api/v1/incidents/{}", self.reference),
+            Some(self.auth.clone()),
+            Some(server.pid()),
             clk_tck,
         )
-        .await?,
-    );
-    figures.rss_after_b = Some(proc_memory(server.pid())?);
-
-    if db == "SQLite" && without_search_index() {
-        drop_timeline_search_triggers(&data_dir.join("debrief.db"))?;
+        .await
     }
-    // A new connection: the seeding one has been idle through (b), longer
-    // than the server's idle timeout when (b) was measured again.
-    let mut client = Client::connect(server.addr).await?;
-    let r = ingest_http(
-        cfg,
-        &mut client,
-        &auth,
-        &format!("(c) HTTP ingestion, own process, {db}"),
-        Some(server.pid()),
-        clk_tck,
-    )
-    .await?;
-    figures.ingest = Some(r);
-    figures.rss_after_c = Some(proc_memory(server.pid())?);
+
+    /// (c): the events ingested into a new incident.
+    async fn ingest(
+        &self,
+        cfg: &Config,
+        clk_tck: f64,
+        server: &ChildServer,
+        db: &str,
+    ) -> anyhow::Result<IngestResult> {
+        // A new connection each time: an earlier one may have been idle
+        // longer than the server's idle timeout.
+        let mut client = Client::connect(server.addr).await?;
+        ingest_http(
+            cfg,
+            &mut client,
+            &self.auth,
+            &format!("(c) HTTP ingestion, own process, {db}"),
+            Some(server.pid()),
+            clk_tck,
+        )
+        .await
+    }
+}
+
+/// What one round measured: each figure next to its reference, minutes
+/// apart at most, so that a drift of the machine's speed (a VM's
+/// neighbours, its disk) moves both.
+struct Round<T> {
+    reference: T,
+    app: T,
+}
+
+/// The stack's floor (see `floor`), measured in each round of (a) and (b).
+struct FloorRound {
+    floor: LoadResult,
+}
+
+/// The rounds on SQLite: `cfg.rounds` times (a) bare poem then (b) GET,
+/// then `cfg.rounds` times (c) raw rusqlite then (c) HTTP ingestion. The
+/// verdicts take the median round's ratio; every round is printed.
+async fn sqlite_rounds(
+    cfg: &Config,
+    clk_tck: f64,
+    report: &mut Report,
+    bare: &ChildServer,
+    server: &ChildServer,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
+    let app = start_app(cfg, clk_tck, &mut report.app, server, data_dir, "SQLite").await?;
+    report.timeline_ddl = common::timeline_ddl(&data_dir.join("debrief.db"))?;
+    for round in 1..=cfg.rounds {
+        println!("  round {round} of {}: (a) then (b)", cfg.rounds);
+        let reference = load_phase(
+            cfg,
+            "(a) bare poem /healthz, own process",
+            bare.addr,
+            "/healthz",
+            None,
+            Some(bare.pid()),
+            clk_tck,
+        )
+        .await?;
+        let floor = load_phase(
+            cfg,
+            "(a2) poem-openapi floor, own process (bare server)",
+            bare.addr,
+            floor::PATH,
+            Some(bearer(floor::TOKEN)?),
+            Some(bare.pid()),
+            clk_tck,
+        )
+        .await?;
+        let get = app.get(cfg, clk_tck, server, "SQLite").await?;
+        report.get_rounds.push(Round {
+            reference,
+            app: get,
+        });
+        report.floor_rounds.push(FloorRound { floor });
+    }
+    report.app.rss_after_b = Some(proc_memory(server.pid())?);
+    for round in 1..=cfg.rounds {
+        println!("  round {round} of {}: (c) raw, then (c) HTTP", cfg.rounds);
+        let reference = ingest_raw(cfg, &report.timeline_ddl).await?;
+        let ingest = app.ingest(cfg, clk_tck, server, "SQLite").await?;
+        report.ingest_rounds.push(Round {
+            reference,
+            app: ingest,
+        });
+    }
+    report.app.rss_after_c = Some(proc_memory(server.pid())?);
     Ok(())
+}
+
+/// (c) raw rusqlite into a fresh file, measured again when disturbed.
+async fn ingest_raw(cfg: &Config, ddl: &[String]) -> anyhow::Result<IngestResult> {
+    least_disturbed(cfg, "(c) raw rusqlite insert", || {
+        let ddl = ddl.to_vec();
+        async move { tokio::task::spawn_blocking(move || ingest_rusqlite(&ddl)).await? }
+    })
+    .await
+}
+
+/// Run `run` until it is not disturbed by other processes (up to
+/// `cfg.attempts` times) and keep the least disturbed result.
+pub(crate) async fn least_disturbed<F, Fut>(
+    cfg: &Config,
+    name: &str,
+    mut run: F,
+) -> anyhow::Result<IngestResult>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<IngestResult>>,
+{
+    let mut best = None;
+    for attempt in 1..=cfg.attempts {
+        let r = run().await?;
+        println!("{}", r.describe(name));
+        let other = r.cpu.other_cores();
+        if !keep_least_disturbed(&mut best, r, other, attempt, cfg, name) {
+            break;
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+    Ok(best.expect("at least one attempt").0)
+}
+
+/// The round whose ratio of app to reference is the median one (the
+/// lower middle one of an even number).
+fn median_round<T>(rounds: &[Round<T>], figure: impl Fn(&T) -> f64) -> Option<&Round<T>> {
+    let ratio = |r: &Round<T>| figure(&r.app) / figure(&r.reference);
+    let mut sorted: Vec<&Round<T>> = rounds.iter().collect();
+    sorted.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
 }
 
 /// Set: (c) on SQLite in its own process runs with the timeline's search
@@ -1022,7 +1143,9 @@ fn bare_healthz() -> poem::web::Json<Value> {
 }
 
 fn bare_route() -> poem::Route {
-    poem::Route::new().at("/healthz", poem::get(bare_healthz))
+    poem::Route::new()
+        .at("/healthz", poem::get(bare_healthz))
+        .nest("/floor", floor::route())
 }
 
 async fn bind_loopback() -> anyhow::Result<(poem::listener::TcpAcceptor, SocketAddr)> {
@@ -1474,15 +1597,20 @@ fn clock_ticks_per_second() -> f64 {
 #[derive(Default)]
 struct Report {
     bare_inproc: Option<LoadResult>,
-    bare_proc: Option<LoadResult>,
     bare_proc_rss: Option<Memory>,
-    /// `debrief serve` on SQLite, own process.
+    /// `debrief serve` on SQLite, own process: `/healthz`, `/readyz` and
+    /// memory (its (b) and (c) are in the rounds).
     app: AppFigures,
+    /// (a) bare poem in its own process, then (b) on SQLite.
+    get_rounds: Vec<Round<LoadResult>>,
+    /// (c) raw rusqlite, then (c) HTTP ingestion on SQLite.
+    ingest_rounds: Vec<Round<IngestResult>>,
+    /// The stack's floor, in the rounds of (a) and (b).
+    floor_rounds: Vec<FloorRound>,
     app_get_inproc: Option<LoadResult>,
     /// `debrief serve` on PostgreSQL, and COPY of the same rows.
     pg: Option<pg::PgFigures>,
     ingest_inproc: Option<IngestResult>,
-    ingest_raw: Option<IngestResult>,
     storage: Option<String>,
     timeline_ddl: Vec<String>,
     self_rss: Option<Memory>,
@@ -1509,22 +1637,21 @@ fn verdict(ok: bool) -> &'static str {
 
 impl Report {
     fn print(&self, cfg: &Config) {
-        let (Some(a_in), Some(a_proc), Some(b_proc), Some(b_in)) = (
-            &self.bare_inproc,
-            &self.bare_proc,
-            &self.app.get,
-            &self.app_get_inproc,
-        ) else {
-            return;
-        };
-        let (Some(c_proc), Some(c_in), Some(c_raw)) =
-            (&self.app.ingest, &self.ingest_inproc, &self.ingest_raw)
+        let (Some(a_in), Some(b_in), Some(c_in)) =
+            (&self.bare_inproc, &self.app_get_inproc, &self.ingest_inproc)
         else {
             return;
         };
+        let (Some(get), Some(ingest)) = (
+            median_round(&self.get_rounds, LoadResult::rps),
+            median_round(&self.ingest_rounds, IngestResult::events_per_second),
+        ) else {
+            return;
+        };
+        let (a_proc, b_proc) = (&get.reference, &get.app);
         println!(
-            "\n================ summary ({} connections, {} s per load run) ================",
-            cfg.connections, cfg.seconds
+            "\n================ summary ({} connections, {} s per load run, {} rounds) ================",
+            cfg.connections, cfg.seconds, cfg.rounds
         );
         println!(
             "app storage check: {}",
@@ -1536,17 +1663,54 @@ impl Report {
         }
         println!();
         row("(a) bare poem /healthz, in-process", a_in);
-        row("(a) bare poem /healthz, own process", a_proc);
         if let Some(r) = &self.app.healthz {
             row("    app /healthz, own process", r);
         }
         if let Some(r) = &self.app.readyz {
             row("    app /readyz, own process", r);
         }
-        row("(b) GET incident, own process", b_proc);
+        for (i, (round, floor)) in self.get_rounds.iter().zip(&self.floor_rounds).enumerate() {
+            row(
+                &format!("(a) bare poem /healthz, own, round {}", i + 1),
+                &round.reference,
+            );
+            row(
+                &format!("(a2) poem-openapi floor, own, round {}", i + 1),
+                &floor.floor,
+            );
+            row(
+                &format!("(b) GET incident, own, round {}", i + 1),
+                &round.app,
+            );
+        }
         row("(b) GET incident, in-process", b_in);
         println!();
-        for (label, b, a) in [("own process", b_proc, a_proc), ("in-process ", b_in, a_in)] {
+        let rounds: Vec<String> = self
+            .get_rounds
+            .iter()
+            .map(|r| format!("{:.1} %", 100.0 * r.app.rps() / r.reference.rps()))
+            .collect();
+        println!("(b)/(a) own process, by round: {}", rounds.join(", "));
+        let floors: Vec<String> = self
+            .get_rounds
+            .iter()
+            .zip(&self.floor_rounds)
+            .map(|(r, f)| {
+                format!(
+                    "floor {:.1} % of bare, (b) {:.1} % of floor",
+                    100.0 * f.floor.rps() / r.reference.rps(),
+                    100.0 * r.app.rps() / f.floor.rps()
+                )
+            })
+            .collect();
+        println!(
+            "(a2) the stack's floor (poem-openapi, no database), by round: {}",
+            floors.join("; ")
+        );
+        for (label, b, a) in [
+            ("own process, median round", b_proc, a_proc),
+            ("in-process ", b_in, a_in),
+        ] {
             let ratio = b.rps() / a.rps();
             let p99 = b.percentile_ms(0.99);
             println!(
@@ -1559,7 +1723,22 @@ impl Report {
             );
         }
         println!();
-        for (label, c) in [("own process", c_proc), ("in-process ", c_in)] {
+        for (i, round) in self.ingest_rounds.iter().enumerate() {
+            println!(
+                "(c) round {}: {:.0} events/s vs raw rusqlite {:.0} events/s = {:.1} % (batch p50 {:.2} ms vs {:.2} ms)",
+                i + 1,
+                round.app.events_per_second(),
+                round.reference.events_per_second(),
+                100.0 * round.app.events_per_second() / round.reference.events_per_second(),
+                percentile(&round.app.batch_us, 0.5) as f64 / 1000.0,
+                percentile(&round.reference.batch_us, 0.5) as f64 / 1000.0,
+            );
+        }
+        let c_raw = &ingest.reference;
+        for (label, c) in [
+            ("own process, median round", &ingest.app),
+            ("in-process (vs that round's raw)", c_in),
+        ] {
             let ratio = c.events_per_second() / c_raw.events_per_second();
             println!(
                 "(c) {label}: {:.0} events/s vs raw rusqlite {:.0} events/s = {:.1} % (target >= {:.0} %: {})",

@@ -27,6 +27,17 @@ impl std::ops::Deref for Metrics {
     }
 }
 
+/// A request's counter, latency histogram and statement counter, for one
+/// method and status of a route.
+#[derive(Clone)]
+struct RouteSeries {
+    method: &'static str,
+    status: u16,
+    requests: prometheus::IntCounter,
+    latency: Histogram,
+    statements: prometheus::IntCounter,
+}
+
 pub struct MetricSet {
     /// Operation id → the path template it serves, from the OpenAPI spec.
     routes: Arc<HashMap<String, String>>,
@@ -34,6 +45,12 @@ pub struct MetricSet {
     requests: IntCounterVec,
     latency: HistogramVec,
     statements: IntCounterVec,
+    /// The three per-route series of each `(method, route, status)` seen,
+    /// found once: a request then costs one look-up, not three label
+    /// look-ups and the status formatted anew. Bounded as the series are:
+    /// methods are folded ([`method_label`]), routes are the spec's and the
+    /// router's patterns.
+    series: std::sync::RwLock<HashMap<String, Vec<RouteSeries>>>,
     /// Client connections open now.
     pub connections: IntGauge,
     /// Write transactions waiting for the SQLite writer.
@@ -164,6 +181,7 @@ impl MetricSet {
             requests,
             latency,
             statements,
+            series: std::sync::RwLock::new(HashMap::new()),
             connections,
             write_queue,
             commit_batch,
@@ -176,12 +194,16 @@ impl MetricSet {
 
     /// The route label of a response: the OpenAPI path template for API
     /// operations, the router pattern otherwise.
-    fn route(&self, operation: Option<&OperationId>, pattern: Option<&PathPattern>) -> String {
+    fn route<'a>(
+        &'a self,
+        operation: Option<&OperationId>,
+        pattern: Option<&'a PathPattern>,
+    ) -> &'a str {
         operation
             .and_then(|op| self.routes.get(op.0))
-            .cloned()
-            .or_else(|| pattern.map(|p| p.0.to_string()))
-            .unwrap_or_else(|| "unmatched".to_string())
+            .map(String::as_str)
+            .or_else(|| pattern.map(|p| &*p.0))
+            .unwrap_or("unmatched")
     }
 
     /// The Prometheus text exposition of every metric.
@@ -193,14 +215,54 @@ impl MetricSet {
         String::from_utf8(buf).unwrap_or_default()
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64, statements: u64) {
-        let status = status.to_string();
-        let labels = [method, route, status.as_str()];
-        self.requests.with_label_values(&labels).inc();
-        self.latency.with_label_values(&labels).observe(seconds);
-        self.statements
-            .with_label_values(&labels)
-            .inc_by(statements);
+    fn observe(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        seconds: f64,
+        statements: u64,
+    ) {
+        let record = |series: &RouteSeries| {
+            series.requests.inc();
+            series.latency.observe(seconds);
+            series.statements.inc_by(statements);
+        };
+        let find = |all: &HashMap<String, Vec<RouteSeries>>| -> Option<RouteSeries> {
+            all.get(route)?
+                .iter()
+                .find(|s| s.method == method && s.status == status)
+                .cloned()
+        };
+        {
+            let all = self.series.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(series) = all
+                .get(route)
+                .and_then(|v| v.iter().find(|s| s.method == method && s.status == status))
+            {
+                record(series);
+                return;
+            }
+        }
+        // First of its kind: its series are made (once) under the write lock.
+        let mut all = self.series.write().unwrap_or_else(|e| e.into_inner());
+        let series = find(&all).unwrap_or_else(|| {
+            let code = status.to_string();
+            let labels = [method, route, code.as_str()];
+            let series = RouteSeries {
+                method,
+                status,
+                requests: self.requests.with_label_values(&labels),
+                latency: self.latency.with_label_values(&labels),
+                statements: self.statements.with_label_values(&labels),
+            };
+            all.entry(route.to_owned())
+                .or_default()
+                .push(series.clone());
+            series
+        });
+        drop(all);
+        record(&series);
     }
 }
 
@@ -255,7 +317,7 @@ where
     };
     metrics.observe(
         method,
-        &route,
+        route,
         status,
         start.elapsed().as_secs_f64(),
         statements,
@@ -276,4 +338,37 @@ fn operation_routes() -> HashMap<String, String> {
         }
     }
     routes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each request counts in its own series, found again for the next
+    /// request of the same method, route and status.
+    #[test]
+    fn requests_of_one_kind_share_their_series() {
+        let metrics = Metrics::new();
+        metrics.observe("GET", "/api/v1/incidents/{reference}", 200, 0.25, 1);
+        metrics.observe("GET", "/api/v1/incidents/{reference}", 200, 0.5, 2);
+        metrics.observe("GET", "/api/v1/incidents/{reference}", 404, 0.001, 1);
+        metrics.observe("PATCH", "/api/v1/incidents/{reference}", 200, 0.003, 4);
+        let text = metrics.render();
+        let route = r#"route="/api/v1/incidents/{reference}""#;
+        for line in [
+            format!(r#"debrief_http_requests_total{{method="GET",{route},status="200"}} 2"#),
+            format!(r#"debrief_http_requests_total{{method="GET",{route},status="404"}} 1"#),
+            format!(r#"debrief_http_requests_total{{method="PATCH",{route},status="200"}} 1"#),
+            format!(r#"debrief_sql_statements_total{{method="GET",{route},status="200"}} 3"#),
+            format!(r#"debrief_sql_statements_total{{method="PATCH",{route},status="200"}} 4"#),
+            format!(
+                r#"debrief_http_request_duration_seconds_count{{method="GET",{route},status="200"}} 2"#
+            ),
+            format!(
+                r#"debrief_http_request_duration_seconds_sum{{method="GET",{route},status="200"}} 0.75"#
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+    }
 }

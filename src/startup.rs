@@ -303,28 +303,43 @@ pub const PUBLIC_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img
 /// framing, no referrer; the public pages also get [`PUBLIC_CSP`], the API
 /// a policy that allows nothing (it serves data, not pages).
 fn security_headers(path: &str, response: &mut Response) {
+    use poem::http::{HeaderName, HeaderValue};
+    // Names and values made once, at compile time: each response only
+    // inserts them.
+    const NOSNIFF: (HeaderName, HeaderValue) = (
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    const NO_REFERRER: (HeaderName, HeaderValue) = (
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    const NO_FRAMES: (HeaderName, HeaderValue) = (
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
+    const CSP: HeaderName = HeaderName::from_static("content-security-policy");
+    const PUBLIC: HeaderValue = HeaderValue::from_static(PUBLIC_CSP);
+    const DOCS: HeaderValue = HeaderValue::from_static("frame-ancestors 'none'");
+    const API: HeaderValue = HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'");
+    const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer realm=\"debrief\"");
+
     let unauthorized = response.status() == StatusCode::UNAUTHORIZED;
     let headers = response.headers_mut();
-    let set = |headers: &mut poem::http::HeaderMap, name: &'static str, value: &'static str| {
-        headers.insert(name, poem::http::HeaderValue::from_static(value));
-    };
-    set(headers, "x-content-type-options", "nosniff");
-    set(headers, "referrer-policy", "no-referrer");
-    set(headers, "x-frame-options", "DENY");
+    for (name, value) in [NOSNIFF, NO_REFERRER, NO_FRAMES] {
+        headers.insert(name, value);
+    }
     let csp = if path.starts_with("/public/") || path == "/public" {
-        PUBLIC_CSP
+        PUBLIC
     } else if path.starts_with("/docs") {
         // Swagger UI runs its own scripts: only framing is refused.
-        "frame-ancestors 'none'"
+        DOCS
     } else {
-        "default-src 'none'; frame-ancestors 'none'"
+        API
     };
-    set(headers, "content-security-policy", csp);
+    headers.insert(CSP, csp);
     if unauthorized {
-        headers.insert(
-            poem::http::header::WWW_AUTHENTICATE,
-            poem::http::HeaderValue::from_static("Bearer realm=\"debrief\""),
-        );
+        headers.insert(poem::http::header::WWW_AUTHENTICATE, CHALLENGE);
     }
 }
 

@@ -23,7 +23,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, sqlx::postgres::PgP
 
 use super::{
     AppFigures, BATCH, ChildServer, Config, CpuMeter, INGEST_EVENTS, IngestResult, LoadResult,
-    RETRY_PAUSE, events, keep_least_disturbed, own_process_app, percentile, row, verdict,
+    events, least_disturbed, own_process_app, percentile, row, verdict,
 };
 
 /// GET of an incident on PostgreSQL, as a share of bare poem's rate.
@@ -100,28 +100,6 @@ pub async fn measure(cfg: &Config, clk_tck: f64, base: &str) -> anyhow::Result<P
         copy_batched,
         copy_single,
     })
-}
-
-async fn least_disturbed<F, Fut>(
-    cfg: &Config,
-    name: &str,
-    mut run: F,
-) -> anyhow::Result<IngestResult>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<IngestResult>>,
-{
-    let mut best = None;
-    for attempt in 1..=cfg.attempts {
-        let r = run().await?;
-        println!("{}", r.describe(name));
-        let other = r.cpu.other_cores();
-        if !keep_least_disturbed(&mut best, r, other, attempt, cfg, name) {
-            break;
-        }
-        tokio::time::sleep(RETRY_PAUSE).await;
-    }
-    Ok(best.expect("at least one attempt").0)
 }
 
 /// The bench's 100,000 rows through `COPY … FROM STDIN (FORMAT csv)`, in

@@ -55,9 +55,22 @@ use crate::{
 
 /// What every service call needs: the database, the clock, the settings,
 /// the cache of hot reads, the turn at the SQLite writer, the render queue
-/// and the process's metrics.
+/// and the process's metrics ([`Services`]). A clone shares them: it is
+/// one reference count, since every request takes one.
 #[derive(Clone)]
-pub struct Context {
+pub struct Context(Arc<Services>);
+
+impl std::ops::Deref for Context {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of a [`Context`].
+#[derive(Clone)]
+pub struct Services {
     pub db: DatabaseConnection,
     pub clock: SharedClock,
     pub settings: Arc<Settings>,
@@ -114,7 +127,7 @@ impl Context {
                 );
                 Trackers::default()
             });
-        Self {
+        Self(Arc::new(Services {
             db,
             clock,
             settings,
@@ -125,7 +138,15 @@ impl Context {
             metrics,
             trackers: Arc::new(trackers),
             checkpointer,
-        }
+        }))
+    }
+
+    /// The same services under other settings (a worker with a narrower
+    /// configuration, in tests).
+    pub fn with_settings(&self, settings: Arc<Settings>) -> Self {
+        let mut services = Services::clone(self);
+        services.settings = settings;
+        Self(Arc::new(services))
     }
 
     /// Begin a transaction that will write: on SQLite, in turn with the

@@ -317,8 +317,7 @@ async fn a_target_refused_at_send_time_is_reported_without_its_address() {
     // loopback: the resolver refuses it the same way).
     let mut settings = (*app.context.settings).clone();
     settings.webhooks.allow_addresses.clear();
-    let mut strict_context = app.context.clone();
-    strict_context.settings = Arc::new(settings);
+    let strict_context = app.context.with_settings(Arc::new(settings));
     let strict = debrief::jobs::Jobs::new(strict_context, app.jobs.mailer().clone()).unwrap();
     let report = strict.drain_outbox().await.unwrap();
     assert_eq!((report.sent, report.retrying), (0, 2), "{report:?}");
