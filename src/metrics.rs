@@ -29,7 +29,6 @@ impl std::ops::Deref for Metrics {
 
 /// A request's counter, latency histogram and statement counter, for one
 /// method and status of a route.
-#[derive(Clone)]
 struct RouteSeries {
     method: &'static str,
     status: u16,
@@ -228,41 +227,30 @@ impl MetricSet {
             series.latency.observe(seconds);
             series.statements.inc_by(statements);
         };
-        let find = |all: &HashMap<String, Vec<RouteSeries>>| -> Option<RouteSeries> {
-            all.get(route)?
-                .iter()
-                .find(|s| s.method == method && s.status == status)
-                .cloned()
-        };
+        let of_this_request = |s: &&RouteSeries| s.method == method && s.status == status;
         {
             let all = self.series.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(series) = all
-                .get(route)
-                .and_then(|v| v.iter().find(|s| s.method == method && s.status == status))
-            {
-                record(series);
-                return;
+            if let Some(series) = all.get(route).and_then(|v| v.iter().find(of_this_request)) {
+                return record(series);
             }
         }
-        // First of its kind: its series are made (once) under the write lock.
+        // The first of its kind: its series are made once, under the lock.
         let mut all = self.series.write().unwrap_or_else(|e| e.into_inner());
-        let series = find(&all).unwrap_or_else(|| {
-            let code = status.to_string();
-            let labels = [method, route, code.as_str()];
-            let series = RouteSeries {
-                method,
-                status,
-                requests: self.requests.with_label_values(&labels),
-                latency: self.latency.with_label_values(&labels),
-                statements: self.statements.with_label_values(&labels),
-            };
-            all.entry(route.to_owned())
-                .or_default()
-                .push(series.clone());
-            series
-        });
-        drop(all);
+        let kinds = all.entry(route.to_owned()).or_default();
+        if let Some(series) = kinds.iter().find(of_this_request) {
+            return record(series);
+        }
+        let code = status.to_string();
+        let labels = [method, route, code.as_str()];
+        let series = RouteSeries {
+            method,
+            status,
+            requests: self.requests.with_label_values(&labels),
+            latency: self.latency.with_label_values(&labels),
+            statements: self.statements.with_label_values(&labels),
+        };
         record(&series);
+        kinds.push(series);
     }
 }
 
