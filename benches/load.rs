@@ -189,7 +189,7 @@ async fn run() -> anyhow::Result<()> {
     }
 
     // (a) bare poem in its own process, kept running: on SQLite it is
-    // measured again in every round, next to the app (see `rounds`).
+    // measured again in every round, next to the app (see `sqlite_rounds`).
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.env(BARE_SERVER_ENV, "1");
@@ -416,11 +416,6 @@ struct Round<T> {
     app: T,
 }
 
-/// The stack's floor (see `floor`), measured in each round of (a) and (b).
-struct FloorRound {
-    floor: LoadResult,
-}
-
 /// The rounds on SQLite: `cfg.rounds` times (a) bare poem then (b) GET,
 /// then `cfg.rounds` times (c) raw rusqlite then (c) HTTP ingestion. The
 /// verdicts take the median round's ratio; every round is printed.
@@ -461,7 +456,7 @@ async fn sqlite_rounds(
             reference,
             app: get,
         });
-        report.floor_rounds.push(FloorRound { floor });
+        report.floor_rounds.push(floor);
     }
     report.app.rss_after_b = Some(proc_memory(server.pid())?);
     for round in 1..=cfg.rounds {
@@ -1606,7 +1601,7 @@ struct Report {
     /// (c) raw rusqlite, then (c) HTTP ingestion on SQLite.
     ingest_rounds: Vec<Round<IngestResult>>,
     /// The stack's floor, in the rounds of (a) and (b).
-    floor_rounds: Vec<FloorRound>,
+    floor_rounds: Vec<LoadResult>,
     app_get_inproc: Option<LoadResult>,
     /// `debrief serve` on PostgreSQL, and COPY of the same rows.
     pg: Option<pg::PgFigures>,
@@ -1676,7 +1671,7 @@ impl Report {
             );
             row(
                 &format!("(a2) poem-openapi floor, own, round {}", i + 1),
-                &floor.floor,
+                floor,
             );
             row(
                 &format!("(b) GET incident, own, round {}", i + 1),
@@ -1698,8 +1693,8 @@ impl Report {
             .map(|(r, f)| {
                 format!(
                     "floor {:.1} % of bare, (b) {:.1} % of floor",
-                    100.0 * f.floor.rps() / r.reference.rps(),
-                    100.0 * r.app.rps() / f.floor.rps()
+                    100.0 * f.rps() / r.reference.rps(),
+                    100.0 * r.app.rps() / f.rps()
                 )
             })
             .collect();
