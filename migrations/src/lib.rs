@@ -38,6 +38,7 @@ mod m20261201_000014_search_timeline_direct;
 mod m20261201_000015_timeline_seq_index;
 mod m20261201_000016_search_query_function;
 mod m20261202_000017_search_automerge;
+mod m20261202_000018_search_merge_when_idle;
 
 /// Every migration, in the order it is applied.
 pub struct Migrator;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000015_timeline_seq_index::Migration),
             Box::new(m20261201_000016_search_query_function::Migration),
             Box::new(m20261202_000017_search_automerge::Migration),
+            Box::new(m20261202_000018_search_merge_when_idle::Migration),
         ]
     }
 }

@@ -115,7 +115,10 @@ impl Context {
         }
         .with_token_recheck(std::time::Duration::from_millis(settings.token_recheck_ms));
         let metrics = Metrics::new();
-        let writer = Writer::new(db.get_database_backend(), metrics.clone());
+        let mut writer = Writer::new(db.get_database_backend(), metrics.clone());
+        if db.get_database_backend() == DbBackend::Sqlite {
+            writer = writer.with_idle_step(Arc::new(search::merge::MergeIndex));
+        }
         let renders = RenderQueue::new(&settings.limits, metrics.clone());
         // The settings were checked at start-up; a client that cannot be
         // built (no TLS roots) leaves the trackers off, said once in the log.

@@ -641,3 +641,86 @@ async fn the_postgres_query_function_is_folded_and_keeps_custom_plans() {
     txn.execute_unprepared("DEALLOCATE probe").await.unwrap();
     txn.rollback().await.unwrap();
 }
+
+/// SQLite: segments in the FTS5 index, from its structure record (the
+/// row with id 10 of `search_fts_data`: a cookie, an optional version
+/// marker, then the numbers of levels and of segments as varints).
+async fn index_segments(db: &sea_orm::DatabaseConnection) -> u64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT block FROM search_fts_data WHERE id = 10",
+        ))
+        .await
+        .unwrap()
+        .expect("the index has a structure record");
+    let block: Vec<u8> = row.try_get_by_index(0).unwrap();
+    let mut at = if block.get(4..8) == Some(&[0xFF, 0x00, 0x00, 0x01][..]) {
+        8
+    } else {
+        4
+    };
+    let mut varint = || {
+        let mut value = 0_u64;
+        loop {
+            let byte = block[at];
+            at += 1;
+            value = (value << 7) | u64::from(byte & 0x7F);
+            if byte & 0x80 == 0 {
+                return value;
+            }
+        }
+    };
+    let _levels = varint();
+    varint()
+}
+
+/// SQLite: the index's segments are merged once the writes pause, not in
+/// every write (migration 18). Each batch below is a commit of its own and
+/// adds a segment; left unmerged, 24 of them would stay (a write merges a
+/// level itself only at 32). Every event stays found.
+#[tokio::test]
+async fn the_index_is_merged_once_the_writes_pause() {
+    let app = spawn_app().await;
+    let db = &app.context.db;
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    app.simple_incident().await;
+    for batch in 0..24 {
+        let events: Vec<Value> = (0..20)
+            .map(|i| {
+                json!({"occurred_at": "2026-11-20T09:30:00Z", "kind": "note",
+                       "body": format!("Merged shard {batch}-{i} drained"),
+                       "external_id": format!("m-{batch}-{i}")})
+            })
+            .collect();
+        let resp = app
+            .post("/incidents/INC-1/timeline", json!({ "events": events }))
+            .await;
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+    let mut segments = index_segments(db).await;
+    for _ in 0..100 {
+        if segments < 16 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        segments = index_segments(db).await;
+    }
+    assert!(
+        segments < 16,
+        "{segments} segments: nothing was merged in the pause"
+    );
+    let found = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT count(*) FROM search_fts WHERE search_fts MATCH 'merged AND drained'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(found, 24 * 20);
+}

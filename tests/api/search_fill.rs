@@ -63,11 +63,20 @@ async fn matches(db: &DatabaseConnection, kind: &str, word: &str) -> i64 {
     row.try_get("", "n").unwrap()
 }
 
-/// SQLite: the FTS5 index's `automerge` setting, if set.
-async fn automerge(db: &DatabaseConnection) -> Option<i64> {
+/// SQLite: the FTS5 index's settings of merging (`automerge`,
+/// `usermerge`, `crisismerge`; `None` when not set).
+async fn merging(db: &DatabaseConnection) -> [Option<i64>; 3] {
+    let mut settings = [None; 3];
+    for (at, option) in ["automerge", "usermerge", "crisismerge"].iter().enumerate() {
+        settings[at] = fts_option(db, option).await;
+    }
+    settings
+}
+
+async fn fts_option(db: &DatabaseConnection, option: &str) -> Option<i64> {
     db.query_one_raw(Statement::from_string(
         DbBackend::Sqlite,
-        "SELECT v FROM search_fts_config WHERE k = 'automerge'".to_string(),
+        format!("SELECT v FROM search_fts_config WHERE k = '{option}'"),
     ))
     .await
     .unwrap()
@@ -132,12 +141,22 @@ pub async fn migration_fills_the_index() {
     let backend = db.get_database_backend();
     if backend == DbBackend::Sqlite {
         assert_eq!(
-            automerge(&db).await,
-            Some(16),
-            "FTS5 merges 16 segments at a time"
+            merging(&db).await,
+            [Some(0), Some(16), Some(32)],
+            "no merging in a write; the service's merges take 16 segments, a write 32"
         );
         Migrator::down(&db, Some(1)).await.unwrap();
-        assert_eq!(automerge(&db).await, Some(4), "down: FTS5's default again");
+        assert_eq!(
+            merging(&db).await,
+            [Some(16), Some(4), Some(16)],
+            "one down: FTS5 merges 16 segments at a time in the write"
+        );
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(
+            fts_option(&db, "automerge").await,
+            Some(4),
+            "two down: FTS5's default again"
+        );
         Migrator::up(&db, None).await.unwrap();
     }
     // And down again: the index goes, the rows stay.

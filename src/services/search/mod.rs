@@ -4,6 +4,7 @@
 //! ranked by bm25 on SQLite, `@@` ranked by `ts_rank` on PostgreSQL), the
 //! snippets built in Rust ([`snippet`]).
 
+pub mod merge;
 pub mod related;
 mod snippet;
 

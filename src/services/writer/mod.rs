@@ -19,6 +19,17 @@
 //! (`synchronous=FULL`); if that commit fails, every writer in the batch
 //! gets the error, so nothing is reported stored that was not.
 //!
+//! Every batch is written on one connection of the writer's own
+//! ([`Writer::connection`]), so its page cache stays warm from one batch
+//! to the next.
+//!
+//! Once no write has come for [`IDLE_AFTER`] after a commit, the flusher
+//! gives the turn to upkeep that must hold the write lock but need not
+//! delay a write: one bounded [`IdleStep`] at a time, each committed on its
+//! own, for as long as no writer queues and the step finds work (the
+//! search index's merges, see `search::merge`). A writer that arrives
+//! meanwhile waits for at most the step in progress.
+//!
 //! On PostgreSQL the server takes row locks and groups commits itself: a
 //! write transaction there is a plain transaction.
 
@@ -37,6 +48,11 @@ use sea_orm::{
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
 use crate::metrics::Metrics;
+
+mod idle;
+
+use idle::run_idle_steps;
+pub use idle::{IDLE_AFTER, IdleStep};
 
 /// A batch commits as soon as no writer is waiting, and at the latest after
 /// this many writers, so that the WAL grows in bounded steps …
@@ -65,6 +81,11 @@ pub struct Writer {
     /// Started with the first write, on the runtime that makes it.
     flusher: std::sync::Once,
     metrics: Metrics,
+    /// Run by the flusher once the writes pause.
+    idle: Option<Arc<dyn IdleStep>>,
+    /// SQLite: the connection every batch is written on (see
+    /// [`Writer::connection`]), opened with the first write.
+    own: tokio::sync::OnceCell<DatabaseConnection>,
 }
 
 impl Writer {
@@ -76,7 +97,40 @@ impl Writer {
             flush: Arc::new(Notify::new()),
             flusher: std::sync::Once::new(),
             metrics,
+            idle: None,
+            own: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The connection batches are written on. On SQLite a pool of one
+    /// connection of the writer's own, to the same file with the same
+    /// settings and a larger page cache ([`WRITER_CACHE_KIB`]): SQLite
+    /// empties a connection's page cache whenever another connection has
+    /// committed since its last transaction, so batches spread over the
+    /// shared pool each began with a cold cache and read the pages of the
+    /// table, its indexes and the search index back from the file. Only
+    /// the turn's holder uses it, so one connection is all it needs.
+    /// `db` itself when no file of its own can be opened (an in-memory
+    /// database, which another connection would not share).
+    async fn connection<'a>(&'a self, db: &'a DatabaseConnection) -> &'a DatabaseConnection {
+        if self.backend != DbBackend::Sqlite {
+            return db;
+        }
+        self.own
+            .get_or_init(|| async {
+                own_connection(db).await.unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "Writes use the shared pool: no connection of their own");
+                    db.clone()
+                })
+            })
+            .await
+    }
+
+    /// Run `step` once the writes pause (see the module's text; SQLite
+    /// only).
+    pub fn with_idle_step(mut self, step: Arc<dyn IdleStep>) -> Self {
+        self.idle = Some(step);
+        self
     }
 
     /// Begin a write transaction: on SQLite, wait for the turn and open a
@@ -187,12 +241,14 @@ impl Writer {
         &self,
         db: &DatabaseConnection,
     ) -> Result<OwnedMutexGuard<Option<Batch>>, DbErr> {
+        let conn = self.connection(db).await;
         self.flusher.call_once(|| {
             tokio::spawn(flusher(
                 Arc::downgrade(&self.turn),
                 self.flush.clone(),
                 self.queued.clone(),
                 self.metrics.clone(),
+                self.idle.clone().map(|step| (step, conn.clone())),
             ));
         });
         self.queued.fetch_add(1, Ordering::SeqCst);
@@ -201,7 +257,7 @@ impl Writer {
         self.queued.fetch_sub(1, Ordering::SeqCst);
         self.metrics.write_queue.dec();
         if turn.is_none() {
-            let txn = db
+            let txn = conn
                 .begin_with_options(TransactionOptions {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                     ..Default::default()
@@ -217,6 +273,34 @@ impl Writer {
     }
 }
 
+/// The page cache of the writer's connection, in KiB (SQLite's default is
+/// 2,000): a timeline batch of 1,000 events touches more than that.
+const WRITER_CACHE_KIB: u32 = 8_000;
+
+/// A pool of one connection to the SQLite file of `db`, with its settings
+/// and the writer's page cache (see [`Writer::connection`]).
+async fn own_connection(db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    use sea_orm::{SqlxSqliteConnector, sqlx::sqlite::SqlitePoolOptions};
+    let pool = db.get_sqlite_connection_pool();
+    let options = pool.connect_options();
+    if options.get_filename() == std::path::Path::new(":memory:") {
+        return Ok(db.clone());
+    }
+    let options = (*options)
+        .clone()
+        .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?;
+    let mut own = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+    own.set_metric_callback(crate::statements::record);
+    Ok(own)
+}
+
 /// Wait until the batch a writer joined is committed. A batch that failed
 /// gives each of its writers the error itself (logged once, where it
 /// happened), so its kind and cause reach every one of them.
@@ -230,18 +314,34 @@ async fn durable(committed: oneshot::Receiver<Durable>) -> Result<(), DbErr> {
     }
 }
 
-/// Commit the open batch whenever a writer asks for it.
+/// Commit the open batch whenever a writer asks for it; once no write has
+/// come for [`IDLE_AFTER`] after a commit, run the idle step.
 async fn flusher(
     turn: std::sync::Weak<Mutex<Option<Batch>>>,
     flush: Arc<Notify>,
     queued: Arc<AtomicUsize>,
     metrics: Metrics,
+    idle: Option<(Arc<dyn IdleStep>, DatabaseConnection)>,
 ) {
+    // Whether the idle step may have work: after any commit, until it
+    // says it has none.
+    let mut upkeep = false;
     loop {
-        flush.notified().await;
+        if upkeep && let Some((step, db)) = &idle {
+            if tokio::time::timeout(IDLE_AFTER, flush.notified())
+                .await
+                .is_err()
+            {
+                let Some(turn) = turn.upgrade() else { return };
+                upkeep = run_idle_steps(&turn, &queued, step.as_ref(), db).await;
+                continue;
+            }
+        } else {
+            flush.notified().await;
+        }
         let Some(turn) = turn.upgrade() else { return };
         // Queue behind every writer already waiting: they join the batch.
-        let mut guard = turn.lock_owned().await;
+        let mut guard = turn.clone().lock_owned().await;
         let Some(batch) = guard.take() else { continue };
         if batch.waiting.is_empty() {
             // Only rolled-back writers: nothing to make durable.
@@ -272,6 +372,7 @@ async fn flusher(
         for writer in batch.waiting {
             let _ = writer.send(outcome.clone());
         }
+        upkeep = true;
     }
 }
 
