@@ -164,3 +164,36 @@ pub async fn next_sitrep_version<C: ConnectionTrait>(
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.ping().await
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+
+    /// The bundled SQLite is built with `.cargo/config.toml`'s flags
+    /// (docs/decisions.md, "The bundled SQLite's build flags"). Among them,
+    /// a savepoint's journal stays in memory up to 4 MiB: every request of
+    /// a group commit is a savepoint, and with SQLite's 64 KiB a batch of
+    /// 1,000 events wrote its journal to a temporary file.
+    #[tokio::test]
+    async fn the_bundled_sqlite_is_built_with_our_flags() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .unwrap();
+        let options: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect();
+        for option in ["DEFAULT_MEMSTATUS=0", "STMTJRNL_SPILL=4194304"] {
+            assert!(
+                options.iter().any(|o| o == option),
+                "{option} not in {options:?}"
+            );
+        }
+        assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"));
+    }
+}

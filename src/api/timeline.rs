@@ -179,8 +179,10 @@ fn date_time<'de, D: Deserializer<'de>>(
     Option::<Rfc3339>::deserialize(deserializer).map(|t| t.map(|t| t.0))
 }
 
+/// `field` is the path prefix of the event's fields in the body, formatted
+/// only for an error (a batch's events would otherwise each make a string).
 fn to_new(
-    field: &str,
+    field: std::fmt::Arguments<'_>,
     e: CreateTimelineEvent,
     now: DateTime<Utc>,
 ) -> Result<NewTimelineEvent, ServiceError> {
@@ -278,7 +280,7 @@ impl TimelineApi {
         let now = ctx.now();
         match body.0 {
             TimelineInput::One(event) => {
-                let new = to_new("", event, now)?;
+                let new = to_new(format_args!(""), event, now)?;
                 let (stored, created) = timeline::add_one(ctx, reference, new).await?;
                 let stored = TimelineEvent::from(stored);
                 Ok(if created {
@@ -299,7 +301,7 @@ impl TimelineApi {
                     .events
                     .into_iter()
                     .enumerate()
-                    .map(|(i, e)| to_new(&format!("events[{i}]."), e, now))
+                    .map(|(i, e)| to_new(format_args!("events[{i}]."), e, now))
                     .collect::<Result<Vec<_>, _>>()?;
                 let summary = timeline::add_batch(ctx, reference, events).await?;
                 Ok(TimelineAdded::Ok(Json(TimelineResult::Summary(
